@@ -20,7 +20,10 @@ export interface EngineOptions {
   initialExplicitPolicy: boolean;
   initialPolicyMappingInhibit: boolean;
   initialAnyPolicyInhibit: boolean;
+  /** For the end-entity certificate. */
   revocation: 'require' | 'if-available' | 'off';
+  /** For CA certificates of the path. */
+  caRevocation: 'require' | 'if-available' | 'off';
   staleCrl: 'reject' | 'warn';
 }
 
@@ -371,12 +374,13 @@ export class Engine implements RevocationHost {
     }
 
     // §6.1.3 (a)(3) revocation, once the structure holds (no point checking a broken path).
-    if (errors.length === 0 && o.revocation !== 'off') {
+    if (errors.length === 0) {
       let issuerKey = this.publicKeyOf(anchor);
       let parent = anchor;
       for (let i = 0; i < n; i++) {
         const c = certs[i]!;
-        const st = await checkRevocation(this, c, parent, issuerKey);
+        const mode = i === n - 1 ? o.revocation : o.caRevocation;
+        const st = mode === 'off' ? ({ status: 'good', warnings: [] } as const) : await checkRevocation(this, c, parent, issuerKey);
         for (const w of st.warnings) warnings.push(issue(w.code, w.message, idx(i), nameToString(c.subject)));
         const label = `« ${nameToString(c.subject)} »`;
         if (st.status === 'revoked') {
@@ -388,7 +392,7 @@ export class Engine implements RevocationHost {
               : `Le certificat ${label} est révoqué depuis le ${iso(st.date)} (motif : ${st.reason}).`,
           );
         } else if (st.status === 'unknown') {
-          if (o.revocation === 'require') err(i, st.code, `Statut de révocation de ${label} inconnu : ${st.message}`);
+          if (mode === 'require') err(i, st.code, `Statut de révocation de ${label} inconnu : ${st.message}`);
           else warnings.push(issue('revocation_not_checked', `Révocation de ${label} non vérifiée : ${st.message}`, idx(i), nameToString(c.subject)));
         }
         const next = this.publicKeyOf(c);

@@ -28,7 +28,9 @@ export interface VerifyInput {
   /**
    * Revocation checking (default 'require', as RFC 5280 §6.3 and PKITS expect): every
    * certificate of the path must be covered by a usable CRL. 'if-available' turns an unknown
-   * status into a warning; 'off' skips CRLs altogether.
+   * status into a warning; 'off' skips CRLs altogether. When unset, the
+   * sesam-vitale-attachment profile requires a CRL for the leaf and checks CA certificates
+   * against their issuer's CRL when one is offered (transmission.md §3).
    */
   revocation?: 'require' | 'if-available' | 'off';
   /**
