@@ -278,7 +278,9 @@ export function readString(buf: Uint8Array, t: Tlv): string {
       if (bytes.length % 4) throw malformed('UniversalString de longueur invalide');
       let s = '';
       for (let i = 0; i < bytes.length; i += 4) {
-        s += String.fromCodePoint(((bytes[i]! << 24) | (bytes[i + 1]! << 16) | (bytes[i + 2]! << 8) | bytes[i + 3]!) >>> 0);
+        const cp = ((bytes[i]! << 24) | (bytes[i + 1]! << 16) | (bytes[i + 2]! << 8) | bytes[i + 3]!) >>> 0;
+        if (cp > 0x10ffff) throw malformed('UniversalString hors de l’espace Unicode');
+        s += String.fromCodePoint(cp);
       }
       return s;
     }

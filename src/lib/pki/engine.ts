@@ -102,7 +102,8 @@ export class Engine implements RevocationHost {
   }
 
   verifyCrlSignature(crl: Crl, key: PublicKeyInfo): Promise<boolean> {
-    return this.checkSignature(crl, crl.signatureAlgorithm, crl.signature, crl.tbs, key);
+    // A CRL signed with an algorithm we do not implement is, for us, a CRL we cannot verify.
+    return this.checkSignature(crl, crl.signatureAlgorithm, crl.signature, crl.tbs, key).catch(() => false);
   }
 
   signerIsValid(c: Cert): Promise<boolean> {
@@ -149,8 +150,10 @@ export class Engine implements RevocationHost {
     const k = `${this.id(signed)}|${this.id(key.spki)}|${key.dsaParams ? this.id(key.dsaParams) : ''}`;
     let p = this.caches.signatures.get(k);
     if (!p) {
+      // An algorithm we do not implement is an error worth naming; anything else that goes
+      // wrong inside verification (a garbled key, a malformed signature) is a failed signature.
       p = verifySignature(alg, key, sig, data, this.caches.keys).catch((e: unknown) => {
-        if (e instanceof PkiError) throw e;
+        if (e instanceof PkiError && e.code === 'unsupported_algorithm') throw e;
         return false;
       });
       this.caches.signatures.set(k, p);
@@ -194,7 +197,12 @@ export class Engine implements RevocationHost {
   private async maySign(child: Cert, cand: Cert): Promise<boolean> {
     const pk = this.publicKeyOf(cand);
     if (pk.algorithm.oid === KEY_OID.dsa && !pk.dsaParams) return true;
-    return this.certSignedBy(child, pk);
+    try {
+      return await this.certSignedBy(child, pk);
+    } catch {
+      // Unsupported algorithm: let validation of the full path name it.
+      return true;
+    }
   }
 
   private async *extend(path: Cert[]): AsyncGenerator<Cert[]> {

@@ -5,7 +5,7 @@
 import { type Cert, parseCertificate } from './cert.js';
 import { parseCrl } from './crl.js';
 import type { Crl } from './crl-model.js';
-import { toHex } from './der.js';
+import { MAX_INPUT_BYTES } from './input.js';
 import { type EngineCaches, Engine, iso, newCaches } from './engine.js';
 import { PkiError } from './errors.js';
 import { issue } from './issues.js';
@@ -49,9 +49,10 @@ export class Verifier {
   private caches: EngineCaches = newCaches();
 
   private cert(der: Uint8Array): Cert {
-    const k = toHex(der);
+    checkSize(der);
+    const k = `${der.length}:${fnv1a(der)}`;
     let c = this.certs.get(k);
-    if (!c) {
+    if (!c || !sameBytes(c.der, der)) {
       if (this.certs.size >= CACHE_LIMIT) this.certs.clear();
       c = parseCertificate(der.slice());
       this.certs.set(k, c);
@@ -60,6 +61,7 @@ export class Verifier {
   }
 
   private crl(der: Uint8Array): Crl {
+    checkSize(der);
     const k = `${der.length}:${fnv1a(der)}`;
     let c = this.crls.get(k);
     if (!c || !sameBytes(c.der, der)) {
@@ -152,7 +154,14 @@ export class Verifier {
       },
       this.caches,
     );
-    const r = await engine.validate(leaf);
+    let r;
+    try {
+      r = await engine.validate(leaf);
+    } catch (e) {
+      // Parsing errors surfacing late (e.g. in a key) are verdicts on the input, not crashes.
+      if (e instanceof PkiError) return { valid: false, warnings, errors: [{ code: e.code, message: e.message }], path: [] };
+      throw e;
+    }
     const errors = [...r.errors];
     warnings.push(...r.warnings);
     const complete = r.path.length > 0 && anchors.includes(r.path[r.path.length - 1]!);
@@ -161,6 +170,12 @@ export class Verifier {
     }
     const path = await Promise.all(r.path.map((c, i) => this.entry(c, complete && i === r.path.length - 1)));
     return { valid: errors.length === 0, warnings, errors, path };
+  }
+}
+
+function checkSize(der: Uint8Array): void {
+  if (der.byteLength > MAX_INPUT_BYTES) {
+    throw new PkiError('input_too_large', `Donnée trop volumineuse (${der.byteLength} octets, maximum ${MAX_INPUT_BYTES}).`);
   }
 }
 
