@@ -135,6 +135,8 @@ export function fromHex(hex: string): Uint8Array {
 
 export function decodeOid(bytes: Uint8Array): string {
   if (bytes.length === 0) throw malformed('OID vide');
+  // Real OIDs are a few dozen octets; long arcs would make BigInt decoding quadratic.
+  if (bytes.length > 128) throw malformed('OID démesuré');
   if (bytes[bytes.length - 1]! & 0x80) throw malformed('OID tronqué');
   const arcs: string[] = [];
   let v = 0n;
@@ -184,8 +186,8 @@ export function integerHex(buf: Uint8Array, t: Tlv): string {
 
 export function integerBig(bytes: Uint8Array): bigint {
   if (bytes.length === 0) throw malformed('INTEGER vide');
-  let v = 0n;
-  for (const b of bytes) v = (v << 8n) | BigInt(b);
+  // One hex conversion: linear, where shifting byte by byte is quadratic on long integers.
+  let v = BigInt('0x' + toHex(bytes));
   if (bytes[0]! & 0x80) v -= 1n << BigInt(bytes.length * 8);
   return v;
 }
@@ -249,9 +251,12 @@ export function readTime(buf: Uint8Array, t: Tlv): number {
   if (mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 || s < 0 || s > 60) {
     throw malformed('date hors bornes');
   }
-  const v = Date.UTC(year, mo - 1, d, h, mi, s, ms);
-  if (new Date(v).getUTCDate() !== d) throw malformed('jour inexistant');
-  return v;
+  // setUTCFullYear, because Date.UTC maps years 0–99 to 1900–1999.
+  const date = new Date(0);
+  date.setUTCFullYear(year, mo - 1, d);
+  date.setUTCHours(h, mi, s, ms);
+  if (date.getUTCDate() !== d) throw malformed('jour inexistant');
+  return date.getTime();
 }
 
 /** Decodes the character string types found in names. */
