@@ -138,6 +138,11 @@ describe('input decoding', () => {
     const items = decodeInput(text);
     expect(items.map((x) => x.kind)).toEqual(['certificate', 'crl']);
     expect(items[0]!.label).toBe('CN=Good CA,O=Test Certificates 2011,C=US');
+    expect(items[0]!.suggestedRole).toBe('intermediate');
+    const root = readFileSync(join(pkitsDir, 'certs', 'TrustAnchorRootCertificate.crt'));
+    const ee = readFileSync(join(pkitsDir, 'certs', 'ValidCertificatePathTest1EE.crt'));
+    expect(decodeInput(new Uint8Array(root))[0]!.suggestedRole).toBe('anchor');
+    expect(decodeInput(new Uint8Array(ee))[0]!.suggestedRole).toBe('leaf');
     expect(decodeInput(new TextEncoder().encode(text))).toHaveLength(2);
   });
 

@@ -5,7 +5,7 @@
  */
 import { type Cert, KU, OID } from './cert.js';
 import type { Crl } from './crl-model.js';
-import { type IssueCode, issue } from './issues.js';
+import { type IssueCode, REASON_FR, frenchDate, issue } from './issues.js';
 import { type ConstraintSet, checkNameConstraints } from './name-constraints.js';
 import { nameToString, namesEqual } from './name.js';
 import { PolicyTree } from './policy.js';
@@ -313,8 +313,8 @@ export class Engine implements RevocationHost {
         err(i, 'unsupported_algorithm', e instanceof Error ? e.message : String(e));
       }
       // (a)(2) validity period
-      if (this.at < c.notBefore) err(i, 'cert_not_yet_valid', `Le certificat ${label} n’est valable qu’à partir du ${iso(c.notBefore)}.`);
-      else if (this.at > c.notAfter) err(i, 'cert_expired', `Le certificat ${label} a expiré le ${iso(c.notAfter)}.`);
+      if (this.at < c.notBefore) err(i, 'cert_not_yet_valid', `Le certificat ${label} n’est valable qu’à partir du ${frenchDate(c.notBefore)}.`);
+      else if (this.at > c.notAfter) err(i, 'cert_expired', `Le certificat ${label} a expiré le ${frenchDate(c.notAfter)}.`);
       // (a)(4) name chaining
       if (!namesEqual(c.issuer, workingIssuer)) err(i, 'name_chaining', `L’émetteur de ${label} ne correspond pas au sujet du certificat précédent.`);
       // (b)(c) name constraints, not for self-issued intermediates
@@ -396,8 +396,8 @@ export class Engine implements RevocationHost {
             i,
             st.onHold ? 'cert_on_hold' : 'cert_revoked',
             st.onHold
-              ? `Le certificat ${label} est suspendu depuis le ${iso(st.date)}.`
-              : `Le certificat ${label} est révoqué depuis le ${iso(st.date)} (motif : ${st.reason}).`,
+              ? `Le certificat ${label} est suspendu depuis le ${frenchDate(st.date)}.`
+              : `Le certificat ${label} est révoqué depuis le ${frenchDate(st.date)} (motif : ${REASON_FR[st.reason] ?? st.reason}, ${st.reason}).`,
           );
         } else if (st.status === 'unknown') {
           if (mode === 'require') err(i, st.code, `Statut de révocation de ${label} inconnu : ${st.message}`);

@@ -3,7 +3,7 @@
  * certificates and CRLs, with a clear error for anything else.
  */
 import { PkiError } from './errors.js';
-import { type Cert, parseCertificate } from './cert.js';
+import { type Cert, isCa, parseCertificate } from './cert.js';
 import { parseCrl } from './crl.js';
 import type { Crl } from './crl-model.js';
 import { nameToString } from './name.js';
@@ -88,7 +88,12 @@ export function decodeParsed(data: Uint8Array | string): Parsed[] {
 export function decodeInput(data: Uint8Array | string): DecodedItem[] {
   return decodeParsed(data).map((p) =>
     p.kind === 'certificate'
-      ? { kind: 'certificate', der: p.cert.der, label: nameToString(p.cert.subject) }
+      ? {
+          kind: 'certificate',
+          der: p.cert.der,
+          label: nameToString(p.cert.subject),
+          suggestedRole: isCa(p.cert) ? (p.cert.selfIssued ? 'anchor' : 'intermediate') : 'leaf',
+        }
       : { kind: 'crl', der: p.crl.der, label: nameToString(p.crl.issuer) },
   );
 }

@@ -48,3 +48,24 @@ export function issue(code: IssueCode, message: string, cert?: number, subject?:
   if (subject !== undefined) i.subject = subject;
   return i;
 }
+
+const FR_DATE = new Intl.DateTimeFormat('fr-FR', { dateStyle: 'long', timeStyle: 'medium', timeZone: 'UTC' });
+
+/** A date for a French sentence, in UTC: "1 janvier 2010 à 08:30:01 UTC". */
+export function frenchDate(ms: number): string {
+  return `${FR_DATE.format(ms)} UTC`;
+}
+
+/** CRLReason names (RFC 5280 §5.3.1) in French, for messages. */
+export const REASON_FR: Record<string, string> = {
+  unspecified: 'non précisé',
+  keyCompromise: 'compromission de la clé',
+  cACompromise: 'compromission de l’autorité',
+  affiliationChanged: 'changement d’affiliation',
+  superseded: 'remplacé',
+  cessationOfOperation: 'cessation d’activité',
+  certificateHold: 'suspension',
+  removeFromCRL: 'retrait de la liste',
+  privilegeWithdrawn: 'privilège retiré',
+  aACompromise: 'compromission de l’autorité d’attributs',
+};

@@ -8,7 +8,7 @@ import { type Cert, KU, isCa } from './cert.js';
 import type { Crl, CrlEntry } from './crl-model.js';
 import { REASON_NAMES } from './crl-model.js';
 import { ALL_REASONS, type DistributionPoint, type DpName, type IssuingDistributionPoint, resolveDpName } from './dist-point.js';
-import { type IssueCode } from './issues.js';
+import { type IssueCode, frenchDate } from './issues.js';
 import { type GeneralName, type Name, generalNamesEqual, nameToString, namesEqual } from './name.js';
 import type { PublicKeyInfo } from './signature.js';
 
@@ -98,9 +98,7 @@ function findEntry(crl: Crl, cert: Cert): CrlEntry | undefined {
   return undefined;
 }
 
-function fmtDate(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 19).replace('T', ' ') + ' UTC';
-}
+
 
 export async function checkRevocation(
   host: RevocationHost,
@@ -179,7 +177,7 @@ export async function checkRevocation(
         continue;
       }
       if (crl.thisUpdate > host.at) {
-        note('crl_not_yet_valid', `La LCR n’est valable qu’à partir du ${fmtDate(crl.thisUpdate)}.`, 3);
+        note('crl_not_yet_valid', `La LCR n’est valable qu’à partir du ${frenchDate(crl.thisUpdate)}.`, 3);
         continue;
       }
       // (f)(g) signer and signature
@@ -194,12 +192,12 @@ export async function checkRevocation(
       const stale = crl.nextUpdate !== undefined && crl.nextUpdate < host.at;
       if (stale && !(delta && !delta.stale)) {
         if (host.staleCrl === 'reject') {
-          note('crl_expired', `La LCR de ${nameToString(crl.issuer)} est périmée depuis le ${fmtDate(crl.nextUpdate!)}.`, 3);
+          note('crl_expired', `La LCR de ${nameToString(crl.issuer)} est périmée depuis le ${frenchDate(crl.nextUpdate!)}.`, 3);
           continue;
         }
         warnings.push({
           code: 'crl_expired',
-          message: `La LCR de ${nameToString(crl.issuer)} est périmée depuis le ${fmtDate(crl.nextUpdate!)} ; elle est utilisée quand même.`,
+          message: `La LCR de ${nameToString(crl.issuer)} est périmée depuis le ${frenchDate(crl.nextUpdate!)} ; elle est utilisée quand même.`,
         });
       }
       // (i)(j) status

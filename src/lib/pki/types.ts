@@ -79,4 +79,9 @@ export interface DecodedItem {
   der: Uint8Array;
   /** Short human label: subject DN for a certificate, issuer DN for a CRL. */
   label: string;
+  /**
+   * For certificates, the role the certificate most likely plays, to pre-fill forms: a
+   * self-issued CA is an anchor, another CA an intermediate, anything else a leaf.
+   */
+  suggestedRole?: 'anchor' | 'intermediate' | 'leaf';
 }
