@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# `npm start`: installs what is missing, builds when the build is missing or stale, then serves
+# the production build on http://${HOST:-127.0.0.1}:${PORT:-3000}.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-system-deps.sh
+bash scripts/ensure-node-modules.sh
+
+stale=no
+if [ ! -f build/handler.js ]; then
+  stale=yes
+elif [ -n "$(find src static svelte.config.js vite.config.ts package-lock.json -newer build/handler.js -print -quit 2>/dev/null)" ]; then
+  stale=yes
+fi
+if [ "$stale" = yes ]; then
+  echo "start: building the app"
+  npx svelte-kit sync
+  npx vite build --logLevel warn
+fi
+
+export HOST="${HOST:-127.0.0.1}"
+export PORT="${PORT:-3000}"
+echo "start: Teletrans on http://${HOST}:${PORT}"
+exec node build

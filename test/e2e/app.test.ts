@@ -1,0 +1,163 @@
+/**
+ * End-to-end: the production build served by `node build`, driven in Chromium.
+ * Needs the shared PKITS data (see SHARED_DIR) for the « Certificats » scenarios.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { launchChromium } from '../browser/harness';
+import { SHARED_DIR, buildApp, startApp, type PrivateBuild, type RunningApp } from './app-server';
+
+const PKITS_CERTS = join(SHARED_DIR, 'pkits', 'certs');
+const PKITS_CRLS = join(SHARED_DIR, 'pkits', 'crls');
+const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+
+interface Manifest {
+  name: string;
+  lang: string;
+  display: string;
+  start_url: string;
+  icons: { src: string; sizes: string; type: string }[];
+}
+
+describe('Teletrans PWA (production build)', () => {
+  let build: PrivateBuild;
+  let app: RunningApp;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    [build, browser] = await Promise.all([buildApp(), launchChromium()]);
+    app = await startApp(build.server);
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await app?.stop();
+    build?.remove();
+  });
+
+  async function newPage(): Promise<{ context: BrowserContext; page: Page }> {
+    const context = await browser.newContext({ locale: 'fr-FR' });
+    const page = await context.newPage();
+    return { context, page };
+  }
+
+  it('serves the manifest and its icons', async () => {
+    const response = await fetch(`${app.url}/manifest.webmanifest`);
+    expect(response.status).toBe(200);
+    const manifest = JSON.parse(await response.text()) as Manifest;
+    expect(manifest).toMatchObject({ name: 'Teletrans', lang: 'fr', display: 'standalone', start_url: '/' });
+    const sizes = manifest.icons.map((icon) => icon.sizes);
+    expect(sizes).toEqual(expect.arrayContaining(['192x192', '512x512']));
+    for (const icon of manifest.icons.filter((i) => i.type === 'image/png')) {
+      const bytes = new Uint8Array(await (await fetch(new URL(icon.src, app.url))).arrayBuffer());
+      expect(Array.from(bytes.subarray(0, 8))).toEqual(PNG_SIGNATURE);
+    }
+  });
+
+  it('renders the French pages, registers the service worker and works offline', async () => {
+    const { context, page } = await newPage();
+    try {
+      await page.goto(`${app.url}/`);
+      await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe('Bienvenue dans Teletrans');
+      expect(await page.evaluate(() => document.documentElement.lang)).toBe('fr');
+      expect(await page.locator('link[rel="manifest"]').getAttribute('href')).toBe('/manifest.webmanifest');
+
+      await page.getByRole('navigation').getByRole('link', { name: 'Certificats' }).click();
+      await page.waitForURL(`${app.url}/certificats`);
+      await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe('Certificats');
+
+      const worker = await page.evaluate(async () => {
+        const timeout = new Promise<never>((_, reject) =>
+          setTimeout(() => reject(new Error('no active service worker after 30 s')), 30_000)
+        );
+        const registration = await Promise.race([navigator.serviceWorker.ready, timeout]);
+        return { scope: registration.scope, script: registration.active?.scriptURL };
+      });
+      expect(worker).toEqual({ scope: `${app.url}/`, script: `${app.url}/service-worker.js` });
+      await page.waitForFunction(() => navigator.serviceWorker.controller !== null);
+
+      await context.setOffline(true);
+      expect(await page.evaluate(() => navigator.onLine)).toBe(false);
+      const offlineResponse = await page.reload();
+      expect(offlineResponse?.fromServiceWorker()).toBe(true);
+      await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe('Certificats');
+      await expect.poll(() => page.getByText('Déposez ici vos certificats et LCR').isVisible()).toBe(true);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('verifies a PKITS chain through the « Certificats » page', async () => {
+    const { context, page } = await newPage();
+    try {
+      await page.goto(`${app.url}/certificats`);
+      const fileInput = page.locator('input[type="file"]');
+      await fileInput.setInputFiles([
+        join(PKITS_CERTS, 'TrustAnchorRootCertificate.crt'),
+        join(PKITS_CERTS, 'GoodCACert.crt'),
+        join(PKITS_CERTS, 'ValidCertificatePathTest1EE.crt'),
+        join(PKITS_CRLS, 'TrustAnchorRootCRL.crl'),
+        join(PKITS_CRLS, 'GoodCACRL.crl')
+      ]);
+      const items = page.getByRole('list', { name: 'Fichiers chargés' }).getByRole('listitem');
+      await expect.poll(() => items.count()).toBe(5);
+      expect(await items.filter({ hasText: 'TrustAnchorRootCRL.crl' }).textContent()).toContain('LCR');
+      expect(await items.filter({ hasText: 'GoodCACert.crt' }).textContent()).toContain('Certificat');
+
+      const role = (file: string) => page.getByLabel(`Rôle de ${file}`);
+      await role('TrustAnchorRootCertificate.crt').selectOption({ label: 'Ancre de confiance' });
+      await role('GoodCACert.crt').selectOption({ label: 'Intermédiaire' });
+      await role('ValidCertificatePathTest1EE.crt').selectOption({ label: 'Certificat à vérifier' });
+      await page.getByLabel(/Date de validation/).fill('2020-06-01T12:00');
+
+      const verifyButton = page.getByRole('button', { name: 'Vérifier' });
+      await verifyButton.click();
+      const verdict = page.getByRole('heading', { level: 2, name: /^Chaîne (in)?valide$/ });
+      await expect.poll(() => verdict.textContent()).toBe('Chaîne valide');
+      const path = page.getByRole('list', { name: 'Chemin de certification' }).getByRole('listitem');
+      expect(await path.count()).toBe(3);
+      expect(await path.nth(0).textContent()).toContain('Certificat à vérifier');
+      expect(await path.nth(1).textContent()).toContain('Intermédiaire');
+      expect(await path.nth(2).textContent()).toContain('Ancre de confiance');
+
+      // Same chain with a leaf whose signature is broken.
+      await page.getByRole('button', { name: 'Retirer ValidCertificatePathTest1EE.crt' }).click();
+      await expect.poll(() => items.count()).toBe(4);
+      await expect.poll(() => verdict.count()).toBe(0);
+      await fileInput.setInputFiles(join(PKITS_CERTS, 'InvalidEESignatureTest3EE.crt'));
+      await role('InvalidEESignatureTest3EE.crt').selectOption({ label: 'Certificat à vérifier' });
+      await verifyButton.click();
+      await expect.poll(() => verdict.textContent()).toBe('Chaîne invalide');
+      const errors = page.getByRole('region', { name: 'Erreurs' }).getByRole('listitem');
+      expect(await errors.count()).toBeGreaterThan(0);
+      const firstError = (await errors.first().textContent()) ?? '';
+      expect(firstError).toMatch(/signature/i);
+      const message = (await errors.first().locator('.message').textContent()) ?? '';
+      expect(message.trim().length).toBeGreaterThan(10);
+      expect(message).not.toMatch(/^[a-z_]+$/); // a sentence for people, not the code
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('shows a decoding error next to the file name and keeps the other files', async () => {
+    const { context, page } = await newPage();
+    try {
+      await page.goto(`${app.url}/certificats`);
+      await page.locator('input[type="file"]').setInputFiles([
+        { name: 'GoodCACert.crt', mimeType: 'application/pkix-cert', buffer: readFileSync(join(PKITS_CERTS, 'GoodCACert.crt')) },
+        { name: 'illisible.pem', mimeType: 'application/x-pem-file', buffer: Buffer.from('pas un certificat\n') }
+      ]);
+      const items = page.getByRole('list', { name: 'Fichiers chargés' }).getByRole('listitem');
+      await expect.poll(() => items.count()).toBe(2);
+      const broken = items.filter({ hasText: 'illisible.pem' });
+      expect(await broken.textContent()).toContain('Fichier illisible');
+      expect(((await broken.getByRole('alert').textContent()) ?? '').trim().length).toBeGreaterThan(10);
+      expect(await items.filter({ hasText: 'GoodCACert.crt' }).textContent()).toContain('Certificat');
+    } finally {
+      await context.close();
+    }
+  });
+});
