@@ -385,7 +385,8 @@ describe('teletrans verify --batch', () => {
   const crls = ['root.crl', 'inter.crl'];
   // [line, expected valid] — null for blank lines (no output).
   const cases: Array<[string, boolean | null]> = [
-    [JSON.stringify({ id: 'ok', leaf: 'leaf.pem', ...std, crls, ...sesam }), true],
+    // Keys the CLI does not know (a caller's own bookkeeping) are ignored.
+    [JSON.stringify({ id: 'ok', leaf: 'leaf.pem', ...std, crls, ...sesam, name: 'ok', expected: 'valid' }), true],
     [JSON.stringify({ id: 'crl-expired', leaf: 'leaf.pem', ...std, crls: ['root-expired.crl', 'inter-expired.crl'], ...sesam }), true],
     [JSON.stringify({ id: 'no-crl', leaf: 'leaf.pem', ...std, ...sesam }), false],
     ['', null],
@@ -421,6 +422,16 @@ describe('teletrans verify --batch', () => {
     // For the reader of the test log: which reason each case produced.
     console.info(out.map((o) => `${o.line} ${o.id ?? '-'} valid=${o.valid} errors=[${o.errors.map((e: Issue) => e.code)}] warnings=[${o.warnings.map((e: Issue) => e.code)}]`).join('\n'));
     expect(byId['crl-expired'].warnings.length).toBeGreaterThan(0);
+    expect(byId['crl-expired'].warnings.map((w: Issue) => w.code)).toContain('crl_expired');
+    const codesOf = (id: string): string[] => byId[id].errors.map((e: Issue) => e.code);
+    expect(codesOf('no-crl')).toEqual(['crl_missing']);
+    expect(codesOf('wrong-email')).toEqual(['email_mismatch']);
+    expect(codesOf('ku')).toEqual(['key_usage_not_critical']);
+    expect(codesOf('rsa1024')).toEqual(['weak_key']);
+    expect(codesOf('revoked')).toEqual(['cert_revoked']);
+    expect(codesOf('forged-crl')).toEqual(['crl_signature_invalid']);
+    expect(codesOf('migration-old')).toEqual(['signature_invalid']);
+    expect(codesOf('malformed')).toEqual(['pem_malformed']);
     expect(byId.malformed.path).toEqual([]);
     expect(byId.missing.errors[0].code).toBe('input_unreadable');
   }

@@ -285,8 +285,6 @@ export const verifyCommand: Command = {
 // ---------------------------------------------------------------------------------------------
 // Batch
 
-const BATCH_KEYS = new Set(['leaf', 'anchors', 'intermediates', 'crls', 'at', 'profile', 'email', 'id']);
-
 function pathList(obj: Record<string, unknown>, key: string, base: string): string[] {
   const raw = obj[key];
   if (raw === undefined || raw === null) return [];
@@ -315,10 +313,8 @@ function jobFromLine(line: string, base: string): Job {
     throw new CliError('usage', 'chaque ligne doit être un objet JSON');
   }
   const o = obj as Record<string, unknown>;
-  const unknown = Object.keys(o).filter((k) => !BATCH_KEYS.has(k));
-  if (unknown.length) {
-    throw new CliError('usage', `clé(s) inconnue(s) : ${unknown.join(', ')} (attendu : ${[...BATCH_KEYS].join(', ')})`);
-  }
+  // Other keys are the caller's own bookkeeping (a case name, an expected outcome): ignored,
+  // so that a batch file written for a later version still runs.
   const leaf = optString(o, 'leaf');
   return {
     leaf: leaf ? resolve(base, leaf) : undefined,
