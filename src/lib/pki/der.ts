@@ -50,6 +50,7 @@ function malformed(detail: string): PkiError {
 export function readTlv(buf: Uint8Array, pos: number, limit: number = buf.length): Tlv {
   if (pos >= limit) throw malformed('élément attendu, fin des données');
   const tag = buf[pos]!;
+  if (tag === 0) throw malformed('balise 0 (fin de contenu BER) interdite en DER');
   if ((tag & 0x1f) === 0x1f) throw malformed('numéro de balise étendu non pris en charge');
   let p = pos + 1;
   if (p >= limit) throw malformed('longueur manquante');

@@ -277,7 +277,9 @@ function ecdsaRaw(sig: Uint8Array, size: number): Uint8Array | null {
   const out = new Uint8Array(size * 2);
   for (let i = 0; i < 2; i++) {
     let v = value(sig, rs[i]!);
-    while (v.length > 1 && v[0] === 0) v = v.subarray(1);
+    // Only the minimal, positive DER encoding is accepted: one signature, one encoding.
+    if (v.length === 0 || v[0]! & 0x80 || (v.length > 1 && v[0] === 0 && !(v[1]! & 0x80))) return null;
+    if (v[0] === 0 && v.length > 1) v = v.subarray(1);
     if (v.length > size) return null;
     out.set(v, i * size + size - v.length);
   }
