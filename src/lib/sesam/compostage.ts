@@ -1,0 +1,95 @@
+/**
+ * The compostage `AAAAMMJJHHMMSSxxxxx` of the SMTP subject (transmission.md §7): the local
+ * French time of packaging to the second, then a 5-digit counter.
+ *
+ * Uniqueness rule (a retransmission must never reuse a compostage):
+ * - a single counter per workstation/installation, persisted by a CompostageStore, strictly
+ *   increasing, never reset (not per day, not per second), incremented atomically across
+ *   processes and tabs before a message is composed;
+ * - `xxxxx` = counter mod 100000, so it wraps from 99999 to 00000 and keeps going.
+ * Two compostages are then equal only if their 14-digit times are equal AND the counters
+ * differ by a multiple of 100 000. With a clock that does not go back, that needs 100 000
+ * messages within one second. When local time does go back (the October DST change repeats
+ * 02:00–03:00, an NTP step, a user fixing the clock), it needs exactly k × 100 000 messages
+ * between the two equal seconds; a workstation sends a few files a day, so this is not a
+ * practical concern, and the store, not the clock, carries the guarantee.
+ *
+ * The time zone is Europe/Paris (French software stamps local time), injectable along with
+ * the clock.
+ */
+import { SesamFieldError } from './errors.js';
+import { DEFAULT_TIME_ZONE, isValidTimestamp, timestamp14, wallTime } from './time.js';
+
+export const COUNTER_MODULUS = 100_000;
+
+/** Hands out compostage counters. Implementations must be atomic and durable before resolving. */
+export interface CompostageStore {
+  /** Increments the persisted counter and resolves to the new value (≥ 1), never reused. */
+  next(): Promise<number>;
+}
+
+/** For tests and one-shot tools: unique within the process only. */
+export class MemoryCompostageStore implements CompostageStore {
+  private value: number;
+  constructor(start = 0) {
+    this.value = start;
+  }
+  async next(): Promise<number> {
+    this.value += 1;
+    return this.value;
+  }
+}
+
+export function counterDigits(counter: number): string {
+  if (!Number.isSafeInteger(counter) || counter < 0) {
+    throw new SesamFieldError('invalid_counter', 'counter', `compteur de compostage invalide : ${counter}`);
+  }
+  return String(counter % COUNTER_MODULUS).padStart(5, '0');
+}
+
+/** `AAAAMMJJHHMMSSxxxxx` for `date` in `timeZone` with the store's counter value. */
+export function formatCompostage(date: Date, counter: number, timeZone: string = DEFAULT_TIME_ZONE): string {
+  return timestamp14(wallTime(date, timeZone)) + counterDigits(counter);
+}
+
+export interface ParsedCompostage {
+  /** `AAAAMMJJHHMMSS`. */
+  timestamp: string;
+  year: number;
+  month: number;
+  day: number;
+  hour: number;
+  minute: number;
+  second: number;
+  counter: number;
+}
+
+/** Parses and checks a compostage (19 digits, a real calendar time). Throws SesamFieldError. */
+export function parseCompostage(value: string): ParsedCompostage {
+  if (!/^\d{19}$/.test(value) || !isValidTimestamp(value.slice(0, 14))) {
+    throw new SesamFieldError('invalid_compostage', 'compostage', `compostage invalide « ${value} » (attendu : AAAAMMJJHHMMSS suivi de 5 chiffres)`);
+  }
+  const n = (from: number, len: number): number => Number(value.slice(from, from + len));
+  return {
+    timestamp: value.slice(0, 14),
+    year: n(0, 4),
+    month: n(4, 2),
+    day: n(6, 2),
+    hour: n(8, 2),
+    minute: n(10, 2),
+    second: n(12, 2),
+    counter: n(14, 5),
+  };
+}
+
+/** Draws the next counter from `store` and stamps `clock()`: one call per message sent. */
+export async function nextCompostage(
+  store: CompostageStore,
+  clock: () => Date = () => new Date(),
+  timeZone: string = DEFAULT_TIME_ZONE,
+): Promise<{ compostage: string; counter: number; date: Date }> {
+  // Counter first, then the clock: the time printed is never earlier than the reservation.
+  const counter = await store.next();
+  const date = clock();
+  return { compostage: formatCompostage(date, counter, timeZone), counter, date };
+}

@@ -1,0 +1,17 @@
+/**
+ * SESAM-Vitale message layer (transmission.md §7–9): Content-Description values, subjects and
+ * compostage, routing, OCT framing, the SMTP message composer and parser. Isomorphic: no Node
+ * imports; persistent compostage stores live in src/lib/client/store and src/lib/server.
+ */
+export * from './errors.js';
+export * from './description.js';
+export * from './time.js';
+export * from './compostage.js';
+export * from './subject.js';
+export * from './address.js';
+export * from './routing.js';
+export * from './base64.js';
+export * from './compose.js';
+export * from './oct.js';
+export * from './parse.js';
+export * from './package.js';
