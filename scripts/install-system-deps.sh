@@ -4,7 +4,7 @@
 set -euo pipefail
 
 # Debian 12 packages. Later features add to this list.
-PACKAGES=(chromium openssl slapd ldap-utils)
+PACKAGES=(chromium openssl slapd ldap-utils pcscd vsmartcard-vpcd libpcsclite-dev)
 
 missing=()
 for package in "${PACKAGES[@]}"; do

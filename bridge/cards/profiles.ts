@@ -1,0 +1,249 @@
+/**
+ * The virtual CPS and Vitale cards: synthetic, clearly fictitious data, and a test PKI shaped
+ * like IGC-Santé (a root, an intermediate for people, card certificates) whose keys are made
+ * here and stay inside the card objects. Nothing in this file is real: names carry "FICTIF",
+ * NIRs start with 9 (no real NIR does), RPPS and structure numbers start with 999/1999.
+ */
+import { generateKeyPair, createHash, type KeyObject } from 'node:crypto';
+import { promisify } from 'node:util';
+import { genKey, issueCert, type ForgeKey } from '../../test/pki/fixtures/forge.js';
+import { VirtualCard, type VirtualApp } from './card.js';
+
+/** Proprietary AIDs (RID F0 = not registered, ISO 7816-5): "TTCPS" and "TTVIT". */
+export const AID_CPS = Uint8Array.from([0xf0, 0x54, 0x54, 0x43, 0x50, 0x53]);
+export const AID_VITALE = Uint8Array.from([0xf0, 0x54, 0x54, 0x56, 0x49, 0x54]);
+
+/** File identifiers (see README). */
+export const EF = {
+  IDENTITY: 0x0001,
+  SITUATIONS: 0x0002,
+  CARD_INFO: 0x0003,
+  BENEFICIARIES: 0x0101,
+  CA_CERT: 0xc000,
+  AUTH_CERT: 0xc001,
+  SIGN_CERT: 0xc002,
+} as const;
+
+/** ATRs: T=1, historical bytes "TTCPS" / "TTVIT" so the bridge can tell the card kinds apart. */
+export const ATR_CPS = Uint8Array.from([0x3b, 0x85, 0x80, 0x01, 0x54, 0x54, 0x43, 0x50, 0x53, 0x00]);
+export const ATR_VITALE = Uint8Array.from([0x3b, 0x85, 0x80, 0x01, 0x54, 0x54, 0x56, 0x49, 0x54, 0x00]);
+for (const atr of [ATR_CPS, ATR_VITALE]) {
+  let tck = 0;
+  for (let i = 1; i < atr.length - 1; i++) tck ^= atr[i]!;
+  atr[atr.length - 1] = tck;
+}
+
+export interface BillingSituation {
+  number: number;
+  mode: string;
+  structure: string;
+  structureId: string;
+  conventionSector: string;
+  specialty: string;
+}
+
+export interface CpsData {
+  cardType: 'CPS';
+  fictitious: true;
+  serial: string;
+  rpps: string;
+  civility: string;
+  lastName: string;
+  firstName: string;
+  profession: { code: string; label: string };
+  situations: BillingSituation[];
+  validFrom: string;
+  validTo: string;
+}
+
+export interface Beneficiary {
+  rank: number;
+  nir: string;
+  birthDate: string;
+  birthRank: number;
+  lastName: string;
+  firstName: string;
+  quality: string;
+  amo: { from: string; to: string; coverageCode: string; exemption?: string };
+  amc?: { organism: string; from: string; to: string };
+}
+
+export interface VitaleData {
+  cardType: 'VITALE';
+  fictitious: true;
+  serial: string;
+  holderNir: string;
+  scheme: string;
+  fund: string;
+  centre: string;
+  beneficiaries: Beneficiary[];
+  validTo: string;
+}
+
+export interface TestPki {
+  rootDer: Uint8Array;
+  caDer: Uint8Array;
+  caKey: ForgeKey;
+}
+
+const DAY = 86_400_000;
+const day = (d: number): string => new Date(Date.now() + d * DAY).toISOString().slice(0, 10);
+
+export async function makeTestPki(): Promise<TestPki> {
+  const rootKey = await genKey('rsa2048');
+  const caKey = await genKey('rsa2048');
+  const rootDer = await issueCert({
+    subject: 'CN=TEST FICTIF AC RACINE IGC-SANTE,OU=TELETRANS TEST,O=TELETRANS FICTIF,C=FR',
+    key: rootKey,
+    ca: true,
+    notAfter: new Date(Date.now() + 3650 * DAY),
+  });
+  const caDer = await issueCert({
+    subject: 'CN=TEST FICTIF AC IGC-SANTE STANDARD PERSONNES,OU=TELETRANS TEST,O=TELETRANS FICTIF,C=FR',
+    key: caKey,
+    ca: true,
+    issuerCert: rootDer,
+    signer: rootKey,
+    notAfter: new Date(Date.now() + 3000 * DAY),
+  });
+  return { rootDer, caDer, caKey };
+}
+
+const genRsa = promisify(generateKeyPair);
+
+async function cardKey(): Promise<{ key: KeyObject; forge: ForgeKey }> {
+  const { privateKey, publicKey } = await genRsa('rsa', { modulusLength: 2048 });
+  const spki = new Uint8Array(publicKey.export({ type: 'spki', format: 'der' }));
+  const keyId = new Uint8Array(createHash('sha1').update(spki).digest());
+  // Only spki and keyId are used when the key is the subject's; the private half is a KeyObject.
+  return { key: privateKey, forge: { alg: 'rsa2048', spki, keyId } as unknown as ForgeKey };
+}
+
+async function cardCert(pki: TestPki, subject: string, k: ForgeKey, usage: 'auth' | 'sign', expired: boolean): Promise<Uint8Array> {
+  const now = Date.now();
+  return issueCert({
+    subject,
+    key: k,
+    issuerCert: pki.caDer,
+    signer: pki.caKey,
+    notBefore: new Date(expired ? now - 3 * 365 * DAY : now - DAY),
+    notAfter: new Date(expired ? now - 2 * DAY : now + 3 * 365 * DAY),
+    keyUsage: { bits: usage === 'auth' ? ['digitalSignature'] : ['nonRepudiation'], critical: true },
+  });
+}
+
+const json = (o: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(o));
+
+export interface CpsOptions {
+  serial?: string;
+  pin?: string;
+  expired?: boolean;
+  blocked?: boolean;
+  signDelayMs?: number;
+}
+
+export async function makeCps(pki: TestPki, o: CpsOptions = {}): Promise<{ card: VirtualCard; data: CpsData }> {
+  const expired = o.expired ?? false;
+  const serial = o.serial ?? '9990000001';
+  const data: CpsData = {
+    cardType: 'CPS',
+    fictitious: true,
+    serial,
+    rpps: '19999999' + serial.slice(-3),
+    civility: 'DR',
+    lastName: 'FICTIF-TEST',
+    firstName: 'CAMILLE',
+    profession: { code: '10', label: 'Médecin (fictif)' },
+    situations: [
+      { number: 1, mode: 'libéral', structure: 'CABINET FICTIF DES TESTS', structureId: '999000001', conventionSector: '1', specialty: '01' },
+      { number: 2, mode: 'libéral', structure: 'MAISON DE SANTÉ FICTIVE', structureId: '999000002', conventionSector: '1', specialty: '01' },
+      { number: 3, mode: 'remplaçant', structure: 'CABINET FICTIF REMPLACEMENT', structureId: '999000003', conventionSector: '2', specialty: '01' },
+    ],
+    validFrom: day(expired ? -3 * 365 : -1),
+    validTo: day(expired ? -2 : 3 * 365),
+  };
+  const auth = await cardKey();
+  const sign = await cardKey();
+  const dn = `CN=${data.rpps}/FICTIF-TEST CAMILLE,SN=FICTIF-TEST,GIVENNAME=CAMILLE,T=Médecin,O=CABINET FICTIF DES TESTS,C=FR`;
+  const app: VirtualApp = {
+    aid: AID_CPS,
+    authNeedsPin: true,
+    authKey: auth.key,
+    signKey: sign.key,
+    files: new Map([
+      [EF.IDENTITY, json({ rpps: data.rpps, civility: data.civility, lastName: data.lastName, firstName: data.firstName, profession: data.profession, fictitious: true })],
+      [EF.SITUATIONS, json(data.situations)],
+      [EF.CARD_INFO, json({ cardType: 'CPS', serial, validFrom: data.validFrom, validTo: data.validTo, fictitious: true })],
+      [EF.CA_CERT, pki.caDer],
+      [EF.AUTH_CERT, await cardCert(pki, dn, auth.forge, 'auth', expired)],
+      [EF.SIGN_CERT, await cardCert(pki, dn, sign.forge, 'sign', expired)],
+    ]),
+  };
+  const card = new VirtualCard({
+    label: `CPS ${serial}${expired ? ' (expirée)' : ''}${o.blocked ? ' (bloquée)' : ''}`,
+    atr: ATR_CPS,
+    app,
+    pin: o.pin ?? '1234',
+    triesLeft: o.blocked ? 0 : undefined,
+    signDelayMs: o.signDelayMs,
+  });
+  return { card, data };
+}
+
+export interface VitaleOptions {
+  serial?: string;
+  expired?: boolean;
+}
+
+export async function makeVitale(pki: TestPki, o: VitaleOptions = {}): Promise<{ card: VirtualCard; data: VitaleData }> {
+  const expired = o.expired ?? false;
+  const serial = o.serial ?? '9990000101';
+  // NIRs start with 9 and use department 99 / commune 999: shapes no real NIR takes (fictitious).
+  const data: VitaleData = {
+    cardType: 'VITALE',
+    fictitious: true,
+    serial,
+    holderNir: '999999999900142',
+    scheme: '01',
+    fund: '999',
+    centre: '9999',
+    validTo: day(expired ? -2 : 5 * 365),
+    beneficiaries: [
+      { rank: 1, nir: '999999999900142', birthDate: '1980-05-01', birthRank: 1, lastName: 'FICTIF', firstName: 'DOMINIQUE', quality: '00',
+        amo: { from: day(-365), to: day(expired ? -2 : 365), coverageCode: '100' },
+        amc: { organism: '99999999', from: day(-365), to: day(365) } },
+      { rank: 2, nir: '999999999900142', birthDate: '2012-09-15', birthRank: 1, lastName: 'FICTIF', firstName: 'SACHA', quality: '06',
+        amo: { from: day(-365), to: day(expired ? -2 : 365), coverageCode: '100' } },
+      { rank: 3, nir: '999999999900142', birthDate: '2015-02-03', birthRank: 2, lastName: 'FICTIF', firstName: 'ALEX', quality: '06',
+        amo: { from: day(-365), to: day(expired ? -2 : 365), coverageCode: '100', exemption: '4' } },
+    ],
+  };
+  const auth = await cardKey();
+  const app: VirtualApp = {
+    aid: AID_VITALE,
+    authNeedsPin: false,
+    authKey: auth.key,
+    files: new Map([
+      [EF.CARD_INFO, json({ cardType: 'VITALE', serial, validTo: data.validTo, fictitious: true })],
+      [EF.BENEFICIARIES, json({ holderNir: data.holderNir, scheme: data.scheme, fund: data.fund, centre: data.centre, beneficiaries: data.beneficiaries })],
+      [EF.CA_CERT, pki.caDer],
+      [EF.AUTH_CERT, await cardCert(pki, `CN=CARTE VITALE FICTIVE ${serial},O=TELETRANS FICTIF,C=FR`, auth.forge, 'auth', expired)],
+    ]),
+  };
+  return { card: new VirtualCard({ label: `Vitale ${serial}${expired ? ' (expirée)' : ''}`, atr: ATR_VITALE, app }), data };
+}
+
+/** One of each: the standard set of the simulator and the tests (keys made once per process). */
+export interface CardSet {
+  pki: TestPki;
+  cps: VirtualCard;
+  cpsData: CpsData;
+  vitale: VirtualCard;
+  vitaleData: VitaleData;
+}
+
+export async function makeCardSet(): Promise<CardSet> {
+  const pki = await makeTestPki();
+  const [cps, vitale] = await Promise.all([makeCps(pki), makeVitale(pki)]);
+  return { pki, cps: cps.card, cpsData: cps.data, vitale: vitale.card, vitaleData: vitale.data };
+}

@@ -1,0 +1,74 @@
+/**
+ * Card services behind one interface. Two implementations:
+ *  (a) `VirtualCardServices` (./virtual.ts): our documented virtual CPS/Vitale command set
+ *      (bridge/cards/README.md), for the simulator and the tests;
+ *  (b) `SsvCardServices` (./ssv.ts): where the official SESAM-Vitale library (SSV, "API
+ *      Lecture"/"API CPS") is loaded when it is installed. Never required.
+ */
+import type { Transmit } from '../transport.js';
+import type { BillingSituation, Beneficiary } from '../cards/profiles.js';
+
+export type CardKind = 'CPS' | 'VITALE';
+
+export interface CpsRead {
+  cardType: 'CPS';
+  serial: string;
+  rpps: string;
+  civility: string;
+  lastName: string;
+  firstName: string;
+  profession: { code: string; label: string };
+  situations: BillingSituation[];
+  validFrom: string;
+  validTo: string;
+  expired: boolean;
+  pinTriesLeft: number;
+  blocked: boolean;
+  fictitious?: boolean;
+}
+
+export interface VitaleRead {
+  cardType: 'VITALE';
+  serial: string;
+  holderNir: string;
+  scheme: string;
+  fund: string;
+  centre: string;
+  beneficiaries: Beneficiary[];
+  validTo: string;
+  expired: boolean;
+  fictitious?: boolean;
+}
+
+export type PinResult = { ok: true; triesLeft: number } | { ok: false; triesLeft: number; blocked: boolean };
+
+export interface CardCertificates {
+  auth: Uint8Array;
+  sign?: Uint8Array;
+  /** Issuing CA, as stored on the card. */
+  ca?: Uint8Array;
+}
+
+export class CardServiceError extends Error {
+  constructor(
+    readonly code: 'pin_required' | 'pin_blocked' | 'card_error' | 'unsupported' | 'bad_request',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface CardServices {
+  readonly name: string;
+  /** Which card this ATR is, for this implementation (null: not ours). */
+  identify(atr: Uint8Array | undefined): CardKind | null;
+  readCps(tx: Transmit): Promise<CpsRead>;
+  readVitale(tx: Transmit): Promise<VitaleRead>;
+  /** `pin`: ASCII digits. The implementation wipes every buffer it copies the PIN into. */
+  verifyPin(tx: Transmit, pin: Uint8Array): Promise<PinResult>;
+  /** PKCS#1 v1.5 signature of a SHA-256 digest with the CPS signature key (PIN verified first). */
+  sign(tx: Transmit, digest: Uint8Array): Promise<Uint8Array>;
+  /** Same with the authentication key (CPS: PIN verified; Vitale: none). */
+  authenticate(tx: Transmit, kind: CardKind, digest: Uint8Array): Promise<Uint8Array>;
+  certificates(tx: Transmit, kind: CardKind): Promise<CardCertificates>;
+}

@@ -1,0 +1,139 @@
+/** Card services for our virtual CPS and Vitale cards (command set: bridge/cards/README.md). */
+import { SW, buildCommand, splitResponse, swHex } from '../cards/apdu.js';
+import { INS, KEY_REF, PIN_REF, padPin } from '../cards/card.js';
+import { AID_CPS, AID_VITALE, EF } from '../cards/profiles.js';
+import type { Transmit } from '../transport.js';
+import { CardServiceError, type CardCertificates, type CardKind, type CardServices, type CpsRead, type PinResult, type VitaleRead } from './adapter.js';
+
+const HIST_CPS = [0x54, 0x54, 0x43, 0x50, 0x53];
+const HIST_VIT = [0x54, 0x54, 0x56, 0x49, 0x54];
+
+async function call(tx: Transmit, apdu: Uint8Array, what: string): Promise<{ data: Uint8Array; sw: number }> {
+  const r = splitResponse(await tx(apdu));
+  if (r.sw !== SW.OK && (r.sw & 0xfff0) !== 0x63c0 && r.sw !== SW.AUTH_METHOD_BLOCKED && r.sw !== SW.SECURITY_NOT_SATISFIED) {
+    throw new CardServiceError('card_error', `${what}: status ${swHex(r.sw)}`);
+  }
+  return r;
+}
+
+async function selectApp(tx: Transmit, kind: CardKind): Promise<void> {
+  await call(tx, buildCommand(0, INS.SELECT, 0x04, 0x00, kind === 'CPS' ? AID_CPS : AID_VITALE), 'SELECT application');
+}
+
+/** SELECT EF then READ BINARY in 256-byte chunks. */
+export async function readFile(tx: Transmit, fid: number): Promise<Uint8Array> {
+  const sel = await call(tx, buildCommand(0, INS.SELECT, 0x02, 0x00, Uint8Array.of(fid >> 8, fid & 0xff)), `SELECT ${fid.toString(16)}`);
+  const fcp = sel.data;
+  if (fcp.length < 6 || fcp[2] !== 0x80) throw new CardServiceError('card_error', 'bad FCP');
+  const size = (fcp[4]! << 8) | fcp[5]!;
+  const out = new Uint8Array(size);
+  for (let off = 0; off < size; ) {
+    const n = Math.min(256, size - off);
+    const r = await call(tx, buildCommand(0, INS.READ_BINARY, off >> 8, off & 0xff, undefined, n & 0xff), 'READ BINARY');
+    if (r.data.length === 0) throw new CardServiceError('card_error', 'empty READ BINARY');
+    out.set(r.data.subarray(0, size - off), off);
+    off += r.data.length;
+  }
+  return out;
+}
+
+const readJson = async <T>(tx: Transmit, fid: number): Promise<T> => JSON.parse(new TextDecoder().decode(await readFile(tx, fid))) as T;
+const today = (): string => new Date().toISOString().slice(0, 10);
+
+async function pinStatus(tx: Transmit): Promise<{ verified: boolean; triesLeft: number; blocked: boolean }> {
+  const { sw } = await call(tx, buildCommand(0, INS.VERIFY, 0x00, PIN_REF), 'VERIFY (status)');
+  if (sw === SW.OK) return { verified: true, triesLeft: -1, blocked: false };
+  if (sw === SW.AUTH_METHOD_BLOCKED) return { verified: false, triesLeft: 0, blocked: true };
+  return { verified: false, triesLeft: sw & 0x0f, blocked: false };
+}
+
+export class VirtualCardServices implements CardServices {
+  readonly name = 'virtual';
+
+  identify(atr: Uint8Array | undefined): CardKind | null {
+    if (!atr || atr.length < 9) return null;
+    const hist = [...atr.subarray(4, 9)];
+    if (hist.every((x, i) => x === HIST_CPS[i])) return 'CPS';
+    if (hist.every((x, i) => x === HIST_VIT[i])) return 'VITALE';
+    return null;
+  }
+
+  async readCps(tx: Transmit): Promise<CpsRead> {
+    await selectApp(tx, 'CPS');
+    const id = await readJson<Omit<CpsRead, 'situations'>>(tx, EF.IDENTITY);
+    const situations = await readJson<CpsRead['situations']>(tx, EF.SITUATIONS);
+    const info = await readJson<{ serial: string; validFrom: string; validTo: string }>(tx, EF.CARD_INFO);
+    const pin = await pinStatus(tx);
+    return {
+      cardType: 'CPS',
+      serial: info.serial,
+      rpps: id.rpps,
+      civility: id.civility,
+      lastName: id.lastName,
+      firstName: id.firstName,
+      profession: id.profession,
+      situations,
+      validFrom: info.validFrom,
+      validTo: info.validTo,
+      expired: info.validTo < today(),
+      pinTriesLeft: pin.triesLeft,
+      blocked: pin.blocked,
+      fictitious: true,
+    };
+  }
+
+  async readVitale(tx: Transmit): Promise<VitaleRead> {
+    await selectApp(tx, 'VITALE');
+    const info = await readJson<{ serial: string; validTo: string }>(tx, EF.CARD_INFO);
+    const b = await readJson<Pick<VitaleRead, 'holderNir' | 'scheme' | 'fund' | 'centre' | 'beneficiaries'>>(tx, EF.BENEFICIARIES);
+    return { cardType: 'VITALE', serial: info.serial, ...b, validTo: info.validTo, expired: info.validTo < today(), fictitious: true };
+  }
+
+  async verifyPin(tx: Transmit, pin: Uint8Array): Promise<PinResult> {
+    let block: Uint8Array | null = null;
+    let apdu: Uint8Array | null = null;
+    try {
+      block = padPin(pin);
+      apdu = buildCommand(0, INS.VERIFY, 0x00, PIN_REF, block);
+      await selectApp(tx, 'CPS');
+      const { sw } = await call(tx, apdu, 'VERIFY');
+      if (sw === SW.OK) return { ok: true, triesLeft: 3 };
+      if (sw === SW.AUTH_METHOD_BLOCKED) return { ok: false, triesLeft: 0, blocked: true };
+      return { ok: false, triesLeft: sw & 0x0f, blocked: false };
+    } catch (e) {
+      if (e instanceof Error && /PIN must be/.test(e.message)) throw new CardServiceError('bad_request', 'le code porteur doit compter 4 à 8 chiffres');
+      throw e;
+    } finally {
+      block?.fill(0);
+      apdu?.fill(0);
+    }
+  }
+
+  private async signWith(tx: Transmit, apdu: Uint8Array, what: string): Promise<Uint8Array> {
+    const { data, sw } = await call(tx, apdu, what);
+    if (sw === SW.SECURITY_NOT_SATISFIED) throw new CardServiceError('pin_required', 'code porteur non vérifié');
+    if (sw !== SW.OK) throw new CardServiceError('card_error', `${what}: ${swHex(sw)}`);
+    return data.slice();
+  }
+
+  async sign(tx: Transmit, digest: Uint8Array): Promise<Uint8Array> {
+    if (digest.length !== 32) throw new CardServiceError('bad_request', 'SHA-256 digest expected');
+    await selectApp(tx, 'CPS');
+    return this.signWith(tx, buildCommand(0, INS.PSO, 0x9e, 0x9a, digest, 0), 'PSO: COMPUTE DIGITAL SIGNATURE');
+  }
+
+  async authenticate(tx: Transmit, kind: CardKind, digest: Uint8Array): Promise<Uint8Array> {
+    if (digest.length !== 32) throw new CardServiceError('bad_request', 'SHA-256 digest expected');
+    await selectApp(tx, kind);
+    return this.signWith(tx, buildCommand(0, INS.INTERNAL_AUTHENTICATE, 0x00, KEY_REF.AUTH, digest, 0), 'INTERNAL AUTHENTICATE');
+  }
+
+  async certificates(tx: Transmit, kind: CardKind): Promise<CardCertificates> {
+    await selectApp(tx, kind);
+    return {
+      auth: await readFile(tx, EF.AUTH_CERT),
+      sign: kind === 'CPS' ? await readFile(tx, EF.SIGN_CERT) : undefined,
+      ca: await readFile(tx, EF.CA_CERT),
+    };
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * The bridge's persistent state, in one directory created 0700 (files 0600):
+ *  - pairings.json: the paired web origins and their pairing keys (listable, revocable);
+ *  - bridge-log.jsonl: sessions and pairings (time, origin, outcome), never a PIN, card data
+ *    or key; entries are kept 13 months (≥ 12 required, SA2) and pruned beyond at start-up.
+ * Default directory: $TELETRANS_BRIDGE_DIR, else $XDG_CONFIG_HOME/teletrans-bridge, else
+ * ~/.config/teletrans-bridge.
+ */
+import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { b64u, randomBytes, unb64u } from '../src/lib/client/card/protocol.js';
+
+export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.TELETRANS_BRIDGE_DIR) return env.TELETRANS_BRIDGE_DIR;
+  return join(env.XDG_CONFIG_HOME || join(homedir(), '.config'), 'teletrans-bridge');
+}
+
+function ensureDir(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700);
+}
+
+function writePrivate(path: string, text: string): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, text, { mode: 0o600 });
+  chmodSync(tmp, 0o600);
+  renameSync(tmp, path);
+}
+
+export interface Pairing {
+  keyId: string;
+  origin: string;
+  createdAt: string;
+  lastUsedAt?: string;
+}
+
+interface StoredPairing extends Pairing {
+  key: string;
+}
+
+export class PairingStore {
+  readonly path: string;
+  private items: StoredPairing[] = [];
+
+  constructor(readonly dir: string) {
+    ensureDir(dir);
+    this.path = join(dir, 'pairings.json');
+    this.reload();
+  }
+
+  reload(): void {
+    if (!existsSync(this.path)) {
+      this.items = [];
+      return;
+    }
+    chmodSync(this.path, 0o600);
+    const parsed = JSON.parse(readFileSync(this.path, 'utf8')) as { pairings?: StoredPairing[] };
+    this.items = Array.isArray(parsed.pairings) ? parsed.pairings : [];
+  }
+
+  private save(): void {
+    writePrivate(this.path, JSON.stringify({ version: 1, pairings: this.items }, null, 1));
+  }
+
+  list(): Pairing[] {
+    return this.items.map(({ keyId, origin, createdAt, lastUsedAt }) => ({ keyId, origin, createdAt, lastUsedAt }));
+  }
+
+  add(origin: string, key: Uint8Array): Pairing {
+    this.reload();
+    const p: StoredPairing = { keyId: b64u(randomBytes(12)), origin, createdAt: new Date().toISOString(), key: b64u(key) };
+    this.items.push(p);
+    this.save();
+    return { keyId: p.keyId, origin, createdAt: p.createdAt };
+  }
+
+  /** The key of a pairing, only for the origin it was made for. */
+  key(origin: string, keyId: string): Uint8Array | null {
+    // Re-read: `teletrans bridge revoke` may have changed the file while the bridge runs.
+    this.reload();
+    const p = this.items.find((x) => x.keyId === keyId && x.origin === origin);
+    return p ? unb64u(p.key) : null;
+  }
+
+  touch(keyId: string): void {
+    const p = this.items.find((x) => x.keyId === keyId);
+    if (p) {
+      p.lastUsedAt = new Date().toISOString();
+      this.save();
+    }
+  }
+
+  /** Revokes by keyId or by origin (all of its pairings). Returns the revoked pairings. */
+  revoke(keyIdOrOrigin: string): Pairing[] {
+    this.reload();
+    const gone = this.items.filter((x) => x.keyId === keyIdOrOrigin || x.origin === keyIdOrOrigin);
+    if (gone.length) {
+      this.items = this.items.filter((x) => !gone.includes(x));
+      this.save();
+    }
+    return gone.map(({ keyId, origin, createdAt }) => ({ keyId, origin, createdAt }));
+  }
+}
+
+export interface LogEntry {
+  event: string;
+  origin?: string;
+  outcome: string;
+  keyId?: string;
+  reader?: string;
+  detail?: string;
+}
+
+/** 13 months: more than the 12 months SA2 asks. */
+export const LOG_RETENTION_MS = 396 * 86_400_000;
+
+export class AuditLog {
+  readonly path: string;
+
+  constructor(dir: string, now = Date.now()) {
+    ensureDir(dir);
+    this.path = join(dir, 'bridge-log.jsonl');
+    this.prune(now);
+  }
+
+  write(e: LogEntry): void {
+    const line = JSON.stringify({ time: new Date().toISOString(), ...e }) + '\n';
+    appendFileSync(this.path, line, { mode: 0o600 });
+  }
+
+  read(): Array<LogEntry & { time: string }> {
+    if (!existsSync(this.path)) return [];
+    return readFileSync(this.path, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as LogEntry & { time: string });
+  }
+
+  private prune(now: number): void {
+    if (!existsSync(this.path)) return;
+    chmodSync(this.path, 0o600);
+    const lines = readFileSync(this.path, 'utf8').split('\n').filter(Boolean);
+    const keep = lines.filter((l) => {
+      try {
+        return now - Date.parse((JSON.parse(l) as { time: string }).time) <= LOG_RETENTION_MS;
+      } catch {
+        return true;
+      }
+    });
+    if (keep.length !== lines.length) writePrivate(this.path, keep.map((l) => l + '\n').join(''));
+  }
+}

@@ -1,0 +1,248 @@
+/**
+ * Readers and cards behind one interface: PC/SC (pcsc-lite through the `pcsclite` native
+ * binding) or in-process simulated readers. Access to each reader is serialised: a card
+ * service runs its whole APDU sequence inside `withCard`, and nobody else's APDU can slip
+ * between two of its commands.
+ */
+import { EventEmitter } from 'node:events';
+import { createRequire } from 'node:module';
+import type { VirtualCard } from './cards/card.js';
+
+export interface ReaderState {
+  name: string;
+  present: boolean;
+  atr?: Uint8Array;
+  /**
+   * PC/SC part 10: the reader has a PIN pad (FEATURE_VERIFY_PIN_DIRECT). Detected at the first
+   * connection; undefined until then. Verifying on the pad is not implemented yet.
+   */
+  pinPad?: boolean;
+}
+
+/** PC/SC part 10 CM_IOCTL_GET_FEATURE_REQUEST, and the tag of FEATURE_VERIFY_PIN_DIRECT. */
+const CM_IOCTL_GET_FEATURE_REQUEST = 3400;
+const FEATURE_VERIFY_PIN_DIRECT = 0x06;
+
+/** Parses the part 10 feature TLV list (tag, length 4, control code big-endian). */
+export function parseFeatures(b: Uint8Array): Map<number, number> {
+  const m = new Map<number, number>();
+  for (let i = 0; i + 6 <= b.length; i += 2 + b[i + 1]!) {
+    if (b[i + 1] !== 4) break;
+    m.set(b[i]!, ((b[i + 2]! << 24) | (b[i + 3]! << 16) | (b[i + 4]! << 8) | b[i + 5]!) >>> 0);
+  }
+  return m;
+}
+
+export type Transmit = (apdu: Uint8Array) => Promise<Uint8Array>;
+
+export class CardAbsentError extends Error {
+  constructor(reader: string, detail = '') {
+    super(`no card in reader ${reader}${detail ? `: ${detail}` : ''}`);
+  }
+}
+
+/**
+ * Events: `reader` (name), `reader-removed` (name), `inserted` (ReaderState), `removed` (name),
+ * `error` (Error).
+ */
+export interface CardTransport extends EventEmitter {
+  readonly kind: 'pcsc' | 'simulated';
+  readers(): ReaderState[];
+  /** Runs `fn` with exclusive use of the reader's card; rejects with CardAbsentError if none. */
+  withCard<T>(reader: string, fn: (tx: Transmit) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+/** A promise queue per reader. */
+class Serialiser {
+  private tails = new Map<string, Promise<unknown>>();
+  run<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.tails.get(key) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const tail = next.catch(() => undefined);
+    this.tails.set(key, tail);
+    void tail.then(() => {
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    });
+    return next;
+  }
+}
+
+// -------------------------------------------------------------------------------------------
+// PC/SC
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+type PcscReader = any;
+
+interface Slot {
+  reader: PcscReader;
+  state: ReaderState;
+  protocol?: number;
+  connecting?: Promise<void>;
+}
+
+export class PcscTransport extends EventEmitter implements CardTransport {
+  readonly kind = 'pcsc';
+  private pcsc: any;
+  private slots = new Map<string, Slot>();
+  private serial = new Serialiser();
+
+  constructor() {
+    super();
+    const require = createRequire(import.meta.url);
+    const pcsclite = require('pcsclite') as () => any;
+    this.pcsc = pcsclite();
+    this.pcsc.on('error', (e: Error) => this.emit('error', e));
+    this.pcsc.on('reader', (r: PcscReader) => this.addReader(r));
+  }
+
+  private addReader(r: PcscReader): void {
+    const slot: Slot = { reader: r, state: { name: r.name, present: false } };
+    this.slots.set(r.name, slot);
+    this.emit('reader', r.name);
+    r.on('error', (e: Error) => this.emit('error', e));
+    r.on('end', () => {
+      this.slots.delete(r.name);
+      this.emit('reader-removed', r.name);
+    });
+    r.on('status', (status: { state: number; atr?: Buffer }) => {
+      const present = (status.state & r.SCARD_STATE_PRESENT) !== 0 && (status.state & r.SCARD_STATE_MUTE) === 0;
+      if (present && !slot.state.present) {
+        slot.state = { name: r.name, present: true, atr: status.atr ? new Uint8Array(status.atr) : undefined };
+        this.emit('inserted', slot.state);
+      } else if (!present && slot.state.present) {
+        slot.state = { name: r.name, present: false };
+        slot.protocol = undefined;
+        if (r.connected) r.disconnect(r.SCARD_LEAVE_CARD, () => undefined);
+        this.emit('removed', r.name);
+      }
+    });
+  }
+
+  readers(): ReaderState[] {
+    return [...this.slots.values()].map((s) => ({ ...s.state }));
+  }
+
+  private connect(slot: Slot): Promise<void> {
+    const r = slot.reader;
+    if (r.connected && slot.protocol !== undefined) return Promise.resolve();
+    slot.connecting ??= new Promise<void>((resolve, reject) => {
+      r.connect({ share_mode: r.SCARD_SHARE_SHARED }, (err: Error | null, protocol: number) => {
+        slot.connecting = undefined;
+        if (err) return reject(new CardAbsentError(r.name, err.message));
+        slot.protocol = protocol;
+        if (slot.state.pinPad !== undefined) return resolve();
+        // Feature discovery; readers without part 10 (vpcd among them) answer with an error.
+        try {
+          r.control(Buffer.alloc(0), r.SCARD_CTL_CODE(CM_IOCTL_GET_FEATURE_REQUEST), 256, (e: Error | null, out: Buffer) => {
+            slot.state.pinPad = !e && parseFeatures(new Uint8Array(out)).has(FEATURE_VERIFY_PIN_DIRECT);
+            resolve();
+          });
+        } catch {
+          slot.state.pinPad = false;
+          resolve();
+        }
+      });
+    });
+    return slot.connecting;
+  }
+
+  withCard<T>(reader: string, fn: (tx: Transmit) => Promise<T>): Promise<T> {
+    return this.serial.run(reader, async () => {
+      const slot = this.slots.get(reader);
+      if (!slot || !slot.state.present) throw new CardAbsentError(reader);
+      await this.connect(slot);
+      const tx: Transmit = (apdu) =>
+        new Promise((resolve, reject) => {
+          if (!slot.reader.connected) return reject(new CardAbsentError(reader));
+          // Buffer over the caller's memory (no copy): wiping the APDU (PIN) wipes what we handed over.
+          slot.reader.transmit(Buffer.from(apdu.buffer, apdu.byteOffset, apdu.byteLength), 1024, slot.protocol, (err: Error | null, data: Buffer) => {
+            if (err) {
+              slot.protocol = undefined;
+              if (slot.reader.connected) slot.reader.disconnect(slot.reader.SCARD_LEAVE_CARD, () => undefined);
+              return reject(new CardAbsentError(reader, err.message));
+            }
+            // vpcd (and some readers) answer nothing when the card goes away mid-command.
+            if (data.length < 2) return reject(new CardAbsentError(reader, 'no answer from the card'));
+            resolve(new Uint8Array(data));
+          });
+        });
+      return fn(tx);
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.slots.values()) {
+      try {
+        if (s.reader.connected) await new Promise((r) => s.reader.disconnect(s.reader.SCARD_LEAVE_CARD, r));
+        s.reader.close();
+      } catch {
+        /* already gone */
+      }
+    }
+    this.slots.clear();
+    try {
+      this.pcsc.close();
+    } catch {
+      /* already closed */
+    }
+  }
+}
+/* eslint-enable @typescript-eslint/no-explicit-any */
+
+// -------------------------------------------------------------------------------------------
+// Simulated readers (no pcscd): cards are called in-process.
+
+export class SimulatedTransport extends EventEmitter implements CardTransport {
+  readonly kind = 'simulated';
+  private cards = new Map<string, VirtualCard | null>();
+  private serial = new Serialiser();
+  /** Bumped on every insertion/removal: a command in flight on a pulled card fails. */
+  private generation = new Map<string, number>();
+
+  constructor(readerNames: string[] = ['Lecteur simulé 00', 'Lecteur simulé 01']) {
+    super();
+    for (const n of readerNames) {
+      this.cards.set(n, null);
+      this.generation.set(n, 0);
+    }
+  }
+
+  readers(): ReaderState[] {
+    return [...this.cards.entries()].map(([name, c]) => (c ? { name, present: true, atr: c.atr } : { name, present: false }));
+  }
+
+  insert(reader: string, card: VirtualCard): void {
+    if (!this.cards.has(reader)) throw new Error(`unknown reader ${reader}`);
+    if (this.cards.get(reader)) this.remove(reader);
+    card.reset();
+    this.cards.set(reader, card);
+    this.generation.set(reader, this.generation.get(reader)! + 1);
+    this.emit('inserted', { name: reader, present: true, atr: card.atr });
+  }
+
+  remove(reader: string): void {
+    const c = this.cards.get(reader);
+    if (!c) return;
+    c.reset();
+    this.cards.set(reader, null);
+    this.generation.set(reader, this.generation.get(reader)! + 1);
+    this.emit('removed', reader);
+  }
+
+  withCard<T>(reader: string, fn: (tx: Transmit) => Promise<T>): Promise<T> {
+    return this.serial.run(reader, async () => {
+      const card = this.cards.get(reader);
+      if (!card) throw new CardAbsentError(reader);
+      const gen = this.generation.get(reader);
+      return fn(async (apdu) => {
+        if (this.generation.get(reader) !== gen) throw new CardAbsentError(reader);
+        const r = await card.process(apdu);
+        if (this.generation.get(reader) !== gen) throw new CardAbsentError(reader, 'card pulled during the command');
+        return r;
+      });
+    });
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,206 @@
+/**
+ * The bridge channel's cryptography, shared by the browser (src/lib/client/card/) and the
+ * bridge (bridge/): WebCrypto only, so it runs unchanged in both.
+ *
+ * Pairing (once per web origin, approved on the machine):
+ *   C → S  {t:"pair", pub: Pc, nonce: Nc}           ephemeral ECDH P-256 keys
+ *   S → C  {t:"pair-code", pub: Ps, nonce: Ns}       both sides show code = HKDF(Z, T, "code") as 6 digits
+ *   S → C  {t:"paired", keyId}                       after the practitioner approves on the machine
+ *   pairing key K = HKDF-SHA-256(Z, salt = T, info "teletrans-bridge pairing key"), 32 bytes,
+ *   T = SHA-256(label ‖ origin ‖ Pc ‖ Ps ‖ Nc ‖ Ns). Comparing the code defeats a local
+ *   man in the middle: his keys would give another code.
+ * Session (each connection; mutual authentication by proof of K, fresh ECDH keys):
+ *   C → S  {t:"hello", keyId, pub: Pc, nonce: Nc}
+ *   S → C  {t:"welcome", pub: Ps, nonce: Ns, proof: HMAC(K, "server" ‖ T)}
+ *   C → S  {t:"proof", proof: HMAC(K, "client" ‖ T)}
+ *   c2s / s2c keys = HKDF-SHA-256(Z, salt = T, info "c2s" / "s2c") → AES-256-GCM.
+ * Frames after the handshake are binary: version (1) ‖ counter (8, big-endian) ‖ AES-GCM
+ * ciphertext and tag; IV = direction (4) ‖ counter (8); AAD = version ‖ counter ‖ direction.
+ * Each side expects exactly the next counter: replayed, reordered, dropped or altered frames
+ * fail and the connection is closed.
+ */
+
+const subtle = globalThis.crypto.subtle;
+const enc = new TextEncoder();
+
+export const PROTOCOL_VERSION = 1;
+/** Largest WebSocket message either side accepts, bytes. */
+export const MAX_FRAME = 64 * 1024;
+export const DIR_C2S = 1;
+export const DIR_S2C = 2;
+
+export function b64u(b: Uint8Array): string {
+  let s = '';
+  for (const x of b) s += String.fromCharCode(x);
+  return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+export function unb64u(s: string, maxLen = MAX_FRAME): Uint8Array {
+  if (typeof s !== 'string' || s.length > (maxLen * 4) / 3 + 4 || !/^[A-Za-z0-9_-]*$/.test(s)) throw new Error('bad base64url');
+  const bin = atob(s.replace(/-/g, '+').replace(/_/g, '/') + '==='.slice((s.length + 3) % 4));
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+export function randomBytes(n: number): Uint8Array {
+  return globalThis.crypto.getRandomValues(new Uint8Array(n));
+}
+
+const buf = (b: Uint8Array): ArrayBuffer => b.slice().buffer as ArrayBuffer;
+
+export interface Ephemeral {
+  keys: CryptoKeyPair;
+  pub: Uint8Array;
+}
+
+export async function ephemeral(): Promise<Ephemeral> {
+  const keys = (await subtle.generateKey({ name: 'ECDH', namedCurve: 'P-256' }, false, ['deriveBits'])) as CryptoKeyPair;
+  return { keys, pub: new Uint8Array(await subtle.exportKey('raw', keys.publicKey)) };
+}
+
+/** ECDH shared secret Z as an HKDF key (never extractable). */
+export async function sharedSecret(mine: Ephemeral, peerPub: Uint8Array): Promise<CryptoKey> {
+  if (peerPub.length !== 65 || peerPub[0] !== 4) throw new Error('bad public key');
+  const peer = await subtle.importKey('raw', buf(peerPub), { name: 'ECDH', namedCurve: 'P-256' }, false, []);
+  const z = new Uint8Array(await subtle.deriveBits({ name: 'ECDH', public: peer }, mine.keys.privateKey, 256));
+  const k = await subtle.importKey('raw', buf(z), 'HKDF', false, ['deriveBits', 'deriveKey']);
+  z.fill(0);
+  return k;
+}
+
+export async function transcript(label: string, origin: string, pc: Uint8Array, ps: Uint8Array, nc: Uint8Array, ns: Uint8Array): Promise<Uint8Array> {
+  const parts = [enc.encode(label), enc.encode(origin), pc, ps, nc, ns];
+  const total = parts.reduce((n, p) => n + 4 + p.length, 0);
+  const all = new Uint8Array(total);
+  let i = 0;
+  for (const p of parts) {
+    new DataView(all.buffer).setUint32(i, p.length);
+    all.set(p, i + 4);
+    i += 4 + p.length;
+  }
+  return new Uint8Array(await subtle.digest('SHA-256', all));
+}
+
+async function hkdfBits(z: CryptoKey, salt: Uint8Array, info: string, bits: number): Promise<Uint8Array> {
+  return new Uint8Array(await subtle.deriveBits({ name: 'HKDF', hash: 'SHA-256', salt: buf(salt), info: buf(enc.encode(info)) }, z, bits));
+}
+
+/** The 6-digit comparison code shown by both sides during pairing ("123 456"). */
+export async function pairingCode(z: CryptoKey, t: Uint8Array): Promise<string> {
+  const b = await hkdfBits(z, t, 'teletrans-bridge pairing code', 32);
+  const n = (((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0) % 1_000_000;
+  const s = n.toString().padStart(6, '0');
+  return `${s.slice(0, 3)} ${s.slice(3)}`;
+}
+
+/** The pairing key K, raw (the bridge stores it; the browser imports it non-extractable). */
+export function pairingKeyBytes(z: CryptoKey, t: Uint8Array): Promise<Uint8Array> {
+  return hkdfBits(z, t, 'teletrans-bridge pairing key', 256);
+}
+
+export function importPairingKey(raw: Uint8Array): Promise<CryptoKey> {
+  return subtle.importKey('raw', buf(raw), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);
+}
+
+export async function proof(k: CryptoKey, role: 'server' | 'client', t: Uint8Array): Promise<Uint8Array> {
+  const m = new Uint8Array(6 + t.length);
+  m.set(enc.encode(role.padEnd(6, ' ')));
+  m.set(t, 6);
+  return new Uint8Array(await subtle.sign('HMAC', k, m));
+}
+
+export async function checkProof(k: CryptoKey, role: 'server' | 'client', t: Uint8Array, p: Uint8Array): Promise<boolean> {
+  const m = new Uint8Array(6 + t.length);
+  m.set(enc.encode(role.padEnd(6, ' ')));
+  m.set(t, 6);
+  return subtle.verify('HMAC', k, buf(p), m);
+}
+
+async function aesKey(z: CryptoKey, t: Uint8Array, info: string): Promise<CryptoKey> {
+  return subtle.deriveKey(
+    { name: 'HKDF', hash: 'SHA-256', salt: buf(t), info: buf(enc.encode(info)) },
+    z,
+    { name: 'AES-GCM', length: 256 },
+    false,
+    ['encrypt', 'decrypt'],
+  );
+}
+
+export class FrameError extends Error {}
+
+/** One direction pair of an established session. */
+export class SecureChannel {
+  private sendCounter = 0n;
+  private recvCounter = 0n;
+
+  private constructor(
+    private readonly sendKey: CryptoKey,
+    private readonly recvKey: CryptoKey,
+    private readonly sendDir: number,
+    private readonly recvDir: number,
+  ) {}
+
+  static async create(z: CryptoKey, t: Uint8Array, role: 'server' | 'client'): Promise<SecureChannel> {
+    const c2s = await aesKey(z, t, 'teletrans-bridge c2s');
+    const s2c = await aesKey(z, t, 'teletrans-bridge s2c');
+    return role === 'client' ? new SecureChannel(c2s, s2c, DIR_C2S, DIR_S2C) : new SecureChannel(s2c, c2s, DIR_S2C, DIR_C2S);
+  }
+
+  private static header(counter: bigint, dir: number): { head: Uint8Array; iv: Uint8Array; aad: Uint8Array } {
+    const head = new Uint8Array(9);
+    head[0] = PROTOCOL_VERSION;
+    new DataView(head.buffer).setBigUint64(1, counter);
+    const iv = new Uint8Array(12);
+    new DataView(iv.buffer).setUint32(0, dir);
+    iv.set(head.subarray(1), 4);
+    const aad = new Uint8Array(10);
+    aad.set(head);
+    aad[9] = dir;
+    return { head, iv, aad };
+  }
+
+  async seal(plain: Uint8Array): Promise<Uint8Array> {
+    const { head, iv, aad } = SecureChannel.header(this.sendCounter++, this.sendDir);
+    const ct = new Uint8Array(await subtle.encrypt({ name: 'AES-GCM', iv: buf(iv), additionalData: buf(aad) }, this.sendKey, buf(plain)));
+    const out = new Uint8Array(9 + ct.length);
+    out.set(head);
+    out.set(ct, 9);
+    return out;
+  }
+
+  /** Opens the next frame; throws FrameError on a wrong version, counter, or tag. */
+  async open(frame: Uint8Array): Promise<Uint8Array> {
+    if (frame.length < 9 + 16 || frame.length > MAX_FRAME) throw new FrameError('bad frame length');
+    if (frame[0] !== PROTOCOL_VERSION) throw new FrameError('bad frame version');
+    const counter = new DataView(frame.buffer, frame.byteOffset, frame.byteLength).getBigUint64(1);
+    if (counter !== this.recvCounter) throw new FrameError(counter < this.recvCounter ? 'replayed frame' : 'frame out of order');
+    const { iv, aad } = SecureChannel.header(counter, this.recvDir);
+    let plain: ArrayBuffer;
+    try {
+      plain = await subtle.decrypt({ name: 'AES-GCM', iv: buf(iv), additionalData: buf(aad) }, this.recvKey, buf(frame.subarray(9)));
+    } catch {
+      throw new FrameError('altered frame');
+    }
+    this.recvCounter++;
+    return new Uint8Array(plain);
+  }
+}
+
+/** Inner message: u32 JSON length ‖ JSON ‖ optional binary attachment (the PIN travels there). */
+export function encodeMessage(obj: unknown, attachment?: Uint8Array): Uint8Array {
+  const j = enc.encode(JSON.stringify(obj));
+  const out = new Uint8Array(4 + j.length + (attachment?.length ?? 0));
+  new DataView(out.buffer).setUint32(0, j.length);
+  out.set(j, 4);
+  if (attachment) out.set(attachment, 4 + j.length);
+  return out;
+}
+
+export function decodeMessage(b: Uint8Array): { msg: unknown; attachment: Uint8Array } {
+  if (b.length < 4) throw new FrameError('short message');
+  const n = new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(0);
+  if (4 + n > b.length) throw new FrameError('bad message length');
+  const msg: unknown = JSON.parse(new TextDecoder().decode(b.subarray(4, 4 + n)));
+  return { msg, attachment: b.subarray(4 + n) };
+}

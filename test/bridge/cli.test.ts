@@ -1,0 +1,54 @@
+/**
+ * `teletrans bridge --simulated-cards` as the practitioner runs it: the pairing code appears on
+ * the bridge's terminal, the practitioner compares it with the page's and types « oui ».
+ */
+import { expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { client, stateDir, waitFor } from './helpers.js';
+
+const BIN = fileURLToPath(new URL('../../bin/teletrans.js', import.meta.url));
+
+it('pairs through the terminal prompt, then reads the simulated cards; refuses when the answer is no', async () => {
+  const dir = await stateDir();
+  const child = spawn(process.execPath, [BIN, 'bridge', '--simulated-cards', '--port', '0', '--state-dir', dir], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (d) => (err += d));
+  try {
+    await waitFor(() => /ws:\/\/127\.0\.0\.1:\d+\//.test(err), 60_000);
+    const url = /ws:\/\/127\.0\.0\.1:\d+\//.exec(err)![0];
+    expect(err).toContain('SSV : bibliothèque SSV absente');
+
+    // Refused: the practitioner answers "non".
+    let code = '';
+    const refused = client(url).pair((c) => (code = c));
+    await waitFor(() => err.includes('Code : '));
+    child.stdin.write('non\n');
+    await expect(refused).rejects.toThrow(/refus/);
+    expect(code).toMatch(/^\d{3} \d{3}$/);
+
+    // Approved: the codes match and the answer is "oui".
+    const before = err.length;
+    let pageCode = '';
+    const c = client(url);
+    const paired = c.pair((x) => (pageCode = x));
+    await waitFor(() => err.slice(before).includes('Code : ') && pageCode !== '');
+    expect(err.slice(before)).toContain(`Code : ${pageCode}`);
+    child.stdin.write('oui\n');
+    await paired;
+    await c.connect();
+    const readers = await c.call<Array<{ name: string; cardType: string }>>('readers');
+    expect(readers.map((r) => r.cardType)).toEqual(['CPS', 'VITALE']);
+    const vit = await c.call<{ beneficiaries: unknown[] }>('vitale.read', { reader: readers[1]!.name });
+    expect(vit.beneficiaries).toHaveLength(3);
+    c.close();
+  } finally {
+    child.kill('SIGINT');
+    await new Promise((r) => child.once('exit', r));
+  }
+  const list = spawn(process.execPath, [BIN, 'bridge', 'pairings', '--state-dir', dir]);
+  let out = '';
+  list.stdout.on('data', (d) => (out += d));
+  await new Promise((r) => list.once('exit', r));
+  expect(out).toContain('http://localhost:5173');
+}, 120_000);

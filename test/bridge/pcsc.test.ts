@@ -1,0 +1,163 @@
+/**
+ * The bridge on the real PC/SC stack: a private pcscd (foreground) with a vsmartcard vpcd
+ * reader of two slots; our TypeScript virtual cards connect to vpcd's sockets as the card
+ * side, so insertions and removals are real PC/SC events. Skipped, with the reason printed,
+ * when pcscd or the vpcd driver is not installed (scripts/install-system-deps.sh adds them).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPublicKey, createHash, randomBytes, verify as nodeVerify } from 'node:crypto';
+import WebSocket from 'ws';
+import { VpcdInsertion } from '../../bridge/cards/vpcd.js';
+import { makeCardSet, makeCps, type CardSet } from '../../bridge/cards/profiles.js';
+import { startBridge, type Bridge } from '../../bridge/server.js';
+import { parseCertificate, verify } from '../../src/lib/pki/index.js';
+import { pcscAvailable, startPcscd, type Pcscd } from './pcscd.js';
+import { APP_ORIGIN, approver, client, pairedClient, rawUpgrade, sleep, stateDir, waitFor } from './helpers.js';
+
+const available = pcscAvailable();
+if (!available) console.warn('pcsc.test: pcscd or libifdvpcd.so missing; run scripts/install-system-deps.sh');
+
+describe.skipIf(!available)('bridge over pcscd + vpcd', () => {
+  let pcscd: Pcscd;
+  let set: CardSet;
+  let bridge: Bridge;
+  let dir: string;
+  let slot0: VpcdInsertion;
+  let slot1: VpcdInsertion;
+  const a = approver();
+  const [R0, R1] = ['Virtual PCD 00 00', 'Virtual PCD 00 01'];
+
+  beforeAll(async () => {
+    set = await makeCardSet();
+    pcscd = await startPcscd();
+    dir = await stateDir();
+    bridge = await startBridge({ port: 0, stateDir: dir, approve: a.hook });
+    await waitFor(() => bridge.transport.readers().length === 2, 10_000);
+    slot0 = new VpcdInsertion(set.cps, pcscd.port);
+    slot1 = new VpcdInsertion(set.vitale, pcscd.port + 1);
+  }, 120_000);
+
+  afterAll(async () => {
+    slot0?.remove();
+    slot1?.remove();
+    await bridge?.close();
+    await pcscd?.stop();
+  });
+
+  it('lists the vpcd readers and reports insertion and removal as PC/SC events', async () => {
+    expect(bridge.transport.kind).toBe('pcsc');
+    const { c } = await pairedClient(bridge.url, a);
+    const events: string[] = [];
+    c.onEvent((ev, d) => events.push(`${ev}:${(d as { name: string }).name}:${(d as { cardType?: string }).cardType ?? ''}`));
+    expect((await c.call<Array<{ name: string }>>('readers')).map((r) => r.name)).toEqual([R0, R1]);
+    await slot0.insert();
+    await slot1.insert();
+    await waitFor(() => events.includes(`inserted:${R0}:CPS`) && events.includes(`inserted:${R1}:VITALE`), 10_000);
+    slot1.remove();
+    await waitFor(() => events.includes(`removed:${R1}:`), 10_000);
+    await slot1.insert();
+    await waitFor(() => events.filter((e) => e === `inserted:${R1}:VITALE`).length === 2, 10_000);
+    c.close();
+  });
+
+  it('two readers at once: the CPS and the Vitale read concurrently', async () => {
+    const { c } = await pairedClient(bridge.url, a);
+    const [cps, vit] = await Promise.all([
+      c.call<{ rpps: string; situations: unknown[] }>('cps.read', { reader: R0 }),
+      c.call<{ beneficiaries: unknown[] }>('vitale.read', { reader: R1 }),
+    ]);
+    expect(cps.rpps).toBe(set.cpsData.rpps);
+    expect(cps.situations).toHaveLength(3);
+    expect(vit.beneficiaries).toHaveLength(3);
+    // PC/SC part 10 discovery ran on connection: vpcd has no PIN pad.
+    expect((await c.call<Array<{ pinPad?: boolean }>>('readers')).map((r) => r.pinPad)).toEqual([false, false]);
+    c.close();
+  });
+
+  it('PIN right, wrong, then blocked; a signature verified with the card certificate', async () => {
+    const { c } = await pairedClient(bridge.url, a);
+    const pin = (s: string): Uint8Array => new TextEncoder().encode(s);
+    expect(await c.call('cps.verifyPin', { reader: R0 }, pin('1234'))).toEqual({ ok: true, triesLeft: 3 });
+    const data = new TextEncoder().encode('FSE fictive à signer');
+    const digest = createHash('sha256').update(data).digest();
+    const { signature } = await c.call<{ signature: string }>('cps.sign', { reader: R0, digest: digest.toString('base64url') });
+    const certs = await c.call<{ sign: string; auth: string; ca: string }>('card.certificates', { reader: R0 });
+    const signCert = Buffer.from(certs.sign, 'base64url');
+    const key = createPublicKey({ key: Buffer.from(parseCertificate(signCert).spki), format: 'der', type: 'spki' });
+    expect(nodeVerify('sha256', data, key, Buffer.from(signature, 'base64url'))).toBe(true);
+    const chain = await verify({ leaf: signCert, intermediates: [Buffer.from(certs.ca, 'base64url')], anchors: [set.pki.rootDer], revocation: 'off' });
+    expect(chain.valid).toBe(true);
+
+    expect(await c.call('cps.verifyPin', { reader: R0 }, pin('0000'))).toEqual({ ok: false, triesLeft: 2, blocked: false });
+    // A wrong PIN drops the verified state: signing is refused until the right PIN.
+    await expect(c.call('cps.sign', { reader: R0, digest: digest.toString('base64url') })).rejects.toMatchObject({ code: 'pin_required' });
+    expect(await c.call('cps.verifyPin', { reader: R0 }, pin('1111'))).toEqual({ ok: false, triesLeft: 1, blocked: false });
+    expect(await c.call('cps.verifyPin', { reader: R0 }, pin('2222'))).toEqual({ ok: false, triesLeft: 0, blocked: true });
+    expect(await c.call('cps.verifyPin', { reader: R0 }, pin('1234'))).toEqual({ ok: false, triesLeft: 0, blocked: true });
+    expect((await c.call<{ blocked: boolean }>('cps.read', { reader: R0 })).blocked).toBe(true);
+    c.close();
+  });
+
+  it('a card pulled during a command: the call fails, the bridge goes on', async () => {
+    const { card } = await makeCps(set.pki, { signDelayMs: 400, serial: '9990000009' });
+    slot0.remove();
+    const slow = new VpcdInsertion(card, pcscd.port);
+    const { c } = await pairedClient(bridge.url, a);
+    const events: string[] = [];
+    c.onEvent((ev, d) => events.push(`${ev}:${(d as { name: string }).name}`));
+    await slow.insert();
+    await waitFor(() => events.includes(`inserted:${R0}`), 10_000);
+    expect(await c.call('cps.verifyPin', { reader: R0 }, new TextEncoder().encode('1234'))).toMatchObject({ ok: true });
+    const p = c.call('cps.sign', { reader: R0, digest: Buffer.alloc(32, 7).toString('base64url') });
+    await sleep(100);
+    slow.remove();
+    await expect(p).rejects.toMatchObject({ code: 'card_absent' });
+    await waitFor(() => events.includes(`removed:${R0}`), 10_000);
+    // Another card in the same slot works at once.
+    slot0 = new VpcdInsertion((await makeCps(set.pki)).card, pcscd.port);
+    await slot0.insert();
+    await waitFor(() => events.filter((e) => e === `inserted:${R0}`).length === 2, 10_000);
+    expect(await c.call('cps.verifyPin', { reader: R0 }, new TextEncoder().encode('1234'))).toMatchObject({ ok: true });
+    c.close();
+  });
+
+  it('refuses a foreign origin, a rebinding Host, an unpaired origin, a replayed frame; survives garbage', async () => {
+    const host = `127.0.0.1:${bridge.port}`;
+    expect(await rawUpgrade(bridge.url, { Host: host }, 'https://evil.example')).toBe(403);
+    expect(await rawUpgrade(bridge.url, { Host: `attacker.example:${bridge.port}` }, APP_ORIGIN)).toBe(403);
+    await expect(client(bridge.url, 'http://localhost:3000').connect()).rejects.toThrow(/appairé/);
+    const { c } = await pairedClient(bridge.url, a);
+    const frames: Uint8Array[] = [];
+    c.onFrameSent = (f) => frames.push(f);
+    await c.call('cps.read', { reader: R0 });
+    const closed = new Promise<string>((r) => c.onClose((_code, reason) => r(reason)));
+    c.sendRaw(frames[0]!);
+    expect(await closed).toBe('replayed frame');
+    for (let i = 0; i < 20; i++) {
+      const ws = new WebSocket(bridge.url, { origin: APP_ORIGIN });
+      await new Promise((r) => ws.once('open', r));
+      const done = new Promise((r) => ws.once('close', r));
+      ws.send(i % 2 ? randomBytes(i * 37) : Buffer.alloc(100_000, i));
+      await done;
+    }
+    const { c: ok } = await pairedClient(bridge.url, a);
+    expect((await ok.call<{ situations: unknown[] }>('cps.read', { reader: R0 })).situations).toHaveLength(3);
+    ok.close();
+  });
+
+  it('a bridge restart: pairings survive, the page reconnects with its key', async () => {
+    const { c, keys } = await pairedClient(bridge.url, a);
+    const closed = new Promise<number>((r) => c.onClose((code) => r(code)));
+    const port = bridge.port;
+    await bridge.close();
+    await closed;
+    bridge = await startBridge({ port, stateDir: dir, approve: a.hook });
+    await waitFor(() => bridge.transport.readers().filter((r) => r.present).length === 2, 10_000);
+    const again = client(bridge.url, undefined, keys);
+    await again.connect();
+    const vit = await again.call<{ beneficiaries: unknown[] }>('vitale.read', { reader: R1 });
+    expect(vit.beneficiaries).toHaveLength(3);
+    expect(a.requests.length).toBeGreaterThan(0);
+    again.close();
+  });
+});

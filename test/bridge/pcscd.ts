@@ -1,0 +1,101 @@
+/**
+ * Test fixture: a private pcscd in the foreground with its own reader.conf.d holding one
+ * vsmartcard vpcd reader (two slots: "Virtual PCD 00 00" on `port`, "Virtual PCD 00 01" on
+ * `port + 1`). pcsc-lite 1.9 has a fixed socket (/run/pcscd/pcscd.comm), so only one pcscd can
+ * run at a time: the fixture refuses to start if another one is alive.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, writeFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const PCSCD = '/usr/sbin/pcscd';
+export const VPCD_DRIVER = '/usr/lib/pcsc/drivers/serial/libifdvpcd.so';
+
+export function pcscAvailable(): boolean {
+  return existsSync(PCSCD) && existsSync(VPCD_DRIVER);
+}
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '0.0.0.0', () => s.close(() => resolve(true)));
+  });
+}
+
+async function freePortPair(): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const p = 41000 + Math.floor(Math.random() * 8000) * 2;
+    if ((await portFree(p)) && (await portFree(p + 1))) return p;
+  }
+  throw new Error('no free port pair for vpcd');
+}
+
+function otherPcscdAlive(): number | null {
+  try {
+    const pid = Number(readFileSync('/run/pcscd/pcscd.pid', 'utf8').trim());
+    if (pid > 0) {
+      process.kill(pid, 0);
+      return pid;
+    }
+  } catch {
+    /* no pid file, or dead process */
+  }
+  return null;
+}
+
+export interface Pcscd {
+  /** vpcd port of slot 0; slot 1 is `port + 1`. */
+  port: number;
+  readers: [string, string];
+  log: () => string;
+  stop(): Promise<void>;
+}
+
+export async function startPcscd(): Promise<Pcscd> {
+  // Another run (a parallel test file, the benchmark) may hold the one pcscd socket: wait.
+  for (let waited = 0; otherPcscdAlive(); waited += 200) {
+    if (waited > 120_000) throw new Error(`another pcscd is running (pid ${otherPcscdAlive()}); the fixture needs its socket`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'teletrans-pcscd-'));
+  const port = await freePortPair();
+  const hex = `0x${port.toString(16).toUpperCase()}`;
+  await writeFile(
+    join(dir, 'vpcd'),
+    `FRIENDLYNAME "Virtual PCD"\nDEVICENAME /dev/null:${hex}\nLIBPATH ${VPCD_DRIVER}\nCHANNELID ${hex}\n`,
+  );
+  let out = '';
+  const child: ChildProcess = spawn(PCSCD, ['--foreground', '--config', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  // Ready once the socket exists and vpcd listens.
+  const t0 = Date.now();
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`pcscd exited (${child.exitCode}): ${out}`);
+    if (existsSync('/run/pcscd/pcscd.comm') && !(await portFree(port)) && !(await portFree(port + 1))) break;
+    if (Date.now() - t0 > 10_000) {
+      child.kill('SIGKILL');
+      throw new Error(`pcscd did not start: ${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    port,
+    readers: ['Virtual PCD 00 00', 'Virtual PCD 00 01'],
+    log: () => out,
+    async stop() {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        const t = setTimeout(() => child.kill('SIGKILL'), 3000);
+        await exited;
+        clearTimeout(t);
+      }
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
