@@ -6,7 +6,7 @@
  */
 import { generateKeyPair, createHash, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
-import { genKey, issueCert, type ForgeKey } from '../../test/pki/fixtures/forge.js';
+import { genKey, issueCert, type ForgeKey } from '../pki/forge.js';
 import { VirtualCard, type VirtualApp } from './card.js';
 
 /** Proprietary AIDs (RID F0 = not registered, ISO 7816-5): "TTCPS" and "TTVIT". */

@@ -92,7 +92,7 @@ describe('Teletrans PWA (production build)', () => {
   it('verifies a PKITS chain through the « Certificats » page', async () => {
     const { context, page } = await newPage();
     try {
-      await page.goto(`${app.url}/certificats`);
+      await page.goto(`${app.url}/certificats/verifier`);
       const fileInput = page.locator('input[type="file"]');
       await fileInput.setInputFiles([
         join(PKITS_CERTS, 'TrustAnchorRootCertificate.crt'),
@@ -145,7 +145,7 @@ describe('Teletrans PWA (production build)', () => {
   it('shows a decoding error next to the file name and keeps the other files', async () => {
     const { context, page } = await newPage();
     try {
-      await page.goto(`${app.url}/certificats`);
+      await page.goto(`${app.url}/certificats/verifier`);
       await page.locator('input[type="file"]').setInputFiles([
         { name: 'GoodCACert.crt', mimeType: 'application/pkix-cert', buffer: readFileSync(join(PKITS_CERTS, 'GoodCACert.crt')) },
         { name: 'illisible.pem', mimeType: 'application/x-pem-file', buffer: Buffer.from('pas un certificat\n') }
