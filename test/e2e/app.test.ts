@@ -89,6 +89,24 @@ describe('Teletrans PWA (production build)', () => {
     }
   });
 
+  it('shows the « Cartes » page, which says when the card bridge cannot be reached', async () => {
+    const { context, page } = await newPage();
+    try {
+      await page.goto(`${app.url}/`);
+      await page.getByRole('navigation').getByRole('link', { name: 'Cartes' }).click();
+      await page.waitForURL(`${app.url}/cartes`);
+      await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe('Cartes');
+      // Not paired yet: the page offers pairing. No bridge listens in this test, so pairing
+      // must end with a French refusal rather than hang or fail silently.
+      await expect.poll(() => page.getByText(/État du pont/).textContent(), { timeout: 20_000 }).toContain('non appairé');
+      await page.getByRole('button', { name: 'Appairer ce navigateur avec le pont' }).click();
+      await expect.poll(() => page.getByRole('status').textContent(), { timeout: 20_000 }).toBe('Appairage refusé ou interrompu.');
+      expect(await page.getByText('Session verrouillée : insérez votre CPS.').isVisible()).toBe(true);
+    } finally {
+      await context.close();
+    }
+  });
+
   it('verifies a PKITS chain through the « Certificats » page', async () => {
     const { context, page } = await newPage();
     try {

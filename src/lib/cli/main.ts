@@ -15,7 +15,7 @@ export interface Command {
   run(args: string[], ctx: Context): Promise<number>;
 }
 
-/** Subcommands. `encrypt`, `package` and `bridge` will be added here. */
+/** Subcommands, loaded lazily so that --help and usage errors never load the core. */
 export const commands: Record<string, Command> = {
   verify: verifyCommand,
   encrypt: encryptCommand,
