@@ -15,6 +15,8 @@
  * for any route is the same shell and the client router renders the route from the URL.
  */
 import { build, files, version } from '$service-worker';
+import { openTrustService } from '$lib/client/store/trust';
+import { TRUST_SYNC_TAG } from '$lib/client/trust-sync';
 
 const sw = self as unknown as ServiceWorkerGlobalScope;
 
@@ -75,5 +77,25 @@ async function networkFirstNavigation(request: Request): Promise<Response> {
     const shell = await caches.match(SHELL, { cacheName: CACHE });
     if (shell) return shell;
     throw error;
+  }
+}
+
+/**
+ * The CRL and certificate schedules (transmission.md §5–6) also run when no tab is open:
+ * the browser wakes the worker with a periodic background sync, and the worker runs
+ * whatever the schedule says is due. Open tabs hear of it through the store's
+ * BroadcastChannel, and through a message for those that want to know it ran.
+ */
+sw.addEventListener('periodicsync', (event) => {
+  const sync = event as ExtendableEvent & { tag?: string };
+  if (sync.tag !== TRUST_SYNC_TAG) return;
+  sync.waitUntil(refreshTrustStore());
+});
+
+async function refreshTrustStore(): Promise<void> {
+  const trust = await openTrustService();
+  const report = await trust.refresh();
+  for (const client of await sw.clients.matchAll({ includeUncontrolled: true })) {
+    client.postMessage({ type: 'teletrans-trust-refreshed', items: report.items.length });
   }
 }

@@ -89,6 +89,39 @@ describe('Teletrans PWA (production build)', () => {
     }
   });
 
+  it('runs the trust schedules in the service worker on a periodic background sync', async () => {
+    const { context, page } = await newPage();
+    try {
+      await page.goto(`${app.url}/certificats`);
+      await page.waitForFunction(() => navigator.serviceWorker.controller !== null, undefined, { timeout: 30_000 });
+      await page.evaluate(() => {
+        const w = window as unknown as { trustSyncs: number };
+        w.trustSyncs = 0;
+        navigator.serviceWorker.addEventListener('message', (e: MessageEvent<{ type?: string }>) => {
+          if (e.data?.type === 'teletrans-trust-refreshed') w.trustSyncs++;
+        });
+      });
+      // Chromium fires periodic syncs only for installed PWAs on its own schedule; the
+      // DevTools protocol dispatches the very event the browser would.
+      const cdp = await context.newCDPSession(page);
+      const registrationId = new Promise<string>((resolve) => {
+        cdp.on('ServiceWorker.workerRegistrationUpdated', ({ registrations }: { registrations: Array<{ registrationId: string; scopeURL: string }> }) => {
+          const r = registrations.find((x) => x.scopeURL === `${app.url}/`);
+          if (r) resolve(r.registrationId);
+        });
+      });
+      await cdp.send('ServiceWorker.enable');
+      await cdp.send('ServiceWorker.dispatchPeriodicSyncEvent', { origin: app.url, registrationId: await registrationId, tag: 'teletrans-trust-refresh' });
+      await expect.poll(() => page.evaluate(() => (window as unknown as { trustSyncs: number }).trustSyncs), { timeout: 20_000 }).toBe(1);
+      // Another tag is not ours: nothing runs.
+      await cdp.send('ServiceWorker.dispatchPeriodicSyncEvent', { origin: app.url, registrationId: await registrationId, tag: 'other' });
+      await page.waitForTimeout(500);
+      expect(await page.evaluate(() => (window as unknown as { trustSyncs: number }).trustSyncs)).toBe(1);
+    } finally {
+      await context.close();
+    }
+  });
+
   it('shows the « Cartes » page, which says when the card bridge cannot be reached', async () => {
     const { context, page } = await newPage();
     try {

@@ -1,4 +1,5 @@
 import { Workbox } from 'workbox-window';
+import { TRUST_SYNC_MIN_INTERVAL_MS, TRUST_SYNC_TAG } from './trust-sync';
 
 /**
  * Registers the service worker built by SvelteKit from src/service-worker.ts.
@@ -11,6 +12,27 @@ import { Workbox } from 'workbox-window';
 export async function registerServiceWorker(): Promise<Workbox | undefined> {
   if (!('serviceWorker' in navigator)) return undefined;
   const wb = new Workbox('/service-worker.js', { type: 'classic', scope: '/' });
-  await wb.register();
+  const registration = await wb.register();
+  if (registration) await registerTrustSync(registration);
   return wb;
+}
+
+interface PeriodicSyncManager {
+  register(tag: string, options: { minInterval: number }): Promise<void>;
+}
+
+/**
+ * Asks for the periodic background sync that lets the worker run the trust schedules with
+ * no tab open. Browsers grant it to installed PWAs only; elsewhere the open app's timer does
+ * the work, so a refusal is not an error.
+ */
+async function registerTrustSync(registration: ServiceWorkerRegistration): Promise<void> {
+  const periodicSync = (registration as ServiceWorkerRegistration & { periodicSync?: PeriodicSyncManager }).periodicSync;
+  if (!periodicSync) return;
+  try {
+    const state = await navigator.permissions.query({ name: 'periodic-background-sync' as PermissionName });
+    if (state.state === 'granted') await periodicSync.register(TRUST_SYNC_TAG, { minInterval: TRUST_SYNC_MIN_INTERVAL_MS });
+  } catch {
+    // Not supported or not allowed: the open app's timer remains.
+  }
 }
