@@ -20,4 +20,13 @@ npx eslint .
 step "vite build"
 npx vite build --logLevel warn
 step "vitest"
-npx vitest run
+report="$(mktemp)"
+status=0
+npx vitest run --reporter=default --reporter=json --outputFile.json="$report" || status=$?
+# One plain closing line that any CI can read, whatever the reporter's colours.
+node -e '
+  const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+  console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed`);
+' "$report" || true
+rm -f "$report"
+exit "$status"
