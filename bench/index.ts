@@ -21,6 +21,7 @@ const groups: Record<string, Part[]> = {
   ],
   cms: [{ name: 'cms-encrypt', load: async () => (await import('./cms.js')).benchCms }],
   crl: [{ name: 'crl', load: async () => (await import('./crl.js')).benchCrl }],
+  relay: [{ name: 'relay', load: async () => (await import('./relay.js')).benchRelay }],
   bridge: [{ name: 'bridge', load: async () => (await import('./bridge.js')).benchBridge }],
 };
 

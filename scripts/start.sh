@@ -21,5 +21,7 @@ fi
 
 export HOST="${HOST:-127.0.0.1}"
 export PORT="${PORT:-3000}"
+# The relay accepts packaged lot messages of up to 10 MiB (adapter-node refuses 512 KiB+ by default).
+export BODY_SIZE_LIMIT="${BODY_SIZE_LIMIT:-16M}"
 echo "start: Teletrans on http://${HOST}:${PORT}"
 exec node build

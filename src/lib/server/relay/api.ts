@@ -1,0 +1,153 @@
+/**
+ * The relay's HTTP API as a Fetch-style handler (Request → Response), mounted by the SvelteKit
+ * route src/routes/api/relay/[...path] and usable directly by tests.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { Auth, AuthError, type TokenRequest } from './auth.js';
+import { DEFAULTS, type PractitionerConfig, type RelayConfig } from './config.js';
+import { DeliveryWorker } from './delivery.js';
+import { addresses, header, headersAll, isAddress, splitHeaders } from './mime.js';
+import { openapi } from './openapi.js';
+import { pickup } from './pickup.js';
+import type { MessageRecord, RelayStore } from './store/types.js';
+
+const json = (status: number, body: unknown, headers: Record<string, string> = {}): Response =>
+  new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers } });
+const problem = (status: number, code: string, detail: string): Response => json(status, { error: code, detail });
+
+export function publicMessage(m: MessageRecord): Record<string, unknown> {
+  return {
+    id: m.id, idempotencyKey: m.idempotencyKey, messageId: m.messageId, subject: m.subject, size: m.size,
+    to: m.envelopeTo, status: m.status, attempts: m.attempts,
+    nextAttemptAt: m.status === 'deferred' ? new Date(m.nextAttemptAt).toISOString() : null,
+    lastReply: m.lastReply, duplicateRisk: m.duplicateRisk, createdAt: new Date(m.createdAt).toISOString(),
+    updatedAt: new Date(m.updatedAt).toISOString(),
+  };
+}
+
+/** Reads the body with a hard cap; null when over. */
+async function readCapped(req: Request, max: number): Promise<Uint8Array | null> {
+  const len = Number(req.headers.get('content-length') ?? NaN);
+  if (Number.isFinite(len) && len > max) return null;
+  if (!req.body) return new Uint8Array(0);
+  const chunks: Uint8Array[] = [];
+  let n = 0;
+  const reader = req.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    n += value.byteLength;
+    if (n > max) { await reader.cancel().catch(() => undefined); return null; }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const c of chunks) { out.set(c, o); o += c.byteLength; }
+  return out;
+}
+
+function recipientAllowed(p: PractitionerConfig, a: string): boolean {
+  return p.allowedRecipients.some((r) => (r.startsWith('@') ? a.endsWith(r.toLowerCase()) : a === r.toLowerCase()));
+}
+
+export class RelayApi {
+  readonly auth: Auth;
+  constructor(readonly store: RelayStore, readonly config: RelayConfig, readonly worker?: DeliveryWorker) {
+    this.auth = new Auth(store, config);
+  }
+
+  async handle(req: Request): Promise<Response> {
+    const url = new URL(req.url);
+    const path = url.pathname.replace(/^\/api\/relay/, '') || '/';
+    try {
+      if (req.method === 'GET' && path === '/openapi.json') return json(200, openapi);
+      if (req.method === 'POST' && path === '/auth/challenge') {
+        const origin = req.headers.get('origin') ?? ((await req.json().catch(() => ({}))) as { origin?: string }).origin ?? '';
+        return json(200, await this.auth.challenge(origin));
+      }
+      if (req.method === 'POST' && path === '/auth/token') {
+        const body = (await req.json().catch(() => null)) as TokenRequest | null;
+        if (!body) return problem(400, 'malformed', 'JSON body expected');
+        return json(200, await this.auth.token(body, req.headers.get('origin')));
+      }
+      const p = await this.auth.session(req.headers.get('authorization'));
+      if (req.method === 'POST' && path === '/messages') return await this.intake(req, p);
+      if (req.method === 'GET' && path === '/messages') {
+        return json(200, { messages: (await this.store.listMessages(p.id, 500)).map(publicMessage) });
+      }
+      let m = /^\/messages\/([\w-]{1,64})$/.exec(path);
+      if (req.method === 'GET' && m) {
+        const msg = await this.store.getMessage(m[1]!);
+        if (!msg || msg.practitioner !== p.id) return problem(404, 'not-found', 'no such message');
+        return json(200, publicMessage(msg));
+      }
+      if (req.method === 'GET' && path === '/returns') {
+        const all = url.searchParams.get('all') === '1';
+        return json(200, { returns: (await this.store.listReturns(p.id, all)).map((r) => ({ ...r,
+          receivedAt: new Date(r.receivedAt).toISOString(), acknowledgedAt: r.acknowledgedAt ? new Date(r.acknowledgedAt).toISOString() : null })) });
+      }
+      if (req.method === 'POST' && path === '/returns/pickup') {
+        const r = await pickup(this.store, p);
+        await this.store.audit({ at: Date.now(), actor: p.id, action: 'returns.pickup', detail: { ...r } });
+        return json(200, r);
+      }
+      m = /^\/returns\/([\w-]{1,64})$/.exec(path);
+      if (req.method === 'GET' && m) {
+        const raw = await this.store.getReturnRaw(p.id, m[1]!);
+        if (!raw) return problem(404, 'not-found', 'no such return');
+        return new Response(Buffer.from(raw), { status: 200, headers: { 'content-type': 'message/rfc822', 'cache-control': 'no-store' } });
+      }
+      m = /^\/returns\/([\w-]{1,64})\/ack$/.exec(path);
+      if (req.method === 'POST' && m) {
+        if (!(await this.store.acknowledgeReturn(p.id, m[1]!, Date.now()))) return problem(404, 'not-found', 'no such return');
+        await this.store.audit({ at: Date.now(), actor: p.id, action: 'returns.ack', detail: { id: m[1] } });
+        return json(200, { id: m[1], acknowledged: true });
+      }
+      return problem(404, 'not-found', `${req.method} ${path}`);
+    } catch (e) {
+      if (e instanceof AuthError) return problem(e.status, e.code, e.message);
+      process.stderr.write(`relay api: ${(e as Error).stack ?? String(e)}\n`);
+      return problem(500, 'internal', 'internal error');
+    }
+  }
+
+  private async intake(req: Request, p: PractitionerConfig): Promise<Response> {
+    const key = req.headers.get('idempotency-key') ?? '';
+    if (!/^[\x21-\x7e]{8,128}$/.test(key)) return problem(400, 'idempotency-key', 'Idempotency-Key header: 8 to 128 visible ASCII characters');
+    const ct = (req.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+    if (ct !== 'message/rfc822') return problem(415, 'content-type', 'message/rfc822 expected');
+    const max = this.config.maxMessageBytes ?? DEFAULTS.maxMessageBytes;
+    // A retry of an accepted upload answers the same, without re-reading rules that may have changed.
+    const raw = await readCapped(req, max);
+    if (raw === null) return problem(413, 'too-large', `message larger than ${max} bytes`);
+    if (raw.byteLength === 0) return problem(400, 'empty', 'empty message');
+    const digest = createHash('sha256').update(raw).digest('hex');
+    const prior = await this.store.getMessageByKey(p.id, key);
+    if (prior) return this.replay(prior, digest);
+    const h = splitHeaders(raw);
+    const from = addresses(header(h, 'from'));
+    const to = [...new Set([...headersAll(h, 'to'), ...headersAll(h, 'cc')].flatMap((v) => addresses(v)))];
+    const messageId = header(h, 'message-id');
+    if (from.length !== 1 || from[0] !== p.from.toLowerCase()) return problem(422, 'from', `From must be ${p.from}`);
+    if (!to.length) return problem(422, 'to', 'no recipient');
+    if (to.length > (this.config.maxRecipients ?? DEFAULTS.maxRecipients)) return problem(422, 'to', 'too many recipients');
+    const bad = to.filter((a) => !isAddress(a) || !recipientAllowed(p, a));
+    if (bad.length) return problem(422, 'recipient-not-allowed', `recipient(s) not allowed: ${bad.join(', ')}`);
+    if (!messageId || !/^<[^<>\s]+@[^<>\s]+>$/.test(messageId)) return problem(422, 'message-id', 'a Message-ID header <id@domain> is required');
+    if (headersAll(h, 'bcc').length) return problem(422, 'bcc', 'Bcc is not accepted');
+    const { created, message } = await this.store.insertMessage({
+      id: randomUUID(), practitioner: p.id, idempotencyKey: key, sha256: digest, envelopeFrom: p.from, envelopeTo: to,
+      raw, messageId, subject: header(h, 'subject'), now: Date.now(),
+    });
+    if (!created) return this.replay(message, digest);
+    await this.store.audit({ at: Date.now(), actor: p.id, action: 'message.accepted',
+      detail: { id: message.id, messageId, to, size: raw.byteLength } });
+    this.worker?.poke();
+    return json(202, publicMessage(message), { location: `/api/relay/messages/${message.id}` });
+  }
+
+  private replay(prior: MessageRecord, digest: string): Response {
+    if (prior.sha256 !== digest) return problem(409, 'idempotency-conflict', 'this Idempotency-Key was used for a different message');
+    return json(202, publicMessage(prior), { location: `/api/relay/messages/${prior.id}`, 'idempotent-replayed': 'true' });
+  }
+}

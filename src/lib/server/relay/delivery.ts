@@ -1,0 +1,174 @@
+/**
+ * SMTP delivery (nodemailer): claims due messages, sends them raw with their stored envelope,
+ * and records the outcome durably. 2xx → delivered (server answer kept); 5xx → failed (reason
+ * kept); 4xx and network errors → deferred with exponential backoff and jitter. An error after
+ * the message data went out without the server's answer marks `duplicateRisk`: the server may
+ * have accepted it; the re-send carries the same Message-ID.
+ */
+import { randomUUID } from 'node:crypto';
+import nodemailer, { type Transporter } from 'nodemailer';
+import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
+import { DEFAULTS, tlsOptions, type RelayConfig, type SmtpConfig } from './config.js';
+import type { MessageRecord, RelayStore } from './store/types.js';
+
+export function backoffMs(attempt: number, base: number, max: number, rnd = Math.random): number {
+  const exp = Math.min(max, base * 2 ** Math.max(0, attempt - 1));
+  // "Equal jitter": half fixed, half random, so retries spread without collapsing to zero.
+  return Math.round(exp / 2 + rnd() * (exp / 2));
+}
+
+export function transportOptions(s: SmtpConfig, pool: number): SMTPTransport.Options & { pool?: boolean; maxConnections?: number; maxMessages?: number } {
+  return {
+    host: s.host,
+    port: s.port,
+    secure: s.security === 'implicit',
+    requireTLS: s.security === 'starttls',
+    ignoreTLS: false,
+    tls: tlsOptions(s.tls, s.host),
+    auth: s.auth ? (s.auth.accessToken ? { type: 'OAuth2', user: s.auth.user, accessToken: s.auth.accessToken } : { user: s.auth.user, pass: s.auth.pass }) : undefined,
+    connectionTimeout: s.connectionTimeoutMs ?? 15_000,
+    greetingTimeout: s.connectionTimeoutMs ?? 15_000,
+    socketTimeout: s.socketTimeoutMs ?? 60_000,
+    pool: pool > 0,
+    maxConnections: Math.max(1, pool),
+    maxMessages: Infinity,
+  } as SMTPTransport.Options;
+}
+
+interface SmtpError extends Error { code?: string; responseCode?: number; response?: string; command?: string }
+
+/** Commands after which a lost answer may hide an accepted message. */
+const BEFORE_DATA = new Set(['CONN', 'EHLO', 'HELO', 'LHLO', 'STARTTLS', 'AUTH PLAIN', 'AUTH LOGIN', 'AUTH XOAUTH2', 'MAIL FROM', 'RCPT TO', 'API']);
+
+export type Outcome = { kind: 'delivered'; reply: string } | { kind: 'deferred'; reply: string; risk: boolean } | { kind: 'failed'; reply: string };
+
+export function classify(e: SmtpError): Outcome {
+  const reply = (e.response ?? `${e.code ?? 'ERROR'}: ${e.message}`).slice(0, 1000);
+  if (e.responseCode && e.responseCode >= 500) return { kind: 'failed', reply };
+  if (e.responseCode && e.responseCode >= 400) return { kind: 'deferred', reply, risk: false };
+  const cmd = (e.command ?? '').toUpperCase();
+  const risk = !e.responseCode && cmd !== '' && !BEFORE_DATA.has(cmd) && e.code !== 'ECONNREFUSED' && e.code !== 'ETLS' && e.code !== 'EDNS';
+  return { kind: 'deferred', reply, risk };
+}
+
+export class DeliveryWorker {
+  readonly owner: string;
+  private transport: Transporter<SMTPTransport.SentMessageInfo> | null = null;
+  private running = false;
+  private loop: Promise<void> | null = null;
+  private wake: (() => void) | null = null;
+  /** Counters for tests and the bench. */
+  readonly stats = { delivered: 0, deferred: 0, failed: 0, lost: 0 };
+
+  constructor(private readonly store: RelayStore, private readonly config: RelayConfig, owner?: string) {
+    this.owner = owner ?? `relay-${process.pid}-${randomUUID().slice(0, 8)}`;
+  }
+
+  private get d(): Required<NonNullable<RelayConfig['delivery']>> {
+    const c = this.config.delivery ?? {};
+    return {
+      concurrency: c.concurrency ?? DEFAULTS.concurrency, leaseMs: c.leaseMs ?? DEFAULTS.leaseMs,
+      backoffBaseMs: c.backoffBaseMs ?? DEFAULTS.backoffBaseMs, backoffMaxMs: c.backoffMaxMs ?? DEFAULTS.backoffMaxMs,
+      maxAttempts: c.maxAttempts ?? DEFAULTS.maxAttempts, pollMs: c.pollMs ?? DEFAULTS.pollMs,
+    };
+  }
+
+  private getTransport(): Transporter<SMTPTransport.SentMessageInfo> {
+    this.transport ??= nodemailer.createTransport(transportOptions(this.config.smtp, this.d.concurrency));
+    return this.transport;
+  }
+
+  /** Sends one claimed message and records the outcome. */
+  async deliver(m: MessageRecord): Promise<Outcome> {
+    const raw = await this.store.getRaw(m.id);
+    let outcome: Outcome;
+    if (!raw) outcome = { kind: 'failed', reply: 'stored message missing' };
+    else {
+      try {
+        const info = await this.getTransport().sendMail({
+          envelope: { from: m.envelopeFrom, to: m.envelopeTo },
+          raw: Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength),
+          dsn: { id: m.id, return: 'headers', notify: ['FAILURE', 'DELAY'] },
+        });
+        const rejected = (info.rejected ?? []).length;
+        outcome = rejected && !(info.accepted ?? []).length
+          ? { kind: 'failed', reply: info.response || 'all recipients rejected' }
+          : { kind: 'delivered', reply: info.response };
+      } catch (e) {
+        outcome = classify(e as SmtpError);
+      }
+    }
+    const now = Date.now();
+    let held: boolean;
+    if (outcome.kind === 'delivered') held = await this.store.finishDelivered(m.id, this.owner, outcome.reply, now);
+    else if (outcome.kind === 'failed') held = await this.store.finishFailed(m.id, this.owner, outcome.reply, now);
+    else if (m.attempts >= this.d.maxAttempts) held = await this.store.finishFailed(m.id, this.owner, `gave up after ${m.attempts} attempts: ${outcome.reply}`, now);
+    else held = await this.store.finishDeferred(m.id, this.owner, outcome.reply, now + backoffMs(m.attempts, this.d.backoffBaseMs, this.d.backoffMaxMs), now, outcome.risk);
+    if (!held) this.stats.lost++;
+    else this.stats[outcome.kind]++;
+    if (outcome.kind !== 'delivered') {
+      await this.store.audit({ at: now, actor: null, action: `delivery.${outcome.kind}`, detail: { id: m.id, messageId: m.messageId, attempts: m.attempts, reply: outcome.reply } });
+    }
+    return outcome;
+  }
+
+  /** One pass: claims what is due and delivers it; returns how many were claimed. */
+  async runOnce(limit = this.d.concurrency * 8): Promise<number> {
+    const claimed = await this.store.claimDue(this.owner, Date.now(), this.d.leaseMs, limit);
+    await Promise.all(claimed.map((m) => this.deliver(m)));
+    return claimed.length;
+  }
+
+  /**
+   * Pipelined delivery: keeps about 2 × concurrency messages in flight (the SMTP pool holds
+   * `concurrency` connections) and claims more as soon as slots free, with no batch barrier.
+   * Resolves when nothing is due and nothing is in flight (or when stopped).
+   */
+  async drain(): Promise<void> {
+    const target = this.d.concurrency * 2;
+    const inFlight = new Set<Promise<unknown>>();
+    for (;;) {
+      if (this.running === false && this.loop !== null) break;
+      if (inFlight.size < target) {
+        const claimed = await this.store.claimDue(this.owner, Date.now(), this.d.leaseMs, target - inFlight.size);
+        for (const m of claimed) {
+          const p: Promise<unknown> = this.deliver(m).catch((e: Error) => process.stderr.write(`relay delivery: ${e.message}\n`))
+            .finally(() => inFlight.delete(p));
+          inFlight.add(p);
+        }
+        if (!claimed.length && !inFlight.size) return;
+        if (claimed.length && inFlight.size < target) continue;
+      }
+      await Promise.race(inFlight);
+    }
+    await Promise.all(inFlight);
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = (async () => {
+      while (this.running) {
+        try {
+          await this.drain();
+        } catch (e) {
+          process.stderr.write(`relay delivery: ${(e as Error).message}\n`);
+        }
+        if (this.running) await new Promise<void>((res) => { this.wake = res; setTimeout(res, this.d.pollMs); });
+      }
+    })();
+  }
+
+  /** Intake calls this so a new message goes out without waiting for the poll. */
+  poke(): void {
+    this.wake?.();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.poke();
+    await this.loop;
+    this.transport?.close();
+    this.transport = null;
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * Relay wiring: `getRelay()` builds the store, API, delivery worker and pick-up schedule from
+ * the JSON file named by TELETRANS_RELAY_CONFIG (certificates as base64 DER, see config.ts).
+ * Store: SQLite at TELETRANS_RELAY_SQLITE (default ./data/relay.sqlite), or PostgreSQL when
+ * TELETRANS_RELAY_PG is a connection string.
+ */
+import { mkdirSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { RelayApi } from './api.js';
+import { DEFAULTS, type RelayConfig } from './config.js';
+import { DeliveryWorker } from './delivery.js';
+import { pickup } from './pickup.js';
+import { PostgresStore } from './store/postgres.js';
+import { SqliteStore } from './store/sqlite.js';
+import type { RelayStore } from './store/types.js';
+
+export { RelayApi } from './api.js';
+export { DeliveryWorker, backoffMs, classify } from './delivery.js';
+export { pickup, pickupImap, pickupPop3 } from './pickup.js';
+export { Auth, AuthError, challengeDigestInput } from './auth.js';
+export * from './config.js';
+export * from './store/index.js';
+
+export interface Relay { api: RelayApi; store: RelayStore; worker: DeliveryWorker; stop(): Promise<void> }
+
+type RawConfig = Omit<RelayConfig, 'anchors' | 'intermediates' | 'crls'> & { anchors: string[]; intermediates?: string[]; crls?: string[] };
+
+export function configFromJson(text: string): RelayConfig {
+  const c = JSON.parse(text) as RawConfig;
+  const b = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'base64'));
+  return { ...c, anchors: c.anchors.map(b), intermediates: c.intermediates?.map(b), crls: c.crls?.map(b) };
+}
+
+export async function startRelay(config: RelayConfig, store: RelayStore, opts: { deliver?: boolean; pickupSchedule?: boolean } = {}): Promise<Relay> {
+  const worker = new DeliveryWorker(store, config);
+  const api = new RelayApi(store, config, worker);
+  if (opts.deliver !== false) worker.start();
+  let timer: NodeJS.Timeout | null = null;
+  if (opts.pickupSchedule !== false && config.practitioners.some((p) => p.mailbox)) {
+    timer = setInterval(() => {
+      for (const p of config.practitioners) {
+        if (p.mailbox) pickup(store, p).catch((e: Error) => process.stderr.write(`relay pickup ${p.id}: ${e.message}\n`));
+      }
+    }, config.pickup?.intervalMs ?? DEFAULTS.pickupIntervalMs);
+    timer.unref();
+  }
+  return { api, store, worker, async stop() { if (timer) clearInterval(timer); await worker.stop(); await store.close(); } };
+}
+
+let relay: Promise<Relay | null> | null = null;
+
+/** The process-wide relay, or null when TELETRANS_RELAY_CONFIG is not set. */
+export function getRelay(): Promise<Relay | null> {
+  relay ??= (async () => {
+    const path = process.env.TELETRANS_RELAY_CONFIG;
+    if (!path) return null;
+    const config = configFromJson(readFileSync(path, 'utf8'));
+    let store: RelayStore;
+    if (process.env.TELETRANS_RELAY_PG) store = await PostgresStore.open({ connectionString: process.env.TELETRANS_RELAY_PG });
+    else {
+      const file = process.env.TELETRANS_RELAY_SQLITE ?? './data/relay.sqlite';
+      mkdirSync(dirname(file), { recursive: true });
+      store = new SqliteStore(file);
+    }
+    return startRelay(config, store);
+  })();
+  return relay;
+}

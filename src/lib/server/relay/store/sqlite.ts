@@ -1,0 +1,294 @@
+/**
+ * SQLite engine (better-sqlite3): WAL, synchronous=FULL. Writes are group-committed: every
+ * write requested in the same event-loop turn runs in one transaction, and each caller's
+ * promise resolves only after that transaction (and its fsync) completed.
+ */
+import Database from 'better-sqlite3';
+import type {
+  AuditEvent, MessageRecord, NewMessage, NewReturn, RelayStore, ReturnRecord, SessionRecord,
+} from './types.js';
+import { rowToMessage, rowToReturn } from './sqlite-rows.js';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS messages (
+  id TEXT PRIMARY KEY,
+  practitioner TEXT NOT NULL,
+  idempotency_key TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  envelope_from TEXT NOT NULL,
+  envelope_to TEXT NOT NULL,
+  raw BLOB NOT NULL,
+  size INTEGER NOT NULL,
+  message_id TEXT,
+  subject TEXT,
+  status TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL,
+  last_reply TEXT,
+  duplicate_risk INTEGER NOT NULL DEFAULT 0,
+  lease_owner TEXT,
+  lease_expires_at INTEGER,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  UNIQUE (practitioner, idempotency_key)
+);
+CREATE INDEX IF NOT EXISTS messages_due ON messages (status, next_attempt_at);
+CREATE INDEX IF NOT EXISTS messages_mid ON messages (message_id);
+CREATE TABLE IF NOT EXISTS returns (
+  id TEXT PRIMARY KEY,
+  practitioner TEXT NOT NULL,
+  source_key TEXT NOT NULL,
+  message_id TEXT,
+  subject TEXT,
+  raw BLOB NOT NULL,
+  size INTEGER NOT NULL,
+  received_at INTEGER NOT NULL,
+  acknowledged_at INTEGER,
+  related_message TEXT,
+  UNIQUE (practitioner, source_key)
+);
+CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, origin TEXT NOT NULL, expires_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions (
+  id TEXT PRIMARY KEY, practitioner TEXT NOT NULL, cert_sha256 TEXT NOT NULL,
+  created_at INTEGER NOT NULL, last_seen_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, actor TEXT, action TEXT NOT NULL, detail TEXT NOT NULL
+);
+`;
+
+type Row = Record<string, unknown>;
+
+const MSG_COLS = `id, practitioner, idempotency_key, sha256, envelope_from, envelope_to, size, message_id, subject,
+  status, attempts, next_attempt_at, last_reply, duplicate_risk, lease_owner, lease_expires_at, created_at, updated_at`;
+const RET_COLS = `id, practitioner, source_key, message_id, subject, size, received_at, acknowledged_at, related_message`;
+
+interface Pending { run: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }
+
+export class SqliteStore implements RelayStore {
+  readonly kind = 'sqlite' as const;
+  private readonly db: Database.Database;
+  private queue: Pending[] = [];
+  private scheduled = false;
+
+  constructor(path: string) {
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.exec(SCHEMA);
+  }
+
+  /** Queues `fn` into the next group commit. */
+  private write<T>(fn: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ run: fn, resolve: resolve as (v: unknown) => void, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const batch = this.queue;
+    this.queue = [];
+    if (!batch.length) return;
+    const results: Array<{ ok: boolean; v: unknown }> = [];
+    try {
+      this.db.transaction(() => {
+        for (const p of batch) {
+          // A failing write must not abort the others: a savepoint per write.
+          try {
+            results.push({ ok: true, v: this.db.transaction(p.run)() });
+          } catch (e) {
+            results.push({ ok: false, v: e });
+          }
+        }
+      })();
+    } catch (e) {
+      for (const p of batch) p.reject(e);
+      return;
+    }
+    batch.forEach((p, i) => {
+      const r = results[i]!;
+      if (r.ok) p.resolve(r.v);
+      else p.reject(r.v);
+    });
+  }
+
+  insertMessage(m: NewMessage): Promise<{ created: boolean; message: MessageRecord }> {
+    return this.write(() => {
+      const info = this.db.prepare(`INSERT INTO messages (id, practitioner, idempotency_key, sha256, envelope_from,
+        envelope_to, raw, size, message_id, subject, status, attempts, next_attempt_at, created_at, updated_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?) ON CONFLICT (practitioner, idempotency_key) DO NOTHING`)
+        .run(m.id, m.practitioner, m.idempotencyKey, m.sha256, m.envelopeFrom, JSON.stringify(m.envelopeTo),
+          Buffer.from(m.raw.buffer, m.raw.byteOffset, m.raw.byteLength), m.raw.byteLength, m.messageId, m.subject, m.now, m.now, m.now);
+      const row = this.db.prepare(`SELECT ${MSG_COLS} FROM messages WHERE practitioner = ? AND idempotency_key = ?`)
+        .get(m.practitioner, m.idempotencyKey) as Row;
+      return { created: info.changes === 1, message: rowToMessage(row) };
+    });
+  }
+
+  async getMessage(id: string): Promise<MessageRecord | null> {
+    const r = this.db.prepare(`SELECT ${MSG_COLS} FROM messages WHERE id = ?`).get(id) as Row | undefined;
+    return r ? rowToMessage(r) : null;
+  }
+
+  async getMessageByKey(practitioner: string, key: string): Promise<MessageRecord | null> {
+    const r = this.db.prepare(`SELECT ${MSG_COLS} FROM messages WHERE practitioner = ? AND idempotency_key = ?`)
+      .get(practitioner, key) as Row | undefined;
+    return r ? rowToMessage(r) : null;
+  }
+
+  async findByMessageId(messageId: string): Promise<MessageRecord | null> {
+    const r = this.db.prepare(`SELECT ${MSG_COLS} FROM messages WHERE message_id = ? ORDER BY created_at LIMIT 1`)
+      .get(messageId) as Row | undefined;
+    return r ? rowToMessage(r) : null;
+  }
+
+  async listMessages(practitioner: string, limit: number): Promise<MessageRecord[]> {
+    return (this.db.prepare(`SELECT ${MSG_COLS} FROM messages WHERE practitioner = ? ORDER BY created_at DESC LIMIT ?`)
+      .all(practitioner, limit) as Row[]).map(rowToMessage);
+  }
+
+  async getRaw(id: string): Promise<Uint8Array | null> {
+    const r = this.db.prepare('SELECT raw FROM messages WHERE id = ?').get(id) as { raw: Buffer } | undefined;
+    return r ? new Uint8Array(r.raw) : null;
+  }
+
+  claimDue(owner: string, now: number, leaseMs: number, limit: number): Promise<MessageRecord[]> {
+    return this.write(() => {
+      const rows = this.db.prepare(`SELECT ${MSG_COLS} FROM messages
+        WHERE (status IN ('queued','deferred') AND next_attempt_at <= ?)
+           OR (status = 'sending' AND lease_expires_at < ?)
+        ORDER BY next_attempt_at LIMIT ?`).all(now, now, limit) as Row[];
+      const upd = this.db.prepare(`UPDATE messages SET status = 'sending', lease_owner = ?, lease_expires_at = ?,
+        attempts = attempts + 1, duplicate_risk = duplicate_risk | ?, updated_at = ? WHERE id = ?`);
+      return rows.map((r) => {
+        const m = rowToMessage(r);
+        const risk = m.status === 'sending' ? 1 : 0;
+        upd.run(owner, now + leaseMs, risk, now, m.id);
+        return { ...m, status: 'sending' as const, leaseOwner: owner, leaseExpiresAt: now + leaseMs,
+          attempts: m.attempts + 1, duplicateRisk: m.duplicateRisk || risk === 1 };
+      });
+    });
+  }
+
+  private finish(id: string, owner: string, sets: string, args: unknown[]): Promise<boolean> {
+    return this.write(() => this.db.prepare(`UPDATE messages SET ${sets}, lease_owner = NULL, lease_expires_at = NULL
+      WHERE id = ? AND status = 'sending' AND lease_owner = ?`).run(...args, id, owner).changes === 1);
+  }
+
+  finishDelivered(id: string, owner: string, reply: string, now: number): Promise<boolean> {
+    return this.finish(id, owner, `status = 'delivered', last_reply = ?, updated_at = ?`, [reply, now]);
+  }
+
+  finishDeferred(id: string, owner: string, reply: string, next: number, now: number, risk = false): Promise<boolean> {
+    return this.finish(id, owner, `status = 'deferred', last_reply = ?, next_attempt_at = ?, updated_at = ?,
+      duplicate_risk = duplicate_risk | ?`, [reply, next, now, risk ? 1 : 0]);
+  }
+
+  finishFailed(id: string, owner: string, reason: string, now: number): Promise<boolean> {
+    return this.finish(id, owner, `status = 'failed', last_reply = ?, updated_at = ?`, [reason, now]);
+  }
+
+  markBounced(id: string, reason: string, now: number): Promise<void> {
+    return this.write(() => {
+      this.db.prepare(`UPDATE messages SET status = 'bounced', last_reply = ?, updated_at = ?, lease_owner = NULL,
+        lease_expires_at = NULL WHERE id = ?`).run(reason, now, id);
+    });
+  }
+
+  async countByStatus(): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for (const r of this.db.prepare('SELECT status, COUNT(*) n FROM messages GROUP BY status').all() as Array<{ status: string; n: number }>) {
+      out[r.status] = r.n;
+    }
+    return out;
+  }
+
+  insertReturn(r: NewReturn): Promise<{ created: boolean; record: ReturnRecord }> {
+    return this.write(() => {
+      const info = this.db.prepare(`INSERT INTO returns (id, practitioner, source_key, message_id, subject, raw, size,
+        received_at, related_message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (practitioner, source_key) DO NOTHING`)
+        .run(r.id, r.practitioner, r.sourceKey, r.messageId, r.subject, Buffer.from(r.raw), r.raw.byteLength, r.now, r.relatedMessage);
+      const row = this.db.prepare(`SELECT ${RET_COLS} FROM returns WHERE practitioner = ? AND source_key = ?`)
+        .get(r.practitioner, r.sourceKey) as Row;
+      return { created: info.changes === 1, record: rowToReturn(row) };
+    });
+  }
+
+  async hasReturn(practitioner: string, sourceKey: string): Promise<boolean> {
+    return !!this.db.prepare('SELECT 1 FROM returns WHERE practitioner = ? AND source_key = ?').get(practitioner, sourceKey);
+  }
+
+  async listReturns(practitioner: string, includeAcknowledged: boolean): Promise<ReturnRecord[]> {
+    return (this.db.prepare(`SELECT ${RET_COLS} FROM returns WHERE practitioner = ?
+      ${includeAcknowledged ? '' : 'AND acknowledged_at IS NULL'} ORDER BY received_at`).all(practitioner) as Row[]).map(rowToReturn);
+  }
+
+  async getReturnRaw(practitioner: string, id: string): Promise<Uint8Array | null> {
+    const r = this.db.prepare('SELECT raw FROM returns WHERE practitioner = ? AND id = ?').get(practitioner, id) as { raw: Buffer } | undefined;
+    return r ? new Uint8Array(r.raw) : null;
+  }
+
+  acknowledgeReturn(practitioner: string, id: string, now: number): Promise<boolean> {
+    return this.write(() => this.db.prepare(`UPDATE returns SET acknowledged_at = COALESCE(acknowledged_at, ?)
+      WHERE practitioner = ? AND id = ?`).run(now, practitioner, id).changes === 1);
+  }
+
+  createNonce(nonce: string, origin: string, expiresAt: number): Promise<void> {
+    return this.write(() => {
+      this.db.prepare('DELETE FROM nonces WHERE expires_at < ?').run(Date.now());
+      this.db.prepare('INSERT INTO nonces (nonce, origin, expires_at) VALUES (?, ?, ?)').run(nonce, origin, expiresAt);
+    });
+  }
+
+  consumeNonce(nonce: string, now: number): Promise<string | null> {
+    return this.write(() => {
+      const r = this.db.prepare('DELETE FROM nonces WHERE nonce = ? RETURNING origin, expires_at').get(nonce) as
+        { origin: string; expires_at: number } | undefined;
+      return r && r.expires_at >= now ? r.origin : null;
+    });
+  }
+
+  createSession(s: SessionRecord): Promise<void> {
+    return this.write(() => {
+      this.db.prepare(`INSERT INTO sessions (id, practitioner, cert_sha256, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?)`)
+        .run(s.id, s.practitioner, s.certSha256, s.createdAt, s.lastSeenAt);
+    });
+  }
+
+  async getSession(id: string): Promise<SessionRecord | null> {
+    const r = this.db.prepare('SELECT * FROM sessions WHERE id = ?').get(id) as Row | undefined;
+    return r ? { id: String(r.id), practitioner: String(r.practitioner), certSha256: String(r.cert_sha256),
+      createdAt: Number(r.created_at), lastSeenAt: Number(r.last_seen_at) } : null;
+  }
+
+  touchSession(id: string, now: number): Promise<void> {
+    return this.write(() => { this.db.prepare('UPDATE sessions SET last_seen_at = ? WHERE id = ?').run(now, id); });
+  }
+
+  deleteSession(id: string): Promise<void> {
+    return this.write(() => { this.db.prepare('DELETE FROM sessions WHERE id = ?').run(id); });
+  }
+
+  audit(e: AuditEvent): Promise<void> {
+    return this.write(() => {
+      this.db.prepare('INSERT INTO audit (at, actor, action, detail) VALUES (?, ?, ?, ?)').run(e.at, e.actor, e.action, JSON.stringify(e.detail));
+    });
+  }
+
+  async listAudit(limit: number): Promise<AuditEvent[]> {
+    return (this.db.prepare('SELECT at, actor, action, detail FROM audit ORDER BY seq DESC LIMIT ?').all(limit) as Row[])
+      .map((r) => ({ at: Number(r.at), actor: (r.actor as string | null) ?? null, action: String(r.action),
+        detail: JSON.parse(String(r.detail)) as Record<string, unknown> }));
+  }
+
+  async close(): Promise<void> {
+    if (this.queue.length) await new Promise<void>((res) => setImmediate(() => { this.flush(); res(); }));
+    this.db.close();
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * Relay storage: one interface, two engines (SQLite embedded default, PostgreSQL for several
+ * relay instances). Every method that changes state resolves only after the change is durable.
+ */
+export type MessageStatus = 'queued' | 'sending' | 'delivered' | 'deferred' | 'failed' | 'bounced';
+
+export interface MessageRecord {
+  id: string;
+  practitioner: string;
+  idempotencyKey: string;
+  /** SHA-256 (hex) of the raw bytes: a retried upload must carry the same bytes. */
+  sha256: string;
+  envelopeFrom: string;
+  envelopeTo: string[];
+  size: number;
+  messageId: string | null;
+  subject: string | null;
+  status: MessageStatus;
+  attempts: number;
+  nextAttemptAt: number;
+  lastReply: string | null;
+  /** Set when a send may have been accepted by the server but its answer was lost (crash or
+   * timeout after DATA): a re-send would carry the same Message-ID, which lets the receiver and
+   * our DSN matching tell the copies apart. */
+  duplicateRisk: boolean;
+  leaseOwner: string | null;
+  leaseExpiresAt: number | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface NewMessage {
+  id: string;
+  practitioner: string;
+  idempotencyKey: string;
+  sha256: string;
+  envelopeFrom: string;
+  envelopeTo: string[];
+  raw: Uint8Array;
+  messageId: string | null;
+  subject: string | null;
+  now: number;
+}
+
+export interface ReturnRecord {
+  id: string;
+  practitioner: string;
+  /** Stable key of the source item, e.g. `imap:<mailbox>:<uidvalidity>:<uid>` or `pop3:<uidl>`. */
+  sourceKey: string;
+  messageId: string | null;
+  subject: string | null;
+  size: number;
+  receivedAt: number;
+  acknowledgedAt: number | null;
+  /** When the return is a DSN matched to one of our messages. */
+  relatedMessage: string | null;
+}
+
+export interface NewReturn {
+  id: string;
+  practitioner: string;
+  sourceKey: string;
+  messageId: string | null;
+  subject: string | null;
+  raw: Uint8Array;
+  relatedMessage: string | null;
+  now: number;
+}
+
+export interface SessionRecord {
+  id: string;
+  practitioner: string;
+  certSha256: string;
+  createdAt: number;
+  lastSeenAt: number;
+}
+
+export interface AuditEvent {
+  at: number;
+  actor: string | null;
+  action: string;
+  /** Never a message body, a key or anything from the card beyond identifiers. */
+  detail: Record<string, unknown>;
+}
+
+export interface RelayStore {
+  readonly kind: 'sqlite' | 'postgres';
+  /** Inserts unless (practitioner, idempotencyKey) exists; returns the stored record either way. */
+  insertMessage(m: NewMessage): Promise<{ created: boolean; message: MessageRecord }>;
+  getMessage(id: string): Promise<MessageRecord | null>;
+  getMessageByKey(practitioner: string, idempotencyKey: string): Promise<MessageRecord | null>;
+  findByMessageId(messageId: string): Promise<MessageRecord | null>;
+  listMessages(practitioner: string, limit: number): Promise<MessageRecord[]>;
+  getRaw(id: string): Promise<Uint8Array | null>;
+  /**
+   * Claims up to `limit` messages due now: queued/deferred with nextAttemptAt ≤ now, or
+   * `sending` whose lease expired (the previous holder died: those come back with
+   * `duplicateRisk` set). Claimed rows become `sending`, leased to `owner` until now+leaseMs.
+   */
+  claimDue(owner: string, now: number, leaseMs: number, limit: number): Promise<MessageRecord[]>;
+  /** Each `finish*` applies only while `owner` holds the lease; returns false otherwise. */
+  finishDelivered(id: string, owner: string, reply: string, now: number): Promise<boolean>;
+  finishDeferred(id: string, owner: string, reply: string, nextAttemptAt: number, now: number, duplicateRisk?: boolean): Promise<boolean>;
+  finishFailed(id: string, owner: string, reason: string, now: number): Promise<boolean>;
+  markBounced(id: string, reason: string, now: number): Promise<void>;
+  countByStatus(): Promise<Record<string, number>>;
+
+  insertReturn(r: NewReturn): Promise<{ created: boolean; record: ReturnRecord }>;
+  hasReturn(practitioner: string, sourceKey: string): Promise<boolean>;
+  listReturns(practitioner: string, includeAcknowledged: boolean): Promise<ReturnRecord[]>;
+  getReturnRaw(practitioner: string, id: string): Promise<Uint8Array | null>;
+  acknowledgeReturn(practitioner: string, id: string, now: number): Promise<boolean>;
+
+  createNonce(nonce: string, origin: string, expiresAt: number): Promise<void>;
+  /** Single use: returns the bound origin and deletes the nonce, or null if unknown/expired. */
+  consumeNonce(nonce: string, now: number): Promise<string | null>;
+
+  createSession(s: SessionRecord): Promise<void>;
+  getSession(id: string): Promise<SessionRecord | null>;
+  touchSession(id: string, now: number): Promise<void>;
+  deleteSession(id: string): Promise<void>;
+
+  audit(e: AuditEvent): Promise<void>;
+  listAudit(limit: number): Promise<AuditEvent[]>;
+  close(): Promise<void>;
+}
