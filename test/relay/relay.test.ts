@@ -75,7 +75,13 @@ describe('authentication (Web eID style, CPS certificate)', () => {
     const tok = (): Request => new Request(`${B}/api/relay/auth/token`, { method: 'POST', headers: { origin: ORIGIN }, body });
     expect((await api.handle(tok())).status).toBe(200);
     expect((await api.handle(tok())).status).toBe(401);
-    expect((await store.listAudit(10)).some((e) => e.action === 'session.open')).toBe(true);
+    const audit = await store.listAudit(20);
+    expect(audit.some((e) => e.action === 'session.open')).toBe(true);
+    // SA2: refusals are in the access history, with their reason and no secret.
+    const refused = audit.filter((e) => e.action === 'session.refused');
+    expect(refused.length).toBeGreaterThanOrEqual(5);
+    expect(refused.some((e) => e.detail.origin === 'https://evil.test')).toBe(true);
+    expect(JSON.stringify(refused)).not.toMatch(/BEGIN|MII|[A-Za-z0-9+/=]{40,}/); // no certificate, signature or token
   });
 
   it('expires sessions after 15 min idle and 4 h at most', async () => {

@@ -101,4 +101,14 @@ describe.each(engines)('%s store', (_name, open) => {
     expect((await s.listAudit(5))[0]?.action).toBe('x');
     await s.close();
   });
+
+  it('prunes audit events older than the retention limit only', async () => {
+    const s = await open();
+    const day = 24 * 3600_000;
+    const now = 400 * day;
+    for (const age of [500, 396, 395, 10]) await s.audit({ at: now - age * day, actor: 'ps1', action: `a${age}`, detail: {} });
+    expect(await s.pruneAudit(now - 396 * day)).toBe(1);
+    expect((await s.listAudit(10)).map((e) => e.action).sort()).toEqual(['a10', 'a395', 'a396']);
+    await s.close();
+  });
 });

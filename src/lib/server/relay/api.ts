@@ -105,7 +105,14 @@ export class RelayApi {
       }
       return problem(404, 'not-found', `${req.method} ${path}`);
     } catch (e) {
-      if (e instanceof AuthError) return problem(e.status, e.code, e.message);
+      if (e instanceof AuthError) {
+        // SA2: refused access attempts are part of the access history (no token, no signature kept).
+        if (path.startsWith('/auth/')) {
+          await this.store.audit({ at: Date.now(), actor: null, action: 'session.refused', detail: { code: e.code, origin: req.headers.get('origin') } })
+            .catch(() => undefined);
+        }
+        return problem(e.status, e.code, e.message);
+      }
       process.stderr.write(`relay api: ${(e as Error).stack ?? String(e)}\n`);
       return problem(500, 'internal', 'internal error');
     }

@@ -88,6 +88,8 @@ export const DEFAULTS = {
   maxAttempts: 20,
   pollMs: 500,
   pickupIntervalMs: 5 * 60_000,
+  /** SA2: access history kept at least 12 months; pruned beyond 13 (a month's margin). */
+  auditRetentionMs: 396 * 24 * 3600_000,
 } as const;
 
 /** MSSanté cipher list (IANA 0xC030, 0xC02F, 0xC028, 0xC027, 0x009F, 0x009E) in OpenSSL names. */

@@ -1,14 +1,13 @@
 /**
- * SMTP delivery (nodemailer): claims due messages, sends them raw with their stored envelope,
+ * SMTP delivery (smtp-client.ts): claims due messages, sends them raw with their stored envelope,
  * and records the outcome durably. 2xx → delivered (server answer kept); 5xx → failed (reason
  * kept); 4xx and network errors → deferred with exponential backoff and jitter. An error after
  * the message data went out without the server's answer marks `duplicateRisk`: the server may
  * have accepted it; the re-send carries the same Message-ID.
  */
 import { randomUUID } from 'node:crypto';
-import nodemailer, { type Transporter } from 'nodemailer';
-import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
 import { DEFAULTS, tlsOptions, type RelayConfig, type SmtpConfig } from './config.js';
+import { SmtpPool, type SmtpClientOptions } from './smtp-client.js';
 import type { MessageRecord, RelayStore } from './store/types.js';
 
 export function backoffMs(attempt: number, base: number, max: number, rnd = Math.random): number {
@@ -17,28 +16,23 @@ export function backoffMs(attempt: number, base: number, max: number, rnd = Math
   return Math.round(exp / 2 + rnd() * (exp / 2));
 }
 
-export function transportOptions(s: SmtpConfig, pool: number): SMTPTransport.Options & { pool?: boolean; maxConnections?: number; maxMessages?: number } {
+export function clientOptions(s: SmtpConfig): SmtpClientOptions {
   return {
     host: s.host,
     port: s.port,
-    secure: s.security === 'implicit',
-    requireTLS: s.security === 'starttls',
-    ignoreTLS: false,
+    security: s.security,
     tls: tlsOptions(s.tls, s.host),
-    auth: s.auth ? (s.auth.accessToken ? { type: 'OAuth2', user: s.auth.user, accessToken: s.auth.accessToken } : { user: s.auth.user, pass: s.auth.pass }) : undefined,
-    connectionTimeout: s.connectionTimeoutMs ?? 15_000,
-    greetingTimeout: s.connectionTimeoutMs ?? 15_000,
-    socketTimeout: s.socketTimeoutMs ?? 60_000,
-    pool: pool > 0,
-    maxConnections: Math.max(1, pool),
-    maxMessages: Infinity,
-  } as SMTPTransport.Options;
+    auth: s.auth,
+    connectionTimeoutMs: s.connectionTimeoutMs ?? 15_000,
+    socketTimeoutMs: s.socketTimeoutMs ?? 60_000,
+  };
 }
 
 interface SmtpError extends Error { code?: string; responseCode?: number; response?: string; command?: string }
 
-/** Commands after which a lost answer may hide an accepted message. */
-const BEFORE_DATA = new Set(['CONN', 'EHLO', 'HELO', 'LHLO', 'STARTTLS', 'AUTH PLAIN', 'AUTH LOGIN', 'AUTH XOAUTH2', 'MAIL FROM', 'RCPT TO', 'API']);
+/** Commands whose lost answer cannot hide an accepted message: the body had not gone out. */
+const BEFORE_DATA = new Set(['CONN', 'EHLO', 'HELO', 'LHLO', 'STARTTLS', 'AUTH PLAIN', 'AUTH LOGIN', 'AUTH XOAUTH2', 'MAIL FROM', 'RCPT TO',
+  'DATA', 'RSET', 'IDLE', 'API']);
 
 export type Outcome = { kind: 'delivered'; reply: string } | { kind: 'deferred'; reply: string; risk: boolean } | { kind: 'failed'; reply: string };
 
@@ -53,7 +47,7 @@ export function classify(e: SmtpError): Outcome {
 
 export class DeliveryWorker {
   readonly owner: string;
-  private transport: Transporter<SMTPTransport.SentMessageInfo> | null = null;
+  private transport: SmtpPool | null = null;
   private running = false;
   private loop: Promise<void> | null = null;
   private wake: (() => void) | null = null;
@@ -73,8 +67,8 @@ export class DeliveryWorker {
     };
   }
 
-  private getTransport(): Transporter<SMTPTransport.SentMessageInfo> {
-    this.transport ??= nodemailer.createTransport(transportOptions(this.config.smtp, this.d.concurrency));
+  private getTransport(): SmtpPool {
+    this.transport ??= new SmtpPool(clientOptions(this.config.smtp), this.d.concurrency);
     return this.transport;
   }
 
@@ -85,15 +79,8 @@ export class DeliveryWorker {
     if (!raw) outcome = { kind: 'failed', reply: 'stored message missing' };
     else {
       try {
-        const info = await this.getTransport().sendMail({
-          envelope: { from: m.envelopeFrom, to: m.envelopeTo },
-          raw: Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength),
-          dsn: { id: m.id, return: 'headers', notify: ['FAILURE', 'DELAY'] },
-        });
-        const rejected = (info.rejected ?? []).length;
-        outcome = rejected && !(info.accepted ?? []).length
-          ? { kind: 'failed', reply: info.response || 'all recipients rejected' }
-          : { kind: 'delivered', reply: info.response };
+        const info = await this.getTransport().send({ from: m.envelopeFrom, to: m.envelopeTo, dsnId: m.id }, raw);
+        outcome = { kind: 'delivered', reply: info.response };
       } catch (e) {
         outcome = classify(e as SmtpError);
       }
@@ -129,7 +116,8 @@ export class DeliveryWorker {
     const inFlight = new Set<Promise<unknown>>();
     for (;;) {
       if (this.running === false && this.loop !== null) break;
-      if (inFlight.size < target) {
+      // Claim when half the slots are free: one claim transaction (and fsync) per few messages.
+      if (inFlight.size <= target / 2) {
         const claimed = await this.store.claimDue(this.owner, Date.now(), this.d.leaseMs, target - inFlight.size);
         for (const m of claimed) {
           const p: Promise<unknown> = this.deliver(m).catch((e: Error) => process.stderr.write(`relay delivery: ${e.message}\n`))
@@ -168,7 +156,7 @@ export class DeliveryWorker {
     this.running = false;
     this.poke();
     await this.loop;
-    this.transport?.close();
+    await this.transport?.close();
     this.transport = null;
   }
 }

@@ -44,7 +44,13 @@ export async function startRelay(config: RelayConfig, store: RelayStore, opts: {
     }, config.pickup?.intervalMs ?? DEFAULTS.pickupIntervalMs);
     timer.unref();
   }
-  return { api, store, worker, async stop() { if (timer) clearInterval(timer); await worker.stop(); await store.close(); } };
+  // SA2 retention: prune at start and daily; failures are reported, never fatal.
+  const prune = (): void => void store.pruneAudit(Date.now() - DEFAULTS.auditRetentionMs)
+    .catch((e: Error) => process.stderr.write(`relay audit prune: ${e.message}\n`));
+  prune();
+  const pruneTimer = setInterval(prune, 24 * 3600_000);
+  pruneTimer.unref();
+  return { api, store, worker, async stop() { if (timer) clearInterval(timer); clearInterval(pruneTimer); await worker.stop(); await store.close(); } };
 }
 
 let relay: Promise<Relay | null> | null = null;

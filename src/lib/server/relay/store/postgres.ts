@@ -232,6 +232,10 @@ export class PostgresStore implements RelayStore {
     await this.pool.query('INSERT INTO relay_audit (at, actor, action, detail) VALUES ($1,$2,$3,$4)', [e.at, e.actor, e.action, JSON.stringify(e.detail)]);
   }
 
+  async pruneAudit(before: number): Promise<number> {
+    return (await this.pool.query('DELETE FROM relay_audit WHERE at < $1', [before])).rowCount ?? 0;
+  }
+
   async listAudit(limit: number): Promise<AuditEvent[]> {
     const r = await this.pool.query('SELECT at, actor, action, detail FROM relay_audit ORDER BY seq DESC LIMIT $1', [limit]);
     return (r.rows as Array<Record<string, unknown>>).map((x) => ({ at: Number(x.at), actor: (x.actor as string | null) ?? null,

@@ -1,13 +1,16 @@
 /**
  * SQLite engine (better-sqlite3): WAL, synchronous=FULL. Writes are group-committed: every
  * write requested in the same event-loop turn runs in one transaction, and each caller's
- * promise resolves only after that transaction (and its fsync) completed.
+ * promise resolves only after that transaction (and its fsync) completed. Message and return
+ * bodies are files beside the database (spool.ts), made durable before their rows.
  */
+import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type {
   AuditEvent, MessageRecord, NewMessage, NewReturn, RelayStore, ReturnRecord, SessionRecord,
 } from './types.js';
 import { rowToMessage, rowToReturn } from './sqlite-rows.js';
+import { BodySpool } from './spool.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS messages (
@@ -17,7 +20,6 @@ CREATE TABLE IF NOT EXISTS messages (
   sha256 TEXT NOT NULL,
   envelope_from TEXT NOT NULL,
   envelope_to TEXT NOT NULL,
-  raw BLOB NOT NULL,
   size INTEGER NOT NULL,
   message_id TEXT,
   subject TEXT,
@@ -34,13 +36,13 @@ CREATE TABLE IF NOT EXISTS messages (
 );
 CREATE INDEX IF NOT EXISTS messages_due ON messages (status, next_attempt_at);
 CREATE INDEX IF NOT EXISTS messages_mid ON messages (message_id);
+CREATE INDEX IF NOT EXISTS messages_lease ON messages (status, lease_expires_at);
 CREATE TABLE IF NOT EXISTS returns (
   id TEXT PRIMARY KEY,
   practitioner TEXT NOT NULL,
   source_key TEXT NOT NULL,
   message_id TEXT,
   subject TEXT,
-  raw BLOB NOT NULL,
   size INTEGER NOT NULL,
   received_at INTEGER NOT NULL,
   acknowledged_at INTEGER,
@@ -59,6 +61,22 @@ CREATE TABLE IF NOT EXISTS audit (
 
 type Row = Record<string, unknown>;
 
+/**
+ * Bodies live in files (spool.ts says why). Stores created when bodies were a `raw` column of
+ * messages/returns are moved over once, in the opening transaction.
+ */
+function moveRawColumns(db: Database.Database, spools: Record<'messages' | 'returns', BodySpool>): void {
+  for (const table of ['messages', 'returns'] as const) {
+    const cols = db.prepare(`SELECT name FROM pragma_table_info('${table}')`).all() as Array<{ name: string }>;
+    if (!cols.some((c) => c.name === 'raw')) continue;
+    for (const r of db.prepare(`SELECT id, raw FROM ${table}`).iterate() as Iterable<{ id: string; raw: Buffer }>) {
+      spools[table].putSync(r.id, r.raw);
+    }
+    spools[table].syncDir();
+    db.exec(`ALTER TABLE ${table} DROP COLUMN raw`);
+  }
+}
+
 const MSG_COLS = `id, practitioner, idempotency_key, sha256, envelope_from, envelope_to, size, message_id, subject,
   status, attempts, next_attempt_at, last_reply, duplicate_risk, lease_owner, lease_expires_at, created_at, updated_at`;
 const RET_COLS = `id, practitioner, source_key, message_id, subject, size, received_at, acknowledged_at, related_message`;
@@ -71,12 +89,37 @@ export class SqliteStore implements RelayStore {
   private queue: Pending[] = [];
   private scheduled = false;
 
-  constructor(path: string) {
+  private readonly bodies: Record<'messages' | 'returns', BodySpool>;
+
+  /** `path`: the database file; bodies go to `<path>.bodies/` unless `bodiesDir` says otherwise. */
+  constructor(path: string, options: { bodiesDir?: string } = {}) {
+    const dir = options.bodiesDir ?? `${path}.bodies`;
+    this.bodies = { messages: new BodySpool(join(dir, 'messages')), returns: new BodySpool(join(dir, 'returns')) };
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');
     this.db.pragma('busy_timeout = 5000');
-    this.db.exec(SCHEMA);
+    this.db.transaction(() => {
+      this.db.exec(SCHEMA);
+      moveRawColumns(this.db, this.bodies);
+    })();
+    // Orphans of a crash between body and row, and bodies of finished messages.
+    const live = this.db.prepare(`SELECT 1 FROM messages WHERE id = ? AND status NOT IN ('delivered','failed','bounced')`);
+    this.bodies.messages.sweep((id) => live.get(id) !== undefined);
+    const ret = this.db.prepare('SELECT 1 FROM returns WHERE id = ?');
+    this.bodies.returns.sweep((id) => ret.get(id) !== undefined);
+  }
+
+  /** Prepared statements by SQL text: compiling them costs more than running them. */
+  private readonly statements = new Map<string, Database.Statement>();
+
+  private sql(text: string): Database.Statement {
+    let st = this.statements.get(text);
+    if (!st) {
+      st = this.db.prepare(text);
+      this.statements.set(text, st);
+    }
+    return st;
   }
 
   /** Queues `fn` into the next group commit. */
@@ -95,6 +138,14 @@ export class SqliteStore implements RelayStore {
     const batch = this.queue;
     this.queue = [];
     if (!batch.length) return;
+    try {
+      // Bodies written for this batch's rows must be durable before the rows are.
+      this.bodies.messages.syncDir();
+      this.bodies.returns.syncDir();
+    } catch (e) {
+      for (const p of batch) p.reject(e);
+      return;
+    }
     const results: Array<{ ok: boolean; v: unknown }> = [];
     try {
       this.db.transaction(() => {
@@ -118,53 +169,63 @@ export class SqliteStore implements RelayStore {
     });
   }
 
-  insertMessage(m: NewMessage): Promise<{ created: boolean; message: MessageRecord }> {
-    return this.write(() => {
-      const info = this.db.prepare(`INSERT INTO messages (id, practitioner, idempotency_key, sha256, envelope_from,
-        envelope_to, raw, size, message_id, subject, status, attempts, next_attempt_at, created_at, updated_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?) ON CONFLICT (practitioner, idempotency_key) DO NOTHING`)
+  async insertMessage(m: NewMessage): Promise<{ created: boolean; message: MessageRecord }> {
+    await this.bodies.messages.put(m.id, m.raw);
+    const r = await this.write(() => {
+      const info = this.sql(`INSERT INTO messages (id, practitioner, idempotency_key, sha256, envelope_from,
+        envelope_to, size, message_id, subject, status, attempts, next_attempt_at, created_at, updated_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?) ON CONFLICT (practitioner, idempotency_key) DO NOTHING`)
         .run(m.id, m.practitioner, m.idempotencyKey, m.sha256, m.envelopeFrom, JSON.stringify(m.envelopeTo),
-          Buffer.from(m.raw.buffer, m.raw.byteOffset, m.raw.byteLength), m.raw.byteLength, m.messageId, m.subject, m.now, m.now, m.now);
-      const row = this.db.prepare(`SELECT ${MSG_COLS} FROM messages WHERE practitioner = ? AND idempotency_key = ?`)
+          m.raw.byteLength, m.messageId, m.subject, m.now, m.now, m.now);
+      const row = this.sql(`SELECT ${MSG_COLS} FROM messages WHERE practitioner = ? AND idempotency_key = ?`)
         .get(m.practitioner, m.idempotencyKey) as Row;
       return { created: info.changes === 1, message: rowToMessage(row) };
+    }).catch(async (e: unknown) => {
+      await this.bodies.messages.remove(m.id);
+      throw e;
     });
+    if (!r.created) await this.bodies.messages.remove(m.id); // a concurrent retry won
+    return r;
   }
 
   async getMessage(id: string): Promise<MessageRecord | null> {
-    const r = this.db.prepare(`SELECT ${MSG_COLS} FROM messages WHERE id = ?`).get(id) as Row | undefined;
+    const r = this.sql(`SELECT ${MSG_COLS} FROM messages WHERE id = ?`).get(id) as Row | undefined;
     return r ? rowToMessage(r) : null;
   }
 
   async getMessageByKey(practitioner: string, key: string): Promise<MessageRecord | null> {
-    const r = this.db.prepare(`SELECT ${MSG_COLS} FROM messages WHERE practitioner = ? AND idempotency_key = ?`)
+    const r = this.sql(`SELECT ${MSG_COLS} FROM messages WHERE practitioner = ? AND idempotency_key = ?`)
       .get(practitioner, key) as Row | undefined;
     return r ? rowToMessage(r) : null;
   }
 
   async findByMessageId(messageId: string): Promise<MessageRecord | null> {
-    const r = this.db.prepare(`SELECT ${MSG_COLS} FROM messages WHERE message_id = ? ORDER BY created_at LIMIT 1`)
+    const r = this.sql(`SELECT ${MSG_COLS} FROM messages WHERE message_id = ? ORDER BY created_at LIMIT 1`)
       .get(messageId) as Row | undefined;
     return r ? rowToMessage(r) : null;
   }
 
   async listMessages(practitioner: string, limit: number): Promise<MessageRecord[]> {
-    return (this.db.prepare(`SELECT ${MSG_COLS} FROM messages WHERE practitioner = ? ORDER BY created_at DESC LIMIT ?`)
+    return (this.sql(`SELECT ${MSG_COLS} FROM messages WHERE practitioner = ? ORDER BY created_at DESC LIMIT ?`)
       .all(practitioner, limit) as Row[]).map(rowToMessage);
   }
 
   async getRaw(id: string): Promise<Uint8Array | null> {
-    const r = this.db.prepare('SELECT raw FROM messages WHERE id = ?').get(id) as { raw: Buffer } | undefined;
-    return r ? new Uint8Array(r.raw) : null;
+    return this.bodies.messages.get(id);
   }
 
   claimDue(owner: string, now: number, leaseMs: number, limit: number): Promise<MessageRecord[]> {
     return this.write(() => {
-      const rows = this.db.prepare(`SELECT ${MSG_COLS} FROM messages
-        WHERE (status IN ('queued','deferred') AND next_attempt_at <= ?)
-           OR (status = 'sending' AND lease_expires_at < ?)
-        ORDER BY next_attempt_at LIMIT ?`).all(now, now, limit) as Row[];
-      const upd = this.db.prepare(`UPDATE messages SET status = 'sending', lease_owner = ?, lease_expires_at = ?,
+      // One ordered index range per branch, each stopping at `limit` rows; merged here. (An OR or
+      // an IN across the branches made SQLite read and sort every due row on each claim.)
+      const branches = [
+        this.sql(`SELECT ${MSG_COLS} FROM messages WHERE status = 'queued' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?`),
+        this.sql(`SELECT ${MSG_COLS} FROM messages WHERE status = 'deferred' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?`),
+        this.sql(`SELECT ${MSG_COLS} FROM messages WHERE status = 'sending' AND lease_expires_at < ? ORDER BY lease_expires_at LIMIT ?`),
+      ];
+      const rows = branches.flatMap((st) => st.all(now, limit) as Row[])
+        .sort((a, b) => Number(a.next_attempt_at) - Number(b.next_attempt_at)).slice(0, limit);
+      const upd = this.sql(`UPDATE messages SET status = 'sending', lease_owner = ?, lease_expires_at = ?,
         attempts = attempts + 1, duplicate_risk = duplicate_risk | ?, updated_at = ? WHERE id = ?`);
       return rows.map((r) => {
         const m = rowToMessage(r);
@@ -177,12 +238,18 @@ export class SqliteStore implements RelayStore {
   }
 
   private finish(id: string, owner: string, sets: string, args: unknown[]): Promise<boolean> {
-    return this.write(() => this.db.prepare(`UPDATE messages SET ${sets}, lease_owner = NULL, lease_expires_at = NULL
+    return this.write(() => this.sql(`UPDATE messages SET ${sets}, lease_owner = NULL, lease_expires_at = NULL
       WHERE id = ? AND status = 'sending' AND lease_owner = ?`).run(...args, id, owner).changes === 1);
   }
 
-  finishDelivered(id: string, owner: string, reply: string, now: number): Promise<boolean> {
-    return this.finish(id, owner, `status = 'delivered', last_reply = ?, updated_at = ?`, [reply, now]);
+  /** A finished message's body is no longer needed: the relay keeps only what delivery needs. */
+  private async dropBodyIf(held: boolean, id: string): Promise<boolean> {
+    if (held) await this.bodies.messages.remove(id).catch(() => undefined); // swept at next start otherwise
+    return held;
+  }
+
+  async finishDelivered(id: string, owner: string, reply: string, now: number): Promise<boolean> {
+    return this.dropBodyIf(await this.finish(id, owner, `status = 'delivered', last_reply = ?, updated_at = ?`, [reply, now]), id);
   }
 
   finishDeferred(id: string, owner: string, reply: string, next: number, now: number, risk = false): Promise<boolean> {
@@ -190,65 +257,71 @@ export class SqliteStore implements RelayStore {
       duplicate_risk = duplicate_risk | ?`, [reply, next, now, risk ? 1 : 0]);
   }
 
-  finishFailed(id: string, owner: string, reason: string, now: number): Promise<boolean> {
-    return this.finish(id, owner, `status = 'failed', last_reply = ?, updated_at = ?`, [reason, now]);
+  async finishFailed(id: string, owner: string, reason: string, now: number): Promise<boolean> {
+    return this.dropBodyIf(await this.finish(id, owner, `status = 'failed', last_reply = ?, updated_at = ?`, [reason, now]), id);
   }
 
   markBounced(id: string, reason: string, now: number): Promise<void> {
     return this.write(() => {
-      this.db.prepare(`UPDATE messages SET status = 'bounced', last_reply = ?, updated_at = ?, lease_owner = NULL,
+      this.sql(`UPDATE messages SET status = 'bounced', last_reply = ?, updated_at = ?, lease_owner = NULL,
         lease_expires_at = NULL WHERE id = ?`).run(reason, now, id);
     });
   }
 
   async countByStatus(): Promise<Record<string, number>> {
     const out: Record<string, number> = {};
-    for (const r of this.db.prepare('SELECT status, COUNT(*) n FROM messages GROUP BY status').all() as Array<{ status: string; n: number }>) {
+    for (const r of this.sql('SELECT status, COUNT(*) n FROM messages GROUP BY status').all() as Array<{ status: string; n: number }>) {
       out[r.status] = r.n;
     }
     return out;
   }
 
-  insertReturn(r: NewReturn): Promise<{ created: boolean; record: ReturnRecord }> {
-    return this.write(() => {
-      const info = this.db.prepare(`INSERT INTO returns (id, practitioner, source_key, message_id, subject, raw, size,
-        received_at, related_message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (practitioner, source_key) DO NOTHING`)
-        .run(r.id, r.practitioner, r.sourceKey, r.messageId, r.subject, Buffer.from(r.raw), r.raw.byteLength, r.now, r.relatedMessage);
-      const row = this.db.prepare(`SELECT ${RET_COLS} FROM returns WHERE practitioner = ? AND source_key = ?`)
+  async insertReturn(r: NewReturn): Promise<{ created: boolean; record: ReturnRecord }> {
+    await this.bodies.returns.put(r.id, r.raw);
+    const out = await this.write(() => {
+      const info = this.sql(`INSERT INTO returns (id, practitioner, source_key, message_id, subject, size,
+        received_at, related_message) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (practitioner, source_key) DO NOTHING`)
+        .run(r.id, r.practitioner, r.sourceKey, r.messageId, r.subject, r.raw.byteLength, r.now, r.relatedMessage);
+      const row = this.sql(`SELECT ${RET_COLS} FROM returns WHERE practitioner = ? AND source_key = ?`)
         .get(r.practitioner, r.sourceKey) as Row;
       return { created: info.changes === 1, record: rowToReturn(row) };
+    }).catch(async (e: unknown) => {
+      await this.bodies.returns.remove(r.id);
+      throw e;
     });
+    if (!out.created) await this.bodies.returns.remove(r.id);
+    return out;
   }
 
   async hasReturn(practitioner: string, sourceKey: string): Promise<boolean> {
-    return !!this.db.prepare('SELECT 1 FROM returns WHERE practitioner = ? AND source_key = ?').get(practitioner, sourceKey);
+    return !!this.sql('SELECT 1 FROM returns WHERE practitioner = ? AND source_key = ?').get(practitioner, sourceKey);
   }
 
   async listReturns(practitioner: string, includeAcknowledged: boolean): Promise<ReturnRecord[]> {
-    return (this.db.prepare(`SELECT ${RET_COLS} FROM returns WHERE practitioner = ?
+    return (this.sql(`SELECT ${RET_COLS} FROM returns WHERE practitioner = ?
       ${includeAcknowledged ? '' : 'AND acknowledged_at IS NULL'} ORDER BY received_at`).all(practitioner) as Row[]).map(rowToReturn);
   }
 
   async getReturnRaw(practitioner: string, id: string): Promise<Uint8Array | null> {
-    const r = this.db.prepare('SELECT raw FROM returns WHERE practitioner = ? AND id = ?').get(practitioner, id) as { raw: Buffer } | undefined;
-    return r ? new Uint8Array(r.raw) : null;
+    if (!this.sql('SELECT 1 FROM returns WHERE practitioner = ? AND id = ?').get(practitioner, id)) return null;
+    return this.bodies.returns.get(id);
   }
 
   acknowledgeReturn(practitioner: string, id: string, now: number): Promise<boolean> {
-    return this.write(() => this.db.prepare(`UPDATE returns SET acknowledged_at = COALESCE(acknowledged_at, ?)
+    return this.write(() => this.sql(`UPDATE returns SET acknowledged_at = COALESCE(acknowledged_at, ?)
       WHERE practitioner = ? AND id = ?`).run(now, practitioner, id).changes === 1);
   }
 
   createNonce(nonce: string, origin: string, expiresAt: number): Promise<void> {
     return this.write(() => {
-      this.db.prepare('DELETE FROM nonces WHERE expires_at < ?').run(Date.now());
-      this.db.prepare('INSERT INTO nonces (nonce, origin, expires_at) VALUES (?, ?, ?)').run(nonce, origin, expiresAt);
+      this.sql('DELETE FROM nonces WHERE expires_at < ?').run(Date.now());
+      this.sql('INSERT INTO nonces (nonce, origin, expires_at) VALUES (?, ?, ?)').run(nonce, origin, expiresAt);
     });
   }
 
   consumeNonce(nonce: string, now: number): Promise<string | null> {
     return this.write(() => {
-      const r = this.db.prepare('DELETE FROM nonces WHERE nonce = ? RETURNING origin, expires_at').get(nonce) as
+      const r = this.sql('DELETE FROM nonces WHERE nonce = ? RETURNING origin, expires_at').get(nonce) as
         { origin: string; expires_at: number } | undefined;
       return r && r.expires_at >= now ? r.origin : null;
     });
@@ -256,33 +329,37 @@ export class SqliteStore implements RelayStore {
 
   createSession(s: SessionRecord): Promise<void> {
     return this.write(() => {
-      this.db.prepare(`INSERT INTO sessions (id, practitioner, cert_sha256, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?)`)
+      this.sql(`INSERT INTO sessions (id, practitioner, cert_sha256, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?)`)
         .run(s.id, s.practitioner, s.certSha256, s.createdAt, s.lastSeenAt);
     });
   }
 
   async getSession(id: string): Promise<SessionRecord | null> {
-    const r = this.db.prepare('SELECT * FROM sessions WHERE id = ?').get(id) as Row | undefined;
+    const r = this.sql('SELECT * FROM sessions WHERE id = ?').get(id) as Row | undefined;
     return r ? { id: String(r.id), practitioner: String(r.practitioner), certSha256: String(r.cert_sha256),
       createdAt: Number(r.created_at), lastSeenAt: Number(r.last_seen_at) } : null;
   }
 
   touchSession(id: string, now: number): Promise<void> {
-    return this.write(() => { this.db.prepare('UPDATE sessions SET last_seen_at = ? WHERE id = ?').run(now, id); });
+    return this.write(() => { this.sql('UPDATE sessions SET last_seen_at = ? WHERE id = ?').run(now, id); });
   }
 
   deleteSession(id: string): Promise<void> {
-    return this.write(() => { this.db.prepare('DELETE FROM sessions WHERE id = ?').run(id); });
+    return this.write(() => { this.sql('DELETE FROM sessions WHERE id = ?').run(id); });
   }
 
   audit(e: AuditEvent): Promise<void> {
     return this.write(() => {
-      this.db.prepare('INSERT INTO audit (at, actor, action, detail) VALUES (?, ?, ?, ?)').run(e.at, e.actor, e.action, JSON.stringify(e.detail));
+      this.sql('INSERT INTO audit (at, actor, action, detail) VALUES (?, ?, ?, ?)').run(e.at, e.actor, e.action, JSON.stringify(e.detail));
     });
   }
 
+  pruneAudit(before: number): Promise<number> {
+    return this.write(() => this.sql('DELETE FROM audit WHERE at < ?').run(before).changes);
+  }
+
   async listAudit(limit: number): Promise<AuditEvent[]> {
-    return (this.db.prepare('SELECT at, actor, action, detail FROM audit ORDER BY seq DESC LIMIT ?').all(limit) as Row[])
+    return (this.sql('SELECT at, actor, action, detail FROM audit ORDER BY seq DESC LIMIT ?').all(limit) as Row[])
       .map((r) => ({ at: Number(r.at), actor: (r.actor as string | null) ?? null, action: String(r.action),
         detail: JSON.parse(String(r.detail)) as Record<string, unknown> }));
   }

@@ -122,5 +122,7 @@ export interface RelayStore {
 
   audit(e: AuditEvent): Promise<void>;
   listAudit(limit: number): Promise<AuditEvent[]>;
+  /** Deletes audit events older than `before` (ms); returns how many. Callers keep ≥ 12 months (SA2). */
+  pruneAudit(before: number): Promise<number>;
   close(): Promise<void>;
 }

@@ -1,0 +1,89 @@
+/**
+ * The SQLite store keeps bodies in files beside the database: durable before their rows, gone
+ * once the message is finished, orphans swept at start-up, older databases moved over.
+ */
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { SqliteStore } from '../../src/lib/server/relay/index.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'teletrans-relay-spool-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+let n = 0;
+const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
+const msg = (id: string, key: string) => ({ id, practitioner: 'ps1', idempotencyKey: key, sha256: 'ab', envelopeFrom: 'ps@example.test',
+  envelopeTo: ['amo@example.test'], raw: enc(`raw ${key}`), messageId: `<${key}@example.test>`, subject: 'S', now: 1000 });
+
+describe('SQLite body files', () => {
+  it('writes the body as a private file, keeps one per idempotency key, and drops it once delivered', async () => {
+    const db = join(dir, `b${++n}.sqlite`);
+    const s = new SqliteStore(db);
+    const bodies = join(`${db}.bodies`, 'messages');
+    await s.insertMessage(msg('m-1', 'key-1'));
+    const again = await s.insertMessage(msg('m-2', 'key-1')); // a retry with a fresh id
+    expect(again.created).toBe(false);
+    expect(readdirSync(bodies)).toEqual(['m-1.eml']);
+    expect(statSync(join(bodies, 'm-1.eml')).mode & 0o777).toBe(0o600);
+    expect(new TextDecoder().decode((await s.getRaw('m-1'))!)).toBe('raw key-1');
+    const [claimed] = await s.claimDue('A', 2000, 60_000, 1);
+    expect(await s.finishDelivered(claimed!.id, 'A', '250 ok', 2001)).toBe(true);
+    expect(readdirSync(bodies)).toEqual([]);
+    expect(await s.getRaw('m-1')).toBeNull();
+    expect((await s.getMessage('m-1'))?.status).toBe('delivered');
+    await s.close();
+  });
+
+  it('sweeps orphans (a crash between body and row) at start-up and keeps the bodies of queued messages', async () => {
+    const db = join(dir, `b${++n}.sqlite`);
+    const s = new SqliteStore(db);
+    await s.insertMessage(msg('q-1', 'key-q'));
+    await s.close();
+    const bodies = join(`${db}.bodies`, 'messages');
+    writeFileSync(join(bodies, 'orphan-1.eml'), 'never committed');
+    writeFileSync(join(bodies, 'partial.tmp'), 'junk');
+    const s2 = new SqliteStore(db);
+    expect(readdirSync(bodies)).toEqual(['q-1.eml']);
+    expect(new TextDecoder().decode((await s2.getRaw('q-1'))!)).toBe('raw key-q');
+    await s2.close();
+  });
+
+  it('moves bodies out of a database written when they were a column', async () => {
+    const db = join(dir, `b${++n}.sqlite`);
+    const old = new Database(db);
+    old.exec(`CREATE TABLE messages (id TEXT PRIMARY KEY, practitioner TEXT NOT NULL, idempotency_key TEXT NOT NULL,
+      sha256 TEXT NOT NULL, envelope_from TEXT NOT NULL, envelope_to TEXT NOT NULL, raw BLOB NOT NULL, size INTEGER NOT NULL,
+      message_id TEXT, subject TEXT, status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at INTEGER NOT NULL,
+      last_reply TEXT, duplicate_risk INTEGER NOT NULL DEFAULT 0, lease_owner TEXT, lease_expires_at INTEGER,
+      created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, UNIQUE (practitioner, idempotency_key))`);
+    old.prepare(`INSERT INTO messages (id, practitioner, idempotency_key, sha256, envelope_from, envelope_to, raw, size, status,
+      next_attempt_at, created_at, updated_at) VALUES ('old-1', 'ps1', 'k-old', 'ab', 'ps@example.test', '["amo@example.test"]', ?, 7,
+      'queued', 0, 0, 0)`).run(Buffer.from('old raw'));
+    old.close();
+    const s = new SqliteStore(db);
+    expect(new TextDecoder().decode((await s.getRaw('old-1'))!)).toBe('old raw');
+    const cols = (new Database(db, { readonly: true }).prepare("SELECT name FROM pragma_table_info('messages')").all() as Array<{ name: string }>).map((c) => c.name);
+    expect(cols).not.toContain('raw');
+    expect((await s.claimDue('A', 1, 1000, 5)).map((m) => m.id)).toEqual(['old-1']);
+    await s.close();
+  });
+
+  it('claims queued, deferred and lease-expired messages in due order, never one not yet due', async () => {
+    const db = join(dir, `b${++n}.sqlite`);
+    const s = new SqliteStore(db);
+    for (const [id, now] of [['c-late', 5000], ['c-early', 1000], ['c-mid', 3000]] as const) {
+      await s.insertMessage({ ...msg(id, `k-${id}`), now });
+    }
+    const first = await s.claimDue('A', 3500, 10_000, 10);
+    expect(first.map((m) => m.id)).toEqual(['c-early', 'c-mid']);
+    expect(await s.finishDeferred('c-early', 'A', '451 later', 4000, 3600)).toBe(true);
+    // c-mid's lease (until 13 500) has not expired at 4 500; c-early is due again, c-late not yet.
+    expect((await s.claimDue('B', 4500, 10_000, 10)).map((m) => m.id)).toEqual(['c-early']);
+    const late = await s.claimDue('C', 20_000, 10_000, 10);
+    expect(late.map((m) => m.id).sort()).toEqual(['c-early', 'c-late', 'c-mid']);
+    expect(late.find((m) => m.id === 'c-mid')?.duplicateRisk).toBe(true);
+    expect(existsSync(join(`${db}.bodies`, 'messages', 'c-late.eml'))).toBe(true);
+    await s.close();
+  });
+});
