@@ -22,7 +22,8 @@
  *   - Node rows also give the bare `createCipheriv` (one update + final) figures
  *     (`node_cipheriv_…`): what Node's OpenSSL binding costs before any CMS work.
  *   - Times are medians of per-run times, the variants alternating (A B C A B C …) until each
- *     has ~1 s of work: in Node by blocks of ≥ 100 ms of runs (so each variant pays its own GC),
+ *     has ~1 s of work: in Node by blocks of ≥ 100 ms of runs, each variant in a process of its
+ *     own (bench/cms-node-variant.ts: measured together they slowed one another by a third),
  *     in Chromium by batches lasting ≥ 2 ms (the page's clock is coarsened to 100 µs).
  *   - peak_extra_bytes. Node: peak of process.memoryUsage().external above its baseline,
  *     sampled every millisecond during one run and once after it with the output still held
@@ -33,18 +34,13 @@
  *     the bare subtle.encrypt. Smaller sizes, or without /proc: computed (WebCrypto's input copy
  *     + ciphertext + DER header), as `peak_method` says.
  */
-import { execFileSync } from 'node:child_process';
-import { createCipheriv } from 'node:crypto';
+import { execFileSync, fork } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
-import { checkRecipient, encryptDocument, type Recipient } from '../src/lib/cms/index.js';
-import { nodeAesCbc } from '../src/lib/server/crypto/aes-cbc-node.js';
-import { nodeRsaPkcs1 } from '../src/lib/server/crypto/rsa-pkcs1-node.js';
+import type { BlockResult, NodeVariant, PeakResult, VariantRequest } from './cms-node-variant.js';
 
 type Row = Record<string, unknown>;
 
@@ -93,12 +89,6 @@ function opensslSpeed(size: number): OpensslSpeed {
   return { user: run(false), elapsed: run(true) };
 }
 
-function randomData(size: number): Uint8Array<ArrayBuffer> {
-  const d = new Uint8Array(size);
-  for (let o = 0; o < size; o += 65536) crypto.getRandomValues(d.subarray(o, Math.min(size, o + 65536)));
-  return d;
-}
-
 function procStatus(pid: number | 'self', field: 'VmHWM' | 'VmRSS'): number {
   const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   if (!m) throw new Error(`/proc/${pid}/status: ${field} absent`);
@@ -112,16 +102,37 @@ function resetPeak(pid: number | 'self'): number {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Node
+// Node: each variant in its own process (bench/cms-node-variant.ts says why)
 
-function gcFunction(): () => void {
-  setFlagsFromString('--expose-gc');
-  return runInNewContext('gc') as () => void;
+interface VariantProcess {
+  name: NodeVariant;
+  ask<T>(m: VariantRequest): Promise<T>;
+  stop(): void;
 }
 
-interface Variant {
-  name: string;
-  run: () => Promise<unknown>;
+function forkVariant(name: NodeVariant): VariantProcess {
+  const child = fork(fileURLToPath(new URL('./cms-node-variant.ts', import.meta.url)), [], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  let waiting: { resolve(v: unknown): void; reject(e: Error): void } | null = null;
+  child.on('message', (m: { error?: string }) => {
+    const w = waiting;
+    waiting = null;
+    if (m && typeof m === 'object' && 'error' in m) w?.reject(new Error(`${name}: ${m.error}`));
+    else w?.resolve(m);
+  });
+  child.on('exit', (code) => waiting?.reject(new Error(`${name}: process exited (${code})`)));
+  return {
+    name,
+    ask<T>(m: VariantRequest): Promise<T> {
+      return new Promise<T>((resolve, reject) => {
+        waiting = { resolve: resolve as (v: unknown) => void, reject };
+        child.send(m);
+      });
+    },
+    stop: () => void child.kill(),
+  };
 }
 
 interface Timing {
@@ -131,115 +142,71 @@ interface Timing {
 }
 
 /**
- * Short blocks of consecutive runs (≥ BLOCK_MS each) alternate between variants (A B C A B C …):
- * all variants see the same machine load, and the GC debt of a variant's garbage (10 MiB
- * buffers) is mostly paid inside its own block rather than by the next variant's run.
+ * Short blocks of consecutive runs (≥ BLOCK_MS each) alternate between the variant processes
+ * (A B C A B C …), so that all see the same machine load; only one runs at a time.
  */
-async function timeVariants(variants: Variant[]): Promise<Map<string, Timing>> {
-  const stats = new Map<string, Timing>(variants.map((v) => [v.name, { times: [], totalMs: 0, cpuUs: 0 }]));
-  for (const v of variants) for (let i = 0; i < 2; i++) await v.run(); // warm-up (JIT, key caches)
+async function timeVariants(procs: VariantProcess[]): Promise<Map<string, Timing>> {
+  const stats = new Map<string, Timing>(procs.map((p) => [p.name, { times: [], totalMs: 0, cpuUs: 0 }]));
   while ([...stats.values()].some((s) => s.totalMs < MIN_MS || s.times.length < MIN_SAMPLES)) {
-    for (const v of variants) {
-      const s = stats.get(v.name)!;
-      const c0 = process.cpuUsage();
-      const start = performance.now();
-      do {
-        const t0 = performance.now();
-        await v.run();
-        const dt = performance.now() - t0;
-        s.times.push(dt);
-        s.totalMs += dt;
-      } while (performance.now() - start < BLOCK_MS);
-      const c = process.cpuUsage(c0);
-      s.cpuUs += c.user + c.system;
+    for (const p of procs) {
+      const s = stats.get(p.name)!;
+      const r = await p.ask<BlockResult>({ cmd: 'block', ms: BLOCK_MS });
+      s.times.push(...r.times);
+      for (const t of r.times) s.totalMs += t;
+      s.cpuUs += r.cpuUs;
     }
   }
   return stats;
 }
 
-/** Peak memory of one run of `f`, its result held until the last sample. */
-async function nodePeak(gc: () => void, f: () => Promise<unknown>): Promise<{ external: number; rss: number }> {
-  gc();
-  gc();
-  const base = process.memoryUsage().external;
-  let peak = 0;
-  const sample = (): void => {
-    peak = Math.max(peak, process.memoryUsage().external - base);
-  };
-  let baseRss: number | null = null;
+async function benchNode(certDer: Uint8Array, size: number, ossl: OpensslSpeed): Promise<Row[]> {
+  const certB64 = Buffer.from(certDer).toString('base64');
+  const names: NodeVariant[] = ['raw', 'webcrypto', 'node:crypto', 'cipheriv'];
+  const procs = names.map(forkVariant);
   try {
-    baseRss = resetPeak('self');
-  } catch {
-    baseRss = null;
+    for (const p of procs) await p.ask({ cmd: 'setup', variant: p.name, size, certB64 });
+    const load = loadavg()[0]!;
+    const stats = await timeVariants(procs);
+    const mibs = (name: string): number => size / MIB / (median(stats.get(name)!.times) / 1000);
+    const cpuMibs = (name: string): number => {
+      const s = stats.get(name)!;
+      return (size * s.times.length) / MIB / (s.cpuUs / 1e6);
+    };
+    const webcrypto = mibs('raw');
+    const rows: Row[] = [];
+    for (const aes of ['webcrypto', 'node:crypto'] as const) {
+      const peak = await procs[names.indexOf(aes)]!.ask<PeakResult>({ cmd: 'peak' });
+      const mine = mibs(aes);
+      rows.push({
+        bench: 'cms-encrypt',
+        runtime: 'node',
+        aes,
+        size,
+        mib_per_s: round(mine),
+        webcrypto_aes128cbc_mib_per_s: round(webcrypto),
+        openssl_aes128cbc_mib_per_s: round(ossl.user),
+        ratio_to_webcrypto: round(mine / webcrypto),
+        ratio_to_openssl: round(mine / ossl.user),
+        peak_extra_bytes: peak.external,
+        peak_extra_ratio: round(peak.external / size),
+        peak_extra_rss_bytes: peak.rss,
+        cpu_mib_per_s: round(cpuMibs(aes)),
+        ratio_to_openssl_cpu: round(cpuMibs(aes) / ossl.user),
+        openssl_elapsed_mib_per_s: round(ossl.elapsed),
+        ratio_to_openssl_elapsed: round(mine / ossl.elapsed),
+        node_cipheriv_aes128cbc_mib_per_s: round(mibs('cipheriv')),
+        node_cipheriv_cpu_mib_per_s: round(cpuMibs('cipheriv')),
+        ratio_to_node_cipheriv: round(mine / mibs('cipheriv')),
+        samples: stats.get(aes)!.times.length,
+        load_average: round(load, 2),
+        isolation: 'one process per variant, blocks alternated',
+        peak_method: 'process.memoryUsage().external delta (1 ms sampling); rss from VmHWM',
+      });
+    }
+    return rows;
+  } finally {
+    for (const p of procs) p.stop();
   }
-  const timer = setInterval(sample, 1);
-  sample();
-  const result = await f();
-  sample();
-  clearInterval(timer);
-  // RSS counters are cached per thread (±64 pages each): small deltas are noise, never negative.
-  const rss = baseRss === null ? -1 : Math.max(0, procStatus('self', 'VmHWM') - baseRss);
-  void result;
-  return { external: peak, rss };
-}
-
-async function benchNode(recipient: Recipient, size: number, ossl: OpensslSpeed, gc: () => void): Promise<Row[]> {
-  const data = randomData(size);
-  const keyBytes = randomData(16);
-  const iv = randomData(16);
-  const rawKey = await crypto.subtle.importKey('raw', keyBytes, 'AES-CBC', false, ['encrypt']);
-  const raw = (): Promise<unknown> => crypto.subtle.encrypt({ name: 'AES-CBC', iv }, rawKey, data);
-  const cipheriv = async (): Promise<unknown> => {
-    const c = createCipheriv('aes-128-cbc', keyBytes, iv);
-    return [c.update(data), c.final()];
-  };
-  const ours = {
-    webcrypto: (): Promise<unknown> => encryptDocument(data, recipient),
-    'node:crypto': (): Promise<unknown> => encryptDocument(data, recipient, { aes: nodeAesCbc, rsa: nodeRsaPkcs1 }),
-  };
-  const load = loadavg()[0]!;
-  const stats = await timeVariants([
-    { name: 'raw', run: raw },
-    { name: 'webcrypto', run: ours.webcrypto },
-    { name: 'node:crypto', run: ours['node:crypto'] },
-    { name: 'cipheriv', run: cipheriv },
-  ]);
-  const mibs = (name: string): number => size / MIB / (median(stats.get(name)!.times) / 1000);
-  const cpuMibs = (name: string): number => {
-    const s = stats.get(name)!;
-    return (size * s.times.length) / MIB / (s.cpuUs / 1e6);
-  };
-  const webcrypto = mibs('raw');
-  const rows: Row[] = [];
-  for (const aes of ['webcrypto', 'node:crypto'] as const) {
-    const peak = await nodePeak(gc, ours[aes]);
-    const mine = mibs(aes);
-    rows.push({
-      bench: 'cms-encrypt',
-      runtime: 'node',
-      aes,
-      size,
-      mib_per_s: round(mine),
-      webcrypto_aes128cbc_mib_per_s: round(webcrypto),
-      openssl_aes128cbc_mib_per_s: round(ossl.user),
-      ratio_to_webcrypto: round(mine / webcrypto),
-      ratio_to_openssl: round(mine / ossl.user),
-      peak_extra_bytes: peak.external,
-      peak_extra_ratio: round(peak.external / size),
-      peak_extra_rss_bytes: peak.rss,
-      cpu_mib_per_s: round(cpuMibs(aes)),
-      ratio_to_openssl_cpu: round(cpuMibs(aes) / ossl.user),
-      openssl_elapsed_mib_per_s: round(ossl.elapsed),
-      ratio_to_openssl_elapsed: round(mine / ossl.elapsed),
-      node_cipheriv_aes128cbc_mib_per_s: round(mibs('cipheriv')),
-      node_cipheriv_cpu_mib_per_s: round(cpuMibs('cipheriv')),
-      ratio_to_node_cipheriv: round(mine / mibs('cipheriv')),
-      samples: stats.get(aes)!.times.length,
-      load_average: round(load, 2),
-      peak_method: 'process.memoryUsage().external delta (1 ms sampling); rss from VmHWM',
-    });
-  }
-  return rows;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -434,16 +401,14 @@ async function benchChromium(certDer: Uint8Array, openssl: Map<number, OpensslSp
 export async function benchCms(emit?: (row: object) => void): Promise<object[]> {
   const out = emit ?? ((row: object) => void process.stdout.write(JSON.stringify(row) + '\n'));
   const rows: Row[] = [];
-  const gc = gcFunction();
   const certDer = makeRecipientCert();
-  const recipient = await checkRecipient(certDer, { insecureSkipVerify: true });
   const openssl = new Map<number, OpensslSpeed>();
   for (const size of SIZES) {
     log(`openssl speed ${size} B…`);
     openssl.set(size, opensslSpeed(size));
     if (!RUNTIMES.includes('node')) continue;
     log(`node ${size} B…`);
-    for (const row of await benchNode(recipient, size, openssl.get(size)!, gc)) {
+    for (const row of await benchNode(certDer, size, openssl.get(size)!)) {
       out(row);
       rows.push(row);
     }
