@@ -8,6 +8,7 @@
  * origin can do is ask to be paired; everything else needs a session (mutual proof of the
  * pairing key, fresh ECDH keys), after which every frame is AES-256-GCM with strict counters.
  */
+import { watch, type FSWatcher } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket, type RawData } from 'ws';
@@ -29,7 +30,7 @@ import {
   unb64u,
   FrameError,
 } from '../src/lib/client/card/protocol.js';
-import { AuditLog, PairingStore, defaultStateDir } from './state.js';
+import { AuditLog, ORIGINS_FILE, OriginStore, PAIRINGS_FILE, PairingStore, defaultStateDir } from './state.js';
 import { CardAbsentError, PcscTransport, SimulatedTransport, type CardTransport, type ReaderState } from './transport.js';
 import { CardServiceError, type CardKind, type CardServices } from './services/adapter.js';
 import { VirtualCardServices } from './services/virtual.js';
@@ -46,6 +47,22 @@ export const DEFAULT_ORIGINS = [
 ];
 const PAIRING_TIMEOUT_MS = 120_000;
 const HANDSHAKE_TIMEOUT_MS = 10_000;
+/** Fallback re-read of the state files, should the directory watch miss an event. */
+const STATE_RECHECK_MS = 10_000;
+
+/** Close codes of ended sessions (the reason travels with them, in English, for the logs). */
+export const CLOSE_REVOKED = 4401;
+export const CLOSE_ORIGIN_REMOVED = 4403;
+
+/**
+ * The origins allowed to connect: an explicit list, else the administrator's list in the
+ * state directory (allowed-origins.json), else the development defaults.
+ */
+export function effectiveOrigins(store: OriginStore, explicit?: string[]): string[] {
+  if (explicit) return explicit;
+  const saved = store.list();
+  return saved.length ? saved : DEFAULT_ORIGINS;
+}
 
 export interface PairingRequest {
   origin: string;
@@ -60,6 +77,10 @@ export interface BridgeOptions {
   /** An existing transport (tests); overrides `simulated`. */
   transport?: CardTransport;
   stateDir?: string;
+  /**
+   * Origins allowed to connect, fixed for this run (tests). Without it the bridge reads
+   * allowed-origins.json of the state directory at every connection (DEFAULT_ORIGINS when empty).
+   */
   allowedOrigins?: string[];
   /**
    * Asked for every pairing request; resolve true to approve. The CLI asks on its terminal;
@@ -78,9 +99,10 @@ export interface Bridge {
   url: string;
   transport: CardTransport;
   pairings: PairingStore;
+  origins: OriginStore;
   audit: AuditLog;
   ssv: SsvDetection;
-  /** Revokes a pairing (keyId or origin) and closes its live sessions. */
+  /** Revokes a pairing (keyId or origin) and closes its live sessions at once. */
   revoke(keyIdOrOrigin: string): number;
   close(): Promise<void>;
 }
@@ -93,6 +115,8 @@ interface Conn {
   queue: Promise<void>;
   sendQueue: Promise<void>;
   idle?: ReturnType<typeof setTimeout>;
+  /** Set when the bridge ends the session (revoked, origin removed): nothing more is served. */
+  ended?: boolean;
 }
 
 function hostAllowed(host: string | undefined, port: number): boolean {
@@ -114,8 +138,17 @@ export async function startBridge(o: BridgeOptions = {}): Promise<Bridge> {
   const log = o.log ?? (() => undefined);
   const stateDir = o.stateDir ?? defaultStateDir();
   const pairings = new PairingStore(stateDir);
+  const origins = new OriginStore(stateDir);
   const audit = new AuditLog(stateDir);
-  const allowed = new Set(o.allowedOrigins ?? DEFAULT_ORIGINS);
+  const allowedNow = (): Set<string> => {
+    try {
+      return new Set(effectiveOrigins(origins, o.allowedOrigins));
+    } catch (e) {
+      // An unreadable list allows nobody rather than the defaults.
+      log(`origines autorisées illisibles : ${(e as Error).message}`);
+      return new Set();
+    }
+  };
   const ssvLoad = loadSsv();
   const services: CardServices[] = o.services ?? [...(ssvLoad.services ? [ssvLoad.services] : []), new VirtualCardServices()];
   const transport: CardTransport = o.transport ?? (o.simulated ? new SimulatedTransport() : new PcscTransport());
@@ -161,6 +194,41 @@ export async function startBridge(o: BridgeOptions = {}): Promise<Bridge> {
       if (c.ws.readyState === c.ws.OPEN) c.ws.send(frame);
     }).catch(() => undefined);
     return c.sendQueue;
+  }
+
+  /** Ends a session from the bridge's side, logged, and refuses whatever the page still sends. */
+  function endSession(c: Conn, code: number, reason: string, outcome: string): void {
+    if (c.ended) return;
+    c.ended = true;
+    if (c.idle) clearTimeout(c.idle);
+    audit.write({ event: 'session', origin: c.origin, keyId: c.keyId, outcome, detail: reason });
+    log(`session fermée (${reason}) : ${c.origin}`);
+    try {
+      c.ws.close(code, reason);
+    } catch {
+      c.ws.terminate();
+    }
+  }
+
+  /**
+   * Re-reads the pairings and the allowed origins and ends every session that lost either:
+   * `teletrans bridge revoke` and `teletrans bridge origins remove` run in another process.
+   */
+  function enforceState(): void {
+    let live: Set<string>;
+    try {
+      pairings.reload();
+      live = new Set(pairings.list().map((p) => p.keyId));
+    } catch (e) {
+      // Unreadable pairings: no key can be trusted any more (fail closed).
+      log(`appairages illisibles : ${(e as Error).message}`);
+      live = new Set();
+    }
+    const allowed = allowedNow();
+    for (const c of conns) {
+      if (!allowed.has(c.origin)) endSession(c, CLOSE_ORIGIN_REMOVED, 'origin no longer allowed', 'origin-removed');
+      else if (c.keyId && !live.has(c.keyId)) endSession(c, CLOSE_REVOKED, 'pairing revoked', 'revoked');
+    }
   }
 
   function fail(c: Conn, code: number, reason: string, event: string): void {
@@ -244,6 +312,7 @@ export async function startBridge(o: BridgeOptions = {}): Promise<Bridge> {
       attachment = d.attachment;
       const m = asObj(d.msg);
       id = typeof m.id === 'number' || typeof m.id === 'string' ? m.id : null;
+      if (c.ended) throw new CardServiceError('bad_request', 'session fermée');
       const r = await dispatch(c, str(m.m, 64), asObj(m.p), attachment);
       await sendSecure(c, { id, ok: true, r });
     } catch (e) {
@@ -258,14 +327,14 @@ export async function startBridge(o: BridgeOptions = {}): Promise<Bridge> {
   }
 
   async function dispatch(c: Conn, method: string, p: Record<string, unknown>, attachment: Uint8Array): Promise<unknown> {
-    const reader = (): { name: string; kind: CardKind; s: CardServices } => {
+    const reader = (): { name: string; kind: CardKind; s: CardServices; pinPad: boolean } => {
       const name = str(p.reader);
       const r = transport.readers().find((x) => x.name === name);
       if (!r) throw new CardServiceError('bad_request', 'lecteur inconnu');
       if (!r.present) throw new CardAbsentError(name);
       const { kind, services: s } = cardKind(r.atr);
       if (!kind || !s) throw new CardServiceError('unsupported', 'carte non reconnue');
-      return { name, kind, s };
+      return { name, kind, s, pinPad: r.pinPad === true };
     };
     const digest = (): Uint8Array => {
       const b = unb64u(str(p.digest, 64));
@@ -284,12 +353,28 @@ export async function startBridge(o: BridgeOptions = {}): Promise<Bridge> {
         return transport.withCard(r.name, (tx) => r.s.readVitale(tx));
       }
       case 'cps.verifyPin': {
+        // With the PIN as attachment: typed on the page. Without: typed on the reader's pad.
+        const onPad = attachment.length === 0;
         const r = reader();
         if (r.kind !== 'CPS') throw new CardServiceError('bad_request', 'pas une CPS');
-        const res = await transport.withCard(r.name, (tx) => r.s.verifyPin(tx, attachment));
-        attachment.fill(0);
-        audit.write({ event: 'pin', origin: c.origin, keyId: c.keyId, reader: r.name, outcome: res.ok ? 'verified' : res.blocked ? 'blocked' : 'wrong' });
-        return res;
+        if (onPad && !r.pinPad) throw new CardServiceError('bad_request', 'code porteur attendu : ce lecteur n’a pas de clavier');
+        const entry = onPad ? 'pad' : 'typed';
+        try {
+          const res = await transport.withCard(r.name, (tx, pad) => {
+            if (!onPad) return r.s.verifyPin(tx, attachment);
+            if (!pad) throw new CardServiceError('bad_request', 'code porteur attendu : ce lecteur n’a pas de clavier');
+            return r.s.verifyPinOnPad(tx, pad);
+          });
+          audit.write({ event: 'pin', origin: c.origin, keyId: c.keyId, reader: r.name, outcome: res.ok ? 'verified' : res.blocked ? 'blocked' : 'wrong', detail: entry });
+          return res;
+        } catch (e) {
+          if (e instanceof CardServiceError && e.code.startsWith('pin_pad_')) {
+            audit.write({ event: 'pin', origin: c.origin, keyId: c.keyId, reader: r.name, outcome: e.code.slice(4), detail: entry });
+          }
+          throw e;
+        } finally {
+          attachment.fill(0);
+        }
       }
       case 'cps.sign': {
         const r = reader();
@@ -334,7 +419,7 @@ export async function startBridge(o: BridgeOptions = {}): Promise<Bridge> {
       audit.write({ event: 'connection', origin, outcome: 'refused', detail: 'host' });
       return refuse(socket, 403, 'Forbidden');
     }
-    if (!origin || !allowed.has(origin)) {
+    if (!origin || !allowedNow().has(origin)) {
       audit.write({ event: 'connection', origin, outcome: 'refused', detail: 'origin' });
       return refuse(socket, 403, 'Forbidden');
     }
@@ -368,6 +453,11 @@ export async function startBridge(o: BridgeOptions = {}): Promise<Bridge> {
     ws.on('message', (data: RawData, isBinary: boolean) => {
       const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
       c.queue = c.queue.then(async () => {
+        if (c.ended) {
+          bytes.fill(0);
+          audit.write({ event: 'frame', origin, keyId: c.keyId, outcome: 'refused', detail: 'session ended' });
+          return;
+        }
         if (ws.readyState !== ws.OPEN) return;
         try {
           if (!c.channel) {
@@ -409,22 +499,46 @@ export async function startBridge(o: BridgeOptions = {}): Promise<Bridge> {
   port = (http.address() as { port: number }).port;
   audit.write({ event: 'bridge', outcome: 'started', detail: `${transport.kind} port ${port}` });
 
+  // Revocations and origin removals made by the CLI (another process) end sessions at once;
+  // a slow re-check backs the watch up where the file system drops its events.
+  let watcher: FSWatcher | null = null;
+  let enforceTimer: ReturnType<typeof setTimeout> | null = null;
+  const recheck = setInterval(enforceState, STATE_RECHECK_MS);
+  recheck.unref();
+  try {
+    watcher = watch(stateDir, (_event, file) => {
+      if (file !== null && file !== PAIRINGS_FILE && file !== ORIGINS_FILE) return;
+      // Coalesce the bursts of events one rename makes.
+      enforceTimer ??= setTimeout(() => {
+        enforceTimer = null;
+        enforceState();
+      }, 20);
+    });
+    watcher.on('error', (e) => log(`surveillance de ${stateDir} : ${e.message}`));
+  } catch (e) {
+    log(`surveillance de ${stateDir} impossible (${(e as Error).message}) : révocations vérifiées toutes les ${STATE_RECHECK_MS / 1000} s`);
+  }
+
   return {
     port,
     url: `ws://127.0.0.1:${port}/`,
     transport,
     pairings,
+    origins,
     audit,
     ssv: ssvLoad.detection,
     revoke(x: string): number {
       const gone = pairings.revoke(x);
       for (const g of gone) {
         audit.write({ event: 'pairing', origin: g.origin, keyId: g.keyId, outcome: 'revoked' });
-        for (const c of conns) if (c.keyId === g.keyId) c.ws.close(4401, 'revoked');
+        for (const c of conns) if (c.keyId === g.keyId) endSession(c, CLOSE_REVOKED, 'pairing revoked', 'revoked');
       }
       return gone.length;
     },
     async close() {
+      watcher?.close();
+      clearInterval(recheck);
+      if (enforceTimer) clearTimeout(enforceTimer);
       for (const c of conns) c.ws.terminate();
       wss.close();
       await new Promise<void>((r) => http.close(() => r()));

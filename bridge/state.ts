@@ -1,6 +1,7 @@
 /**
  * The bridge's persistent state, in one directory created 0700 (files 0600):
  *  - pairings.json: the paired web origins and their pairing keys (listable, revocable);
+ *  - allowed-origins.json: the web origins allowed to ask for a pairing (deployments);
  *  - bridge-log.jsonl: sessions and pairings (time, origin, outcome), never a PIN, card data
  *    or key; entries are kept 13 months (≥ 12 required, SA2) and pruned beyond at start-up.
  * Default directory: $TELETRANS_BRIDGE_DIR, else $XDG_CONFIG_HOME/teletrans-bridge, else
@@ -28,6 +29,9 @@ function writePrivate(path: string, text: string): void {
   renameSync(tmp, path);
 }
 
+export const PAIRINGS_FILE = 'pairings.json';
+export const ORIGINS_FILE = 'allowed-origins.json';
+
 export interface Pairing {
   keyId: string;
   origin: string;
@@ -45,7 +49,7 @@ export class PairingStore {
 
   constructor(readonly dir: string) {
     ensureDir(dir);
-    this.path = join(dir, 'pairings.json');
+    this.path = join(dir, PAIRINGS_FILE);
     this.reload();
   }
 
@@ -84,6 +88,8 @@ export class PairingStore {
   }
 
   touch(keyId: string): void {
+    // Re-read first: saving a stale list would bring back a pairing revoked meanwhile by the CLI.
+    this.reload();
     const p = this.items.find((x) => x.keyId === keyId);
     if (p) {
       p.lastUsedAt = new Date().toISOString();
@@ -100,6 +106,99 @@ export class PairingStore {
       this.save();
     }
     return gone.map(({ keyId, origin, createdAt }) => ({ keyId, origin, createdAt }));
+  }
+}
+
+export type OriginRejection = 'not_url' | 'not_an_origin' | 'insecure_scheme' | 'port_required';
+export type OriginCheck = { ok: true; origin: string } | { ok: false; reason: OriginRejection; message: string };
+
+const ORIGIN_MESSAGES: Record<OriginRejection, string> = {
+  not_url: 'origine illisible (ex. https://app.example)',
+  not_an_origin: 'une origine seulement : schéma, hôte et port, sans chemin, requête, fragment ni identifiants',
+  insecure_scheme: 'https:// obligatoire (http:// seulement pour localhost ou 127.0.0.1 avec un port)',
+  port_required: 'http://localhost et http://127.0.0.1 doivent préciser le port (ex. http://localhost:5173)',
+};
+
+const HOST_NAME = /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/**
+ * Checks a web origin before it may ask for a pairing (C1): https:// with a plain host name or
+ * IPv4 address, or http:// for localhost / 127.0.0.1 with an explicit port (development).
+ * Returns the canonical form, as browsers send it in the Origin header.
+ */
+export function checkOrigin(input: string): OriginCheck {
+  const no = (reason: OriginRejection): OriginCheck => ({ ok: false, reason, message: ORIGIN_MESSAGES[reason] });
+  // Scheme, authority, at most a trailing slash: no path, query, fragment or spaces.
+  if (typeof input !== 'string' || input.length > 300 || !/^[a-z][a-z0-9+.-]*:\/\/[^/?#\s\\]+\/?$/i.test(input)) {
+    return /^[a-z][a-z0-9+.-]*:\/\//i.test(String(input)) ? no('not_an_origin') : no('not_url');
+  }
+  let u: URL;
+  try {
+    u = new URL(input);
+  } catch {
+    return no('not_url');
+  }
+  if (u.username || u.password || input.includes('@')) return no('not_an_origin');
+  if (!HOST_NAME.test(u.hostname)) return no('not_an_origin');
+  if (u.protocol === 'https:') return { ok: true, origin: u.origin };
+  if (u.protocol === 'http:' && (u.hostname === 'localhost' || u.hostname === '127.0.0.1')) {
+    return u.port ? { ok: true, origin: u.origin } : no('port_required');
+  }
+  return no('insecure_scheme');
+}
+
+export interface AllowedOrigin {
+  origin: string;
+  addedAt: string;
+}
+
+/** allowed-origins.json: the origins an administrator allowed, kept across restarts. */
+export class OriginStore {
+  readonly path: string;
+
+  constructor(readonly dir: string) {
+    ensureDir(dir);
+    this.path = join(dir, ORIGINS_FILE);
+  }
+
+  /** Re-read on every call: the CLI changes the file while the bridge runs. */
+  entries(): AllowedOrigin[] {
+    if (!existsSync(this.path)) return [];
+    chmodSync(this.path, 0o600);
+    const parsed = JSON.parse(readFileSync(this.path, 'utf8')) as { origins?: Array<Partial<AllowedOrigin>> };
+    // An entry edited by hand into something invalid or non-canonical is ignored, not trusted.
+    return (Array.isArray(parsed.origins) ? parsed.origins : []).flatMap((e) => {
+      const c = typeof e?.origin === 'string' ? checkOrigin(e.origin) : null;
+      return c?.ok && c.origin === e.origin ? [{ origin: c.origin, addedAt: String(e.addedAt ?? '') }] : [];
+    });
+  }
+
+  list(): string[] {
+    return this.entries().map((e) => e.origin);
+  }
+
+  private save(entries: AllowedOrigin[]): void {
+    writePrivate(this.path, JSON.stringify({ version: 1, origins: entries }, null, 1));
+  }
+
+  /** Adds a checked origin; `added` is false when it was already there. */
+  add(input: string): OriginCheck & { added?: boolean } {
+    const c = checkOrigin(input);
+    if (!c.ok) return c;
+    const entries = this.entries();
+    if (entries.some((e) => e.origin === c.origin)) return { ...c, added: false };
+    this.save([...entries, { origin: c.origin, addedAt: new Date().toISOString() }]);
+    return { ...c, added: true };
+  }
+
+  /** Removes an origin (any accepted spelling); returns the canonical origin removed, or null. */
+  remove(input: string): string | null {
+    const c = checkOrigin(input);
+    const origin = c.ok ? c.origin : input;
+    const entries = this.entries();
+    if (!entries.some((e) => e.origin === origin)) return null;
+    this.save(entries.filter((e) => e.origin !== origin));
+    return origin;
   }
 }
 

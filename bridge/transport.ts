@@ -7,6 +7,7 @@
 import { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
 import type { VirtualCard } from './cards/card.js';
+import { FEATURE_VERIFY_PIN_DIRECT } from './pinpad.js';
 
 export interface ReaderState {
   name: string;
@@ -14,14 +15,15 @@ export interface ReaderState {
   atr?: Uint8Array;
   /**
    * PC/SC part 10: the reader has a PIN pad (FEATURE_VERIFY_PIN_DIRECT). Detected at the first
-   * connection; undefined until then. Verifying on the pad is not implemented yet.
+   * connection (the PC/SC transport connects as soon as a card is inserted, before announcing
+   * it); undefined until then. A reader property: kept across card insertions. The PIN is then
+   * entered on the pad through `PinPad.verifyPinDirect` (./pinpad.ts).
    */
   pinPad?: boolean;
 }
 
-/** PC/SC part 10 CM_IOCTL_GET_FEATURE_REQUEST, and the tag of FEATURE_VERIFY_PIN_DIRECT. */
+/** PC/SC part 10 CM_IOCTL_GET_FEATURE_REQUEST. */
 const CM_IOCTL_GET_FEATURE_REQUEST = 3400;
-const FEATURE_VERIFY_PIN_DIRECT = 0x06;
 
 /** Parses the part 10 feature TLV list (tag, length 4, control code big-endian). */
 export function parseFeatures(b: Uint8Array): Map<number, number> {
@@ -34,6 +36,16 @@ export function parseFeatures(b: Uint8Array): Map<number, number> {
 }
 
 export type Transmit = (apdu: Uint8Array) => Promise<Uint8Array>;
+
+/** A reader's PIN pad: part 10 VERIFY_PIN_DIRECT through SCardControl. */
+export interface PinPad {
+  /**
+   * Sends a PIN_VERIFY_STRUCTURE (./pinpad.ts) to the control code the reader advertised;
+   * resolves with the card's response APDU, or the pad's own status (6400 timeout, 6401
+   * cancel, 6403 length, 6B80 bad parameter).
+   */
+  verifyPinDirect(structure: Uint8Array): Promise<Uint8Array>;
+}
 
 export class CardAbsentError extends Error {
   constructor(reader: string, detail = '') {
@@ -48,8 +60,11 @@ export class CardAbsentError extends Error {
 export interface CardTransport extends EventEmitter {
   readonly kind: 'pcsc' | 'simulated';
   readers(): ReaderState[];
-  /** Runs `fn` with exclusive use of the reader's card; rejects with CardAbsentError if none. */
-  withCard<T>(reader: string, fn: (tx: Transmit) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` with exclusive use of the reader's card; rejects with CardAbsentError if none.
+   * `pad` is the reader's PIN pad, null when it has none.
+   */
+  withCard<T>(reader: string, fn: (tx: Transmit, pad: PinPad | null) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -79,6 +94,8 @@ interface Slot {
   state: ReaderState;
   protocol?: number;
   connecting?: Promise<void>;
+  /** Control code of FEATURE_VERIFY_PIN_DIRECT, when the reader advertised it. */
+  verifyPinCode?: number;
 }
 
 export class PcscTransport extends EventEmitter implements CardTransport {
@@ -108,10 +125,17 @@ export class PcscTransport extends EventEmitter implements CardTransport {
     r.on('status', (status: { state: number; atr?: Buffer }) => {
       const present = (status.state & r.SCARD_STATE_PRESENT) !== 0 && (status.state & r.SCARD_STATE_MUTE) === 0;
       if (present && !slot.state.present) {
-        slot.state = { name: r.name, present: true, atr: status.atr ? new Uint8Array(status.atr) : undefined };
-        this.emit('inserted', slot.state);
+        const state: ReaderState = { name: r.name, present: true, atr: status.atr ? new Uint8Array(status.atr) : undefined, pinPad: slot.state.pinPad };
+        slot.state = state;
+        // Connect first (feature discovery, in the reader's queue) so that the page learns with
+        // the insertion whether the PIN is typed on the page or on the pad.
+        const announce = (): void => {
+          if (slot.state === state) this.emit('inserted', { ...state });
+        };
+        if (state.pinPad !== undefined) announce();
+        else void this.serial.run(r.name, () => this.connect(slot)).then(announce, announce);
       } else if (!present && slot.state.present) {
-        slot.state = { name: r.name, present: false };
+        slot.state = { name: r.name, present: false, pinPad: slot.state.pinPad };
         slot.protocol = undefined;
         if (r.connected) r.disconnect(r.SCARD_LEAVE_CARD, () => undefined);
         this.emit('removed', r.name);
@@ -135,7 +159,8 @@ export class PcscTransport extends EventEmitter implements CardTransport {
         // Feature discovery; readers without part 10 (vpcd among them) answer with an error.
         try {
           r.control(Buffer.alloc(0), r.SCARD_CTL_CODE(CM_IOCTL_GET_FEATURE_REQUEST), 256, (e: Error | null, out: Buffer) => {
-            slot.state.pinPad = !e && parseFeatures(new Uint8Array(out)).has(FEATURE_VERIFY_PIN_DIRECT);
+            slot.verifyPinCode = e ? undefined : parseFeatures(new Uint8Array(out)).get(FEATURE_VERIFY_PIN_DIRECT);
+            slot.state.pinPad = slot.verifyPinCode !== undefined;
             resolve();
           });
         } catch {
@@ -147,7 +172,7 @@ export class PcscTransport extends EventEmitter implements CardTransport {
     return slot.connecting;
   }
 
-  withCard<T>(reader: string, fn: (tx: Transmit) => Promise<T>): Promise<T> {
+  withCard<T>(reader: string, fn: (tx: Transmit, pad: PinPad | null) => Promise<T>): Promise<T> {
     return this.serial.run(reader, async () => {
       const slot = this.slots.get(reader);
       if (!slot || !slot.state.present) throw new CardAbsentError(reader);
@@ -167,7 +192,25 @@ export class PcscTransport extends EventEmitter implements CardTransport {
             resolve(new Uint8Array(data));
           });
         });
-      return fn(tx);
+      const code = slot.verifyPinCode;
+      const pad: PinPad | null =
+        code === undefined
+          ? null
+          : {
+              verifyPinDirect: (structure) =>
+                new Promise((resolve, reject) => {
+                  if (!slot.reader.connected) return reject(new CardAbsentError(reader));
+                  // The control code comes from the reader's feature list: already a full code.
+                  slot.reader.control(Buffer.from(structure.buffer, structure.byteOffset, structure.byteLength), code, 258, (err: Error | null, out: Buffer) => {
+                    if (err) return reject(new CardAbsentError(reader, err.message));
+                    if (out.length < 2) return reject(new CardAbsentError(reader, 'no answer from the PIN pad'));
+                    const copy = new Uint8Array(out);
+                    out.fill(0);
+                    resolve(copy);
+                  });
+                }),
+            };
+      return fn(tx, pad);
     });
   }
 
@@ -230,17 +273,19 @@ export class SimulatedTransport extends EventEmitter implements CardTransport {
     this.emit('removed', reader);
   }
 
-  withCard<T>(reader: string, fn: (tx: Transmit) => Promise<T>): Promise<T> {
+  withCard<T>(reader: string, fn: (tx: Transmit, pad: PinPad | null) => Promise<T>): Promise<T> {
     return this.serial.run(reader, async () => {
       const card = this.cards.get(reader);
       if (!card) throw new CardAbsentError(reader);
       const gen = this.generation.get(reader);
-      return fn(async (apdu) => {
+      const tx: Transmit = async (apdu) => {
         if (this.generation.get(reader) !== gen) throw new CardAbsentError(reader);
         const r = await card.process(apdu);
         if (this.generation.get(reader) !== gen) throw new CardAbsentError(reader, 'card pulled during the command');
         return r;
-      });
+      };
+      // Simulated readers have no PIN pad.
+      return fn(tx, null);
     });
   }
 

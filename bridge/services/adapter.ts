@@ -5,8 +5,11 @@
  *  (b) `SsvCardServices` (./ssv.ts): where the official SESAM-Vitale library (SSV, "API
  *      Lecture"/"API CPS") is loaded when it is installed. Never required.
  */
-import type { Transmit } from '../transport.js';
+import type { PinPad, Transmit } from '../transport.js';
 import type { BillingSituation, Beneficiary } from '../cards/profiles.js';
+import type { CardErrorCode, PinResult } from '../../src/lib/client/card/protocol.js';
+
+export type { PinResult };
 
 export type CardKind = 'CPS' | 'VITALE';
 
@@ -22,6 +25,7 @@ export interface CpsRead {
   validFrom: string;
   validTo: string;
   expired: boolean;
+  /** Tries left; -1 while the PIN is verified in the card's current power-up (the page's lock checks it). */
   pinTriesLeft: number;
   blocked: boolean;
   fictitious?: boolean;
@@ -40,8 +44,6 @@ export interface VitaleRead {
   fictitious?: boolean;
 }
 
-export type PinResult = { ok: true; triesLeft: number } | { ok: false; triesLeft: number; blocked: boolean };
-
 export interface CardCertificates {
   auth: Uint8Array;
   sign?: Uint8Array;
@@ -51,7 +53,7 @@ export interface CardCertificates {
 
 export class CardServiceError extends Error {
   constructor(
-    readonly code: 'pin_required' | 'pin_blocked' | 'card_error' | 'unsupported' | 'bad_request',
+    readonly code: CardErrorCode,
     message: string,
   ) {
     super(message);
@@ -66,6 +68,11 @@ export interface CardServices {
   readVitale(tx: Transmit): Promise<VitaleRead>;
   /** `pin`: ASCII digits. The implementation wipes every buffer it copies the PIN into. */
   verifyPin(tx: Transmit, pin: Uint8Array): Promise<PinResult>;
+  /**
+   * Same, the PIN typed on the reader's pad (PC/SC part 10): same results as `verifyPin`;
+   * the pad's own outcomes reject with CardServiceError `pin_pad_*`.
+   */
+  verifyPinOnPad(tx: Transmit, pad: PinPad): Promise<PinResult>;
   /** PKCS#1 v1.5 signature of a SHA-256 digest with the CPS signature key (PIN verified first). */
   sign(tx: Transmit, digest: Uint8Array): Promise<Uint8Array>;
   /** Same with the authentication key (CPS: PIN verified; Vitale: none). */

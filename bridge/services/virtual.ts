@@ -2,7 +2,8 @@
 import { SW, buildCommand, splitResponse, swHex } from '../cards/apdu.js';
 import { INS, KEY_REF, PIN_REF, padPin } from '../cards/card.js';
 import { AID_CPS, AID_VITALE, EF } from '../cards/profiles.js';
-import type { Transmit } from '../transport.js';
+import { PIN_PAD_MESSAGES, PIN_PAD_SW, pinVerifyStructure, type PinBlockFormat } from '../pinpad.js';
+import type { PinPad, Transmit } from '../transport.js';
 import { CardServiceError, type CardCertificates, type CardKind, type CardServices, type CpsRead, type PinResult, type VitaleRead } from './adapter.js';
 
 const HIST_CPS = [0x54, 0x54, 0x43, 0x50, 0x53];
@@ -39,6 +40,17 @@ export async function readFile(tx: Transmit, fid: number): Promise<Uint8Array> {
 
 const readJson = async <T>(tx: Transmit, fid: number): Promise<T> => JSON.parse(new TextDecoder().decode(await readFile(tx, fid))) as T;
 const today = (): string => new Date().toISOString().slice(0, 10);
+
+/** Status words of VERIFY, shared by the typed and the pad paths. */
+function pinResult(sw: number): PinResult {
+  if (sw === SW.OK) return { ok: true, triesLeft: 3 };
+  if (sw === SW.AUTH_METHOD_BLOCKED) return { ok: false, triesLeft: 0, blocked: true };
+  if ((sw & 0xfff0) === 0x63c0) return { ok: false, triesLeft: sw & 0x0f, blocked: false };
+  throw new CardServiceError('card_error', `VERIFY: status ${swHex(sw)}`);
+}
+
+/** Our PIN block (card.ts `padPin`): 4 to 8 ASCII digits from the start of the data, FF-padded to 8. */
+const PIN_BLOCK: PinBlockFormat = { offset: 0, blockBytes: 8, minDigits: 4, maxDigits: 8, encoding: 'ascii' };
 
 async function pinStatus(tx: Transmit): Promise<{ verified: boolean; triesLeft: number; blocked: boolean }> {
   const { sw } = await call(tx, buildCommand(0, INS.VERIFY, 0x00, PIN_REF), 'VERIFY (status)');
@@ -97,15 +109,30 @@ export class VirtualCardServices implements CardServices {
       apdu = buildCommand(0, INS.VERIFY, 0x00, PIN_REF, block);
       await selectApp(tx, 'CPS');
       const { sw } = await call(tx, apdu, 'VERIFY');
-      if (sw === SW.OK) return { ok: true, triesLeft: 3 };
-      if (sw === SW.AUTH_METHOD_BLOCKED) return { ok: false, triesLeft: 0, blocked: true };
-      return { ok: false, triesLeft: sw & 0x0f, blocked: false };
+      return pinResult(sw);
     } catch (e) {
       if (e instanceof Error && /PIN must be/.test(e.message)) throw new CardServiceError('bad_request', 'le code porteur doit compter 4 à 8 chiffres');
       throw e;
     } finally {
       block?.fill(0);
       apdu?.fill(0);
+    }
+  }
+
+  async verifyPinOnPad(tx: Transmit, pad: PinPad): Promise<PinResult> {
+    await selectApp(tx, 'CPS');
+    // The typed path's VERIFY with the PIN block still blank (FF): the pad writes the digits in.
+    const structure = pinVerifyStructure(buildCommand(0, INS.VERIFY, 0x00, PIN_REF, new Uint8Array(PIN_BLOCK.blockBytes).fill(0xff)), PIN_BLOCK);
+    let answer: Uint8Array | null = null;
+    try {
+      answer = await pad.verifyPinDirect(structure);
+      const { sw } = splitResponse(answer);
+      const padOutcome = PIN_PAD_SW.get(sw);
+      if (padOutcome) throw new CardServiceError(padOutcome, PIN_PAD_MESSAGES[padOutcome]);
+      return pinResult(sw);
+    } finally {
+      answer?.fill(0);
+      structure.fill(0);
     }
   }
 

@@ -6,14 +6,17 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
+import { spawn } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { makeCardSet, type CardSet } from '../../bridge/cards/profiles.js';
-import { startBridge, type Bridge } from '../../bridge/server.js';
+import { CLOSE_REVOKED, startBridge, type Bridge } from '../../bridge/server.js';
 import { SimulatedTransport } from '../../bridge/transport.js';
 import { BridgeError } from '../../src/lib/client/card/client.js';
 import { APP_ORIGIN, approver, client, pairedClient, rawUpgrade, sleep, stateDir, waitFor } from './helpers.js';
 
+const BIN = fileURLToPath(new URL('../../bin/teletrans.js', import.meta.url));
 let set: CardSet;
 let bridge: Bridge;
 let dir: string;
@@ -202,16 +205,50 @@ describe('session expiry (SA4)', () => {
 });
 
 describe('pairings and logs (SP4, EL1, SA2)', () => {
-  it('lists and revokes pairings; revocation closes live sessions', async () => {
-    const { c, keys } = await pairedClient(bridge.url, a, 'http://127.0.0.1:3000');
-    const p = bridge.pairings.list().find((x) => x.origin === 'http://127.0.0.1:3000')!;
+  it('lists and revokes pairings; revocation ends that origin’s live sessions at once, nothing more is served', async () => {
+    const origin = 'http://127.0.0.1:3000';
+    const { c, keys } = await pairedClient(bridge.url, a, origin);
+    const { c: bystander } = await pairedClient(bridge.url, a);
+    const p = bridge.pairings.list().find((x) => x.origin === origin)!;
     expect(p.keyId).toBe((await keys.get())!.keyId);
     expect(JSON.stringify(bridge.pairings.list())).not.toMatch(/"key"/);
     const closed = closeOf(c);
-    expect(bridge.revoke(p.keyId)).toBe(1);
-    expect((await closed).code).toBe(4401);
-    await expect(client(bridge.url, 'http://127.0.0.1:3000', keys).connect()).rejects.toThrow(BridgeError);
+    expect(bridge.revoke(origin)).toBe(1);
+    // A request made right after the revocation is not answered.
+    const late = c.call('readers');
+    expect(await closed).toEqual({ code: CLOSE_REVOKED, reason: 'pairing revoked' });
+    await expect(late).rejects.toMatchObject({ code: 'closed' });
+    await expect(c.call('readers')).rejects.toMatchObject({ code: 'closed' });
+    expect(bridge.audit.read().filter((e) => e.event === 'session' && e.outcome === 'revoked' && e.origin === origin)).toHaveLength(1);
+    // Other origins' sessions go on.
+    expect(await bystander.call<unknown[]>('readers')).toHaveLength(2);
+    bystander.close();
+    // A new connection needs a new pairing.
+    await expect(client(bridge.url, origin, keys).connect()).rejects.toMatchObject({ code: '4401' });
+    const again = await pairedClient(bridge.url, a, origin);
+    expect(await again.c.call<unknown[]>('readers')).toHaveLength(2);
+    again.c.close();
   });
+
+  it('`teletrans bridge revoke` from another process ends the running bridge’s sessions at once', async () => {
+    const origin = 'http://localhost:4173';
+    const { c, keys } = await pairedClient(bridge.url, a, origin);
+    const closed = closeOf(c);
+    const t0 = Date.now();
+    const cli = spawn(process.execPath, [BIN, 'bridge', 'revoke', origin, '--state-dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    cli.stdout.on('data', (d) => (out += d));
+    expect(await new Promise((r) => cli.once('exit', r))).toBe(0);
+    expect(out).toContain('ferme aussitôt');
+    // Closed by the bridge (file watch), well before any idle expiry.
+    expect(await closed).toEqual({ code: CLOSE_REVOKED, reason: 'pairing revoked' });
+    expect(Date.now() - t0).toBeLessThan(15_000);
+    await expect(c.call('readers')).rejects.toMatchObject({ code: 'closed' });
+    const log = bridge.audit.read();
+    expect(log.some((e) => e.event === 'pairing' && e.outcome === 'revoked' && e.origin === origin && e.detail === 'admin command')).toBe(true);
+    expect(log.some((e) => e.event === 'session' && e.outcome === 'revoked' && e.origin === origin)).toBe(true);
+    await expect(client(bridge.url, origin, keys).connect()).rejects.toMatchObject({ code: '4401' });
+  }, 60_000);
 
   it('state files are private; logs hold times, origins and outcomes, never a PIN', async () => {
     expect(statSync(dir).mode & 0o777).toBe(0o700);

@@ -1,6 +1,7 @@
 /**
  * `teletrans bridge --simulated-cards` as the practitioner runs it: the pairing code appears on
  * the bridge's terminal, the practitioner compares it with the page's and types « oui ».
+ * `--allow-origin` is saved: the origin is still allowed after the bridge stops.
  */
 import { expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
@@ -11,13 +12,17 @@ const BIN = fileURLToPath(new URL('../../bin/teletrans.js', import.meta.url));
 
 it('pairs through the terminal prompt, then reads the simulated cards; refuses when the answer is no', async () => {
   const dir = await stateDir();
-  const child = spawn(process.execPath, [BIN, 'bridge', '--simulated-cards', '--port', '0', '--state-dir', dir], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, 'bridge', '--simulated-cards', '--port', '0', '--state-dir', dir, '--allow-origin', 'http://localhost:5173'], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   let err = '';
   child.stderr.on('data', (d) => (err += d));
   try {
-    await waitFor(() => /ws:\/\/127\.0\.0\.1:\d+\//.test(err), 60_000);
+    await waitFor(() => /ws:\/\/127\.0\.0\.1:\d+\//.test(err) && err.includes('Origines autorisées'), 60_000);
     const url = /ws:\/\/127\.0\.0\.1:\d+\//.exec(err)![0];
     expect(err).toContain('SSV : bibliothèque SSV absente');
+    expect(err).toContain('Origine autorisée et enregistrée : http://localhost:5173');
+    expect(err).toContain('Origines autorisées : http://localhost:5173\n');
 
     // Refused: the practitioner answers "non".
     let code = '';
@@ -51,4 +56,9 @@ it('pairs through the terminal prompt, then reads the simulated cards; refuses w
   list.stdout.on('data', (d) => (out += d));
   await new Promise((r) => list.once('exit', r));
   expect(out).toContain('http://localhost:5173');
+  const origins = spawn(process.execPath, [BIN, 'bridge', 'origins', '--state-dir', dir]);
+  let saved = '';
+  origins.stdout.on('data', (d) => (saved += d));
+  await new Promise((r) => origins.once('exit', r));
+  expect(saved).toMatch(/^http:\/\/localhost:5173 {2}autorisée le /m);
 }, 120_000);

@@ -1,7 +1,8 @@
 /**
  * The bridge on the real PC/SC stack: a private pcscd (foreground) with a vsmartcard vpcd
  * reader of two slots; our TypeScript virtual cards connect to vpcd's sockets as the card
- * side, so insertions and removals are real PC/SC events. Skipped, with the reason printed,
+ * side, so insertions and removals are real PC/SC events. vpcd offers no PC/SC part 10 features:
+ * the PIN-pad branch is tested with a fake reader in pinpad.test.ts. Skipped, with the reason printed,
  * when pcscd or the vpcd driver is not installed (scripts/install-system-deps.sh adds them).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -71,6 +72,23 @@ describe.skipIf(!available)('bridge over pcscd + vpcd', () => {
     expect(vit.beneficiaries).toHaveLength(3);
     // PC/SC part 10 discovery ran on connection: vpcd has no PIN pad.
     expect((await c.call<Array<{ pinPad?: boolean }>>('readers')).map((r) => r.pinPad)).toEqual([false, false]);
+    c.close();
+  });
+
+  it('vpcd has no PIN pad (no PC/SC part 10 features): insertions say so and the PIN is typed', async () => {
+    const { c } = await pairedClient(bridge.url, a);
+    const inserted: Array<{ name: string; pinPad?: boolean }> = [];
+    c.onEvent((ev, d) => ev === 'inserted' && inserted.push(d as { name: string; pinPad?: boolean }));
+    slot1.remove();
+    await slot1.insert();
+    await waitFor(() => inserted.some((r) => r.name === R1), 10_000);
+    // Discovery ran before the insertion was announced: the page knows at once.
+    expect(inserted.find((r) => r.name === R1)!.pinPad).toBe(false);
+    expect((await c.call<Array<{ pinPad?: boolean }>>('readers')).map((r) => r.pinPad)).toEqual([false, false]);
+    // Asking for pad entry on it is refused; the typed path verifies.
+    await expect(c.verifyPin(R0)).rejects.toMatchObject({ code: 'bad_request', message: expect.stringContaining('clavier') });
+    expect(await c.verifyPin(R0, new TextEncoder().encode('1234'))).toEqual({ ok: true, triesLeft: 3 });
+    expect(bridge.audit.read().filter((e) => e.event === 'pin').at(-1)).toMatchObject({ outcome: 'verified', detail: 'typed' });
     c.close();
   });
 

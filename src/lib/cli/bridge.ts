@@ -3,8 +3,12 @@
  *
  *   teletrans bridge [--port N] [--simulated-cards] [--allow-origin URL]… [--state-dir DIR]
  *   teletrans bridge pairings            list the paired origins
- *   teletrans bridge revoke <keyId|origin>
+ *   teletrans bridge revoke <keyId|origin>   the running bridge closes their sessions at once
+ *   teletrans bridge origins [add URL | remove URL]   the origins allowed to ask for a pairing
  *   teletrans bridge log [N]             the last N log lines (sessions, pairings)
+ *
+ * `--allow-origin` saves the origin in the state directory (allowed-origins.json), so a
+ * deployed origin stays allowed across restarts; see bridge/README.md.
  *
  * Pairing is approved on this terminal: the bridge prints the origin and a 6-digit code, the
  * page shows a code too; the practitioner types « oui » only if both codes are the same.
@@ -12,9 +16,56 @@
 import { createInterface } from 'node:readline';
 import type { Command } from './main.js';
 import type { Context } from './context.js';
+async function effectiveOriginsOf(dir: string): Promise<string[]> {
+  const { OriginStore } = await import('../../../bridge/state.js');
+  const { effectiveOrigins } = await import('../../../bridge/server.js');
+  return effectiveOrigins(new OriginStore(dir));
+}
+
+/** `teletrans bridge origins [add URL | remove URL]`. */
+async function originsCommand(args: string[], dir: string, ctx: Context): Promise<number> {
+  const { AuditLog, OriginStore, PairingStore } = await import('../../../bridge/state.js');
+  const store = new OriginStore(dir);
+  const [verb, value] = args;
+  if (verb === undefined) {
+    const saved = store.entries();
+    if (!saved.length) {
+      await ctx.out(`Aucune origine enregistrée ; origines de développement acceptées : ${(await effectiveOriginsOf(dir)).join(', ')}`);
+    }
+    for (const e of saved) await ctx.out(`${e.origin}  autorisée le ${e.addedAt}`);
+    return 0;
+  }
+  if ((verb !== 'add' && verb !== 'remove') || !value || args.length > 2) {
+    ctx.err('teletrans bridge origins : « add URL » ou « remove URL » attendu.\n');
+    return 2;
+  }
+  const audit = new AuditLog(dir);
+  if (verb === 'add') {
+    const r = store.add(value);
+    if (!r.ok) {
+      ctx.err(`teletrans bridge origins : « ${value} » refusée : ${r.message}.\n`);
+      return 2;
+    }
+    if (r.added) audit.write({ event: 'origin', origin: r.origin, outcome: 'allowed', detail: 'admin command' });
+    await ctx.out(r.added ? `Origine autorisée : ${r.origin}` : `Déjà autorisée : ${r.origin}`);
+    return 0;
+  }
+  const removed = store.remove(value);
+  if (!removed) {
+    await ctx.out('Cette origine ne figure pas dans la liste enregistrée.');
+    return 1;
+  }
+  // Its pairing keys serve nothing any more: erase them (G2); the running bridge closes its sessions.
+  const gone = new PairingStore(dir).revoke(removed);
+  audit.write({ event: 'origin', origin: removed, outcome: 'removed', detail: 'admin command' });
+  for (const g of gone) audit.write({ event: 'pairing', origin: g.origin, keyId: g.keyId, outcome: 'revoked', detail: 'origin removed' });
+  await ctx.out(`Origine retirée : ${removed}${gone.length ? ` ; ${gone.length} appairage(s) révoqué(s)` : ''}.`);
+  return 0;
+}
 
 const HELP = `Usage : teletrans bridge [--port N] [--simulated-cards] [--allow-origin URL]… [--state-dir DIR]
         teletrans bridge pairings | revoke <identifiant|origine> | log [N]
+        teletrans bridge origins [add URL | remove URL]
 
 Pont local entre les lecteurs de cartes (PC/SC) et l'application Teletrans, sur 127.0.0.1
 (port 7523 par défaut). Une nouvelle origine web n'est acceptée qu'après votre accord, donné
@@ -23,8 +74,18 @@ ici en comparant le code affiché par le pont et par la page.
 Options :
   --port N            port d'écoute sur 127.0.0.1 (défaut 7523)
   --simulated-cards   cartes CPS et Vitale virtuelles (fictives) sans pcscd, pour démonstration
-  --allow-origin URL  origine web autorisée à demander un appairage (répétable)
+  --allow-origin URL  autorise une origine web à demander un appairage, et l'enregistre
+                      (répétable ; https:// obligatoire, sauf http://localhost:PORT et
+                      http://127.0.0.1:PORT)
   --state-dir DIR     répertoire des appairages et du journal (défaut ~/.config/teletrans-bridge)
+
+Commandes :
+  pairings            liste les origines appairées
+  revoke ID|ORIGINE   révoque un appairage ; le pont en marche ferme aussitôt ses sessions
+  origins             liste les origines autorisées (enregistrées, sinon celles de développement)
+  origins add URL     enregistre une origine autorisée
+  origins remove URL  retire une origine autorisée et révoque ses appairages
+  log [N]             les N dernières entrées du journal
 
 En mode simulé, commandes au terminal : « retirer 0|1 », « insérer cps|vitale|cps-expiree|
 cps-bloquee|vitale-expiree 0|1 ».`;
@@ -32,6 +93,7 @@ cps-bloquee|vitale-expiree 0|1 ».`;
 export const bridgeCommand: Command = {
   summary: 'pont local des lecteurs de cartes CPS et Vitale (PC/SC, canal chiffré)',
   async run(args: string[], ctx: Context): Promise<number> {
+    const { PairingStore, AuditLog, OriginStore, checkOrigin, defaultStateDir } = await import('../../../bridge/state.js');
     let port: number | undefined;
     let simulated = false;
     let stateDir: string | undefined;
@@ -50,12 +112,13 @@ export const bridgeCommand: Command = {
         }
       } else if (a === '--simulated-cards') simulated = true;
       else if (a === '--allow-origin') {
-        const v = args[++i];
-        if (!v || !/^https?:\/\/[^/]+$/.test(v)) {
-          ctx.err('teletrans bridge : --allow-origin attend une origine (ex. https://app.example).\n');
+        const v = args[++i] ?? '';
+        const c = checkOrigin(v);
+        if (!c.ok) {
+          ctx.err(`teletrans bridge : --allow-origin « ${v} » refusée : ${c.message}.\n`);
           return 2;
         }
-        origins.push(v);
+        origins.push(c.origin);
       } else if (a === '--state-dir') stateDir = args[++i];
       else if (a.startsWith('-')) {
         ctx.err(`teletrans bridge : option inconnue « ${a} ».\n\n${HELP}\n`);
@@ -63,7 +126,6 @@ export const bridgeCommand: Command = {
       } else rest.push(a);
     }
 
-    const { PairingStore, AuditLog, defaultStateDir } = await import('../../../bridge/state.js');
     const dir = stateDir ?? defaultStateDir();
     if (rest[0] === 'pairings') {
       const list = new PairingStore(dir).list();
@@ -77,10 +139,14 @@ export const bridgeCommand: Command = {
         return 2;
       }
       const gone = new PairingStore(dir).revoke(rest[1]);
-      new AuditLog(dir).write({ event: 'pairing', origin: gone[0]?.origin, outcome: gone.length ? 'revoked' : 'revoke-unknown', detail: 'admin command' });
-      await ctx.out(gone.length ? `${gone.length} appairage(s) révoqué(s) ; les sessions ouvertes se ferment au plus tard à leur expiration.` : 'Aucun appairage correspondant.');
+      const audit = new AuditLog(dir);
+      if (!gone.length) audit.write({ event: 'pairing', outcome: 'revoke-unknown', detail: 'admin command' });
+      for (const g of gone) audit.write({ event: 'pairing', origin: g.origin, keyId: g.keyId, outcome: 'revoked', detail: 'admin command' });
+      // The running bridge watches pairings.json and closes the sessions of these keys.
+      await ctx.out(gone.length ? `${gone.length} appairage(s) révoqué(s) ; le pont en marche ferme aussitôt leurs sessions ouvertes.` : 'Aucun appairage correspondant.');
       return gone.length ? 0 : 1;
     }
+    if (rest[0] === 'origins') return originsCommand(rest.slice(1), dir, ctx);
     if (rest[0] === 'log') {
       const n = Number(rest[1] ?? 50);
       for (const e of new AuditLog(dir).read().slice(-n)) await ctx.out(JSON.stringify(e));
@@ -90,8 +156,16 @@ export const bridgeCommand: Command = {
       ctx.err(`teletrans bridge : argument inattendu « ${rest[0]} ».\n`);
       return 2;
     }
+    // Saved, not only for this run: a deployed origin must survive restarts.
+    const originStore = new OriginStore(dir);
+    for (const o of origins) {
+      if (originStore.add(o).added) {
+        new AuditLog(dir).write({ event: 'origin', origin: o, outcome: 'allowed', detail: 'admin command' });
+        ctx.err(`Origine autorisée et enregistrée : ${o}\n`);
+      }
+    }
 
-    const { startBridge, DEFAULT_ORIGINS } = await import('../../../bridge/server.js');
+    const { startBridge } = await import('../../../bridge/server.js');
     const { SimulatedTransport } = await import('../../../bridge/transport.js');
     const rl = createInterface({ input: ctx.stdin, terminal: false });
     const lines: string[] = [];
@@ -129,7 +203,7 @@ export const bridgeCommand: Command = {
       port,
       transport: sim,
       stateDir: dir,
-      allowedOrigins: origins.length ? origins : DEFAULT_ORIGINS,
+      // No fixed list: the bridge reads allowed-origins.json at each connection.
       log: (l) => ctx.err(`${l}\n`),
       approve: async ({ origin, code }) => {
         ctx.err(`\nDemande d'appairage de ${origin}\nCode : ${code}\nLe même code s'affiche-t-il sur la page ? Tapez « oui » pour accepter, autre chose pour refuser : `);
@@ -141,6 +215,7 @@ export const bridgeCommand: Command = {
     });
     ctx.err(`Pont Teletrans à l'écoute sur ${bridge.url} (${bridge.transport.kind === 'simulated' ? 'cartes simulées' : 'PC/SC'}).\n`);
     ctx.err(`SSV : ${bridge.ssv.reason}.\nÉtat : ${dir}\n`);
+    ctx.err(`Origines autorisées : ${(await effectiveOriginsOf(dir)).join(', ')}\n`);
 
     rl.on('line', (l) => {
       if (waiter) {

@@ -1,12 +1,29 @@
 /**
- * One card bridge connection per tab, shared by every page that needs the cards.
- * Created lazily: pages that never touch the cards never open the WebSocket.
+ * One card bridge connection per tab, shared by every page that needs the cards (and by the
+ * root layout, for the session lock). Created lazily and started only where the cards are
+ * used: pages that never touch them never open the WebSocket.
  */
-import { createCardBridge, type CardBridge } from './stores.js';
+import { DEFAULT_BRIDGE_URL, createCardBridge, type CardBridge } from './stores.js';
+
+/** localStorage key of the bridge's address when it runs on another port (`--port N`). */
+export const BRIDGE_URL_KEY = 'teletrans.bridge-url';
+
+/** Only a loopback WebSocket address is accepted: the bridge never listens elsewhere. */
+export function bridgeUrl(saved: string | null | undefined): string {
+  return saved && /^ws:\/\/(?:127\.0\.0\.1|localhost):\d{1,5}\/$/.test(saved) ? saved : DEFAULT_BRIDGE_URL;
+}
+
+function savedUrl(): string | null {
+  try {
+    return globalThis.localStorage?.getItem(BRIDGE_URL_KEY) ?? null;
+  } catch {
+    return null;
+  }
+}
 
 let instance: CardBridge | null = null;
 
 export function cardBridge(): CardBridge {
-  instance ??= createCardBridge();
+  instance ??= createCardBridge({ url: bridgeUrl(savedUrl()) });
   return instance;
 }

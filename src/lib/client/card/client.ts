@@ -12,6 +12,7 @@ import {
   ephemeral,
   importPairingKey,
   pairingCode,
+  type PinResult,
   pairingKeyBytes,
   proof,
   randomBytes,
@@ -264,6 +265,15 @@ export class BridgeClient {
       s.send(frame);
     }).catch((e: Error) => this.pending.get(id)?.reject(e));
     return result;
+  }
+
+  /**
+   * `cps.verifyPin`: with `pin` (ASCII digits, wiped once sent) the PIN typed on the page;
+   * without, the bridge has the practitioner type it on the reader's PIN pad.
+   */
+  verifyPin(reader: string, pin?: Uint8Array): Promise<PinResult> {
+    if (pin && pin.length === 0) return Promise.reject(new BridgeError('bad_request', 'code porteur vide'));
+    return this.call<PinResult>('cps.verifyPin', { reader }, pin);
   }
 
   /** Sends bytes as they are (tests: replays, garbage). */

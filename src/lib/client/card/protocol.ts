@@ -18,12 +18,25 @@
  * ciphertext and tag; IV = direction (4) ‖ counter (8); AAD = version ‖ counter ‖ direction.
  * Each side expects exactly the next counter: replayed, reordered, dropped or altered frames
  * fail and the connection is closed.
+ *
+ * Requests inside the frames: {id, m: method, p: params} (+ binary attachment); answers {id, ok,
+ * r} or {id, ok: false, err: {code: CardErrorCode | 'card_absent' | 'error', message (French)}}.
+ * `cps.verifyPin` carries the PIN typed on the page as the attachment, or no attachment at all
+ * to have it typed on the reader's PIN pad (readers reporting `pinPad`: PC/SC part 10), in
+ * which case the PIN reaches neither the page nor the bridge.
  */
 
 const subtle = globalThis.crypto.subtle;
 const enc = new TextEncoder();
 
 export const PROTOCOL_VERSION = 1;
+
+/** What a PIN pad answers instead of the card: timeout, cancel key, bad length, bad parameters. */
+export type PinPadErrorCode = 'pin_pad_timeout' | 'pin_pad_cancelled' | 'pin_pad_length' | 'pin_pad_invalid';
+/** Reason codes of failed requests, shared by the bridge and the page. */
+export type CardErrorCode = 'pin_required' | 'pin_blocked' | 'card_error' | 'unsupported' | 'bad_request' | PinPadErrorCode;
+/** Result of `cps.verifyPin`, typed or on the pad. */
+export type PinResult = { ok: true; triesLeft: number } | { ok: false; triesLeft: number; blocked: boolean };
 /** Largest WebSocket message either side accepts, bytes. */
 export const MAX_FRAME = 64 * 1024;
 export const DIR_C2S = 1;

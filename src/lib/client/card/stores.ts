@@ -1,11 +1,14 @@
 /**
  * The card bridge as Svelte stores for the PWA: connection state, readers and cards, the
  * pairing code to show, and the session lock (removing the CPS locks the practitioner's
- * session, SA4). Reconnects with back-off after a bridge restart or a dropped connection.
+ * session across the app, SA4; see ./session-lock.ts). Reconnects with back-off after a bridge
+ * restart or a dropped connection.
  */
 import { derived, get, writable, type Readable } from 'svelte/store';
 import { BridgeClient, BridgeError, type PairingKeyStore, type SocketLike } from './client.js';
 import { IdbKeyStore } from './key-store.js';
+import type { PinResult } from './protocol.js';
+import { nextLock, restoreLock, saveLock, type LockEvent, type LockStorage, type SessionLock } from './session-lock.js';
 
 export const DEFAULT_BRIDGE_URL = 'ws://127.0.0.1:7523/';
 
@@ -15,6 +18,8 @@ export interface ReaderView {
   name: string;
   present: boolean;
   cardType: 'CPS' | 'VITALE' | null;
+  /** The reader has a PIN pad (PC/SC part 10): the PIN is typed there, not on the page. */
+  pinPad?: boolean;
 }
 
 export interface CardBridge {
@@ -24,13 +29,20 @@ export interface CardBridge {
   pairingCode: Readable<string | null>;
   cpsReader: Readable<string | null>;
   vitaleReader: Readable<string | null>;
-  /** True once a CPS was removed (or never unlocked): the app locks its session until the PIN. */
+  /** The reader holding the CPS has a PIN pad: ask for `verifyPin()` without a PIN. */
+  cpsPinPad: Readable<boolean>;
+  /** True while the CPS in the reader has no PIN verified through this page (card level). */
   locked: Readable<boolean>;
+  /** The practitioner's session lock for the whole app (the root layout shows it). */
+  session: Readable<SessionLock>;
   start(): void;
   stop(): void;
   pair(): Promise<void>;
-  /** Verifies the PIN (wiped once sent); unlocks the session when right. */
-  verifyPin(pin: Uint8Array): Promise<{ ok: boolean; triesLeft: number; blocked?: boolean }>;
+  /**
+   * Verifies the PIN and unlocks the session when right. With `pin` (ASCII digits, wiped once
+   * sent) it was typed on the page; without, it is typed on the reader's PIN pad.
+   */
+  verifyPin(pin?: Uint8Array): Promise<PinResult>;
   call<T = unknown>(method: string, params?: Record<string, unknown>): Promise<T>;
 }
 
@@ -42,6 +54,16 @@ export interface CardBridgeOptions {
   /** Back-off bounds for reconnection, ms. */
   minDelay?: number;
   maxDelay?: number;
+  /** Where the session lock survives a reload (default: sessionStorage; null: nowhere). */
+  lockStorage?: LockStorage | null;
+}
+
+function defaultLockStorage(): LockStorage | null {
+  try {
+    return globalThis.sessionStorage ?? null;
+  } catch {
+    return null;
+  }
 }
 
 export function createCardBridge(o: CardBridgeOptions = {}): CardBridge {
@@ -52,6 +74,14 @@ export function createCardBridge(o: CardBridgeOptions = {}): CardBridge {
   const readers = writable<ReaderView[]>([]);
   const pairingCode = writable<string | null>(null);
   const locked = writable(true);
+  const lockStorage = o.lockStorage === undefined ? defaultLockStorage() : o.lockStorage;
+  const session = writable<SessionLock>(restoreLock(lockStorage));
+  const feed = (e: LockEvent): void =>
+    session.update((s) => {
+      const n = nextLock(s, e);
+      if (n !== s) saveLock(lockStorage, n);
+      return n;
+    });
   let client: BridgeClient | null = null;
   let running = false;
   let delay = o.minDelay ?? 500;
@@ -75,13 +105,20 @@ export function createCardBridge(o: CardBridgeOptions = {}): CardBridge {
     status.set('connexion');
     const c = newClient();
     c.onEvent((ev, d) => {
-      if (ev === 'ready') readers.set((d as { readers: ReaderView[] }).readers);
-      else if (ev === 'inserted') upsert(d as ReaderView);
-      else if (ev === 'removed') {
+      if (ev === 'ready') {
+        const rs = (d as { readers: ReaderView[] }).readers;
+        readers.set(rs);
+        feed({ type: 'cps-readers', readers: rs.filter((r) => r.present && r.cardType === 'CPS').map((r) => r.name) });
+      } else if (ev === 'inserted') {
+        const r = d as ReaderView;
+        feed({ type: 'inserted', reader: r.name });
+        upsert(r);
+      } else if (ev === 'removed') {
         const name = (d as { name: string }).name;
         const was = get(readers).find((r) => r.name === name);
         if (was?.cardType === 'CPS') locked.set(true);
-        upsert({ name, present: false, cardType: null });
+        feed({ type: 'removed', reader: name });
+        upsert({ name, present: false, cardType: null, pinPad: was?.pinPad });
       }
     });
     try {
@@ -89,6 +126,7 @@ export function createCardBridge(o: CardBridgeOptions = {}): CardBridge {
       client = c;
       delay = o.minDelay ?? 500;
       status.set('connecté');
+      void checkSessionCard(c);
       c.onClose(() => {
         if (client === c) client = null;
         locked.set(true);
@@ -105,7 +143,23 @@ export function createCardBridge(o: CardBridgeOptions = {}): CardBridge {
     }
   }
 
+  /**
+   * After a (re)connection during an unlocked session: the CPS must still hold the PIN verified
+   * (a card removed and put back while the bridge was unreachable has lost it).
+   */
+  async function checkSessionCard(c: BridgeClient): Promise<void> {
+    const s = get(session);
+    if (s.state !== 'unlocked') return;
+    try {
+      const r = await c.call<{ pinTriesLeft: number }>('cps.read', { reader: s.reader });
+      if (r.pinTriesLeft !== -1) feed({ type: 'pin-lost', reader: s.reader });
+    } catch {
+      feed({ type: 'pin-lost', reader: s.reader });
+    }
+  }
+
   const cardOf = (t: 'CPS' | 'VITALE'): Readable<string | null> => derived(readers, (rs) => rs.find((r) => r.present && r.cardType === t)?.name ?? null);
+  const cpsReaderView = (): ReaderView | undefined => get(readers).find((r) => r.present && r.cardType === 'CPS');
 
   return {
     status,
@@ -113,7 +167,9 @@ export function createCardBridge(o: CardBridgeOptions = {}): CardBridge {
     pairingCode,
     cpsReader: cardOf('CPS'),
     vitaleReader: cardOf('VITALE'),
+    cpsPinPad: derived(readers, (rs) => rs.find((r) => r.present && r.cardType === 'CPS')?.pinPad === true),
     locked,
+    session,
     start() {
       if (running) return;
       running = true;
@@ -138,13 +194,17 @@ export function createCardBridge(o: CardBridgeOptions = {}): CardBridge {
       await connect();
     },
     async verifyPin(pin) {
-      const reader = get(readers).find((r) => r.present && r.cardType === 'CPS')?.name;
+      const reader = cpsReaderView();
       if (!client || !reader) {
-        pin.fill(0);
+        pin?.fill(0);
         throw new BridgeError('card_absent', 'aucune CPS dans les lecteurs');
       }
-      const r = await client.call<{ ok: boolean; triesLeft: number; blocked?: boolean }>('cps.verifyPin', { reader }, pin);
-      if (r.ok) locked.set(false);
+      if (!pin && !reader.pinPad) throw new BridgeError('bad_request', 'ce lecteur n’a pas de clavier : saisissez le code PIN');
+      const r = await client.verifyPin(reader.name, pin);
+      if (r.ok) {
+        locked.set(false);
+        feed({ type: 'pin-verified', reader: reader.name });
+      }
       return r;
     },
     call(method, params = {}) {

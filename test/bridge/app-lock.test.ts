@@ -1,0 +1,171 @@
+/**
+ * The app-wide session lock in Chromium, on the production build served by `node build`: the
+ * practitioner pairs on « Cartes », types the PIN, goes to « Certificats », then pulls the CPS.
+ * Every page is covered by the lock (content hidden and inert, focus in the lock dialog) until
+ * the CPS is back and the PIN typed again, with the keyboard only. A reload keeps the lock.
+ * On the real pcscd + vpcd stack when installed, otherwise on the simulated readers.
+ */
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { makeCardSet, type CardSet } from '../../bridge/cards/profiles.js';
+import { VpcdInsertion } from '../../bridge/cards/vpcd.js';
+import { startBridge, type Bridge } from '../../bridge/server.js';
+import { SimulatedTransport } from '../../bridge/transport.js';
+import { BRIDGE_URL_KEY } from '../../src/lib/client/card/bridge-instance.js';
+import { CHROMIUM_PATH, launchChromium } from '../browser/harness.js';
+import { buildApp, startApp, type PrivateBuild, type RunningApp } from '../e2e/app-server.js';
+import { pcscAvailable, startPcscd, type Pcscd } from './pcscd.js';
+import { stateDir, waitFor } from './helpers.js';
+
+const haveChromium = existsSync(CHROMIUM_PATH);
+const LOCK_TEXT = 'Session verrouillée : carte CPS retirée. Réinsérez votre carte CPS et saisissez votre code PIN.';
+const POLL = { timeout: 20_000, interval: 100 };
+
+let build: PrivateBuild;
+let app: RunningApp;
+let browser: Browser;
+let context: BrowserContext;
+let page: Page;
+let bridge: Bridge;
+let pcscd: Pcscd | null = null;
+let sim: SimulatedTransport | undefined;
+let set: CardSet;
+let cpsSlot: VpcdInsertion | undefined;
+let cpsReader: string;
+
+const pullCps = (): void => (cpsSlot ? cpsSlot.remove() : sim!.remove(cpsReader));
+async function insertCps(): Promise<void> {
+  if (cpsSlot) await cpsSlot.insert();
+  else sim!.insert(cpsReader, set.cps);
+}
+
+beforeAll(async () => {
+  if (!haveChromium) return;
+  [build, browser, set] = await Promise.all([buildApp(), launchChromium(), makeCardSet()]);
+  app = await startApp(build.server);
+  if (pcscAvailable()) {
+    pcscd = await startPcscd();
+    cpsReader = pcscd.readers[0];
+  } else {
+    sim = new SimulatedTransport(['S0', 'S1']);
+    cpsReader = 'S0';
+  }
+  bridge = await startBridge({
+    port: 0,
+    transport: sim,
+    stateDir: await stateDir(),
+    allowedOrigins: [app.url],
+    // The practitioner's eye: approve when the page shows the very code the bridge shows.
+    approve: async ({ code }) => {
+      for (let i = 0; i < 200; i++) {
+        const shown = await page.locator('.code strong').textContent({ timeout: 100 }).catch(() => null);
+        if (shown) return shown === code;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      return false;
+    },
+  });
+  if (pcscd) {
+    cpsSlot = new VpcdInsertion(set.cps, pcscd.port);
+    await waitFor(() => bridge.transport.readers().length === 2, 10_000);
+  }
+  await insertCps();
+  await waitFor(() => bridge.transport.readers().some((r) => r.name === cpsReader && r.present), 10_000);
+  context = await browser.newContext({ locale: 'fr-FR' });
+  // The bridge of this test listens on a free port, as `teletrans bridge --port N` would.
+  await context.addInitScript(([key, url]) => localStorage.setItem(key, url), [BRIDGE_URL_KEY, bridge.url] as const);
+  page = await context.newPage();
+}, 300_000);
+
+afterAll(async () => {
+  cpsSlot?.remove();
+  await context?.close();
+  await browser?.close();
+  await bridge?.close();
+  await pcscd?.stop();
+  await app?.stop();
+  build?.remove();
+});
+
+const lockDialog = (): ReturnType<Page['getByRole']> => page.getByRole('dialog', { name: 'Session verrouillée' });
+const focusedInsideApp = (): Promise<boolean> => page.evaluate(() => document.activeElement?.closest('.app') != null);
+
+/** Tabs (keyboard only) until the PIN field of the lock dialog has the focus. */
+async function tabToPinField(): Promise<void> {
+  for (let i = 0; i < 15; i++) {
+    const here = await page.evaluate(() => (document.activeElement as HTMLInputElement | null)?.type ?? '');
+    if (here === 'password') return;
+    expect(await focusedInsideApp()).toBe(false);
+    await page.keyboard.press('Tab');
+  }
+  throw new Error('the PIN field cannot be reached with Tab');
+}
+
+it.skipIf(!haveChromium)('pulling the CPS locks every page until the CPS is back and the PIN typed again', async () => {
+  await page.goto(`${app.url}/cartes`);
+  await page.getByRole('button', { name: 'Appairer ce navigateur avec le pont' }).click();
+  await expect.poll(() => page.getByText('Appairage réussi.').isVisible(), POLL).toBe(true);
+  const pin = page.getByLabel('Code porteur de la CPS');
+  await pin.fill('1234');
+  await pin.press('Enter');
+  await expect.poll(() => page.getByText('Code porteur vérifié.').isVisible(), POLL).toBe(true);
+  expect(await lockDialog().count()).toBe(0);
+
+  await page.getByRole('navigation').getByRole('link', { name: 'Certificats' }).click();
+  await page.waitForURL(`${app.url}/certificats`);
+  const title = page.getByRole('heading', { level: 1, name: 'Certificats' });
+  await expect.poll(() => title.isVisible(), POLL).toBe(true);
+
+  pullCps();
+  await expect.poll(() => lockDialog().isVisible(), POLL).toBe(true);
+  expect(await lockDialog().getByText(LOCK_TEXT).isVisible()).toBe(true);
+  // Nothing of the page shows, nor is reachable: hidden and inert.
+  expect(await title.isVisible()).toBe(false);
+  expect(await page.locator('main').isVisible()).toBe(false);
+  expect(await page.locator('.app').getAttribute('inert')).not.toBeNull();
+  const text = await page.evaluate(() => document.body.innerText);
+  expect(text).not.toContain('magasin de confiance');
+  expect(text).toContain(LOCK_TEXT);
+  expect(await page.evaluate(() => document.activeElement?.id)).toBe('session-lock-title');
+  for (let i = 0; i < 6; i++) {
+    await page.keyboard.press('Tab');
+    expect(await focusedInsideApp()).toBe(false);
+  }
+  // The page's links cannot be activated behind the lock.
+  await page.keyboard.press('Enter');
+  expect(page.url()).toBe(`${app.url}/certificats`);
+
+  await insertCps();
+  const lockPin = lockDialog().getByLabel('Code porteur de la CPS');
+  await expect.poll(() => lockPin.isVisible(), POLL).toBe(true);
+  // A wrong PIN keeps the lock.
+  await page.locator('#session-lock-title').focus();
+  await tabToPinField();
+  await page.keyboard.type('9999');
+  await page.keyboard.press('Enter');
+  await expect.poll(() => lockDialog().getByText(/Code porteur incorrect, 2 essai/).isVisible(), POLL).toBe(true);
+  expect(await title.isVisible()).toBe(false);
+
+  await page.locator('#session-lock-title').focus();
+  await tabToPinField();
+  await page.keyboard.type('1234');
+  await page.keyboard.press('Enter');
+  await expect.poll(() => lockDialog().count(), POLL).toBe(0);
+  await expect.poll(() => title.isVisible(), POLL).toBe(true);
+  expect(await page.evaluate(() => document.activeElement?.id)).toBe('contenu');
+  expect(await page.locator('.app').getAttribute('inert')).toBeNull();
+}, 180_000);
+
+it.skipIf(!haveChromium)('a reload during the session comes back locked; the PIN lifts it', async () => {
+  await page.reload();
+  await expect.poll(() => lockDialog().isVisible(), POLL).toBe(true);
+  expect(await lockDialog().getByText('la page a été rechargée').isVisible()).toBe(true);
+  expect(await page.getByRole('heading', { level: 1, name: 'Certificats' }).isVisible()).toBe(false);
+  const lockPin = lockDialog().getByLabel('Code porteur de la CPS');
+  await expect.poll(() => lockPin.isVisible(), POLL).toBe(true);
+  await lockPin.fill('1234');
+  await lockPin.press('Enter');
+  await expect.poll(() => lockDialog().count(), POLL).toBe(0);
+  expect(await page.getByRole('heading', { level: 1, name: 'Certificats' }).isVisible()).toBe(true);
+}, 120_000);
