@@ -71,13 +71,13 @@ export interface RunningApp {
   stop(): Promise<void>;
 }
 
-/** Starts `node <serverDir>` and waits until it answers. */
-export async function startApp(serverDir: string): Promise<RunningApp> {
+/** Starts `node <serverDir>` (with `env` added, e.g. the relay's) and waits until it answers. */
+export async function startApp(serverDir: string, env: NodeJS.ProcessEnv = {}): Promise<RunningApp> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const child: ChildProcess = spawn(process.execPath, [serverDir], {
     cwd: REPO_ROOT,
-    env: productionEnv({ HOST: '127.0.0.1', PORT: String(port), ORIGIN: url }),
+    env: productionEnv({ ...env, HOST: '127.0.0.1', PORT: String(port), ORIGIN: url }),
     stdio: ['ignore', 'pipe', 'pipe']
   });
   let output = '';

@@ -2,12 +2,15 @@
  * End-to-end: the production build served by `node build`, driven in Chromium.
  * Needs the shared PKITS data (see SHARED_DIR) for the « Certificats » scenarios.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { launchChromium } from '../browser/harness';
 import { SHARED_DIR, buildApp, startApp, type PrivateBuild, type RunningApp } from './app-server';
+import { INSURER_ADDR, PRACTITIONER_ADDR, startMailServers, type MailServers } from '../relay/fixtures/mail';
+import { composeTestMessage, configJson, login, makeIgcSante, relayConfig } from '../relay/fixtures/relay';
 
 const PKITS_CERTS = join(SHARED_DIR, 'pkits', 'certs');
 const PKITS_CRLS = join(SHARED_DIR, 'pkits', 'crls');
@@ -35,6 +38,50 @@ describe('Teletrans PWA (production build)', () => {
     await browser?.close();
     await app?.stop();
     build?.remove();
+  });
+
+  it('runs the relay inside the node server: CPS login, durable intake, SMTP delivery to Postfix', async () => {
+    const [mail, pki]: [MailServers, Awaited<ReturnType<typeof makeIgcSante>>] = await Promise.all([startMailServers(), makeIgcSante()]);
+    const dir = mkdtempSync(join(tmpdir(), 'teletrans-e2e-relay-'));
+    let relayApp: RunningApp | null = null;
+    try {
+      const config = relayConfig(pki, { host: '127.0.0.1', port: mail.smtpPort, security: 'starttls', tls: { ca: mail.pki.caPem, servername: 'localhost' } },
+        { delivery: { pollMs: 100 } });
+      writeFileSync(join(dir, 'relay.json'), configJson(config));
+      // BODY_SIZE_LIMIT as scripts/start.sh (npm start) sets it.
+      relayApp = await startApp(build.server, { TELETRANS_RELAY_CONFIG: join(dir, 'relay.json'), TELETRANS_RELAY_SQLITE: join(dir, 'relay.sqlite'),
+        BODY_SIZE_LIMIT: '16M' });
+      const base = relayApp.url;
+      const lr = await login(async (q) => fetch(q.url.replace('http://relay.test', base), { method: q.method, headers: q.headers, body: await q.arrayBuffer() }),
+        pki.leaf, pki.leafKey);
+      expect(lr.status).toBe(200);
+      const { token } = (await lr.json()) as { token: string };
+      // A 1 MiB lot: above adapter-node's 512 KiB default body limit.
+      const m = composeTestMessage({ from: PRACTITIONER_ADDR, to: INSURER_ADDR, size: 1024 * 1024 });
+      const post = (): Promise<Response> => fetch(`${base}/api/relay/messages`, { method: 'POST', body: Buffer.from(m.bytes),
+        headers: { authorization: `Bearer ${token}`, 'idempotency-key': 'e2e-relay-0001', 'content-type': 'message/rfc822' } });
+      const first = await post();
+      expect(first.status).toBe(202);
+      const { id } = (await first.json()) as { id: string };
+      const again = await post();
+      expect(again.status).toBe(202);
+      expect(again.headers.get('idempotent-replayed')).toBe('true');
+      let status = '';
+      for (let i = 0; i < 100 && status !== 'delivered'; i++) {
+        const r = await fetch(`${base}/api/relay/messages/${id}`, { headers: { authorization: `Bearer ${token}` } });
+        status = ((await r.json()) as { status: string }).status;
+        if (status !== 'delivered') await new Promise((res) => setTimeout(res, 100));
+      }
+      expect(status).toBe('delivered');
+      await mail.drain();
+      expect(mail.messages(INSURER_ADDR).filter((b) => b.toString('latin1').includes(m.messageId)).length).toBe(1);
+      const anonymous = await fetch(`${base}/api/relay/messages`);
+      expect(anonymous.status).toBe(401);
+    } finally {
+      await relayApp?.stop();
+      mail.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   async function newPage(): Promise<{ context: BrowserContext; page: Page }> {

@@ -142,7 +142,8 @@ export class DeliveryWorker {
         } catch (e) {
           process.stderr.write(`relay delivery: ${(e as Error).message}\n`);
         }
-        if (this.running) await new Promise<void>((res) => { this.wake = res; setTimeout(res, this.d.pollMs); });
+        // unref: the poll alone must not keep a stopping server alive.
+        if (this.running) await new Promise<void>((res) => { this.wake = res; setTimeout(res, this.d.pollMs).unref(); });
       }
     })();
   }

@@ -68,7 +68,10 @@ export function getRelay(): Promise<Relay | null> {
       mkdirSync(dirname(file), { recursive: true });
       store = new SqliteStore(file);
     }
-    return startRelay(config, store);
+    const r = await startRelay(config, store);
+    // adapter-node's graceful shutdown (SIGTERM/SIGINT): finish in-flight work, close SMTP and the store.
+    (process as NodeJS.EventEmitter).once('sveltekit:shutdown', () => void r.stop().catch((e: Error) => process.stderr.write(`relay stop: ${e.message}\n`)));
+    return r;
   })();
   return relay;
 }
