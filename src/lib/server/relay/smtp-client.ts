@@ -395,6 +395,9 @@ function connect(o: SmtpClientOptions): Promise<net.Socket> {
     });
     s.once(implicit ? 'secureConnect' : 'connect', () => {
       clearTimeout(timer);
+      // No Nagle: the last small TLS record of a body would otherwise wait for the server's
+      // delayed ACK before leaving (tens of ms per message).
+      s.setNoDelay(true);
       s.removeAllListeners('error');
       resolve(s);
     });
