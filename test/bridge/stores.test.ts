@@ -7,7 +7,9 @@ import { startBridge, type Bridge } from '../../bridge/server.js';
 import { SimulatedTransport } from '../../bridge/transport.js';
 import { MemoryKeyStore, type SocketLike } from '../../src/lib/client/card/client.js';
 import { createCardBridge } from '../../src/lib/client/card/stores.js';
-import { lockMessage, nextLock, restoreLock, saveLock, type LockStorage, type SessionLock } from '../../src/lib/client/card/session-lock.js';
+import {
+  applyShared, lockMessage, nextLock, restoreLock, saveLock, sharedValue, type LockStorage, type SessionLock,
+} from '../../src/lib/client/card/session-lock.js';
 import { APP_ORIGIN, approver, stateDir, waitFor } from './helpers.js';
 
 let bridge: Bridge | undefined;
@@ -172,4 +174,23 @@ describe('the session lock, as a state machine', () => {
       await b.close();
     }
   }, 60_000);
+});
+
+describe('the lock shared by the tabs (localStorage)', () => {
+  const unlocked = { state: 'unlocked', reader: 'R1' } as const;
+  it('a lock in one tab locks the others; a tab opened during a locked session starts locked', () => {
+    expect(sharedValue({ state: 'locked', reason: 'removed' })).toBe('locked');
+    expect(applyShared(unlocked, 'locked', true)).toEqual({ state: 'locked', reason: 'removed' });
+    expect(applyShared({ state: 'none' }, 'locked', false)).toEqual({ state: 'locked', reason: 'removed' });
+  });
+
+  it('a PIN verified in an open tab unlocks the others, but never a reloaded tab at start-up', () => {
+    expect(sharedValue(unlocked)).toBe('unlocked:R1');
+    expect(applyShared({ state: 'locked', reason: 'removed' }, 'unlocked:R1', true)).toEqual(unlocked);
+    expect(applyShared({ state: 'locked', reason: 'reload' }, 'unlocked:R1', false)).toEqual({ state: 'locked', reason: 'reload' });
+    // A new tab joins the open session, and so will lock when that CPS leaves its reader.
+    expect(applyShared({ state: 'none' }, 'unlocked:R1', false)).toEqual(unlocked);
+    expect(applyShared({ state: 'none' }, null, false)).toEqual({ state: 'none' });
+    expect(applyShared({ state: 'none' }, 'unlocked:', true)).toEqual({ state: 'none' });
+  });
 });

@@ -1,7 +1,8 @@
 /**
  * The practitioner's session lock for the whole app (SA4: CPS removed → lock): a pure state
  * machine fed with the bridge's card events, kept in sessionStorage so that reloading the tab
- * does not lift it. The root layout hides every page behind it while `locked`.
+ * does not lift it, and shared by the profile's tabs through localStorage (SHARED_LOCK_KEY).
+ * The root layout hides every page behind it while `locked`.
  *
  *   none ──PIN verified──▶ unlocked(reader) ──CPS removed from that reader──▶ locked
  *     ▲                                                                          │
@@ -74,6 +75,33 @@ export function restoreLock(storage: LockStorage | null): SessionLock {
   }
   if (v === null) return { state: 'none' };
   return { state: 'locked', reason: v === 'locked:removed' ? 'removed' : 'reload' };
+}
+
+/**
+ * Shared by the tabs of the browser profile (localStorage): the lock is the practitioner's, not
+ * one tab's. A tab locking makes every tab lock (storage event); a tab opened during a locked
+ * session starts locked; a PIN verified in one tab unlocks the others that are open. Value:
+ * `locked` or `unlocked:<reader>`.
+ */
+export const SHARED_LOCK_KEY = 'teletrans.card-lock';
+
+export function sharedValue(s: SessionLock): string | null {
+  if (s.state === 'none') return null;
+  return s.state === 'locked' ? 'locked' : `unlocked:${s.reader}`;
+}
+
+/**
+ * This tab's lock given what the shared value says. `live`: the value comes from another open
+ * tab now (storage event), not from a start-up read; only then may it lift a lock, since a
+ * reloaded tab must re-check its card through the bridge first.
+ */
+export function applyShared(s: SessionLock, value: string | null, live: boolean): SessionLock {
+  if (value === 'locked') return s.state === 'locked' ? s : LOCKED_REMOVED;
+  if (value?.startsWith('unlocked:')) {
+    const reader = value.slice('unlocked:'.length);
+    if (reader && (s.state === 'none' || (live && s.state === 'locked'))) return { state: 'unlocked', reader };
+  }
+  return s;
 }
 
 /** The French text of the lock screen. */

@@ -8,7 +8,9 @@ import { derived, get, writable, type Readable } from 'svelte/store';
 import { BridgeClient, BridgeError, type PairingKeyStore, type SocketLike } from './client.js';
 import { IdbKeyStore } from './key-store.js';
 import type { PinResult } from './protocol.js';
-import { nextLock, restoreLock, saveLock, type LockEvent, type LockStorage, type SessionLock } from './session-lock.js';
+import {
+  SHARED_LOCK_KEY, applyShared, nextLock, restoreLock, saveLock, sharedValue, type LockEvent, type LockStorage, type SessionLock,
+} from './session-lock.js';
 
 export const DEFAULT_BRIDGE_URL = 'ws://127.0.0.1:7523/';
 
@@ -56,6 +58,34 @@ export interface CardBridgeOptions {
   maxDelay?: number;
   /** Where the session lock survives a reload (default: sessionStorage; null: nowhere). */
   lockStorage?: LockStorage | null;
+  /** Where the tabs share the lock (default: localStorage; null: not shared). */
+  sharedLockStorage?: LockStorage | null;
+}
+
+function defaultSharedStorage(): LockStorage | null {
+  try {
+    return globalThis.localStorage ?? null;
+  } catch {
+    return null;
+  }
+}
+
+function readShared(storage: LockStorage | null): string | null {
+  try {
+    return storage?.getItem(SHARED_LOCK_KEY) ?? null;
+  } catch {
+    return null;
+  }
+}
+
+function writeShared(storage: LockStorage | null, s: SessionLock): void {
+  try {
+    const v = sharedValue(s);
+    if (v === null) storage?.removeItem(SHARED_LOCK_KEY);
+    else storage?.setItem(SHARED_LOCK_KEY, v);
+  } catch {
+    /* storage full or disabled: this tab's lock still holds */
+  }
 }
 
 function defaultLockStorage(): LockStorage | null {
@@ -75,13 +105,28 @@ export function createCardBridge(o: CardBridgeOptions = {}): CardBridge {
   const pairingCode = writable<string | null>(null);
   const locked = writable(true);
   const lockStorage = o.lockStorage === undefined ? defaultLockStorage() : o.lockStorage;
-  const session = writable<SessionLock>(restoreLock(lockStorage));
+  const sharedStorage = o.sharedLockStorage === undefined ? defaultSharedStorage() : o.sharedLockStorage;
+  const session = writable<SessionLock>(applyShared(restoreLock(lockStorage), readShared(sharedStorage), false));
   const feed = (e: LockEvent): void =>
     session.update((s) => {
       const n = nextLock(s, e);
-      if (n !== s) saveLock(lockStorage, n);
+      if (n !== s) {
+        saveLock(lockStorage, n);
+        writeShared(sharedStorage, n);
+      }
       return n;
     });
+  // Another tab locked or unlocked the practitioner's session.
+  if (sharedStorage && typeof globalThis.addEventListener === 'function') {
+    globalThis.addEventListener('storage', (ev: StorageEvent) => {
+      if (ev.key !== SHARED_LOCK_KEY) return;
+      session.update((s) => {
+        const n = applyShared(s, ev.newValue, true);
+        if (n !== s) saveLock(lockStorage, n);
+        return n;
+      });
+    });
+  }
   let client: BridgeClient | null = null;
   let running = false;
   let delay = o.minDelay ?? 500;
