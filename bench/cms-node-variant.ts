@@ -19,7 +19,7 @@ import { checkRecipient, encryptDocument } from '../src/lib/cms/index.js';
 import { nodeAesCbc } from '../src/lib/server/crypto/aes-cbc-node.js';
 import { nodeRsaPkcs1 } from '../src/lib/server/crypto/rsa-pkcs1-node.js';
 
-export type NodeVariant = 'raw' | 'webcrypto' | 'node:crypto' | 'cipheriv';
+export type NodeVariant = 'raw' | 'webcrypto' | 'node:crypto' | 'node:crypto-in-place' | 'cipheriv';
 
 export type VariantRequest =
   | { cmd: 'setup'; variant: NodeVariant; size: number; certB64: string }
@@ -75,9 +75,13 @@ async function makeRun(variant: NodeVariant, size: number, certB64: string): Pro
         return [c.update(data), c.final()];
       };
     case 'webcrypto':
-    case 'node:crypto': {
+    case 'node:crypto':
+    case 'node:crypto-in-place': {
       const recipient = await checkRecipient(Buffer.from(certB64, 'base64'), { insecureSkipVerify: true });
-      const options = variant === 'node:crypto' ? { aes: nodeAesCbc, rsa: nodeRsaPkcs1 } : {};
+      // In place (the CLI's path: it hands over the buffer it read): each run encrypts the
+      // previous run's output, the same work on a hot buffer, as `openssl speed` does.
+      const options =
+        variant === 'webcrypto' ? {} : { aes: nodeAesCbc, rsa: nodeRsaPkcs1, consumeInput: variant === 'node:crypto-in-place' };
       return () => encryptDocument(data, recipient, options);
     }
   }

@@ -11,7 +11,10 @@
  * (`checkRecipient` done once, as for a batch of lots): fresh key and IV, AES-128-CBC over the
  * whole buffer, RSA PKCS #1 v1.5 key transport, DER header; output kept as parts (no join).
  * `aes` says which primitives: "webcrypto" (the isomorphic default: WebCrypto AES, BigInt
- * RSA) or "node:crypto" (the Node adapters of src/lib/server/crypto/, as the CLI uses).
+ * RSA), "node:crypto" (the Node adapters of src/lib/server/crypto/, the input left intact) or
+ *   "node:crypto-in-place" (the same with `consumeInput`: the caller hands its buffer over and
+ *   the addon native/aes_cbc_inplace.c encrypts it in place; `teletrans encrypt`'s path;
+ *   `in_place_addon:false` if the addon is not built, and then it is the copying path).
  *   - webcrypto_aes128cbc: raw `subtle.encrypt({name:'AES-CBC'})` with an imported key, on the
  *     same buffer, in the same runtime (in Chromium, the same page), alternated with ours.
  *   - openssl_aes128cbc: `openssl speed -evp aes-128-cbc -bytes SIZE -seconds 2` (in-place
@@ -40,6 +43,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
+import { nodeAesCbc } from '../src/lib/server/crypto/aes-cbc-node.js';
 import type { BlockResult, NodeVariant, PeakResult, VariantRequest } from './cms-node-variant.js';
 
 type Row = Record<string, unknown>;
@@ -161,7 +165,7 @@ async function timeVariants(procs: VariantProcess[]): Promise<Map<string, Timing
 
 async function benchNode(certDer: Uint8Array, size: number, ossl: OpensslSpeed): Promise<Row[]> {
   const certB64 = Buffer.from(certDer).toString('base64');
-  const names: NodeVariant[] = ['raw', 'webcrypto', 'node:crypto', 'cipheriv'];
+  const names: NodeVariant[] = ['raw', 'webcrypto', 'node:crypto', 'node:crypto-in-place', 'cipheriv'];
   const procs = names.map(forkVariant);
   try {
     for (const p of procs) await p.ask({ cmd: 'setup', variant: p.name, size, certB64 });
@@ -174,7 +178,7 @@ async function benchNode(certDer: Uint8Array, size: number, ossl: OpensslSpeed):
     };
     const webcrypto = mibs('raw');
     const rows: Row[] = [];
-    for (const aes of ['webcrypto', 'node:crypto'] as const) {
+    for (const aes of ['webcrypto', 'node:crypto', 'node:crypto-in-place'] as const) {
       const peak = await procs[names.indexOf(aes)]!.ask<PeakResult>({ cmd: 'peak' });
       const mine = mibs(aes);
       rows.push({
@@ -197,6 +201,7 @@ async function benchNode(certDer: Uint8Array, size: number, ossl: OpensslSpeed):
         node_cipheriv_aes128cbc_mib_per_s: round(mibs('cipheriv')),
         node_cipheriv_cpu_mib_per_s: round(cpuMibs('cipheriv')),
         ratio_to_node_cipheriv: round(mine / mibs('cipheriv')),
+        ...(aes === 'node:crypto-in-place' ? { in_place_addon: nodeAesCbc.encryptInPlace !== undefined } : {}),
         samples: stats.get(aes)!.times.length,
         load_average: round(load, 2),
         isolation: 'one process per variant, blocks alternated',

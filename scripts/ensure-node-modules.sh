@@ -13,3 +13,4 @@ if [ ! -d node_modules ] || [ ! -f node_modules/.package-lock.json ] \
   echo "ensure-node-modules: npm install"
   npm install --no-audit --no-fund --loglevel=error </dev/null
 fi
+bash scripts/build-native.sh

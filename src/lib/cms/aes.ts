@@ -23,6 +23,12 @@ export interface AesCbc {
    * A key size the implementation lacks is a CmsError('cms_unsupported_algorithm').
    */
   decrypt(key: Uint8Array, iv: Uint8Array, data: Uint8Array): Promise<Uint8Array>;
+  /**
+   * Optional: encrypts `data` over itself, for callers that hand their buffer over; the
+   * ciphertext parts are views of `data` plus the last, padded block. No new memory for the
+   * bulk, hence OpenSSL's full speed on large lots. Absent where the runtime cannot (WebCrypto).
+   */
+  encryptInPlace?(key: Uint8Array, iv: Uint8Array, data: Uint8Array<ArrayBuffer>): Promise<Uint8Array<ArrayBuffer>[]>;
 }
 
 /** Ciphertext length of AES-CBC with PKCS #7 padding: always at least one byte of padding. */

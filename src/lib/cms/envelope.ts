@@ -34,6 +34,14 @@ export interface EncryptOptions {
   aes?: AesCbc;
   /** RSAES-PKCS1-v1_5 implementation; default BigInt. Node callers may pass the node:crypto adapter. */
   rsa?: RsaPkcs1;
+  /**
+   * The caller hands `data` over: it may be overwritten with ciphertext (and its last partial
+   * block zeroed), and the result's parts may be views of it. Used only when the AES
+   * implementation can encrypt in place (the Node adapter with its addon); otherwise `data`
+   * is left as it is. Saves a copy of the file in memory and runs at OpenSSL's full speed.
+   * A compressed buffer is ours, so it is always encrypted in place when possible.
+   */
+  consumeInput?: boolean;
 }
 
 export interface EncryptedDocument {
@@ -114,7 +122,11 @@ export async function encryptDocument(data: Uint8Array, recipient: Recipient, op
   try {
     // Start the bulk encryption first: WebCrypto runs it off the JavaScript thread, and the
     // key transport below (BigInt RSA) overlaps with it.
-    const ciphertext = aes.encrypt(cek, iv, plain);
+    const mine = plain !== data; // a compressor's output: nobody else holds it
+    const ciphertext =
+      aes.encryptInPlace && (mine || options.consumeInput === true) && plain.buffer instanceof ArrayBuffer
+        ? aes.encryptInPlace(cek, iv, plain as Uint8Array<ArrayBuffer>)
+        : aes.encrypt(cek, iv, plain);
     ciphertext.catch(() => undefined); // awaited below; avoid an unhandled rejection meanwhile
     const encryptedKey =
       keyTransport === 'rsa-oaep-sha256'
