@@ -86,4 +86,48 @@ describe('SQLite body files', () => {
     expect(existsSync(join(`${db}.bodies`, 'messages', 'c-late.eml'))).toBe(true);
     await s.close();
   });
+
+  it('keeps the latest bodies in memory for delivery, within its budget, and forgets removed ones', async () => {
+    const db = join(dir, `b${++n}.sqlite`);
+    // 9-byte bodies ("raw key-N"), a 40-byte budget: the four latest stay in memory.
+    const s = new SqliteStore(db, { bodyCacheBytes: 40 });
+    const bodies = join(`${db}.bodies`, 'messages');
+    for (let i = 1; i <= 6; i++) await s.insertMessage(msg(`m-${i}`, `key-${i}`));
+    for (const f of readdirSync(bodies)) rmSync(join(bodies, f)); // only memory can answer now
+    const got = await Promise.all([1, 2, 3, 4, 5, 6].map(async (i) => {
+      const b = await s.getRaw(`m-${i}`);
+      return b && new TextDecoder().decode(b);
+    }));
+    expect(got).toEqual([null, null, 'raw key-3', 'raw key-4', 'raw key-5', 'raw key-6']);
+    const [claimed] = await s.claimDue('A', 2000, 60_000, 1);
+    expect(claimed!.id).toBe('m-1');
+    const [c3] = (await s.claimDue('A', 2000, 60_000, 2)).filter((m) => m.id === 'm-3');
+    expect(await s.finishDelivered(c3!.id, 'A', '250 ok', 2001)).toBe(true);
+    expect(await s.getRaw('m-3')).toBeNull();
+    // A body over a quarter of the budget is not kept in memory.
+    const big = { ...msg('m-big', 'key-big'), raw: enc('x'.repeat(11)) };
+    await s.insertMessage(big);
+    rmSync(join(bodies, 'm-big.eml'));
+    expect(await s.getRaw('m-big')).toBeNull();
+    await s.close();
+  });
+
+  it('records delivery outcomes with the next commit, or on close, durably', async () => {
+    const db = join(dir, `b${++n}.sqlite`);
+    let s = new SqliteStore(db);
+    for (let i = 1; i <= 3; i++) await s.insertMessage(msg(`m-${i}`, `key-${i}`));
+    const claimed = await s.claimDue('A', 2000, 60_000, 3);
+    expect(claimed).toHaveLength(3);
+    // An outcome alone waits for a later commit (a claim here) or a short timer.
+    const first = s.finishDelivered('m-1', 'A', '250 ok', 2001);
+    await s.claimDue('A', 2002, 60_000, 1);
+    expect(await first).toBe(true);
+    expect(await s.finishFailed('m-2', 'A', '550 no', 2003)).toBe(true); // the timer alone
+    void s.finishDelivered('m-3', 'A', '250 ok', 2004); // not awaited: close must take it along
+    await s.close();
+    s = new SqliteStore(db);
+    expect((await Promise.all(['m-1', 'm-2', 'm-3'].map((id) => s.getMessage(id)))).map((m) => m?.status))
+      .toEqual(['delivered', 'failed', 'delivered']);
+    await s.close();
+  });
 });

@@ -72,18 +72,26 @@ export class DeliveryWorker {
     return this.transport;
   }
 
-  /** Sends one claimed message and records the outcome. */
-  async deliver(m: MessageRecord): Promise<Outcome> {
-    const raw = await this.store.getRaw(m.id);
+  /**
+   * Sends one claimed message and records the outcome. `onSent` runs once the SMTP exchange is
+   * over (before the outcome is recorded), so that the caller can hand the connection more work
+   * without waiting for the store.
+   */
+  async deliver(m: MessageRecord, onSent?: () => void): Promise<Outcome> {
     let outcome: Outcome;
-    if (!raw) outcome = { kind: 'failed', reply: 'stored message missing' };
-    else {
-      try {
-        const info = await this.getTransport().send({ from: m.envelopeFrom, to: m.envelopeTo, dsnId: m.id }, raw);
-        outcome = { kind: 'delivered', reply: info.response };
-      } catch (e) {
-        outcome = classify(e as SmtpError);
+    try {
+      const raw = await this.store.getRaw(m.id);
+      if (!raw) outcome = { kind: 'failed', reply: 'stored message missing' };
+      else {
+        try {
+          const info = await this.getTransport().send({ from: m.envelopeFrom, to: m.envelopeTo, dsnId: m.id }, raw);
+          outcome = { kind: 'delivered', reply: info.response };
+        } catch (e) {
+          outcome = classify(e as SmtpError);
+        }
       }
+    } finally {
+      onSent?.();
     }
     const now = Date.now();
     let held: boolean;
@@ -107,27 +115,47 @@ export class DeliveryWorker {
   }
 
   /**
-   * Pipelined delivery: keeps about 2 × concurrency messages in flight (the SMTP pool holds
-   * `concurrency` connections) and claims more as soon as slots free, with no batch barrier.
-   * Resolves when nothing is due and nothing is in flight (or when stopped).
+   * Pipelined delivery: keeps up to 4 × concurrency messages claimed and not yet sent (the SMTP
+   * pool holds `concurrency` connections), and claims more as soon as that falls to
+   * 2 × concurrency, with no batch barrier (claims of a few messages each: one claim
+   * transaction per several messages). Messages whose outcome is being recorded do not count:
+   * a connection never waits for the store's commit of the previous message. Resolves when
+   * nothing is due and nothing is in flight (or when stopped).
    */
   async drain(): Promise<void> {
-    const target = this.d.concurrency * 2;
+    const target = this.d.concurrency * 4;
     const inFlight = new Set<Promise<unknown>>();
+    let unsent = 0;
+    let wake: (() => void) | null = null;
+    const sent = (): void => {
+      unsent--;
+      wake?.();
+    };
     for (;;) {
       if (this.running === false && this.loop !== null) break;
-      // Claim when half the slots are free: one claim transaction (and fsync) per few messages.
-      if (inFlight.size <= target / 2) {
-        const claimed = await this.store.claimDue(this.owner, Date.now(), this.d.leaseMs, target - inFlight.size);
+      // Claim when half the queued work is gone: one claim transaction per few messages.
+      if (unsent <= target / 2) {
+        const claimed = await this.store.claimDue(this.owner, Date.now(), this.d.leaseMs, target - unsent);
         for (const m of claimed) {
-          const p: Promise<unknown> = this.deliver(m).catch((e: Error) => process.stderr.write(`relay delivery: ${e.message}\n`))
-            .finally(() => inFlight.delete(p));
+          unsent++;
+          const p: Promise<unknown> = this.deliver(m, sent).catch((e: Error) => process.stderr.write(`relay delivery: ${e.message}\n`))
+            .finally(() => {
+              inFlight.delete(p);
+              wake?.();
+            });
           inFlight.add(p);
         }
         if (!claimed.length && !inFlight.size) return;
-        if (claimed.length && inFlight.size < target) continue;
+        if (claimed.length && unsent < target) continue;
+        if (!claimed.length && unsent === 0) {
+          await Promise.all(inFlight); // only outcomes being recorded: nothing to claim meanwhile
+          continue;
+        }
       }
-      await Promise.race(inFlight);
+      await new Promise<void>((res) => {
+        wake = res;
+      });
+      wake = null;
     }
     await Promise.all(inFlight);
   }

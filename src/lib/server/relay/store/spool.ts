@@ -5,12 +5,13 @@
  * database file), and both writes run synchronously on the event loop (better-sqlite3), where
  * they stalled HTTP intake and SMTP delivery alike. A file is written once, by libuv's thread
  * pool. Durability order: the body is written and fsynced, then the directory entry is made
- * durable (one directory fsync per group commit), and only then is the row committed; a row
+ * durable (`durableEntries`: one directory fsync, off the event loop, for all the bodies written
+ * meanwhile), and only then is the row committed; a row
  * therefore never points to a missing body. A crash between the two leaves an orphan body,
  * removed at the next start (`sweep`).
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, unlinkSync, writeSync } from 'node:fs';
-import { open, readFile, unlink } from 'node:fs/promises';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFile as readFileCb, readdirSync, unlinkSync, writeSync } from 'node:fs';
+import { open, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** Identifiers are our UUIDs; anything else would be a bug or an attack on the file name. */
@@ -18,8 +19,19 @@ const SAFE_ID = /^[\w-]{1,64}$/;
 
 export class BodySpool {
   private dirty = false;
+  /**
+   * The most recent bodies written, by id, up to `cacheBytes` (oldest dropped first): delivery
+   * usually follows intake within seconds, and reading the file back cost it a third of its
+   * CPU per message. References, not copies: a body is never modified once handed over.
+   */
+  private readonly cache = new Map<string, Uint8Array>();
+  private cached = 0;
+  /** Bodies written so far, and how many of their directory entries are known durable. */
+  private written = 0;
+  private entriesDurable = 0;
+  private dirSync: Promise<void> | null = null;
 
-  constructor(readonly dir: string) {
+  constructor(readonly dir: string, private readonly cacheBytes = 0) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
   }
 
@@ -28,7 +40,7 @@ export class BodySpool {
     return join(this.dir, `${id}.eml`);
   }
 
-  /** Writes and fsyncs a new body; the directory entry becomes durable at the next `syncDir`. */
+  /** Writes and fsyncs a new body; the directory entry becomes durable through `durableEntries`. */
   async put(id: string, bytes: Uint8Array): Promise<void> {
     const f = await open(this.path(id), 'wx', 0o600);
     try {
@@ -38,6 +50,54 @@ export class BodySpool {
       await f.close();
     }
     this.dirty = true;
+    this.written++;
+    this.remember(id, bytes);
+  }
+
+  private remember(id: string, bytes: Uint8Array): void {
+    if (bytes.byteLength > this.cacheBytes / 4) return;
+    this.forget(id);
+    this.cache.set(id, bytes);
+    this.cached += bytes.byteLength;
+    for (const [old, b] of this.cache) {
+      if (this.cached <= this.cacheBytes) break;
+      this.cache.delete(old);
+      this.cached -= b.byteLength;
+    }
+  }
+
+  private forget(id: string): void {
+    const b = this.cache.get(id);
+    if (b) {
+      this.cache.delete(id);
+      this.cached -= b.byteLength;
+    }
+  }
+
+  /**
+   * Resolves once the directory entries of every body `put` so far are durable. Concurrent
+   * callers share one directory fsync (on libuv's pool); a body written while it runs gets the
+   * next one.
+   */
+  async durableEntries(): Promise<void> {
+    const want = this.written;
+    while (this.entriesDurable < want) {
+      if (!this.dirSync) {
+        const upTo = this.written;
+        this.dirSync = (async () => {
+          const d = await open(this.dir, 'r');
+          try {
+            await d.sync();
+          } finally {
+            await d.close();
+          }
+          this.entriesDurable = Math.max(this.entriesDurable, upTo);
+        })().finally(() => {
+          this.dirSync = null;
+        });
+      }
+      await this.dirSync;
+    }
   }
 
   /** Synchronous `put`, for the one-time move of bodies out of an older database. */
@@ -52,7 +112,7 @@ export class BodySpool {
     this.dirty = true;
   }
 
-  /** Makes the entries of bodies written since the last call durable (called before a commit). */
+  /** Synchronous directory fsync, for the one-time move at start-up (`durableEntries` otherwise). */
   syncDir(): void {
     if (!this.dirty) return;
     this.dirty = false;
@@ -64,17 +124,27 @@ export class BodySpool {
     }
   }
 
-  async get(id: string): Promise<Uint8Array | null> {
-    try {
-      return new Uint8Array(await readFile(this.path(id)));
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw e;
-    }
+  /**
+   * The callback readFile: one thread-pool job for the whole file, where fs/promises' readFile
+   * takes open, fstat, read and close as four (measured here: 130 µs of CPU for 100 KiB, against
+   * 250 µs), on the path of every delivery.
+   */
+  get(id: string): Promise<Uint8Array | null> {
+    const path = this.path(id);
+    const hit = this.cache.get(id);
+    if (hit) return Promise.resolve(hit);
+    return new Promise((resolve, reject) => {
+      readFileCb(path, (e, b) => {
+        if (!e) resolve(new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
+        else if (e.code === 'ENOENT') resolve(null);
+        else reject(e);
+      });
+    });
   }
 
   /** Removes a body that is no longer needed; a missing one is not an error. */
   async remove(id: string): Promise<void> {
+    this.forget(id);
     await unlink(this.path(id)).catch((e: NodeJS.ErrnoException) => {
       if (e.code !== 'ENOENT') throw e;
     });
