@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  DeliveryWorker, RelayApi, SqliteStore, backoffMs, pickup, type MailboxConfig, type MessageRecord, type RelayConfig, type SmtpConfig,
+  DeliveryWorker, RelayApi, SqliteStore, backoffMs, partialOutcome, pickup, type MailboxConfig, type MessageRecord, type RelayConfig, type SmtpConfig,
 } from '../../src/lib/server/relay/index.js';
 import { INSURER_ADDR, PRACTITIONER_ADDR, PRACTITIONER_PASS, freePort, startMailServers, type MailServers } from './fixtures/mail.js';
 import { ORIGIN, composeTestMessage, login, makeIgcSante, relayConfig, token, upload, type IgcSante } from './fixtures/relay.js';
@@ -177,6 +177,28 @@ describe('delivery by SMTP to Postfix', () => {
     const b = [1, 2, 3, 4, 5, 6].map((a) => backoffMs(a, 1000, 20_000, () => 1));
     expect(b).toEqual([1000, 2000, 4000, 8000, 16000, 20000]);
     expect(backoffMs(3, 1000, 20_000, () => 0)).toBe(2000);
+  });
+
+  it('retries only the recipients refused with 4xx when the others took the message, and names the refusals', async () => {
+    const { store, worker } = setup(smtp());
+    const before = mail.messages(INSURER_ADDR).length;
+    const m = composeTestMessage({ from: PRACTITIONER_ADDR, to: INSURER_ADDR, size: 512 });
+    const id = `partial-${Date.now()}`;
+    await store.insertMessage({ id, practitioner: 'ps1', idempotencyKey: id, sha256: '-', envelopeFrom: PRACTITIONER_ADDR,
+      envelopeTo: [INSURER_ADDR, 'tempfail@example.test', 'reject@example.test'], raw: m.bytes, messageId: m.messageId, subject: null, now: Date.now() });
+    await worker.runOnce();
+    let rec = (await store.getMessage(id))!;
+    expect(rec.status).toBe('deferred');
+    expect(rec.envelopeTo).toEqual(['tempfail@example.test']);
+    expect(rec.lastReply).toMatch(/^250 .*refused: <tempfail@example\.test> 450 .*<reject@example\.test> 550 /);
+    // The next attempt goes to the deferred recipient alone: the insurer does not get it twice.
+    await until(async () => { await worker.runOnce(); rec = (await store.getMessage(id))!; return rec.attempts >= 2; });
+    expect(rec.status).toBe('deferred');
+    expect(rec.envelopeTo).toEqual(['tempfail@example.test']);
+    await mail.drain();
+    expect(mail.messages(INSURER_ADDR).length).toBe(before + 1);
+    expect(partialOutcome('250 ok', [{ address: 'x@y', response: '550 no' }])).toEqual({ kind: 'delivered', reply: '250 ok; refused: <x@y> 550 no' });
+    await worker.stop();
   });
 
   it('defers when the server is down, and delivers once it is back', async () => {

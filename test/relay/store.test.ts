@@ -65,7 +65,12 @@ describe.each(engines)('%s store', (_name, open) => {
     expect(again).toHaveLength(9);
     expect(again.every((m) => m.duplicateRisk && m.attempts === 2)).toBe(true);
     const d = again[0]!;
+    const envelopeTo = (await s.getMessage(d.id))!.envelopeTo;
     expect(await s.finishDeferred(d.id, 'C', '451 later', 10_000, 3600)).toBe(true);
+    expect((await s.getMessage(d.id))?.envelopeTo).toEqual(envelopeTo); // unchanged without remainingTo
+    const e = again[1]!;
+    expect(await s.finishDeferred(e.id, 'C', '250 ok; refused: <b@x> 450 later', 10_000, 3600, false, ['b@example.test'])).toBe(true);
+    expect((await s.getMessage(e.id))?.envelopeTo).toEqual(['b@example.test']);
     expect(await s.claimDue('C', 4000, 1000, 100)).toHaveLength(0);
     expect((await s.claimDue('C', 10_000, 1000, 100)).map((m) => m.id)).toContain(d.id);
     expect(await s.finishFailed(d.id, 'C', '550 no', 10_001)).toBe(true);

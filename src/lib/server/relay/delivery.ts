@@ -34,7 +34,21 @@ interface SmtpError extends Error { code?: string; responseCode?: number; respon
 const BEFORE_DATA = new Set(['CONN', 'EHLO', 'HELO', 'LHLO', 'STARTTLS', 'AUTH PLAIN', 'AUTH LOGIN', 'AUTH XOAUTH2', 'MAIL FROM', 'RCPT TO',
   'DATA', 'RSET', 'IDLE', 'API']);
 
-export type Outcome = { kind: 'delivered'; reply: string } | { kind: 'deferred'; reply: string; risk: boolean } | { kind: 'failed'; reply: string };
+export type Outcome =
+  | { kind: 'delivered'; reply: string }
+  | { kind: 'deferred'; reply: string; risk: boolean; remainingTo?: string[] }
+  | { kind: 'failed'; reply: string };
+
+/**
+ * A message the server took for some recipients only: refused ones are named in the reply;
+ * those refused with 4xx are tried again, alone (the others have it already), the 5xx ones not.
+ */
+export function partialOutcome(response: string, rejected: ReadonlyArray<{ address: string; response: string }>): Outcome {
+  if (!rejected.length) return { kind: 'delivered', reply: response };
+  const reply = `${response}; refused: ${rejected.map((r) => `<${r.address}> ${r.response.replace(/\s+/g, ' ')}`).join('; ')}`.slice(0, 1000);
+  const retry = rejected.filter((r) => /^4/.test(r.response)).map((r) => r.address);
+  return retry.length ? { kind: 'deferred', reply, risk: false, remainingTo: retry } : { kind: 'delivered', reply };
+}
 
 export function classify(e: SmtpError): Outcome {
   const reply = (e.response ?? `${e.code ?? 'ERROR'}: ${e.message}`).slice(0, 1000);
@@ -85,7 +99,7 @@ export class DeliveryWorker {
       else {
         try {
           const info = await this.getTransport().send({ from: m.envelopeFrom, to: m.envelopeTo, dsnId: m.id }, raw);
-          outcome = { kind: 'delivered', reply: info.response };
+          outcome = partialOutcome(info.response, info.rejected);
         } catch (e) {
           outcome = classify(e as SmtpError);
         }
@@ -98,7 +112,10 @@ export class DeliveryWorker {
     if (outcome.kind === 'delivered') held = await this.store.finishDelivered(m.id, this.owner, outcome.reply, now);
     else if (outcome.kind === 'failed') held = await this.store.finishFailed(m.id, this.owner, outcome.reply, now);
     else if (m.attempts >= this.d.maxAttempts) held = await this.store.finishFailed(m.id, this.owner, `gave up after ${m.attempts} attempts: ${outcome.reply}`, now);
-    else held = await this.store.finishDeferred(m.id, this.owner, outcome.reply, now + backoffMs(m.attempts, this.d.backoffBaseMs, this.d.backoffMaxMs), now, outcome.risk);
+    else {
+      const next = now + backoffMs(m.attempts, this.d.backoffBaseMs, this.d.backoffMaxMs);
+      held = await this.store.finishDeferred(m.id, this.owner, outcome.reply, next, now, outcome.risk, outcome.remainingTo);
+    }
     if (!held) this.stats.lost++;
     else this.stats[outcome.kind]++;
     if (outcome.kind !== 'delivered') {

@@ -15,7 +15,7 @@ import { SqliteStore } from './store/sqlite.js';
 import type { RelayStore } from './store/types.js';
 
 export { RelayApi } from './api.js';
-export { DeliveryWorker, backoffMs, classify } from './delivery.js';
+export { DeliveryWorker, backoffMs, classify, partialOutcome } from './delivery.js';
 export { pickup, pickupImap, pickupPop3 } from './pickup.js';
 export { Auth, AuthError, challengeDigestInput } from './auth.js';
 export * from './config.js';

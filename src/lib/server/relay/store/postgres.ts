@@ -146,9 +146,10 @@ export class PostgresStore implements RelayStore {
     return this.finish(id, owner, `status = 'delivered', last_reply = $1, updated_at = $2`, [reply, now]);
   }
 
-  finishDeferred(id: string, owner: string, reply: string, next: number, now: number, risk = false): Promise<boolean> {
+  finishDeferred(id: string, owner: string, reply: string, next: number, now: number, risk = false, remainingTo?: string[]): Promise<boolean> {
     return this.finish(id, owner, `status = 'deferred', last_reply = $1, next_attempt_at = $2, updated_at = $3,
-      duplicate_risk = duplicate_risk | $4::int`, [reply, next, now, risk ? 1 : 0]);
+      duplicate_risk = duplicate_risk | $4::int, envelope_to = COALESCE($5, envelope_to)`,
+    [reply, next, now, risk ? 1 : 0, remainingTo ? JSON.stringify(remainingTo) : null]);
   }
 
   finishFailed(id: string, owner: string, reason: string, now: number): Promise<boolean> {

@@ -339,9 +339,10 @@ export class SqliteStore implements RelayStore {
     return this.dropBodyIf(await this.finish(id, owner, `status = 'delivered', last_reply = ?, updated_at = ?`, [reply, now]), id);
   }
 
-  finishDeferred(id: string, owner: string, reply: string, next: number, now: number, risk = false): Promise<boolean> {
+  finishDeferred(id: string, owner: string, reply: string, next: number, now: number, risk = false, remainingTo?: string[]): Promise<boolean> {
     return this.finish(id, owner, `status = 'deferred', last_reply = ?, next_attempt_at = ?, updated_at = ?,
-      duplicate_risk = duplicate_risk | ?`, [reply, next, now, risk ? 1 : 0]);
+      duplicate_risk = duplicate_risk | ?, envelope_to = COALESCE(?, envelope_to)`,
+    [reply, next, now, risk ? 1 : 0, remainingTo ? JSON.stringify(remainingTo) : null]);
   }
 
   async finishFailed(id: string, owner: string, reason: string, now: number): Promise<boolean> {

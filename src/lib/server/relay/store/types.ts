@@ -100,7 +100,11 @@ export interface RelayStore {
   claimDue(owner: string, now: number, leaseMs: number, limit: number): Promise<MessageRecord[]>;
   /** Each `finish*` applies only while `owner` holds the lease; returns false otherwise. */
   finishDelivered(id: string, owner: string, reply: string, now: number): Promise<boolean>;
-  finishDeferred(id: string, owner: string, reply: string, nextAttemptAt: number, now: number, duplicateRisk?: boolean): Promise<boolean>;
+  /**
+   * `remainingTo`: when some recipients already accepted the message, the ones still to try
+   * (the next attempt goes to them only).
+   */
+  finishDeferred(id: string, owner: string, reply: string, nextAttemptAt: number, now: number, duplicateRisk?: boolean, remainingTo?: string[]): Promise<boolean>;
   finishFailed(id: string, owner: string, reason: string, now: number): Promise<boolean>;
   markBounced(id: string, reason: string, now: number): Promise<void>;
   countByStatus(): Promise<Record<string, number>>;
