@@ -21,7 +21,7 @@ import { WEBCRYPTO_CHUNK } from '../../src/lib/cms/aes.js';
 import { TAG, childrenOf, contents, readRoot, readSmallInt } from '../../src/lib/cms/ber.js';
 import { nodeAesCbc } from '../../src/lib/server/crypto/aes-cbc-node.js';
 import { nodeRsaPkcs1 } from '../../src/lib/server/crypto/rsa-pkcs1-node.js';
-import { EMAIL, type Fixture, makeFixture, opensslDecrypt, prng, removeTemp, tmp } from './helpers.js';
+import { type Fixture, makeFixture, opensslDecrypt, prng, removeTemp, tmp, trustPolicy } from './helpers.js';
 
 const SIZES = [0, 1, 15, 16, 1024 * 1024];
 const TRANSPORTS: KeyTransport[] = ['rsa-pkcs1-v1_5', 'rsa-oaep-sha256'];
@@ -36,12 +36,7 @@ const payloads = new Map(SIZES.map((n) => [n, rand.bytes(n)]));
 beforeAll(async () => {
   fx = makeFixture();
   dir = tmp();
-  recipient = await checkRecipient(fx.recipient.cert, {
-    anchors: [fx.rootDer],
-    intermediates: [fx.interDer],
-    crls: [fx.rootCrl.der, fx.interCrl.der],
-    email: EMAIL,
-  });
+  recipient = await checkRecipient(fx.recipient.cert, trustPolicy(fx));
 });
 
 afterAll(removeTemp);

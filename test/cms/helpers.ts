@@ -57,6 +57,11 @@ export function party(p: { certPath: string; keyPath: string; der: Uint8Array })
   return { certPath: p.certPath, keyPath: p.keyPath, cert: p.der, key: pemToDer(readFileSync(p.keyPath, 'utf8')) };
 }
 
+/** What `checkRecipient` needs to accept the fixture's recipient for EMAIL. */
+export function trustPolicy(fx: Fixture): { anchors: Uint8Array[]; intermediates: Uint8Array[]; crls: Uint8Array[]; email: string } {
+  return { anchors: [fx.rootDer], intermediates: [fx.interDer], crls: [fx.rootCrl.der, fx.interCrl.der], email: EMAIL };
+}
+
 /** Root → AC-FACTURATION-TEST → recipient, with current CRLs (about 1 s of key generation). */
 export function makeFixture(): Fixture {
   const pki = new OpensslPki();

@@ -14,7 +14,7 @@ import { type Recipient, checkRecipient, encryptDocument, joinParts } from '../.
 import { nativeAesCbcInPlace } from '../../src/lib/server/crypto/aes-cbc-native.js';
 import { nodeAesCbc } from '../../src/lib/server/crypto/aes-cbc-node.js';
 import { nodeRsaPkcs1 } from '../../src/lib/server/crypto/rsa-pkcs1-node.js';
-import { EMAIL, type Fixture, makeFixture, opensslDecrypt, prng, removeTemp, tmp } from './helpers.js';
+import { type Fixture, makeFixture, opensslDecrypt, prng, removeTemp, tmp, trustPolicy } from './helpers.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SIZES = [0, 1, 15, 16, 17, 4095, 256 * 1024 + 1, 3 * 1024 * 1024];
@@ -27,12 +27,7 @@ const rand = prng(0x1a9e);
 beforeAll(async () => {
   fx = makeFixture();
   dir = tmp();
-  recipient = await checkRecipient(fx.recipient.cert, {
-    anchors: [fx.rootDer],
-    intermediates: [fx.interDer],
-    crls: [fx.rootCrl.der, fx.interCrl.der],
-    email: EMAIL,
-  });
+  recipient = await checkRecipient(fx.recipient.cert, trustPolicy(fx));
 });
 
 afterAll(removeTemp);

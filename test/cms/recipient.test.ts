@@ -6,14 +6,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CmsError, type Recipient, checkRecipient, encryptDocument, encryptFor, joinParts } from '../../src/lib/cms/index.js';
 import { Verifier } from '../../src/lib/pki/index.js';
 import { attachmentExt } from '../pki/fixtures/openssl-pki.js';
-import { EMAIL, type Fixture, makeFixture, opensslDecrypt, type Party, party, removeTemp } from './helpers.js';
+import { EMAIL, type Fixture, makeFixture, opensslDecrypt, type Party, party, removeTemp, trustPolicy } from './helpers.js';
 
 let fx: Fixture;
 let policy: { anchors: Uint8Array[]; intermediates: Uint8Array[]; crls: Uint8Array[]; email: string };
 
 beforeAll(() => {
   fx = makeFixture();
-  policy = { anchors: [fx.rootDer], intermediates: [fx.interDer], crls: [fx.rootCrl.der, fx.interCrl.der], email: EMAIL };
+  policy = trustPolicy(fx);
 });
 
 afterAll(removeTemp);
