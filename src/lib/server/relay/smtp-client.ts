@@ -316,16 +316,11 @@ export class SmtpConnection {
    */
   async send(env: Envelope, raw: Uint8Array): Promise<SendResult> {
     this.messages++;
-    const dsn = this.extensions.has('DSN');
-    const pipelining = this.extensions.has('PIPELINING');
-    let mail = `MAIL FROM:<${address(env.from, 'MAIL FROM')}>`;
-    if (this.extensions.has('SIZE')) mail += ` SIZE=${raw.byteLength}`;
-    if (dsn) mail += ` RET=HDRS${env.dsnId ? ` ENVID=${xtext(env.dsnId)}` : ''}`;
-    const rcpts = env.to.map((t) => `RCPT TO:<${address(t, 'RCPT TO')}>${dsn ? ' NOTIFY=FAILURE,DELAY' : ''}`);
+    const { mail, rcpts } = this.commands(env, raw.byteLength);
     const body = dataBody(raw); // before any write: nothing goes out for a body we cannot send
 
     const replies: Reply[] = [];
-    if (pipelining) {
+    if (this.pipelining) {
       const waits = [this.expect('MAIL FROM'), ...rcpts.map(() => this.expect('RCPT TO')), this.expect('DATA')];
       waits.forEach((w) => w.catch(() => undefined)); // each is awaited below, in order
       this.write([`${mail}\r\n${rcpts.map((r) => `${r}\r\n`).join('')}DATA\r\n`]);
@@ -341,34 +336,10 @@ export class SmtpConnection {
       const anyRcpt = replies.slice(1).some((r) => r.code === 250 || r.code === 251);
       replies.push(replies[0]!.code === 250 && anyRcpt ? await step('DATA', 'DATA') : { code: 503, text: '503 no valid recipient' });
     }
-    const mailReply = replies[0]!;
-    const dataReply = replies[replies.length - 1]!;
-    const accepted: string[] = [];
-    const rejected: SendResult['rejected'] = [];
-    let lastRejection: Reply | null = null;
-    rcpts.forEach((_, i) => {
-      const r = replies[i + 1]!;
-      if (r.code === 250 || r.code === 251) accepted.push(env.to[i]!);
-      else {
-        rejected.push({ address: env.to[i]!, response: r.text });
-        lastRejection = r;
-      }
-    });
-    if (mailReply.code !== 250 || accepted.length === 0) {
-      // RFC 2920 §3.1: a 354 given to a pipelined DATA without recipients takes an empty body.
-      if (dataReply.code === 354) {
-        const w = this.expect('DATA');
-        this.write([END_DATA]);
-        await w.catch(() => undefined);
-      }
-      await this.reset();
-      if (mailReply.code !== 250) throw new SmtpError('EENVELOPE', `MAIL FROM: ${mailReply.text}`, 'MAIL FROM', mailReply.code, mailReply.text);
-      const r = lastRejection as Reply | null;
-      throw new SmtpError('EENVELOPE', `RCPT TO: ${r?.text ?? 'refused'}`, 'RCPT TO', r?.code, r?.text);
-    }
-    if (dataReply.code !== 354) {
-      await this.reset();
-      throw new SmtpError('EMESSAGE', `DATA: ${dataReply.text}`, 'DATA', dataReply.code, dataReply.text);
+    const r = this.outcome(env, replies);
+    if (r.error) {
+      await this.endRefused(replies);
+      throw r.error;
     }
     // From here on, a lost answer may hide an accepted message: the wait is named MESSAGE, which
     // delivery.ts flags as a duplicate risk (an error before the body went out is not one).
@@ -379,7 +350,7 @@ export class SmtpConnection {
       await this.reset();
       throw new SmtpError('EMESSAGE', `DATA: ${final.text}`, 'MESSAGE', final.code, final.text);
     }
-    return { response: final.text.split('\n').pop()!, accepted, rejected };
+    return { response: final.text.split('\n').pop()!, accepted: r.accepted, rejected: r.rejected };
   }
 
   /** The envelope commands of a message; throws EENVELOPE (nothing written) for a bad address. */
@@ -440,13 +411,7 @@ export class SmtpConnection {
       }
       const r = this.outcome(job.env, replies);
       if (r.error) {
-        // RFC 2920 §3.1: a 354 given to a pipelined DATA without recipients takes an empty body.
-        if (replies[replies.length - 1]!.code === 354) {
-          const w = this.expect('DATA');
-          this.write([END_DATA]);
-          await w.catch(() => undefined);
-        }
-        await this.reset();
+        await this.endRefused(replies);
         job.reject(r.error);
         if (!this.usable) return;
         cur = next();
@@ -502,6 +467,17 @@ export class SmtpConnection {
 
   get pipelining(): boolean {
     return this.extensions.has('PIPELINING');
+  }
+
+  /** Ends a transaction refused before its body, so the connection can carry the next message. */
+  private async endRefused(replies: Reply[]): Promise<void> {
+    // RFC 2920 §3.1: a 354 given to a pipelined DATA without recipients takes an empty body.
+    if (replies[replies.length - 1]!.code === 354) {
+      const w = this.expect('DATA');
+      this.write([END_DATA]);
+      await w.catch(() => undefined);
+    }
+    await this.reset();
   }
 
   /** Ends a failed transaction so the connection can carry the next message. */
