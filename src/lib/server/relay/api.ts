@@ -52,8 +52,8 @@ function recipientAllowed(p: PractitionerConfig, a: string): boolean {
 
 export class RelayApi {
   readonly auth: Auth;
-  constructor(readonly store: RelayStore, readonly config: RelayConfig, readonly worker?: DeliveryWorker) {
-    this.auth = new Auth(store, config);
+  constructor(readonly store: RelayStore, readonly config: RelayConfig, readonly worker?: DeliveryWorker, loadedCrls?: () => Uint8Array[]) {
+    this.auth = new Auth(store, config, loadedCrls);
   }
 
   async handle(req: Request): Promise<Response> {

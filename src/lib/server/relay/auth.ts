@@ -34,7 +34,8 @@ export interface TokenRequest {
 }
 
 export class Auth {
-  constructor(private readonly store: RelayStore, private readonly config: RelayConfig) {}
+  /** `loadedCrls`: CRLs the relay keeps fresh itself (crl-sources.ts), used beside `config.crls`. */
+  constructor(private readonly store: RelayStore, private readonly config: RelayConfig, private readonly loadedCrls: () => Uint8Array[] = () => []) {}
 
   async challenge(origin: string, now = Date.now()): Promise<{ nonce: string; origin: string; expiresAt: number }> {
     if (!this.config.origins.includes(origin)) throw new AuthError('origin', 'origin not allowed', 403);
@@ -80,7 +81,7 @@ export class Auth {
       leaf: new Uint8Array(der),
       anchors: this.config.anchors,
       intermediates: [...(this.config.intermediates ?? []), ...(req.intermediates ?? []).map((b) => new Uint8Array(Buffer.from(b, 'base64')))],
-      crls: this.config.crls ?? [],
+      crls: [...(this.config.crls ?? []), ...this.loadedCrls()],
       at: new Date(now),
       revocation: this.config.revocation ?? 'require',
     });

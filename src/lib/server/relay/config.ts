@@ -55,6 +55,12 @@ export interface RelayConfig {
   anchors: Uint8Array[];
   intermediates?: Uint8Array[];
   crls?: Uint8Array[];
+  /**
+   * CRLs to load and keep fresh (crl-sources.ts): file paths or http(s) URLs, DER or PEM,
+   * reloaded every `crlRefreshMs` (default 1 h).
+   */
+  crlSources?: string[];
+  crlRefreshMs?: number;
   /** `require` by default: no CRL, no session. */
   revocation?: 'require' | 'if-available' | 'off';
   practitioners: PractitionerConfig[];
@@ -88,6 +94,7 @@ export const DEFAULTS = {
   maxAttempts: 20,
   pollMs: 500,
   pickupIntervalMs: 5 * 60_000,
+  crlRefreshMs: 3600_000,
   /** SA2: access history kept at least 12 months; pruned beyond 13 (a month's margin). */
   auditRetentionMs: 396 * 24 * 3600_000,
 } as const;

@@ -8,6 +8,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { RelayApi } from './api.js';
 import { DEFAULTS, type RelayConfig } from './config.js';
+import { CrlSources } from './crl-sources.js';
 import { DeliveryWorker } from './delivery.js';
 import { pickup } from './pickup.js';
 import { PostgresStore } from './store/postgres.js';
@@ -15,6 +16,7 @@ import { SqliteStore } from './store/sqlite.js';
 import type { RelayStore } from './store/types.js';
 
 export { RelayApi } from './api.js';
+export { CrlSources, MAX_CRL_SOURCE_BYTES, type CrlSourceReport } from './crl-sources.js';
 export { DeliveryWorker, backoffMs, classify, partialOutcome } from './delivery.js';
 export { pickup, pickupImap, pickupPop3 } from './pickup.js';
 export { Auth, AuthError, challengeDigestInput } from './auth.js';
@@ -33,7 +35,9 @@ export function configFromJson(text: string): RelayConfig {
 
 export async function startRelay(config: RelayConfig, store: RelayStore, opts: { deliver?: boolean; pickupSchedule?: boolean } = {}): Promise<Relay> {
   const worker = new DeliveryWorker(store, config);
-  const api = new RelayApi(store, config, worker);
+  const crls = config.crlSources?.length ? new CrlSources(config.crlSources) : null;
+  await crls?.start(config.crlRefreshMs ?? DEFAULTS.crlRefreshMs);
+  const api = new RelayApi(store, config, worker, crls ? () => crls.list() : undefined);
   if (opts.deliver !== false) worker.start();
   let timer: NodeJS.Timeout | null = null;
   if (opts.pickupSchedule !== false && config.practitioners.some((p) => p.mailbox)) {
@@ -50,7 +54,7 @@ export async function startRelay(config: RelayConfig, store: RelayStore, opts: {
   prune();
   const pruneTimer = setInterval(prune, 24 * 3600_000);
   pruneTimer.unref();
-  return { api, store, worker, async stop() { if (timer) clearInterval(timer); clearInterval(pruneTimer); await worker.stop(); await store.close(); } };
+  return { api, store, worker, async stop() { if (timer) clearInterval(timer); clearInterval(pruneTimer); crls?.stop(); await worker.stop(); await store.close(); } };
 }
 
 let relay: Promise<Relay | null> | null = null;
