@@ -33,23 +33,37 @@ export interface ForgeKey {
   keyId: Uint8Array;
 }
 
-export async function genKey(alg: KeyAlg = 'rsa2048'): Promise<ForgeKey> {
-  const params: RsaHashedKeyGenParams | EcKeyGenParams =
-    alg === 'p256'
-      ? { name: 'ECDSA', namedCurve: 'P-256' }
-      : {
-          name: 'RSASSA-PKCS1-v1_5',
-          modulusLength: alg === 'rsa1024' ? 1024 : 2048,
-          publicExponent: new Uint8Array([1, 0, 1]),
-          hash: 'SHA-256',
-        };
-  const pair = (await subtle.generateKey(params, true, ['sign', 'verify'])) as CryptoKeyPair;
-  const spki = new Uint8Array(await subtle.exportKey('spki', pair.publicKey));
+function keyParams(alg: KeyAlg): RsaHashedKeyGenParams | EcKeyGenParams {
+  return alg === 'p256'
+    ? { name: 'ECDSA', namedCurve: 'P-256' }
+    : {
+        name: 'RSASSA-PKCS1-v1_5',
+        modulusLength: alg === 'rsa1024' ? 1024 : 2048,
+        publicExponent: new Uint8Array([1, 0, 1]),
+        hash: 'SHA-256',
+      };
+}
+
+async function forgeKey(alg: KeyAlg, privateKey: CryptoKey, publicKey: CryptoKey): Promise<ForgeKey> {
+  const spki = new Uint8Array(await subtle.exportKey('spki', publicKey));
   const info = pkijs.PublicKeyInfo.fromBER(bs(spki));
   const keyId = new Uint8Array(
     await subtle.digest('SHA-1', bs(info.subjectPublicKey.valueBlock.valueHexView)),
   );
-  return { alg, privateKey: pair.privateKey, publicKey: pair.publicKey, spki, keyId };
+  return { alg, privateKey, publicKey, spki, keyId };
+}
+
+export async function genKey(alg: KeyAlg = 'rsa2048'): Promise<ForgeKey> {
+  const pair = (await subtle.generateKey(keyParams(alg), true, ['sign', 'verify'])) as CryptoKeyPair;
+  return forgeKey(alg, pair.privateKey, pair.publicKey);
+}
+
+/** A key saved earlier (PKCS #8 private key, SPKI public key), e.g. a persistent demo CA. */
+export async function importKey(alg: KeyAlg, pkcs8: Uint8Array, spki: Uint8Array): Promise<ForgeKey> {
+  const params = keyParams(alg);
+  const privateKey = await subtle.importKey('pkcs8', bs(pkcs8), params, true, ['sign']);
+  const publicKey = await subtle.importKey('spki', bs(spki), params, true, ['verify']);
+  return forgeKey(alg, privateKey, publicKey);
 }
 
 // ---------------------------------------------------------------------------------------------

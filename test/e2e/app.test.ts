@@ -2,7 +2,7 @@
  * End-to-end: the production build served by `node build`, driven in Chromium.
  * Needs the shared PKITS data (see SHARED_DIR) for the « Certificats » scenarios.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,7 +10,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { launchChromium } from '../browser/harness';
 import { SHARED_DIR, buildApp, startApp, type PrivateBuild, type RunningApp } from './app-server';
 import { INSURER_ADDR, PRACTITIONER_ADDR, startMailServers, type MailServers } from '../relay/fixtures/mail';
-import { composeTestMessage, configJson, login, makeIgcSante, relayConfig } from '../relay/fixtures/relay';
+import { ORIGIN, composeTestMessage, configJson, login, makeIgcSante, relayConfig } from '../relay/fixtures/relay';
 
 const PKITS_CERTS = join(SHARED_DIR, 'pkits', 'certs');
 const PKITS_CRLS = join(SHARED_DIR, 'pkits', 'crls');
@@ -80,6 +80,44 @@ describe('Teletrans PWA (production build)', () => {
     } finally {
       await relayApp?.stop();
       mail.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('starts the relay with the server on its embedded defaults (npm start): demo credential, SQLite, local test peer', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'teletrans-e2e-demo-'));
+    let demoApp: RunningApp | null = null;
+    try {
+      demoApp = await startApp(build.server, { TELETRANS_RELAY_DEMO_DIR: dir, TELETRANS_RELAY_ORIGINS: ORIGIN, BODY_SIZE_LIMIT: '16M' });
+      // Made at server start, before any request: the relay does not wait to be called.
+      expect(existsSync(join(dir, 'practitioner.key'))).toBe(true);
+      expect(statSync(join(dir, 'practitioner.key')).mode & 0o777).toBe(0o600);
+      const base = demoApp.url;
+      const pemDer = (text: string, label: string): Uint8Array<ArrayBuffer> =>
+        new Uint8Array(Buffer.from(new RegExp(`-----BEGIN ${label}-----([^-]+)-----END ${label}-----`).exec(text)![1]!.replace(/\s+/g, ''), 'base64'));
+      const cert = pemDer(readFileSync(join(dir, 'practitioner.pem'), 'utf8'), 'CERTIFICATE');
+      const privateKey = await crypto.subtle.importKey('pkcs8', pemDer(readFileSync(join(dir, 'practitioner.key'), 'utf8'), 'PRIVATE KEY'),
+        { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, false, ['sign']);
+      const lr = await login(async (q) => fetch(q.url.replace('http://relay.test', base), { method: q.method, headers: q.headers, body: await q.arrayBuffer() }),
+        cert, { privateKey } as Parameters<typeof login>[2]);
+      expect(lr.status).toBe(200);
+      const { token } = (await lr.json()) as { token: string };
+      const to = 'amo_pj.test@test.rss.fr';
+      const m = composeTestMessage({ from: 'ps.demo@teletrans.test', to, size: 4096 });
+      const r = await fetch(`${base}/api/relay/messages`, { method: 'POST', body: Buffer.from(m.bytes),
+        headers: { authorization: `Bearer ${token}`, 'idempotency-key': 'e2e-demo-00001', 'content-type': 'message/rfc822' } });
+      expect(r.status).toBe(202);
+      const inbox = join(dir, 'peer-mail', to);
+      for (let i = 0; i < 100 && !(existsSync(inbox) && readdirSync(inbox).some((f) => f.endsWith('.eml'))); i++) await new Promise((res) => setTimeout(res, 100));
+      const files = readdirSync(inbox).filter((f) => f.endsWith('.eml'));
+      expect(files).toHaveLength(1);
+      expect(readFileSync(join(inbox, files[0]!), 'latin1')).toContain(m.messageId);
+      // A real insurer address is not among the demo's allowed recipients.
+      const real = composeTestMessage({ from: 'ps.demo@teletrans.test', to: 'amo_pj.reel@reel.rss.fr', size: 10 });
+      expect((await fetch(`${base}/api/relay/messages`, { method: 'POST', body: Buffer.from(real.bytes),
+        headers: { authorization: `Bearer ${token}`, 'idempotency-key': 'e2e-demo-00002', 'content-type': 'message/rfc822' } })).status).toBe(422);
+    } finally {
+      await demoApp?.stop();
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -5,10 +5,11 @@
  * TELETRANS_RELAY_PG is a connection string.
  */
 import { mkdirSync, readFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { RelayApi } from './api.js';
 import { DEFAULTS, type RelayConfig } from './config.js';
 import { CrlSources } from './crl-sources.js';
+import type { DemoRelay } from './demo.js';
 import { DeliveryWorker } from './delivery.js';
 import { pickup } from './pickup.js';
 import { PostgresStore } from './store/postgres.js';
@@ -59,20 +60,34 @@ export async function startRelay(config: RelayConfig, store: RelayStore, opts: {
 
 let relay: Promise<Relay | null> | null = null;
 
-/** The process-wide relay, or null when TELETRANS_RELAY_CONFIG is not set. */
+/**
+ * The process-wide relay: configured by TELETRANS_RELAY_CONFIG (a JSON file), or on the embedded
+ * defaults when TELETRANS_RELAY_DEMO_DIR names a directory (demo.ts: demo PKI, local test peer;
+ * what `npm start` sets); null when neither is set.
+ */
 export function getRelay(): Promise<Relay | null> {
   relay ??= (async () => {
     const path = process.env.TELETRANS_RELAY_CONFIG;
-    if (!path) return null;
-    const config = configFromJson(readFileSync(path, 'utf8'));
+    const demoDir = process.env.TELETRANS_RELAY_DEMO_DIR;
+    if (!path && !demoDir) return null;
+    let demo: DemoRelay | null = null;
+    let config: RelayConfig;
+    if (path) config = configFromJson(readFileSync(path, 'utf8'));
+    else {
+      const origins = (process.env.TELETRANS_RELAY_ORIGINS ?? `http://${process.env.HOST ?? '127.0.0.1'}:${process.env.PORT ?? '3000'}`).split(',');
+      const { startDemo } = await import('./demo.js'); // demo PKI and test peer: only when asked for
+      demo = await startDemo(demoDir!, origins);
+      config = demo.config;
+    }
     let store: RelayStore;
     if (process.env.TELETRANS_RELAY_PG) store = await PostgresStore.open({ connectionString: process.env.TELETRANS_RELAY_PG });
     else {
-      const file = process.env.TELETRANS_RELAY_SQLITE ?? './data/relay.sqlite';
+      const file = process.env.TELETRANS_RELAY_SQLITE ?? (demoDir ? join(demoDir, 'relay.sqlite') : './data/relay.sqlite');
       mkdirSync(dirname(file), { recursive: true });
       store = new SqliteStore(file);
     }
-    const r = await startRelay(config, store);
+    const started = await startRelay(config, store);
+    const r: Relay = demo ? { ...started, async stop() { await started.stop(); await demo.stop(); } } : started;
     // adapter-node's graceful shutdown (SIGTERM/SIGINT): finish in-flight work, close SMTP and the store.
     (process as NodeJS.EventEmitter).once('sveltekit:shutdown', () => void r.stop().catch((e: Error) => process.stderr.write(`relay stop: ${e.message}\n`)));
     return r;
