@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  DeliveryWorker, RelayApi, SqliteStore, backoffMs, partialOutcome, pickup, type MailboxConfig, type MessageRecord, type RelayConfig, type SmtpConfig,
+  DeliveryWorker, RateLimiter, RelayApi, SqliteStore, backoffMs, partialOutcome, pickup, type MailboxConfig, type MessageRecord, type RelayConfig, type SmtpConfig,
 } from '../../src/lib/server/relay/index.js';
 import { INSURER_ADDR, PRACTITIONER_ADDR, PRACTITIONER_PASS, freePort, startMailServers, type MailServers } from './fixtures/mail.js';
 import { ORIGIN, composeTestMessage, login, makeIgcSante, relayConfig, token, upload, type IgcSante } from './fixtures/relay.js';
@@ -55,6 +55,29 @@ describe('authentication (Web eID style, CPS certificate)', () => {
     expect(body.practitioner).toBe('ps1');
     const list = await api.handle(new Request(`${B}/api/relay/messages`, { headers: { authorization: `Bearer ${body.token}` } }));
     expect(list.status).toBe(200);
+  });
+
+  it('limits challenge and token requests per client address (429 with Retry-After), not other clients', async () => {
+    const { api } = setup(smtp(), { authRateLimit: { perMinute: 60, burst: 3 } });
+    const challenge = (client: string): Promise<Response> =>
+      api.handle(new Request(`${B}/api/relay/auth/challenge`, { method: 'POST', headers: { origin: ORIGIN } }), client);
+    for (let i = 0; i < 3; i++) expect((await challenge('192.0.2.1')).status).toBe(200);
+    const refused = await challenge('192.0.2.1');
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(((await refused.json()) as { error: string }).error).toBe('rate-limited');
+    const token = await api.handle(new Request(`${B}/api/relay/auth/token`, { method: 'POST', body: '{}', headers: { origin: ORIGIN } }), '192.0.2.1');
+    expect(token.status).toBe(429);
+    expect((await challenge('192.0.2.2')).status).toBe(200);
+    // The bucket refills at the configured rate.
+    const l = new RateLimiter({ perMinute: 60, burst: 2 }, 2);
+    expect([l.take('a', 0), l.take('a', 0), l.take('a', 0)].map((r) => r.ok)).toEqual([true, true, false]);
+    expect(l.take('a', 999)).toEqual({ ok: false, retryAfterSeconds: 1 });
+    expect(l.take('a', 1100).ok).toBe(true);
+    // At most maxClients buckets: the oldest client is forgotten (and starts afresh).
+    l.take('b', 1100);
+    l.take('c', 1100);
+    expect([l.take('a', 1100).ok, l.take('a', 1100).ok]).toEqual([true, true]);
   });
 
   it('rejects a revoked card, an unknown practitioner, a wrong key, a foreign origin and a replayed nonce', async () => {

@@ -9,6 +9,7 @@ import { DeliveryWorker } from './delivery.js';
 import { addresses, header, headersAll, isAddress, splitHeaders } from './mime.js';
 import { openapi } from './openapi.js';
 import { pickup } from './pickup.js';
+import { RateLimiter } from './rate-limit.js';
 import type { MessageRecord, RelayStore } from './store/types.js';
 
 const json = (status: number, body: unknown, headers: Record<string, string> = {}): Response =>
@@ -52,15 +53,25 @@ function recipientAllowed(p: PractitionerConfig, a: string): boolean {
 
 export class RelayApi {
   readonly auth: Auth;
+  private readonly authLimiter: RateLimiter;
   constructor(readonly store: RelayStore, readonly config: RelayConfig, readonly worker?: DeliveryWorker, loadedCrls?: () => Uint8Array[]) {
     this.auth = new Auth(store, config, loadedCrls);
+    this.authLimiter = new RateLimiter(config.authRateLimit ?? DEFAULTS.authRateLimit);
   }
 
-  async handle(req: Request): Promise<Response> {
+  /** `client`: the caller's address (the route passes SvelteKit's getClientAddress()), for rate limits. */
+  async handle(req: Request, client = 'unknown'): Promise<Response> {
     const url = new URL(req.url);
     const path = url.pathname.replace(/^\/api\/relay/, '') || '/';
     try {
       if (req.method === 'GET' && path === '/openapi.json') return json(200, openapi);
+      if (req.method === 'POST' && path.startsWith('/auth/')) {
+        const t = this.authLimiter.take(client);
+        if (!t.ok) {
+          return json(429, { error: 'rate-limited', detail: 'too many authentication requests; try again later' },
+            { 'retry-after': String(t.retryAfterSeconds) });
+        }
+      }
       if (req.method === 'POST' && path === '/auth/challenge') {
         const origin = req.headers.get('origin') ?? ((await req.json().catch(() => ({}))) as { origin?: string }).origin ?? '';
         return json(200, await this.auth.challenge(origin));

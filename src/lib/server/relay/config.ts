@@ -70,6 +70,8 @@ export interface RelayConfig {
   nonceTtlMs?: number;
   sessionIdleMs?: number;
   sessionMaxMs?: number;
+  /** Challenge and token requests per client address (default 60 a minute, bursts of 20). */
+  authRateLimit?: { perMinute: number; burst: number };
   delivery?: {
     concurrency?: number;
     leaseMs?: number;
@@ -95,6 +97,7 @@ export const DEFAULTS = {
   pollMs: 500,
   pickupIntervalMs: 5 * 60_000,
   crlRefreshMs: 3600_000,
+  authRateLimit: { perMinute: 60, burst: 20 },
   /** SA2: access history kept at least 12 months; pruned beyond 13 (a month's margin). */
   auditRetentionMs: 396 * 24 * 3600_000,
 } as const;

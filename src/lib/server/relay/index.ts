@@ -19,6 +19,7 @@ import type { RelayStore } from './store/types.js';
 export { RelayApi } from './api.js';
 export { CrlSources, MAX_CRL_SOURCE_BYTES, type CrlSourceReport } from './crl-sources.js';
 export { DeliveryWorker, backoffMs, classify, partialOutcome } from './delivery.js';
+export { RateLimiter, type RateLimit } from './rate-limit.js';
 export { pickup, pickupImap, pickupPop3 } from './pickup.js';
 export { Auth, AuthError, challengeDigestInput } from './auth.js';
 export * from './config.js';

@@ -40,11 +40,12 @@ export const openapi = {
   paths: {
     '/auth/challenge': { post: { summary: 'Fresh nonce bound to the request Origin', responses: {
       200: { description: 'challenge', content: { 'application/json': { schema: { $ref: '#/components/schemas/Challenge' } } } },
-      403: errResp('origin not allowed') } } },
+      403: errResp('origin not allowed'), 429: errResp('too many authentication requests from this address (Retry-After)') } } },
     '/auth/token': { post: { summary: 'Exchange a signed challenge for a session',
       requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/TokenRequest' } } } },
       responses: { 200: { description: 'session', content: { 'application/json': { schema: { $ref: '#/components/schemas/Token' } } } },
-        400: errResp('malformed'), 401: errResp('nonce, signature, chain or revocation rejected'), 403: errResp('unknown practitioner') } } },
+        400: errResp('malformed'), 401: errResp('nonce, signature, chain or revocation rejected'), 403: errResp('unknown practitioner'),
+        429: errResp('too many authentication requests from this address (Retry-After)') } } },
     '/messages': {
       post: { summary: 'Queue a packaged message (stored durably before 2xx)', security: bearer,
         parameters: [{ name: 'Idempotency-Key', in: 'header', required: true, schema: { type: 'string', minLength: 8, maxLength: 128 },
