@@ -10,8 +10,8 @@
  * therefore never points to a missing body. A crash between the two leaves an orphan body,
  * removed at the next start (`sweep`).
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFile as readFileCb, readdirSync, unlinkSync, writeSync } from 'node:fs';
-import { open, unlink } from 'node:fs/promises';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFile as readFileCb, readdirSync, unlink as unlinkCb, unlinkSync, writeSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** Identifiers are our UUIDs; anything else would be a bug or an attack on the file name. */
@@ -130,11 +130,10 @@ export class BodySpool {
    * 250 µs), on the path of every delivery.
    */
   get(id: string): Promise<Uint8Array | null> {
-    const path = this.path(id);
     const hit = this.cache.get(id);
     if (hit) return Promise.resolve(hit);
     return new Promise((resolve, reject) => {
-      readFileCb(path, (e, b) => {
+      readFileCb(this.path(id), (e, b) => { // an invalid id throws here: a rejection, as before
         if (!e) resolve(new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
         else if (e.code === 'ENOENT') resolve(null);
         else reject(e);
@@ -142,11 +141,11 @@ export class BodySpool {
     });
   }
 
-  /** Removes a body that is no longer needed; a missing one is not an error. */
-  async remove(id: string): Promise<void> {
+  /** Removes a body that is no longer needed; a missing one is not an error. (Callback API: see `get`.) */
+  remove(id: string): Promise<void> {
     this.forget(id);
-    await unlink(this.path(id)).catch((e: NodeJS.ErrnoException) => {
-      if (e.code !== 'ENOENT') throw e;
+    return new Promise((resolve, reject) => {
+      unlinkCb(this.path(id), (e) => (!e || e.code === 'ENOENT' ? resolve() : reject(e)));
     });
   }
 
