@@ -222,7 +222,7 @@ class Session {
         this.reply(`221 2.0.0 ${NAME} closing connection`);
         return this.quit();
       default:
-        return this.error('502 5.5.2 Command not implemented');
+        return this.error('502 5.5.2 Unknown command');
     }
   }
 
