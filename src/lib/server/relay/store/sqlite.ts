@@ -255,9 +255,22 @@ export class SqliteStore implements RelayStore {
     }
   }
 
-  async insertMessage(m: NewMessage): Promise<{ created: boolean; message: MessageRecord }> {
-    await this.bodies.messages.put(m.id, m.raw);
-    const r = await this.bodies.messages.durableEntries().then(() => this.write(() => {
+  /**
+   * Body first (file fsynced, directory entry durable), then the row; the body goes again if
+   * the row fails or a concurrent retry with the same key won.
+   */
+  private async insertWithBody<T extends { created: boolean }>(spool: BodySpool, id: string, raw: Uint8Array, insert: () => T): Promise<T> {
+    await spool.put(id, raw);
+    const r = await spool.durableEntries().then(() => this.write(insert)).catch(async (e: unknown) => {
+      await spool.remove(id);
+      throw e;
+    });
+    if (!r.created) await spool.remove(id);
+    return r;
+  }
+
+  insertMessage(m: NewMessage): Promise<{ created: boolean; message: MessageRecord }> {
+    return this.insertWithBody(this.bodies.messages, m.id, m.raw, () => {
       const info = this.sql(`INSERT INTO messages (id, practitioner, idempotency_key, sha256, envelope_from,
         envelope_to, size, message_id, subject, status, attempts, next_attempt_at, created_at, updated_at)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?) ON CONFLICT (practitioner, idempotency_key) DO NOTHING`)
@@ -266,12 +279,7 @@ export class SqliteStore implements RelayStore {
       const row = this.sql(`SELECT ${MSG_COLS} FROM messages WHERE practitioner = ? AND idempotency_key = ?`)
         .get(m.practitioner, m.idempotencyKey) as Row;
       return { created: info.changes === 1, message: rowToMessage(row) };
-    })).catch(async (e: unknown) => {
-      await this.bodies.messages.remove(m.id);
-      throw e;
     });
-    if (!r.created) await this.bodies.messages.remove(m.id); // a concurrent retry won
-    return r;
   }
 
   async getMessage(id: string): Promise<MessageRecord | null> {
@@ -364,21 +372,15 @@ export class SqliteStore implements RelayStore {
     return out;
   }
 
-  async insertReturn(r: NewReturn): Promise<{ created: boolean; record: ReturnRecord }> {
-    await this.bodies.returns.put(r.id, r.raw);
-    const out = await this.bodies.returns.durableEntries().then(() => this.write(() => {
+  insertReturn(r: NewReturn): Promise<{ created: boolean; record: ReturnRecord }> {
+    return this.insertWithBody(this.bodies.returns, r.id, r.raw, () => {
       const info = this.sql(`INSERT INTO returns (id, practitioner, source_key, message_id, subject, size,
         received_at, related_message) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (practitioner, source_key) DO NOTHING`)
         .run(r.id, r.practitioner, r.sourceKey, r.messageId, r.subject, r.raw.byteLength, r.now, r.relatedMessage);
       const row = this.sql(`SELECT ${RET_COLS} FROM returns WHERE practitioner = ? AND source_key = ?`)
         .get(r.practitioner, r.sourceKey) as Row;
       return { created: info.changes === 1, record: rowToReturn(row) };
-    })).catch(async (e: unknown) => {
-      await this.bodies.returns.remove(r.id);
-      throw e;
     });
-    if (!out.created) await this.bodies.returns.remove(r.id);
-    return out;
   }
 
   async hasReturn(practitioner: string, sourceKey: string): Promise<boolean> {
