@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { classify } from '../../src/lib/server/relay/delivery.js';
-import { SmtpConnection, SmtpError, SmtpPool, crlfLines, dataBody, xtext } from '../../src/lib/server/relay/smtp-client.js';
+import { SmtpConnection, SmtpError, SmtpPool, xtext } from '../../src/lib/server/relay/smtp-client.js';
+import { crlfLines, dataBody } from '../../src/lib/server/relay/smtp-data.js';
 import { INSURER_ADDR, PRACTITIONER_ADDR, startMailServers, type MailServers } from './fixtures/mail.js';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);

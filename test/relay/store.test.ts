@@ -1,5 +1,5 @@
 /** The storage contract, run against SQLite (file, WAL) and a private PostgreSQL 15 cluster. */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -114,6 +114,18 @@ describe.each(engines)('%s store', (_name, open) => {
     for (const age of [500, 396, 395, 10]) await s.audit({ at: now - age * day, actor: 'ps1', action: `a${age}`, detail: {} });
     expect(await s.pruneAudit(now - 396 * day)).toBe(1);
     expect((await s.listAudit(10)).map((e) => e.action).sort()).toEqual(['a10', 'a395', 'a396']);
+    await s.close();
+  });
+});
+
+describe('sqlite store files', () => {
+  it('are readable by their owner only, the WAL included, and an older world-readable file is narrowed', async () => {
+    const path = join(dir, 'modes.sqlite');
+    writeFileSync(path, '');
+    chmodSync(path, 0o644);
+    const s = new SqliteStore(path);
+    await s.insertMessage(msg('mode'));
+    for (const f of [path, `${path}-wal`, `${path}-shm`]) expect([f, statSync(f).mode & 0o777]).toEqual([f, 0o600]);
     await s.close();
   });
 });

@@ -22,6 +22,7 @@
 import { hostname } from 'node:os';
 import net from 'node:net';
 import tls from 'node:tls';
+import { dataBody } from './smtp-data.js';
 
 export type SmtpErrorCode = 'ECONNECTION' | 'ETIMEDOUT' | 'ETLS' | 'EPROTOCOL' | 'EAUTH' | 'EENVELOPE' | 'EMESSAGE';
 
@@ -105,56 +106,7 @@ function address(a: string, command: string): string {
   return a;
 }
 
-const CRLF = Buffer.from('\r\n');
-const DOT = Buffer.from('.');
 const END_DATA = Buffer.from('.\r\n');
-
-function asBuffer(raw: Uint8Array): Buffer {
-  return Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
-}
-
-/** True when every CR is followed by LF and every LF preceded by CR (native searches only). */
-function isCleanCrlf(b: Buffer): boolean {
-  for (let i = b.indexOf(0x0a); i !== -1; i = b.indexOf(0x0a, i + 1)) if (i === 0 || b[i - 1] !== 0x0d) return false;
-  for (let i = b.indexOf(0x0d); i !== -1; i = b.indexOf(0x0d, i + 1)) if (b[i + 1] !== 0x0a) return false;
-  return true;
-}
-
-/**
- * Bare CR and bare LF become CRLF, so that no "\r.\r"-style sequence can end the data early at
- * a receiver reading lone CRs or LFs as line ends (SMTP smuggling). No copy in the usual case.
- */
-export function crlfLines(raw: Uint8Array): Buffer {
-  const b = asBuffer(raw);
-  if (isCleanCrlf(b)) return b;
-  const out: number[] = [];
-  let prev = -1;
-  for (const c of b) {
-    if (c === 0x0a && prev !== 0x0d) out.push(0x0d);
-    if (prev === 0x0d && c !== 0x0a) out.push(0x0a);
-    out.push(c);
-    prev = c;
-  }
-  if (prev === 0x0d) out.push(0x0a);
-  return Buffer.from(out);
-}
-
-/** The body for DATA, as parts to write in order: CRLF lines, leading dots doubled, CRLF "." CRLF. */
-export function dataBody(raw: Uint8Array): Buffer[] {
-  const b = crlfLines(raw);
-  const parts: Buffer[] = [];
-  if (b[0] === 0x2e) parts.push(DOT);
-  let start = 0;
-  for (let i = b.indexOf('\r\n.'); i !== -1; i = b.indexOf('\r\n.', i + 2)) {
-    parts.push(b.subarray(start, i + 2), DOT);
-    start = i + 2;
-  }
-  parts.push(b.subarray(start));
-  const endsWithCrlf = b.length >= 2 && b[b.length - 2] === 0x0d && b[b.length - 1] === 0x0a;
-  if (!endsWithCrlf) parts.push(CRLF);
-  parts.push(END_DATA);
-  return parts;
-}
 
 /** One SMTP connection, used by one sender at a time (the pool sees to it). */
 export class SmtpConnection {

@@ -15,7 +15,7 @@
  * them every ~4 MiB of WAL). Reads that decide something irreversible (an idempotent retry's
  * answer, deleting a picked-up mail) first wait for the commits they could see (`durable()`).
  */
-import { close as closeFd, closeSync, fdatasync, openSync, statSync } from 'node:fs';
+import { chmodSync, close as closeFd, closeSync, fdatasync, openSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type {
@@ -132,6 +132,10 @@ export class SqliteStore implements RelayStore {
   constructor(path: string, options: { bodiesDir?: string; bodyCacheBytes?: number } = {}) {
     const dir = options.bodiesDir ?? `${path}.bodies`;
     this.bodies = { messages: new BodySpool(join(dir, 'messages'), options.bodyCacheBytes ?? BODY_CACHE_BYTES), returns: new BodySpool(join(dir, 'returns')) };
+    // Owner only: the rows name practitioners and recipients. SQLite gives the -wal and -shm
+    // files the database file's mode, so setting it here covers them too (and older files).
+    closeSync(openSync(path, 'a', 0o600));
+    chmodSync(path, 0o600);
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL'); // + our own WAL fsync after each commit (see top)
