@@ -112,6 +112,36 @@ describe('SQLite body files', () => {
     await s.close();
   });
 
+  it('lends bodies read from disk in reused buffers, whole and exact, and hands out copies through getRaw', async () => {
+    const db = join(dir, `b${++n}.sqlite`);
+    const s = new SqliteStore(db, { bodyCacheBytes: 0 }); // every read goes to the file
+    const sizes = [0, 1, 100 * 1024, 256 * 1024, 256 * 1024 + 1];
+    const bodies = sizes.map((len, i) => Uint8Array.from({ length: len }, (_, j) => (j * 7 + i) & 0xff));
+    for (const [i, raw] of bodies.entries()) await s.insertMessage({ ...msg(`r-${i}`, `rk-${i}`), raw });
+    const seen: ArrayBufferLike[] = [];
+    for (const [i, raw] of bodies.entries()) {
+      const same = await s.withRaw(`r-${i}`, async (b) => {
+        seen.push(b!.buffer);
+        return b!.byteLength === raw.byteLength && Buffer.compare(Buffer.from(b!), Buffer.from(raw)) === 0;
+      });
+      expect([i, same]).toEqual([i, true]);
+    }
+    // Sequential loans of bodies up to 256 KiB share one buffer; the larger one had its own.
+    expect(new Set(seen.slice(0, 4)).size).toBe(1);
+    expect(seen[4]).not.toBe(seen[0]);
+    // getRaw's answer is the caller's: a later loan does not change it.
+    const kept = (await s.getRaw('r-2'))!;
+    await s.withRaw('r-1', async () => undefined);
+    expect(Buffer.compare(Buffer.from(kept), Buffer.from(bodies[2]!))).toBe(0);
+    expect(kept.buffer).not.toBe(seen[0]);
+    // A loan that fails gives the buffer back too; a missing body is lent as null.
+    await expect(s.withRaw('r-3', async () => { throw new Error('send failed'); })).rejects.toThrow('send failed');
+    expect(await s.withRaw('r-1', async (b) => b!.buffer)).toBe(seen[0]);
+    expect(await s.withRaw('nope', async (b) => b)).toBeNull();
+    await expect(s.withRaw('../x', async (b) => b)).rejects.toThrow(/invalid id/);
+    await s.close();
+  });
+
   it('records delivery outcomes with the next commit, or on close, durably', async () => {
     const db = join(dir, `b${++n}.sqlite`);
     let s = new SqliteStore(db);

@@ -94,16 +94,16 @@ export class DeliveryWorker {
   async deliver(m: MessageRecord, onSent?: () => void): Promise<Outcome> {
     let outcome: Outcome;
     try {
-      const raw = await this.store.getRaw(m.id);
-      if (!raw) outcome = { kind: 'failed', reply: 'stored message missing' };
-      else {
+      // The body is lent for the SMTP exchange only (its memory serves the next message after).
+      outcome = await this.store.withRaw(m.id, async (raw): Promise<Outcome> => {
+        if (!raw) return { kind: 'failed', reply: 'stored message missing' };
         try {
           const info = await this.getTransport().send({ from: m.envelopeFrom, to: m.envelopeTo, dsnId: m.id }, raw);
-          outcome = partialOutcome(info.response, info.rejected);
+          return partialOutcome(info.response, info.rejected);
         } catch (e) {
-          outcome = classify(e as SmtpError);
+          return classify(e as SmtpError);
         }
-      }
+      });
     } finally {
       onSent?.();
     }

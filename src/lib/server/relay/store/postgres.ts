@@ -120,7 +120,12 @@ export class PostgresStore implements RelayStore {
 
   async getRaw(id: string): Promise<Uint8Array | null> {
     const r = await this.one('SELECT raw FROM relay_messages WHERE id = $1', [id]);
-    return r ? new Uint8Array(r.raw as Buffer) : null;
+    const b = r?.raw as Buffer | undefined;
+    return b ? new Uint8Array(b.buffer, b.byteOffset, b.byteLength) : null; // the driver's buffer is ours: no copy
+  }
+
+  async withRaw<T>(id: string, fn: (raw: Uint8Array | null) => Promise<T>): Promise<T> {
+    return fn(await this.getRaw(id));
   }
 
   async claimDue(owner: string, now: number, leaseMs: number, limit: number): Promise<MessageRecord[]> {

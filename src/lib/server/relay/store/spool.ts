@@ -10,12 +10,32 @@
  * therefore never points to a missing body. A crash between the two leaves an orphan body,
  * removed at the next start (`sweep`).
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFile as readFileCb, readdirSync, unlinkSync, writeSync } from 'node:fs';
+import { close as closeCb, closeSync, fstat as fstatCb, fsyncSync, mkdirSync, open as openCb, openSync, read as readCb, readdirSync, unlink as unlinkCb, unlinkSync, writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** Identifiers are our UUIDs; anything else would be a bug or an attack on the file name. */
 const SAFE_ID = /^[\w-]{1,64}$/;
+
+/**
+ * Read buffers reused across deliveries: bodies up to SLOT bytes (most messages) are read into
+ * one of these; larger ones get a buffer of their own. At most KEEP are kept (16 MiB): as many
+ * as the messages delivery claims ahead with its default four connections.
+ */
+const SLOT = 256 * 1024;
+const KEEP = 64;
+
+class ReadBuffers {
+  private readonly free: Buffer[] = [];
+
+  take(size: number): Buffer {
+    return size > SLOT ? Buffer.allocUnsafeSlow(size) : (this.free.pop() ?? Buffer.allocUnsafeSlow(SLOT));
+  }
+
+  give(b: Buffer): void {
+    if (b.byteLength === SLOT && this.free.length < KEEP) this.free.push(b);
+  }
+}
 
 export class BodySpool {
   private dirty = false;
@@ -30,6 +50,7 @@ export class BodySpool {
   private written = 0;
   private entriesDurable = 0;
   private dirSync: Promise<void> | null = null;
+  private readonly buffers = new ReadBuffers();
 
   constructor(readonly dir: string, private readonly cacheBytes = 0) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -55,7 +76,7 @@ export class BodySpool {
   }
 
   private remember(id: string, bytes: Uint8Array): void {
-    if (bytes.byteLength > this.cacheBytes / 4) return;
+    if (this.cacheBytes === 0 || bytes.byteLength > this.cacheBytes / 4) return;
     this.forget(id);
     this.cache.set(id, bytes);
     this.cached += bytes.byteLength;
@@ -124,36 +145,71 @@ export class BodySpool {
     }
   }
 
-  /**
-   * The callback readFile: one thread-pool job for the whole file, where fs/promises' readFile
-   * takes open, fstat, read and close as four (measured here: 130 µs of CPU for 100 KiB, against
-   * 250 µs), on the path of every delivery.
-   */
+  /** A body, as a copy of its own (the cache's, or a fresh buffer): for callers that keep it. */
   get(id: string): Promise<Uint8Array | null> {
+    return this.borrow(id, async (raw) => (raw && !this.cache.has(id) ? new Uint8Array(raw) : raw));
+  }
+
+  /**
+   * Lends a body to `fn` for as long as its promise runs: from the cache, or read into a reused
+   * buffer that goes back to the pool when `fn` settles, so `fn` must not keep it. Why: a fresh
+   * 100 KiB buffer per delivered message made V8 run a full mark-compact every few hundred
+   * messages to free them, which cost the relay a third of its CPU per message (measured here:
+   * 1.2 against 0.8 ms).
+   */
+  async borrow<T>(id: string, fn: (raw: Uint8Array | null) => Promise<T>): Promise<T> {
     const hit = this.cache.get(id);
-    if (hit) return Promise.resolve(hit);
+    if (hit) return fn(hit);
+    const read = await this.readInto(this.path(id));
+    if (!read) return fn(null);
+    try {
+      return await fn(read.buffer.subarray(0, read.length));
+    } finally {
+      this.buffers.give(read.buffer);
+    }
+  }
+
+  /** Reads a whole file into a pooled buffer (callback I/O: the cheapest); null if it does not exist. */
+  private readInto(path: string): Promise<{ buffer: Buffer; length: number } | null> {
     return new Promise((resolve, reject) => {
-      readFileCb(this.path(id), (e, b) => { // an invalid id throws here: a rejection, as before
-        if (!e) resolve(new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
-        else if (e.code === 'ENOENT') resolve(null);
-        else reject(e);
+      const done = (fd: number, e: NodeJS.ErrnoException | null, r: { buffer: Buffer; length: number } | null): void => {
+        if (e && r) this.buffers.give(r.buffer);
+        closeCb(fd, () => (e ? reject(e) : resolve(r)));
+      };
+      openCb(path, 'r', (e, fd) => {
+        if (e) return e.code === 'ENOENT' ? resolve(null) : reject(e);
+        fstatCb(fd, (e2, st) => {
+          if (e2) return done(fd, e2, null);
+          let r: { buffer: Buffer; length: number };
+          try {
+            r = { buffer: this.buffers.take(st.size), length: st.size };
+          } catch (e4) {
+            return done(fd, e4 as NodeJS.ErrnoException, null); // no memory for it: an error, not a crash
+          }
+          const step = (at: number): void => {
+            if (at === r.length) return done(fd, null, r);
+            readCb(fd, r.buffer, at, r.length - at, at, (e3, n) => {
+              if (e3) return done(fd, e3, r);
+              if (n === 0) return done(fd, new Error(`spool: ${path} shorter than its size`), r);
+              step(at + n);
+            });
+          };
+          step(0);
+        });
       });
     });
   }
 
   /**
-   * Removes a body that is no longer needed; a missing one is not an error. Synchronous on
-   * purpose: an unlink is a metadata change of some microseconds (no data to write, the journal
-   * commits later), and handing it to the thread pool cost more CPU in wake-ups than it does.
+   * Removes a body that is no longer needed; a missing one is not an error. On the thread pool:
+   * an unlink waits for the file system's journal, which an fsync in progress holds (measured
+   * here: 0.3 ms on average when done synchronously, blocking the event loop meanwhile).
    */
   remove(id: string): Promise<void> {
     this.forget(id);
-    try {
-      unlinkSync(this.path(id));
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') return Promise.reject(e);
-    }
-    return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      unlinkCb(this.path(id), (e) => (!e || e.code === 'ENOENT' ? resolve() : reject(e)));
+    });
   }
 
   /** Removes, at start-up, the bodies that `keep` does not claim (orphans, finished messages). */

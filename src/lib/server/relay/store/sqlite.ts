@@ -313,6 +313,10 @@ export class SqliteStore implements RelayStore {
     return this.bodies.messages.get(id);
   }
 
+  withRaw<T>(id: string, fn: (raw: Uint8Array | null) => Promise<T>): Promise<T> {
+    return this.bodies.messages.borrow(id, fn);
+  }
+
   claimDue(owner: string, now: number, leaseMs: number, limit: number): Promise<MessageRecord[]> {
     return this.write(() => {
       // One ordered index range per branch, each stopping at `limit` rows; merged here. (An OR or

@@ -93,6 +93,11 @@ export interface RelayStore {
   listMessages(practitioner: string, limit: number): Promise<MessageRecord[]>;
   getRaw(id: string): Promise<Uint8Array | null>;
   /**
+   * Lends the stored bytes to `fn` while its promise runs (null if missing); `fn` must not keep
+   * them: the memory may serve the next message (delivery's path, see spool.ts `borrow`).
+   */
+  withRaw<T>(id: string, fn: (raw: Uint8Array | null) => Promise<T>): Promise<T>;
+  /**
    * Claims up to `limit` messages due now: queued/deferred with nextAttemptAt ≤ now, or
    * `sending` whose lease expired (the previous holder died: those come back with
    * `duplicateRisk` set). Claimed rows become `sending`, leased to `owner` until now+leaseMs.
