@@ -24,7 +24,7 @@ import {
   planRenewal,
   recipientState,
 } from '../../src/lib/trust/schedule.js';
-import { addDays, atMinute, formatWall, instantOf, localDate, utcOffset, wallTime } from '../../src/lib/trust/zoned-time.js';
+import { addDays, atMinute, formatWall, instantOf, localDate, utcOffset, wallTime } from '../../src/lib/time/zoned-time.js';
 
 const utc = (iso: string): number => Date.parse(iso);
 const paris = (ms: number): string => formatWall(ms, 'Europe/Paris');

@@ -11,7 +11,7 @@ import { ConcurrentAppendError, type TrustStorePort } from '../../src/lib/trust/
 import { MemoryTrustStore } from '../../src/lib/trust/memory-store.js';
 import { HOUR_MS } from '../../src/lib/trust/schedule.js';
 import { TrustService } from '../../src/lib/trust/service.js';
-import { formatWall } from '../../src/lib/trust/zoned-time.js';
+import { formatWall } from '../../src/lib/time/zoned-time.js';
 import { issueCert } from '../pki/fixtures/forge.js';
 import { DAY, MAILBOX, NAMES, URL, type World, makeWorld, pemOf } from './world.js';
 

@@ -1,48 +1,19 @@
 /**
- * Wall-clock time in a named time zone, with Intl only (isomorphic: no Node, no tz database of
- * our own). French billing software stamps messages in local French time, so the compostage
- * and the Date header use Europe/Paris by default; the zone is a parameter so that tests and
+ * Wall-clock time for SESAM-Vitale messages (the zone is read by time/zoned-time.ts, with Intl
+ * only). French billing software stamps messages in local French time, so the compostage and
+ * the Date header use Europe/Paris by default; the zone is a parameter so that tests and
  * overseas departments (e.g. America/Cayenne, Indian/Reunion) can choose theirs.
  */
+import { DEFAULT_TIME_ZONE, wallTime as zonedWallTime, type WallTime as ZonedWallTime } from '../time/zoned-time.js';
 import { SesamFieldError } from './errors.js';
 
-export const DEFAULT_TIME_ZONE = 'Europe/Paris';
+export { DEFAULT_TIME_ZONE };
 
-export interface WallTime {
-  year: number;
-  month: number;
-  day: number;
-  hour: number;
-  minute: number;
-  second: number;
+export interface WallTime extends ZonedWallTime {
   /** Offset of the wall time from UTC, in minutes (+60 for CET, +120 for CEST). */
   offsetMinutes: number;
   /** 0 = Sunday. */
   weekday: number;
-}
-
-const formatters = new Map<string, Intl.DateTimeFormat>();
-
-function formatter(timeZone: string): Intl.DateTimeFormat {
-  let f = formatters.get(timeZone);
-  if (!f) {
-    try {
-      f = new Intl.DateTimeFormat('en-US', {
-        timeZone,
-        hourCycle: 'h23',
-        year: 'numeric',
-        month: 'numeric',
-        day: 'numeric',
-        hour: 'numeric',
-        minute: 'numeric',
-        second: 'numeric',
-      });
-    } catch {
-      throw new SesamFieldError('invalid_date', 'timeZone', `fuseau horaire inconnu « ${timeZone} »`);
-    }
-    formatters.set(timeZone, f);
-  }
-  return f;
 }
 
 /** The wall time of `date` in `timeZone`, to the second (milliseconds are dropped, not rounded). */
@@ -50,17 +21,13 @@ export function wallTime(date: Date, timeZone: string = DEFAULT_TIME_ZONE): Wall
   const ms = date.getTime();
   if (!Number.isFinite(ms)) throw new SesamFieldError('invalid_date', 'date', 'date invalide');
   const seconds = Math.floor(ms / 1000) * 1000;
-  const parts: Record<string, number> = {};
-  for (const p of formatter(timeZone).formatToParts(new Date(seconds))) {
-    if (p.type !== 'literal') parts[p.type] = Number(p.value);
+  let w: ZonedWallTime;
+  try {
+    w = zonedWallTime(seconds, timeZone);
+  } catch {
+    throw new SesamFieldError('invalid_date', 'timeZone', `fuseau horaire inconnu « ${timeZone} »`);
   }
-  const year = parts.year ?? NaN;
-  const month = parts.month ?? NaN;
-  const day = parts.day ?? NaN;
-  // Some engines print midnight as 24 even with h23; normalise.
-  const hour = (parts.hour ?? NaN) % 24;
-  const minute = parts.minute ?? NaN;
-  const second = parts.second ?? NaN;
+  const { year, month, day, hour, minute, second } = w;
   if (![year, month, day, hour, minute, second].every(Number.isInteger) || year < 1000 || year > 9999) {
     throw new SesamFieldError('invalid_date', 'date', 'date hors de la plage représentable (années 1000 à 9999)');
   }

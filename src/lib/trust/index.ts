@@ -9,5 +9,5 @@ export * from './model.js';
 export * from './revocation-index.js';
 export * from './schedule.js';
 export * from './service.js';
-export * from './zoned-time.js';
+export * from '../time/zoned-time.js';
 export * from './sha256.js';

@@ -5,7 +5,7 @@
  */
 import type { AuditRecord, ChainAnchor, ChainHead, SettingKey } from './audit.js';
 import type { FetchOutcome } from './schedule.js';
-import { DEFAULT_TIME_ZONE, isValidTimeZone } from './zoned-time.js';
+import { DEFAULT_TIME_ZONE, isValidTimeZone } from '../time/zoned-time.js';
 import { CRL_WINDOW_MAX, CRL_WINDOW_MIN, crlWindowProblem } from './schedule.js';
 import { MIN_RETENTION_DAYS } from './audit.js';
 import { sha256HexSync } from './sha256.js';

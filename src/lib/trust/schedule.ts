@@ -35,7 +35,7 @@ import {
   isValidTimeZone,
   localDate,
   minuteOfDay,
-} from './zoned-time.js';
+} from '../time/zoned-time.js';
 
 export const MINUTE_MS = 60_000;
 export const HOUR_MS = 60 * MINUTE_MS;
