@@ -145,7 +145,7 @@ export class BodySpool {
     }
   }
 
-  /** A body, as a copy of its own (the cache's, or a fresh buffer): for callers that keep it. */
+  /** A body the caller may keep: the cached one (never modified) or a copy of the one read. */
   get(id: string): Promise<Uint8Array | null> {
     return this.borrow(id, async (raw) => (raw && !this.cache.has(id) ? new Uint8Array(raw) : raw));
   }
