@@ -19,6 +19,14 @@ const KIB100 = 100 * 1024;
 const log = (s: string): void => { process.stderr.write(`bench relay: ${s}\n`); };
 const pct = (xs: number[], p: number): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? 0; };
 const r2 = (x: number): number => Math.round(x * 100) / 100;
+const r3 = (x: number): number => Math.round(x * 1000) / 1000;
+/** CPU of the children this process has waited for (smtp-source), in ms. */
+function childCpuMs(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // cutime and cstime: fields 16 and 17 of proc(5) (f[0] is field 3), in ticks of 1/100 s.
+  return (Number(f[13]) + Number(f[14])) * 10;
+}
 const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2; };
 
 function smtpConfig(mail: MailServers): RelayConfig['smtp'] {
@@ -86,6 +94,9 @@ async function benchDelivery(pki: IgcSante, mail: MailServers, dir: string): Pro
   const config = relayConfig(pki, smtpConfig(mail), { delivery: { concurrency: sessions, pollMs: 20 } });
   let sourceSecs = 0;
   let relaySecs = 0;
+  // CPU per message of each client (both share the 2 cores with Postfix: the ratio follows them).
+  let sourceCpu = 0;
+  let relayCpu = 0;
   const perRound: Array<{ smtp_source: number; relay: number }> = [];
   try {
     for (let r = 0; r < rounds; r++) {
@@ -97,16 +108,21 @@ async function benchDelivery(pki: IgcSante, mail: MailServers, dir: string): Pro
       let d = 0;
       const source = async (): Promise<void> => {
         // smtp-source: same Postfix, same sessions, same message size (plain SMTP: it has no TLS).
+        const c0 = childCpuMs();
         const t0 = performance.now();
         execFileSync('smtp-source', ['-s', String(sessions), '-m', String(N), '-l', String(KIB100), '-f', PRACTITIONER_ADDR, '-t', INSURER_ADDR, `127.0.0.1:${mail.smtpPort}`]);
         s = (performance.now() - t0) / 1000;
+        sourceCpu += childCpuMs() - c0;
         await mail.drain(120_000);
       };
       const relay = async (): Promise<void> => {
         const worker = new DeliveryWorker(store, config);
+        const c1 = process.cpuUsage();
         const t1 = performance.now();
         await worker.drain();
         d = (performance.now() - t1) / 1000;
+        const c = process.cpuUsage(c1);
+        relayCpu += (c.user + c.system) / 1000;
         await worker.stop();
         await mail.drain(120_000);
       };
@@ -125,7 +141,8 @@ async function benchDelivery(pki: IgcSante, mail: MailServers, dir: string): Pro
   return { bench: 'relay-delivery', messages: N * rounds, rounds, sessions, message_bytes: 'about 100 KiB', relay_tls: 'STARTTLS', smtp_source_tls: 'none',
     delivery_msgs_per_s: r2(relayRate), smtp_source_msgs_per_s: r2(sourceRate), delivery_ratio_vs_smtp_source: r2(relayRate / sourceRate),
     // The rounds' own ratios vary by a third on this machine: their median says how typical the total is.
-    delivery_ratio_median_of_rounds: r2(median(perRound.map((p) => p.relay / p.smtp_source))), per_round: perRound };
+    delivery_ratio_median_of_rounds: r2(median(perRound.map((p) => p.relay / p.smtp_source))),
+    relay_cpu_ms_per_msg: r3(relayCpu / (N * rounds)), smtp_source_cpu_ms_per_msg: r3(sourceCpu / (N * rounds)), per_round: perRound };
 }
 
 async function benchDuplicates(pki: IgcSante, mail: MailServers, dir: string): Promise<object> {
