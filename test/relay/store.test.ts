@@ -129,3 +129,27 @@ describe('sqlite store files', () => {
     await s.close();
   });
 });
+
+describe('sqlite group commit', () => {
+  it('rolls back only the write that fails: the others in the same commit land', async () => {
+    // White-box: no public call fails halfway inside a transaction, so the test queues its own
+    // writes next to a real insert, in the same event-loop turn (one group commit).
+    const s = new SqliteStore(join(dir, 'group.sqlite'));
+    await s.insertMessage(msg('g0'));
+    const inner = s as unknown as { write<T>(fn: () => T): Promise<T>; db: { prepare(q: string): { run(...a: unknown[]): unknown } } };
+    const setSubject = (subject: string) => inner.db.prepare("UPDATE messages SET subject = ? WHERE idempotency_key = 'g0'").run(subject);
+    const results = await Promise.allSettled([
+      inner.write(() => setSubject('kept')),
+      inner.write(() => {
+        setSubject('rolled back');
+        throw new Error('write failed halfway');
+      }),
+      s.insertMessage(msg('g1')),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((results[1] as PromiseRejectedResult).reason.message).toBe('write failed halfway');
+    expect((await s.listMessages('ps1', 10)).map((m) => [m.idempotencyKey, m.subject]).sort())
+      .toEqual([['g0', 'kept'], ['g1', 'S']]);
+    await s.close();
+  });
+});

@@ -137,6 +137,8 @@ export class SqliteStore implements RelayStore {
     closeSync(openSync(path, 'a', 0o600));
     chmodSync(path, 0o600);
     this.db = new Database(path);
+    this.group = this.db.transaction((run: () => void) => run());
+    this.savepoint = this.db.transaction((run: () => unknown) => run());
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL'); // + our own WAL fsync after each commit (see top)
     this.walPath = `${path}-wal`;
@@ -164,6 +166,14 @@ export class SqliteStore implements RelayStore {
     return st;
   }
 
+  /**
+   * The group's transaction and each write's savepoint (better-sqlite3 nests a transaction
+   * function called inside another as a savepoint). Built once: `db.transaction` makes several
+   * wrapper functions per call, which every write paid before.
+   */
+  private readonly group: (run: () => void) => void;
+  private readonly savepoint: (run: () => unknown) => unknown;
+
   /** Queues `fn` into the next group commit. */
   private write<T>(fn: () => T, lazy = false): Promise<T> {
     return new Promise<T>((resolve, reject) => {
@@ -188,16 +198,16 @@ export class SqliteStore implements RelayStore {
     if (!batch.length) return;
     const results: Array<{ ok: boolean; v: unknown }> = [];
     try {
-      this.db.transaction(() => {
+      this.group(() => {
         for (const p of batch) {
           // A failing write must not abort the others: a savepoint per write.
           try {
-            results.push({ ok: true, v: this.db.transaction(p.run)() });
+            results.push({ ok: true, v: this.savepoint(p.run) });
           } catch (e) {
             results.push({ ok: false, v: e });
           }
         }
-      })();
+      });
     } catch (e) {
       for (const p of batch) p.reject(e);
       return;
