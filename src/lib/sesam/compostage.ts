@@ -18,6 +18,7 @@
  * the clock.
  */
 import { SesamFieldError } from './errors.js';
+import type { WallTime as ZonedWallTime } from '../time/zoned-time.js';
 import { DEFAULT_TIME_ZONE, isValidTimestamp, timestamp14, wallTime } from './time.js';
 
 export const COUNTER_MODULUS = 100_000;
@@ -52,15 +53,10 @@ export function formatCompostage(date: Date, counter: number, timeZone: string =
   return timestamp14(wallTime(date, timeZone)) + counterDigits(counter);
 }
 
-export interface ParsedCompostage {
+/** The wall time the compostage states (French local time), with its digits and counter. */
+export interface ParsedCompostage extends ZonedWallTime {
   /** `AAAAMMJJHHMMSS`. */
   timestamp: string;
-  year: number;
-  month: number;
-  day: number;
-  hour: number;
-  minute: number;
-  second: number;
   counter: number;
 }
 
