@@ -27,22 +27,61 @@ export interface PkitsData {
   cases: PkitsCase[];
 }
 
-export function loadPkits(): PkitsData {
+/** The same data as file paths, for what reads files itself (the command line, test/cli/pkits-cli.test.ts). */
+export interface PkitsFiles {
+  anchor: string;
+  pool: string[];
+  crls: string[];
+  cases: Array<{ name: string; leaf: string; expected: 'valid' | 'invalid' }>;
+}
+
+export function pkitsFiles(): PkitsFiles {
   const certDir = join(pkitsDir, 'certs');
   const crlDir = join(pkitsDir, 'crls');
-  const read = (p: string): Uint8Array => new Uint8Array(readFileSync(p));
   const anchorName = 'TrustAnchorRootCertificate.crt';
   const certFiles = readdirSync(certDir).filter((f) => f.endsWith('.crt')).sort();
-  const pool = certFiles.filter((f) => f !== anchorName && !f.endsWith('EE.crt')).map((f) => read(join(certDir, f)));
+  const pool = certFiles.filter((f) => f !== anchorName && !f.endsWith('EE.crt')).map((f) => join(certDir, f));
   const crls = readdirSync(crlDir)
     .filter((f) => f.endsWith('.crl'))
     .sort()
-    .map((f) => read(join(crlDir, f)));
+    .map((f) => join(crlDir, f));
   const lines = readFileSync(join(pkitsDir, 'expected.tsv'), 'utf8').trim().split('\n').slice(1);
   const cases = lines.map((l) => {
     const [name, expected] = l.split('\t') as [string, string];
     if (expected !== 'valid' && expected !== 'invalid') throw new Error(`expected.tsv: bad outcome for ${name}`);
-    return { name, leaf: read(join(certDir, name)), expected } as PkitsCase;
+    return { name, leaf: join(certDir, name), expected } as const;
   });
-  return { anchor: read(join(certDir, anchorName)), pool, crls, cases };
+  return { anchor: join(certDir, anchorName), pool, crls, cases };
 }
+
+export function loadPkits(): PkitsData {
+  const f = pkitsFiles();
+  const read = (p: string): Uint8Array => new Uint8Array(readFileSync(p));
+  return {
+    anchor: read(f.anchor),
+    pool: f.pool.map(read),
+    crls: f.crls.map(read),
+    cases: f.cases.map((c) => ({ name: c.name, leaf: read(c.leaf), expected: c.expected })),
+  };
+}
+
+/**
+ * Representative invalid cases and a reason code each must give, checked by the library test
+ * and by the command-line test alike.
+ */
+export const PKITS_REASONS: ReadonlyArray<readonly [string, string]> = [
+  ['InvalidEESignatureTest3EE.crt', 'signature_invalid'],
+  ['InvalidEEnotAfterDateTest6EE.crt', 'cert_expired'],
+  ['InvalidRevokedEETest3EE.crt', 'cert_revoked'],
+  ['InvalidMissingCRLTest1EE.crt', 'crl_missing'],
+  ['InvalidpathLenConstraintTest6EE.crt', 'path_length_exceeded'],
+  ['InvalidDNnameConstraintsTest8EE.crt', 'name_constraints_violated'],
+  ['InvalidcAFalseTest2EE.crt', 'not_ca'],
+  ['InvalidOldCRLnextUpdateTest11EE.crt', 'crl_expired'],
+  ['InvalidUnknownCriticalCertificateExtensionTest2EE.crt', 'unknown_critical_extension'],
+  // Signatures whose BIT STRING has unused bits: a bad signature of that certificate or CRL,
+  // not an unreadable file (BadSignedCACert.crt, InvalidDSASignatureTest6EE.crt, BadCRLSignatureCACRL.crl).
+  ['InvalidCASignatureTest2EE.crt', 'signature_invalid'],
+  ['InvalidDSASignatureTest6EE.crt', 'signature_invalid'],
+  ['InvalidBadCRLSignatureTest4EE.crt', 'crl_signature_invalid'],
+];

@@ -24,7 +24,10 @@ adresse de la boîte aux lettres dans subjectAltName, RSA 2048, CRL obligatoire)
 
 Les fichiers sont en DER ou en PEM ; un fichier PEM peut contenir plusieurs
 certificats ou CRL. Si FEUILLE contient plusieurs certificats, le premier est la
-feuille et les suivants s'ajoutent aux intermédiaires.
+feuille et les suivants s'ajoutent aux intermédiaires. Un fichier --intermediate
+ou --crl illisible (absent, ni certificat ni CRL) est écarté avec l'avertissement
+input_ignored qui le nomme (clé "file" en JSON), et la vérification se poursuit
+avec les autres ; FEUILLE ou une ancre illisible est une entrée illisible.
 
 Options :
   --anchor F           ancre de confiance (répétable ; au moins une)
@@ -49,7 +52,7 @@ pour l'entrée standard). Les lignes vides sont ignorées et ne produisent pas d
 résultat. Chaque autre ligne produit une ligne de résultat, dans l'ordre :
   {"line":N,["id":…,]"valid":…,"warnings":[…],"errors":[…],"path":[…]}
 où N est le numéro de ligne dans le fichier. Une ligne erronée (JSON invalide,
-fichier manquant, certificat illisible) donne "valid":false avec l'erreur, et le
+FEUILLE ou ancre manquante ou illisible) donne "valid":false avec l'erreur, et le
 traitement continue. Les fichiers lus sont mis en cache pour tout le lot.
 
 Codes de sortie : 0 chaîne valide (avertissements possibles), 1 chaîne invalide
@@ -161,25 +164,61 @@ function checkJob(job: Job): { leaf: string; profile: Profile; at?: Date } {
   return { leaf: job.leaf, profile, at };
 }
 
-/** Checks the job and turns it into the core's input. Throws CliError. */
-async function prepare(job: Job, load: Loader): Promise<VerifyInput> {
+/** An issue of the command's output: the core's, or one about an input file (`file` names it). */
+type CliIssue = VerifyIssue & { file?: string };
+
+/**
+ * A pool file (--intermediate, --crl): one that cannot be read or decoded is left out with an
+ * `input_ignored` warning naming it, and the validation proceeds with the rest of the pool, as
+ * the core does for an unreadable pool member. A file of the wrong kind stays a usage error.
+ */
+async function poolItemsOf(
+  load: Loader,
+  path: string,
+  kind: DecodedItem['kind'],
+  option: string,
+): Promise<{ ders: Uint8Array[]; ignored?: CliIssue }> {
+  try {
+    return { ders: await itemsOf(load, path, kind, option) };
+  } catch (e) {
+    if (!(e instanceof CliError) || e.code === 'usage' || e.code === 'internal_error') throw e;
+    const message = `Fichier ignoré (${option}) : ${e.message.replace(/\.?$/, '.')}`;
+    return { ders: [], ignored: { code: 'input_ignored', message, file: path } };
+  }
+}
+
+/**
+ * Checks the job and turns it into the core's input, plus the warnings about ignored pool
+ * files. Throws CliError: usage errors, and an unreadable leaf or trust anchor (exit 2).
+ */
+async function prepare(job: Job, load: Loader): Promise<{ input: VerifyInput; ignored: CliIssue[] }> {
   const { leaf: leafPath, profile, at } = checkJob(job);
   const [leafCerts, anchors, intermediates, crls] = await Promise.all([
     itemsOf(load, leafPath, 'certificate', 'FEUILLE'),
     Promise.all(job.anchors.map((f) => itemsOf(load, f, 'certificate', '--anchor'))),
-    Promise.all(job.intermediates.map((f) => itemsOf(load, f, 'certificate', '--intermediate'))),
-    Promise.all(job.crls.map((f) => itemsOf(load, f, 'crl', '--crl'))),
+    Promise.all(job.intermediates.map((f) => poolItemsOf(load, f, 'certificate', '--intermediate'))),
+    Promise.all(job.crls.map((f) => poolItemsOf(load, f, 'crl', '--crl'))),
   ]);
   const [leaf, ...bundled] = leafCerts;
-  return {
+  const input: VerifyInput = {
     leaf: leaf!,
     anchors: anchors.flat(),
-    intermediates: [...bundled, ...intermediates.flat()],
-    crls: crls.flat(),
+    intermediates: [...bundled, ...intermediates.flatMap((p) => p.ders)],
+    crls: crls.flatMap((p) => p.ders),
     profile,
     ...(at ? { at } : {}),
     ...(job.email !== undefined ? { email: job.email } : {}),
   };
+  // In the order of the job's files.
+  const ignored = [...intermediates, ...crls].flatMap((p) => (p.ignored ? [p.ignored] : []));
+  return { input, ignored };
+}
+
+/** Validates a prepared job: the core's verdict, with the ignored files first among the warnings. */
+async function validate(verifier: { verify(input: VerifyInput): Promise<VerifyResult> }, job: Job, load: Loader): Promise<VerifyResult> {
+  const { input, ignored } = await prepare(job, load);
+  const r = await verifier.verify(input);
+  return ignored.length ? { ...r, warnings: [...ignored, ...r.warnings] } : r;
 }
 
 /** node:util parseArgs errors, in French. */
@@ -201,12 +240,12 @@ function parseArgsMessage(e: NodeJS.ErrnoException): string {
   }
 }
 
-function issue(i: VerifyIssue): VerifyIssue {
+function issue(i: CliIssue): CliIssue {
   return { ...i };
 }
 
 /** The stable JSON shape: exactly these four keys, in this order. */
-function resultJson(r: VerifyResult): { valid: boolean; warnings: VerifyIssue[]; errors: VerifyIssue[]; path: VerifyResult['path'] } {
+function resultJson(r: VerifyResult): { valid: boolean; warnings: CliIssue[]; errors: CliIssue[]; path: VerifyResult['path'] } {
   return { valid: r.valid, warnings: r.warnings.map(issue), errors: r.errors.map(issue), path: r.path };
 }
 
@@ -271,8 +310,7 @@ export const verifyCommand: Command = {
       };
       checkJob(job); // usage errors first, without loading the core
       core = await ctx.core();
-      const input = await prepare(job, makeLoader(core, ctx.cwd));
-      result = await new core.Verifier().verify(input);
+      result = await validate(new core.Verifier(), job, makeLoader(core, ctx.cwd));
     } catch (e) {
       return fail(asCliError(e, core));
     }
@@ -373,7 +411,7 @@ async function runBatch(file: string, ctx: Context, fail: (e: CliError) => Promi
       if (line === '') continue;
       let out: ReturnType<typeof resultJson>;
       try {
-        out = resultJson(await verifier.verify(await prepare(jobFromLine(line, base), load)));
+        out = resultJson(await validate(verifier, jobFromLine(line, base), load));
       } catch (e) {
         const ce = asCliError(e, core);
         if (ce.code === 'internal_error') ctx.err(`ligne ${lineNo} : ${(e as Error)?.stack ?? String(e)}\n`);

@@ -13,6 +13,7 @@ import {
   readBitString,
   readBoolean,
   readOid,
+  readSignatureBits,
   readTime,
   readTlv,
   smallInt,
@@ -84,6 +85,7 @@ export interface Cert {
   serial: string;
   tbsSignatureAlgorithm: AlgorithmIdentifier;
   signatureAlgorithm: AlgorithmIdentifier;
+  /** The signature octets; empty when the BIT STRING is malformed (der.ts readSignatureBits). */
   signature: Uint8Array;
   issuer: Name;
   subject: Name;
@@ -353,8 +355,8 @@ function parseCertificateInner(der: Uint8Array): Cert {
   if (!sameAlgorithm(signatureAlgorithm, tbsSignatureAlgorithm)) {
     throw certError('les deux identifiants d’algorithme de signature diffèrent');
   }
-  const sig = readBitString(der, expectTlv(der, sigT.start, sigT.end, TAG.BIT_STRING, 'signature'));
-  if (sig.unused !== 0) throw certError('signature : bits inutilisés');
+  // Unused bits in the signature: a certificate whose signature cannot verify, not an unreadable one.
+  const signature = readSignatureBits(der, expectTlv(der, sigT.start, sigT.end, TAG.BIT_STRING, 'signature'));
 
   const c: Cert = {
     der,
@@ -363,7 +365,7 @@ function parseCertificateInner(der: Uint8Array): Cert {
     serial,
     tbsSignatureAlgorithm,
     signatureAlgorithm,
-    signature: sig.bytes,
+    signature,
     issuer,
     subject,
     notBefore,

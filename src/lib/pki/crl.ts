@@ -18,8 +18,8 @@ import {
   type Tlv,
   decodeOid,
   integerBig,
-  readBitString,
   readBoolean,
+  readSignatureBits,
   readTime,
   readTlv,
 } from './der.js';
@@ -502,9 +502,9 @@ function parseCrlUnchecked(der: Uint8Array): Crl {
   const sigT = readTlv(der, sigAlgT.end, root.end);
   if (sigT.tag !== TAG.BIT_STRING) throw bad('signature : BIT STRING attendu');
   if (sigT.end !== root.end) throw bad('données en trop après la signature');
-  const sig = readBitString(der, sigT);
   // A signature BIT STRING with unused bits cannot verify; reading the CRL anyway lets the
   // validator say "bad signature" (PKITS 4.4.3) rather than "unreadable CRL".
+  const signature = readSignatureBits(der, sigT);
 
   // TBSCertList
   const end = tbsT.end;
@@ -536,7 +536,7 @@ function parseCrlUnchecked(der: Uint8Array): Crl {
     version,
     tbsSignatureAlgorithm: tbsSigAlg,
     signatureAlgorithm: sigAlg,
-    signature: sig.bytes,
+    signature,
     issuer,
     thisUpdate,
     size: 0,

@@ -315,6 +315,20 @@ export function readBitString(buf: Uint8Array, t: Tlv): { unused: number; bytes:
   return { unused, bytes: buf.subarray(t.valueStart + 1, t.end) };
 }
 
+/**
+ * The signatureValue BIT STRING of a certificate or a CRL: the signature octets. Every X.509
+ * signature is a whole number of octets, so a non-zero unused-bit count makes the signature
+ * malformed, not the structure unreadable (OpenSSL reads such a certificate and fails its
+ * verification with "invalid bit string bits left"). The object is kept readable, so that the
+ * validator reports a bad signature of that certificate or CRL (PKITS 4.1.2, 4.1.6, 4.4.3), and
+ * the signature is made unverifiable: an empty value, which verifySignature refuses for every
+ * algorithm.
+ */
+export function readSignatureBits(buf: Uint8Array, t: Tlv): Uint8Array {
+  const { unused, bytes } = readBitString(buf, t);
+  return unused === 0 ? bytes : new Uint8Array(0);
+}
+
 export function readBoolean(buf: Uint8Array, t: Tlv): boolean {
   if (t.tag !== TAG.BOOLEAN || t.end - t.valueStart !== 1) throw malformed('BOOLEAN attendu');
   return buf[t.valueStart] !== 0;

@@ -53,7 +53,11 @@ function parseDpName(buf: Uint8Array, t: Tlv): DpName {
   }
   if (c.tag === 0xa1) {
     // RelativeDistinguishedName, implicitly tagged: wrap into a one-RDN Name to reuse the parser.
-    const rdnDer = buf.subarray(c.start, c.end).slice();
+    // The SET is re-encoded into fresh memory: the caller's bytes are never written to (a Node
+    // Buffer's slice() is a view, not a copy, so patching the tag in place used to turn [1] into
+    // SET in the caller's certificate or CRL, and the next parse of the same bytes failed).
+    const rdnDer = new Uint8Array(c.end - c.start);
+    rdnDer.set(buf.subarray(c.start, c.end));
     rdnDer[0] = TAG.SET;
     const wrapped = encodeSequence([rdnDer]);
     const name = parseName(wrapped, { tag: TAG.SEQUENCE, start: 0, valueStart: wrapped.length - rdnDer.length, end: wrapped.length });

@@ -53,8 +53,21 @@ export function pemBlocks(text: string): Array<{ label: string; der: Uint8Array 
 
 export type Parsed = { kind: 'certificate'; cert: Cert } | { kind: 'crl'; crl: Crl };
 
-/** DER of unknown kind: a certificate or a CRL. */
-export function parseDer(der: Uint8Array): Parsed {
+/**
+ * The same bytes as a plain Uint8Array (no copy). A Node Buffer is a Uint8Array whose slice()
+ * is a view, not a copy: the readers, and everything that keeps their subarrays, must see
+ * standard typed-array semantics whoever the caller is (the CLI reads files into Buffers).
+ */
+function plain(bytes: Uint8Array): Uint8Array {
+  return Object.getPrototypeOf(bytes) === Uint8Array.prototype ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/**
+ * DER of unknown kind: a certificate or a CRL, read by the very functions the Verifier uses
+ * (parseCertificate, parseCrl), so that what is recognised here is what validation reads.
+ */
+export function parseDer(input: Uint8Array): Parsed {
+  const der = plain(input);
   let certError: PkiError | null = null;
   try {
     return { kind: 'certificate', cert: parseCertificate(der) };
@@ -77,6 +90,7 @@ export function decodeParsed(data: Uint8Array | string): Parsed[] {
   if (size === 0) throw new PkiError('input_unrecognised', 'Fichier vide.');
   const isText = typeof data === 'string' || looksLikePem(data);
   if (!isText) return [parseDer(data as Uint8Array)];
+  // PEM blocks are decoded into fresh arrays: the input is not referenced past this point.
   const text = typeof data === 'string' ? data : new TextDecoder('latin1').decode(data);
   return pemBlocks(text).map(({ label, der }) => {
     if (CERT_LABELS.has(label)) return { kind: 'certificate', cert: parseCertificate(der) } as const;

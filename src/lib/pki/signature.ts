@@ -313,7 +313,8 @@ function lenBytes(n: number): number[] {
 /**
  * Verifies `sig` over `data` with `pk` under `alg`. Returns false on a wrong signature or a key
  * that does not match the algorithm; throws PkiError('unsupported_algorithm') for unknown ones.
- * `keyCache` keeps imported CryptoKeys across calls (warm caches).
+ * `keyCache` keeps imported CryptoKeys across calls (warm caches). An empty `sig` (what the
+ * readers give for a malformed signature BIT STRING, der.ts readSignatureBits) never verifies.
  */
 export async function verifySignature(
   alg: AlgorithmIdentifier,
@@ -322,6 +323,7 @@ export async function verifySignature(
   data: Uint8Array,
   keyCache?: Map<string, Promise<CryptoKey | null>>,
 ): Promise<boolean> {
+  if (sig.length === 0) return false;
   const scheme = signatureScheme(alg);
   const keyOid = pk.algorithm.oid;
   const importCached = (id: string, make: () => Promise<CryptoKey>): Promise<CryptoKey | null> => {
