@@ -13,6 +13,8 @@ import {
   createDirectoryEndpoint,
   makeConfig
 } from '../../src/lib/server/directory';
+import { decodeDirectoryResponse, directoryFetchUrl } from '../../src/lib/trust/directory-wire';
+import { directoryFetcher } from '../../src/lib/trust/fetcher';
 import { type PrivateBuild, type RunningApp, buildApp, startApp } from '../e2e/app-server';
 import {
   BIG_CA_DN,
@@ -171,6 +173,31 @@ describe('directory endpoint handler', () => {
     });
     const answer = await get(`${ldapBase}/${CA_DN}`, {}, broken);
     expect([answer.status, answer.body.error?.code]).toEqual([500, 'config_invalid']);
+  });
+
+  it('is read by the browser’s directoryFetcher exactly as written (the shared wire format)', async () => {
+    // The fetcher's fetch is the handler itself: no fake body anywhere between them.
+    const viaEndpoint = (async (input: string | URL | Request) => {
+      const url = new URL(String(input), APP);
+      return endpoint.GET({ request: new Request(url, { headers: { 'sec-fetch-site': 'same-origin' } }), url, getClientAddress: () => CLIENT_ADDRESS });
+    }) as typeof fetch;
+    const fetcher = directoryFetcher({ fetch: viaEndpoint });
+    const [crl] = await fetcher(`${ldapBase}/${CA_DN}/certificateRevocationList`);
+    expect(Buffer.from(crl!).equals(Buffer.from(directory.caCrl))).toBe(true);
+    const certs = await fetcher(`${ldapBase}/${CA_DN},cn=${RECIPIENT_MAILBOX}/certificate`);
+    expect(certs.map((c) => Buffer.from(c).equals(Buffer.from(directory.recipientCert)))).toEqual([true]);
+    // A bare DN: every attribute of the entry (the CA certificate and its CRL).
+    expect((await fetcher(`${ldapBase}/${CA_DN}`)).length).toBe(2);
+    await expect(fetcher(`${ldapBase}/cn=AC-ABSENTE,${CA_DN}/certificateRevocationList`)).rejects.toMatchObject({
+      name: 'FetchError',
+      code: 'http_status',
+      directoryCode: 'not_found'
+    });
+    await expect(fetcher(`ldap://annuaire.example.org/${CA_DN}`)).rejects.toMatchObject({ directoryCode: 'host_not_allowed' });
+    // And the body decodes with the core's decoder into the relay's labels.
+    const url = new URL(directoryFetchUrl(`${ldapBase}/${CA_DN}`), APP);
+    const body: unknown = await (await endpoint.GET({ request: new Request(url), url, getClientAddress: () => CLIENT_ADDRESS })).json();
+    expect(decodeDirectoryResponse(body).map((i) => i.kind).sort()).toEqual(['certificate', 'crl']);
   });
 
   it('audits every request without the client address', () => {

@@ -14,7 +14,7 @@
  * incoming-PDU limits, so a 20 MiB value can be stored).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,7 +41,10 @@ export interface SesamTestDirectory {
   rootCert: Uint8Array;
   rootCrl: Uint8Array;
   caCert: Uint8Array;
+  /** The CA's CRL in the directory: number 01, or 02 with `previousCaCrl`. */
   caCrl: Uint8Array;
+  /** With `previousCaCrl`: the CA's CRL number 01, older than the one the directory holds. */
+  caCrlPrevious?: Uint8Array;
   recipientCert: Uint8Array;
   mailOnlyCert: Uint8Array;
   bigValue: Uint8Array;
@@ -61,13 +64,50 @@ function bigDerShapedValue(bytes: number): Uint8Array {
   return value;
 }
 
-export function buildSesamTestDirectory(options: { bigValueBytes?: number } = {}): SesamTestDirectory {
+/** DER of a CRLDistributionPoints extension value with one full-name URI (RFC 5280 §4.2.1.13). */
+function crlDpDer(uri: string): string {
+  const tlv = (tag: number, body: Buffer): Buffer => {
+    const n = body.length;
+    const len = n < 0x80 ? Buffer.from([n]) : n < 0x100 ? Buffer.from([0x81, n]) : Buffer.from([0x82, n >> 8, n & 0xff]);
+    return Buffer.concat([Buffer.from([tag]), len, body]);
+  };
+  // DistributionPoint { distributionPoint [0] { fullName [0] { uniformResourceIdentifier [6] } } }
+  return tlv(0x30, tlv(0x30, tlv(0xa0, tlv(0xa0, tlv(0x86, Buffer.from(uri, 'ascii')))))).toString('hex');
+}
+
+/** The directory addresses a certificate names for its issuer's CRL, on the slapd at `ldapPort`. */
+export function crlUrls(ldapPort: number): { root: string; ca: string } {
+  const base = `ldap://127.0.0.1:${ldapPort}`;
+  return { root: `${base}/${ROOT_DN}/certificateRevocationList`, ca: `${base}/${CA_DN}/certificateRevocationList` };
+}
+
+/**
+ * `ldapPort`: the port slapd will listen on (startSlapd's `port`); the CA and recipient
+ * certificates then carry CRL distribution points on that slapd, as the real directory's do,
+ * so that a trust store learns where to refresh from. `previousCaCrl`: also issue an older CRL
+ * of the CA (number 01, returned, not published), so that a refresh is seen to bring a new one.
+ */
+export function buildSesamTestDirectory(options: { bigValueBytes?: number; ldapPort?: number; previousCaCrl?: boolean } = {}): SesamTestDirectory {
   const pki = new OpensslPki();
+  const dp = options.ldapPort === undefined ? undefined : crlUrls(options.ldapPort);
+  const dpExt = (uri: string | undefined): string => (uri ? `2.5.29.31 = DER:${crlDpDer(uri)}\n` : '');
   const root = pki.ca('root', '/CN=AC-SESAM-VITALE-TEST-2034/O=GIE SESAM-Vitale/C=FR');
-  const ca = pki.ca('facturation', '/CN=AC-FACTURATION-TEST/O=GIE SESAM-Vitale/C=FR', { issuer: root });
-  const recipient = pki.leaf(ca, 'amo-pj', `/CN=${RECIPIENT_MAILBOX}/O=Assurance Maladie/C=FR`, attachmentExt(RECIPIENT_MAILBOX));
-  const mailOnly = pki.leaf(ca, 'oct', `/CN=${MAIL_ONLY_MAILBOX}/O=OCT de test/C=FR`, attachmentExt(MAIL_ONLY_MAILBOX));
+  let ca = pki.ca('facturation', '/CN=AC-FACTURATION-TEST/O=GIE SESAM-Vitale/C=FR', { issuer: root });
+  if (dp) {
+    // Re-issued from its own request with the root's CRL address added (ca() takes no extensions).
+    pki.sign(
+      root,
+      join(ca.dir, 'req.csr'),
+      ca.certPath,
+      'basicConstraints = critical, CA:TRUE\nkeyUsage = critical, keyCertSign, cRLSign\nsubjectKeyIdentifier = hash\nauthorityKeyIdentifier = keyid\n' + dpExt(dp.root),
+      3650
+    );
+    ca = { ...ca, certPem: readFileSync(ca.certPath, 'utf8') };
+  }
+  const recipient = pki.leaf(ca, 'amo-pj', `/CN=${RECIPIENT_MAILBOX}/O=Assurance Maladie/C=FR`, attachmentExt(RECIPIENT_MAILBOX) + dpExt(dp?.ca));
+  const mailOnly = pki.leaf(ca, 'oct', `/CN=${MAIL_ONLY_MAILBOX}/O=OCT de test/C=FR`, attachmentExt(MAIL_ONLY_MAILBOX) + dpExt(dp?.ca));
   const rootCrl = pki.crl(root, 'root');
+  const caCrlPrevious = options.previousCaCrl ? pki.crl(ca, 'facturation-previous') : undefined;
   const caCrl = pki.crl(ca, 'facturation');
   const bigValue = bigDerShapedValue(options.bigValueBytes ?? 20 * 1024 * 1024);
   const rootCert = pemDer(root.certPem);
@@ -126,6 +166,7 @@ export function buildSesamTestDirectory(options: { bigValueBytes?: number } = {}
     rootCrl: rootCrl.der,
     caCert,
     caCrl: caCrl.der,
+    ...(caCrlPrevious ? { caCrlPrevious: caCrlPrevious.der } : {}),
     recipientCert: recipient.der,
     mailOnlyCert: mailOnly.der,
     bigValue
@@ -174,7 +215,8 @@ function canConnect(port: number): Promise<boolean> {
   });
 }
 
-export async function startSlapd(ldif: string): Promise<RunningSlapd> {
+/** `port`: listen there (chosen beforehand with freePort(), when certificates must name it); default a free one. */
+export async function startSlapd(ldif: string, options: { port?: number } = {}): Promise<RunningSlapd> {
   const dir = mkdtempSync(join(tmpdir(), 'teletrans-slapd-'));
   mkdirSync(join(dir, 'db'));
   const conf = join(dir, 'slapd.conf');
@@ -209,7 +251,7 @@ export async function startSlapd(ldif: string): Promise<RunningSlapd> {
     throw new Error(`slapadd failed (is slapd installed? run scripts/install-system-deps.sh)\n${stderr}`);
   }
 
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const url = `ldap://127.0.0.1:${port}`;
   const child: ChildProcess = spawn(sbin('slapd'), ['-f', conf, '-h', `${url}/`, '-d', '0'], {
     detached: true, // own process group, killed as a whole

@@ -3,9 +3,14 @@
  * build served by `node build`, in Chromium.
  *
  * Imports the test hierarchy, a CRL and two recipient certificates through the UI; « Mettre à
- * jour maintenant » fetches a newer CRL (the directory endpoint is answered by a route) that
- * revokes one of them; the states, CRL dates and next fetch survive a reload and an offline
- * start; the journal is intact, exported, then tampered with in IndexedDB and shown altered.
+ * jour maintenant » fetches a newer CRL (the directory endpoint is answered by a route, in the
+ * endpoint's own wire format, src/lib/trust/directory-wire.ts; test/e2e/directory-refresh.test.ts
+ * goes through the real endpoint and slapd) that revokes one of them; the states, CRL dates
+ * and next fetch survive a reload and an offline start; the journal is intact, exported, then
+ * tampered with in IndexedDB and shown altered.
+ *
+ * Each page's clock starts at a chosen Paris wall time after the world was made (23:00 for the
+ * first test, noon for the second): the tests mean the same whatever the hour they run.
  *
  * TELETRANS_SCREENSHOTS=<dir> saves screenshots of the pages there.
  */
@@ -14,7 +19,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { launchChromium } from '../browser/harness';
-import { DAY, MAILBOX, URL as DIR, type World, makeWorld, pemOf } from '../trust/world';
+import { encodeDirectoryError, encodeDirectoryResponse } from '../../src/lib/trust/directory-wire';
+import { DAY, MAILBOX, URL as DIR, type World, makeWorld, nextParisWall, pemOf } from '../trust/world';
 import { buildApp, startApp, type PrivateBuild, type RunningApp } from './app-server';
 
 const SHOTS = process.env.TELETRANS_SCREENSHOTS;
@@ -22,6 +28,11 @@ const SHOTS = process.env.TELETRANS_SCREENSHOTS;
 const OTHER = 'amo_pj.autre@test.rss.fr';
 const OTHER_URL = `ldap://annuaire.test/cn=AC-FACTURATION-TEST,ou=AC-FACTURATION-TEST,ou=AC-SESAM-VITALE-TEST-2034,o=sesam-vitale,c=fr,cn=${OTHER}/certificate`;
 const POLL = { timeout: 20_000, interval: 100 };
+
+/** What the relay answers (the endpoint's own encoder): items, or an error with its status. */
+const items = (kind: 'certificate' | 'crl', der: Uint8Array) => ({ status: 200, json: encodeDirectoryResponse([{ kind, der }]) });
+const notFound = { status: 404, json: encodeDirectoryError('not_found', 'Aucune entrée ne correspond à cette adresse d’annuaire.') };
+const unavailable = { status: 502, json: encodeDirectoryError('upstream_error', 'Le serveur d’annuaire n’a pas pu être joint.') };
 
 /** A whole second (certificate and CRL times have second precision). */
 const second = (ms: number) => Math.floor(ms / 1000) * 1000;
@@ -99,11 +110,13 @@ describe('« Certificats » pages (production build)', () => {
     await context.route('**/api/directory/fetch?**', async (route) => {
       const url = new URL(route.request().url()).searchParams.get('url') ?? '';
       fetched.push(url);
-      if (url === DIR.testInterCrl) await route.fulfill({ status: 200, contentType: 'application/octet-stream', body: Buffer.from(crl2) });
-      else if (url === OTHER_URL) await route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify([Buffer.from(other).toString('base64')]) });
-      else await route.fulfill({ status: 404, body: 'absent' });
+      await route.fulfill(url === DIR.testInterCrl ? items('crl', crl2) : url === OTHER_URL ? items('certificate', other) : notFound);
     });
     const page = await context.newPage();
+    // 23:00 Paris: outside the automatic CRL window, so only what the practitioner asks for runs
+    // (and it runs at once); time flows normally from there.
+    await page.clock.install({ time: nextParisWall(world.now, 23 * 60) });
+    const pageNow = (): Promise<number> => page.evaluate(() => Date.now());
     try {
       await page.goto(`${app.url}/certificats`);
       await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent(), POLL).toBe('Certificats');
@@ -159,7 +172,7 @@ describe('« Certificats » pages (production build)', () => {
       expect(await crl.locator('[data-field="thisUpdate"] time').getAttribute('datetime')).toBe(new Date(crl2At).toISOString());
       expect(await crl.locator('[data-field="nextUpdate"] time').getAttribute('datetime')).toBe(new Date(crl2At + 7 * DAY).toISOString());
       const nextFetch = Date.parse((await crl.locator('[data-field="nextFetch"] time').getAttribute('datetime')) ?? '');
-      expect(nextFetch).toBeGreaterThan(Date.now());
+      expect(nextFetch).toBeGreaterThan(await pageNow());
       expect(nextFetch).toBeLessThanOrEqual(crl2At + 7 * DAY);
 
       // A recipient fetched from the directory: its address is added, then downloaded at once.
@@ -270,6 +283,22 @@ describe('« Certificats » pages (production build)', () => {
       await page.reload();
       await expect.poll(() => page.getByText('Journal altéré : enregistrement n° 2').isVisible(), POLL).toBe(true);
 
+      // Tampered: the section is blocked (SP1) until the administrator resets the journal.
+      await page.getByRole('navigation', { name: 'Rubriques de la section' }).getByRole('link', { name: 'Magasin de confiance' }).click();
+      await page.waitForURL(`${app.url}/certificats`);
+      await expect.poll(() => page.getByRole('alert').filter({ hasText: 'Poste bloqué' }).isVisible(), POLL).toBe(true);
+      expect(await recipient(page, MAILBOX.amcTest).count()).toBe(0);
+      await page.getByRole('link', { name: 'Ouvrir le journal d’audit' }).click();
+      await page.waitForURL(`${app.url}/certificats/journal`);
+      await page.getByRole('button', { name: 'Réinitialiser le journal…' }).click();
+      const confirmReset = page.getByRole('button', { name: 'Confirmer la réinitialisation' });
+      expect(await confirmReset.isDisabled()).toBe(true);
+      await page.getByRole('checkbox').check();
+      const [archive] = await Promise.all([page.waitForEvent('download'), confirmReset.click()]);
+      expect(archive.suggestedFilename()).toMatch(/^teletrans-journal-altere-.*\.jsonl$/);
+      await expect.poll(() => page.getByText('Journal intègre').isVisible(), POLL).toBe(true);
+      expect(await rows.evaluateAll((trs) => trs.map((tr) => (tr as HTMLElement).dataset.event))).toEqual(['audit.reset']);
+
       // Removal, with confirmation.
       await page.getByRole('navigation', { name: 'Rubriques de la section' }).getByRole('link', { name: 'Magasin de confiance' }).click();
       await page.waitForURL(`${app.url}/certificats`);
@@ -287,15 +316,14 @@ describe('« Certificats » pages (production build)', () => {
   });
 
   it('runs the schedule by itself while the page is open (one timer, nextRefreshAt)', async () => {
-    // The CRL window is 02:00–22:00 Europe/Paris: the page's clock is set to noon (UTC 11:00,
-    // 12:00 or 13:00 in Paris) of today, so the test means the same whenever CI runs it.
-    const today = new Date();
-    const noon = Date.UTC(today.getUTCFullYear(), today.getUTCMonth(), today.getUTCDate(), 11, 0, 0);
+    // The CRL window is 02:00–22:00 Europe/Paris: the page's clock is set to the next noon in
+    // Paris after the world was made, so the test means the same whenever CI runs it.
+    const noon = nextParisWall(world.now, 12 * 60);
     const context = await browser.newContext({ locale: 'fr-FR' });
     const fetched: string[] = [];
     await context.route('**/api/directory/fetch?**', async (route) => {
       fetched.push(new URL(route.request().url()).searchParams.get('url') ?? '');
-      await route.fulfill({ status: 503, body: 'indisponible' });
+      await route.fulfill(unavailable);
     });
     const page = await context.newPage();
     // Time flows normally from there; only the starting instant is chosen.

@@ -16,6 +16,17 @@ import { buildRevocationIndex } from '../../src/lib/trust/revocation-index.js';
 import { sha256HexSync } from '../../src/lib/trust/sha256.js';
 
 export { IdbTrustStore, MIGRATIONS, TRUST_DB_VERSION, TrustService, deleteTrustDb, openTrustDb, parseCertificate, parseCrl, sealRecords, verifyChain, sha256HexSync };
+export * as attacks from './attacks.js';
+
+/** Runs `fn` and tells how it ended: plain data for the test (typed errors keep their code). */
+export async function outcome<T>(fn: () => Promise<T> | T): Promise<{ ok: true; value: T } | { ok: false; name: string; code?: string; problem?: string; message: string }> {
+  try {
+    return { ok: true, value: await fn() };
+  } catch (e) {
+    const err = e as Error & { code?: string; problem?: string };
+    return { ok: false, name: err.name, message: err.message, ...(err.code !== undefined ? { code: err.code } : {}), ...(err.problem !== undefined ? { problem: err.problem } : {}) };
+  }
+}
 
 export function bytes(b64: string): Uint8Array {
   const bin = atob(b64);

@@ -86,10 +86,15 @@ describe('schema migrations', () => {
       });
       expect(answers[0]).toMatchObject({ status: 'revoked', reason: 'keyCompromise' });
       expect(answers[1]).toMatchObject({ status: 'good' });
-      // The old, unsealed audit records still verify by hash; new ones are sealed.
-      expect(st.audit).toEqual({ ok: true, count: 3, mac: 'verified' });
+      // The old journal was never sealed: it is not trusted silently (docs/adr/0002-audit-seal.md).
+      // It blocks trust changes until the administrator archives it and starts a sealed one.
+      expect(st.audit).toEqual({ ok: false, problem: 'key_missing', index: 0 });
+      expect(await page.evaluate(() => TrustPage.outcome(() => TrustPage.trust().log({ event: 'session.open', outcome: 'success' })))).toMatchObject({ ok: false, code: 'audit_integrity_failed' });
+      const reset = await page.evaluate(() => TrustPage.outcome(() => TrustPage.trust().resetAudit({ confirm: true })));
+      expect(reset).toMatchObject({ ok: true, value: { count: 3, problem: 'key_missing' } });
       await page.evaluate(() => TrustPage.trust().log({ event: 'session.open', outcome: 'success' }));
-      expect((await summary(page)).audit).toEqual({ ok: true, count: 4, mac: 'verified' });
+      expect((await summary(page)).audit).toEqual({ ok: true, count: 2, mac: 'verified' });
+      expect((await summary(page)).auditEvents).toEqual(['audit.reset:success', 'session.open:success']);
       // The slot drawn by the old version is kept.
       expect(await page.evaluate(() => TrustPage.trust().settings().crlSlot)).toBe(600);
     } finally {
@@ -249,12 +254,13 @@ describe('audit chain in the browser', () => {
         await db.delete('audit', 3);
         const deleted = await t.verifyAudit();
         db.close();
-        const exported = await t.exportAudit().catch((e: Error) => e.message);
-        return { altered, deleted, exported: typeof exported === 'string' ? exported.split('\n').length : 0 };
+        // Tampered: the export (which would append its own record) is refused; the reset archives it.
+        const exported = await TrustPage.outcome(() => t.exportAudit());
+        return { altered, deleted, exported };
       });
       expect(result.altered).toMatchObject({ ok: false, index: 2, problem: 'altered' });
       expect(result.deleted).toMatchObject({ ok: false, index: 3, problem: 'missing' });
-      expect(result.exported).toBeGreaterThan(4);
+      expect(result.exported).toMatchObject({ ok: false, name: 'AuditIntegrityError', code: 'audit_integrity_failed' });
     } finally {
       await s.close();
     }

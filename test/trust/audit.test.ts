@@ -14,12 +14,15 @@ import {
   checkAuditInput,
   exportJsonl,
   generateAuditKey,
+  newJournal,
   parseJsonl,
   planPurge,
   recordHash,
   sealAnchor,
+  sealHead,
   sealRecords,
   verifyChain,
+  verifyJournal,
 } from '../../src/lib/trust/audit.js';
 
 const T0 = Date.parse('2025-01-06T09:00:00Z');
@@ -194,6 +197,60 @@ describe('hash chain', () => {
     const { records, head } = await chain(3);
     const bad = [records[0]!, { seq: 1 } as unknown as AuditRecord, records[2]!];
     expect(await verifyChain(bad, { head })).toMatchObject({ ok: false, index: 1, problem: 'malformed' });
+  });
+});
+
+describe('the journal seal: head, key, key check, witness', () => {
+  async function sealed(n: number) {
+    const j = await newJournal(T0);
+    const { records, head } = await sealRecords(
+      Array.from({ length: n }, (_, i) => event(i)),
+      j.head,
+      T0,
+      j.key,
+    );
+    return { ...j, records, head: head! };
+  }
+
+  it('a new journal starts with a sealed empty head and verifies with its key, check and witness', async () => {
+    const j = await newJournal(T0);
+    expect(j.head).toMatchObject({ seq: -1, hash: '0'.repeat(64), mac: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(j.check).toMatchObject({ v: 1, createdAt: T0, journal: expect.stringMatching(/^[0-9a-f-]{36}$/) });
+    expect(await verifyJournal({ records: [], head: j.head }, { key: j.key, check: j.check, witness: j.check.mac })).toMatchObject({ ok: true, count: 0, mac: 'verified' });
+    const s = await sealed(4);
+    expect(await verifyJournal(s, { key: s.key, check: s.check, witness: s.check.mac }, s.key)).toMatchObject({ ok: true, count: 4, mac: 'verified' });
+  });
+
+  it('requires the key: content without it is key_missing, never "unchecked"', async () => {
+    const s = await sealed(3);
+    expect(await verifyJournal(s, {})).toMatchObject({ ok: false, problem: 'key_missing' });
+    expect(await verifyJournal({ records: [] }, { check: s.check })).toMatchObject({ ok: false, problem: 'key_missing' });
+  });
+
+  it('detects a key replaced: by its check, by the witness, by the key held in memory', async () => {
+    const s = await sealed(3);
+    const other = await generateAuditKey();
+    // Records and head resealed with another key, the check left: the check fails.
+    const resealed = await sealRecords(Array.from({ length: 3 }, (_, i) => event(i)), await sealHead({ seq: -1, hash: '0'.repeat(64) }, other), T0, other);
+    expect(await verifyJournal({ records: resealed.records, head: resealed.head! }, { key: other, check: s.check })).toMatchObject({ ok: false, problem: 'key_check' });
+    expect(await verifyJournal(s, { key: s.key })).toMatchObject({ ok: false, problem: 'key_check' });
+    // The check forged too: the witness kept elsewhere, or the tab's key, tells.
+    const forged = await newJournal(T0);
+    const again = await sealRecords(Array.from({ length: 3 }, (_, i) => event(i)), forged.head, T0, forged.key);
+    const content = { records: again.records, head: again.head! };
+    expect(await verifyJournal(content, { key: forged.key, check: forged.check })).toMatchObject({ ok: true });
+    expect(await verifyJournal(content, { key: forged.key, check: forged.check, witness: s.check.mac })).toMatchObject({ ok: false, problem: 'key_replaced' });
+    expect(await verifyJournal(content, { key: forged.key, check: forged.check }, s.key)).toMatchObject({ ok: false, problem: 'key_replaced' });
+  });
+
+  it('seals the head: moved, edited, unsealed or missing heads fail', async () => {
+    const s = await sealed(5);
+    const keys = { key: s.key, check: s.check };
+    expect(await verifyJournal({ records: s.records }, keys)).toMatchObject({ ok: false, problem: 'head' });
+    expect(await verifyJournal({ records: s.records, head: { seq: s.head.seq, hash: s.head.hash } }, keys)).toMatchObject({ ok: false, problem: 'head' });
+    const last = s.records[2]!;
+    expect(await verifyJournal({ records: s.records.slice(0, 3), head: { ...s.head, seq: last.seq, hash: last.hash } }, keys)).toMatchObject({ ok: false, problem: 'head' });
+    expect(await verifyJournal({ records: s.records.slice(0, 3), head: s.head }, keys)).toMatchObject({ ok: false, problem: 'truncated' });
   });
 });
 

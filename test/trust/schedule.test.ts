@@ -175,6 +175,26 @@ describe('weekly CRL schedule', () => {
     expect(inCrlWindow(atMinute({ year: 2025, month: 5, day: 5 }, 1319), c)).toBe(true);
     expect(inCrlWindow(atMinute({ year: 2025, month: 5, day: 5 }, 1320), c)).toBe(false);
   });
+
+  it('a manual request is served at once at 23:00 and at 01:30; the automatic schedule waits for 02:00', () => {
+    const c = cfg(slot);
+    const overdue: CrlFetchState = { lastAttemptAt: atMinute({ year: 2025, month: 5, day: 4 }, slot), lastOutcome: 'failed' };
+    for (const [at, opens] of [
+      [atMinute({ year: 2025, month: 5, day: 5 }, 23 * 60), '2025-05-06 02:00'],
+      [atMinute({ year: 2025, month: 5, day: 6 }, 90), '2025-05-06 02:00'],
+    ] as const) {
+      for (const state of [{}, overdue]) {
+        expect(planCrlFetch(state, at, c, 'manual'), paris(at)).toMatchObject({ due: true, at });
+        const auto = planCrlFetch(state, at, c, 'scheduled');
+        expect(auto.due, paris(at)).toBe(false);
+        expect(paris(auto.at)).toBe(opens);
+        expect(planCrlFetch(state, at, c)).toEqual(auto); // the default is the automatic schedule
+      }
+    }
+    // Manual does not mean "every source": one not yet due stays not due (force is the service's).
+    const fresh: CrlFetchState = { lastAttemptAt: atMinute({ year: 2025, month: 5, day: 5 }, 12 * 60), lastOutcome: 'success' };
+    expect(planCrlFetch(fresh, atMinute({ year: 2025, month: 5, day: 5 }, 23 * 60), c, 'manual').due).toBe(false);
+  });
 });
 
 /**

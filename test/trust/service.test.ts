@@ -3,6 +3,9 @@
  * CRLs verified with the stored CA, recipient certificates verified before storing (older
  * ones removed, the most recent valid kept), states, revocation lookups, removals, the
  * refresh schedule with an injected fetcher and clock, alerts, settings and the audit trail.
+ *
+ * Every service here reads an injected clock starting at FIXED_NOW, and the world is made at
+ * that instant: the suite means the same whatever the hour and the date it runs.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseCertificate } from '../../src/lib/pki/cert.js';
@@ -13,14 +16,14 @@ import { HOUR_MS } from '../../src/lib/trust/schedule.js';
 import { TrustService } from '../../src/lib/trust/service.js';
 import { formatWall } from '../../src/lib/time/zoned-time.js';
 import { issueCert } from '../pki/fixtures/forge.js';
-import { DAY, MAILBOX, NAMES, URL, type World, makeWorld, pemOf } from './world.js';
+import { DAY, FIXED_NOW, MAILBOX, NAMES, URL, type World, makeWorld, pemOf } from './world.js';
 
 const USER = 'user:0b6f8c1e-2d3a-4f5b-8c7d-9e0f1a2b3c4d' as const;
 
 let world: World;
 
 beforeAll(async () => {
-  world = await makeWorld();
+  world = await makeWorld({ now: FIXED_NOW });
 });
 
 interface Rig {
@@ -251,7 +254,9 @@ describe('refresh on schedule with an injected fetcher', () => {
     r.directory.set(URL.testInterCrl, [await world.crl({ ca: 'testInter' })]);
     await r.trust.addSource({ url: URL.amoTest, kind: 'certificate', recipient: MAILBOX.amoTest });
     expect(r.trust.alerts().map((a) => a.code)).toEqual(['recipient_missing']);
-    const rep = await r.trust.refresh();
+    // The practitioner just added the recipient: a manual refresh.
+    const rep = await r.trust.refresh({ trigger: 'manual' });
+    expect(rep.trigger).toBe('manual');
     expect(rep.items.map((i) => [i.kind, i.outcome])).toEqual([
       ['crl', 'failed'], // the root's CRL (intermediate's distribution point): not in this directory
       ['crl', 'success'],
@@ -337,6 +342,91 @@ describe('refresh on schedule with an injected fetcher', () => {
   });
 });
 
+describe('manual refresh at night, automatic schedule in the 02:00–22:00 window', () => {
+  // FIXED_NOW is 12:00 Paris on 2026-01-13 (UTC+1): 23:00 that evening, and 01:30 the next night.
+  const NIGHTS = [
+    { label: '23:00', at: Date.parse('2026-01-13T22:00:00Z'), wall: '2026-01-13 23:00' },
+    { label: '01:30', at: Date.parse('2026-01-14T00:30:00Z'), wall: '2026-01-14 01:30' },
+  ];
+  const WINDOW_OPENS = Date.parse('2026-01-14T01:00:00Z'); // 02:00 Paris
+
+  /** The test hierarchy installed (its root's CRL a source never fetched) and one recipient to set up. */
+  async function night(at: number): Promise<Rig> {
+    const r = await rig();
+    r.clock.now = at;
+    await r.trust.importFile(pemOf(world.der.testRoot) + pemOf(world.der.testInter));
+    r.directory.set(URL.amoTest, [await world.leaf({ email: MAILBOX.amoTest, serial: 7101 })]);
+    r.directory.set(URL.testInterCrl, [await world.crl({ ca: 'testInter' })]);
+    r.directory.set(URL.testRootCrl, [await world.crl({ ca: 'testRoot' })]);
+    await r.trust.addSource({ url: URL.amoTest, kind: 'certificate', recipient: MAILBOX.amoTest });
+    return r;
+  }
+
+  const fetchAudit = async (r: Rig) =>
+    (await r.trust.auditView()).records
+      .filter((x) => x.event === 'directory.fetch')
+      .reverse()
+      .map((x) => [x.object?.url, x.actor, x.details?.reason]);
+
+  for (const { label, at, wall } of NIGHTS) {
+    it(`at ${label} Paris a manual refresh fetches now`, async () => {
+      const r = await night(at);
+      expect(formatWall(r.clock.now)).toBe(wall);
+      const rep = await r.trust.refresh({ trigger: 'manual' });
+      expect(rep.items.map((i) => [i.url, i.outcome])).toEqual([
+        [URL.testRootCrl, 'success'],
+        [URL.testInterCrl, 'success'],
+        [URL.amoTest, 'success'],
+      ]);
+      expect(r.trust.recipients()[0]).toMatchObject({ recipient: MAILBOX.amoTest, state: 'valid', usable: true });
+      expect(r.trust.crls().map((c) => c.issuer).sort()).toEqual([NAMES.testInter, NAMES.testRoot].sort());
+      // Logged as the practitioner's request, not as the schedule's.
+      expect(await fetchAudit(r)).toEqual([
+        [URL.testRootCrl, USER, 'demand'],
+        [URL.testInterCrl, USER, 'demand'],
+        [URL.amoTest, USER, 'missing'],
+      ]);
+      // « Mettre à jour maintenant » (every source) is manual too.
+      r.fetched.length = 0;
+      const all = await r.trust.refresh({ force: true });
+      expect(all.trigger).toBe('manual');
+      expect(r.fetched).toEqual([URL.testRootCrl, URL.testInterCrl, URL.amoTest]);
+    });
+
+    it(`at ${label} Paris the automatic schedule defers the CRL to 02:00`, async () => {
+      const r = await night(at);
+      const rep = await r.trust.refresh({ trigger: 'scheduled' });
+      expect(rep.trigger).toBe('scheduled');
+      // The recipient is set up (a certificate renewal is not bound to the window, and its own
+      // CRL is part of that set-up); the root's CRL, a plain scheduled download, waits.
+      expect(rep.items.map((i) => [i.url, i.outcome])).toEqual([
+        [URL.testInterCrl, 'success'],
+        [URL.amoTest, 'success'],
+      ]);
+      expect(r.fetched).not.toContain(URL.testRootCrl);
+      expect(r.trust.nextRefreshAt()).toBe(WINDOW_OPENS);
+      expect(formatWall(r.trust.nextRefreshAt())).toBe('2026-01-14 02:00');
+      // Not a minute before the window opens; at 02:00, the download.
+      r.clock.now = WINDOW_OPENS - 60_000;
+      expect((await r.trust.refresh()).items).toEqual([]);
+      r.clock.now = WINDOW_OPENS;
+      expect((await r.trust.refresh()).items.map((i) => [i.url, i.outcome])).toEqual([[URL.testRootCrl, 'success']]);
+      expect((await fetchAudit(r)).at(-1)).toEqual([URL.testRootCrl, 'system', 'scheduled']);
+    });
+  }
+
+  it('a manual request during a scheduled run gets a run of its own', async () => {
+    const r = await night(NIGHTS[0]!.at);
+    const [scheduled, manual] = await Promise.all([r.trust.refresh(), r.trust.refresh({ trigger: 'manual' })]);
+    expect(scheduled.items.map((i) => i.url)).not.toContain(URL.testRootCrl);
+    expect(manual.items.map((i) => [i.url, i.outcome])).toEqual([[URL.testRootCrl, 'success']]);
+    // Same kind: one shared run.
+    const a = r.trust.refresh();
+    expect(r.trust.refresh()).toBe(a);
+    await a;
+  });
+});
+
 describe('settings', () => {
   it('are validated and each change is logged', async () => {
     const r = await rig({ random: () => 0 });
@@ -391,7 +481,7 @@ describe('audit trail through the service', () => {
 
   it('logs a CA whose name holds a long number by fingerprint only, instead of failing the import', async () => {
     const r = await rig();
-    const der = await issueCert({ subject: 'CN=AC OCT 12345678901234,O=OCT,C=FR', key: world.keys.octRoot, ca: true, serial: 9 });
+    const der = await issueCert({ subject: 'CN=AC OCT 12345678901234,O=OCT,C=FR', key: world.keys.octRoot, ca: true, serial: 9, notBefore: new Date(world.now - DAY) });
     expect((await r.trust.importCa(der, { hierarchy: 'oct-siret' })).outcome).toBe('stored');
     const rec = (await r.trust.auditView()).records.find((x) => x.event === 'ca.load')!;
     expect(rec.object).toMatchObject({ kind: 'ca', serial: '09' });
@@ -440,7 +530,7 @@ describe('audit trail through the service', () => {
 
   it('retries a commit when another tab appended to the chain in between', async () => {
     const store = new MemoryTrustStore();
-    const other = await TrustService.open({ store, random: () => 0.1 });
+    const other = await TrustService.open({ store, random: () => 0.1, clock: () => world.now });
     let raced = false;
     const racing: TrustStorePort = {
       load: () => store.load(),
@@ -449,6 +539,7 @@ describe('audit trail through the service', () => {
       audit: () => store.audit(),
       auditHead: () => store.auditHead(),
       auditKey: () => store.auditKey(),
+      resetAudit: (reset) => store.resetAudit(reset),
       commit: async (changes, audit) => {
         if (!raced && audit?.records.length) {
           raced = true;
@@ -457,7 +548,7 @@ describe('audit trail through the service', () => {
         return store.commit(changes, audit);
       },
     };
-    const trust = await TrustService.open({ store: racing, random: () => 0.1 });
+    const trust = await TrustService.open({ store: racing, random: () => 0.1, clock: () => world.now });
     await trust.log({ event: 'session.open', outcome: 'success' });
     expect(raced).toBe(true);
     const view = await trust.auditView();

@@ -1,10 +1,11 @@
 /**
  * The small pieces under the trust store: the synchronous SHA-256 of schema migrations
- * against WebCrypto, the directory fetcher over the relay endpoint (both response shapes and
+ * against WebCrypto, the directory fetcher over the relay endpoint (its one wire format, and
  * the failures), and audit records written before the MAC key existed.
  */
 import { describe, expect, it } from 'vitest';
 import { generateAuditKey, recordHash, sealRecords, verifyChain } from '../../src/lib/trust/audit.js';
+import { encodeDirectoryError, encodeDirectoryResponse } from '../../src/lib/trust/directory-wire.js';
 import { FetchError, directoryFetcher } from '../../src/lib/trust/fetcher.js';
 import { sha256HexSync } from '../../src/lib/trust/sha256.js';
 
@@ -36,18 +37,39 @@ describe('directory fetcher', () => {
     };
   }
 
-  it('asks the relay endpoint with the URL, and reads raw bytes', async () => {
-    const f = fakeFetch(() => new Response(new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x05]), { headers: { 'content-type': 'application/octet-stream' } }));
+  // The bodies are what the endpoint writes (the shared encoder); test/directory/endpoint.test.ts
+  // runs the fetcher against the real endpoint and slapd.
+  it('asks the relay endpoint with the URL, and reads {"items":[{kind,der}]}', async () => {
+    const f = fakeFetch(() => Response.json(encodeDirectoryResponse([{ kind: 'crl', der: new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x05]) }])));
     const items = await directoryFetcher({ fetch: f.fetch })(url);
     expect(f.seen).toEqual([`/api/directory/fetch?url=${encodeURIComponent(url)}`]);
     expect(items.map((b) => [...b])).toEqual([[0x30, 0x03, 0x02, 0x01, 0x05]]);
+    const two = fakeFetch(() =>
+      Response.json(encodeDirectoryResponse([5, 6].map((n) => ({ kind: 'certificate' as const, der: new Uint8Array([0x30, 0x03, 0x02, 0x01, n]) })))),
+    );
+    expect((await directoryFetcher({ fetch: two.fetch, endpoint: 'https://relay.example/api/directory/fetch' })(url)).map((b) => b[4])).toEqual([5, 6]);
   });
 
-  it('reads a JSON list of base64 items (several certificates of one entry)', async () => {
-    const f = fakeFetch(() => Response.json(['MAMCAQU=', 'MAMCAQY=']));
-    expect((await directoryFetcher({ fetch: f.fetch, endpoint: 'https://relay.example/api/directory/fetch' })(url)).map((b) => b[4])).toEqual([5, 6]);
-    const g = fakeFetch(() => Response.json({ items: ['MAMCAQc='] }));
-    expect((await directoryFetcher({ fetch: g.fetch })(url))[0]![4]).toBe(7);
+  it('refuses any other shape: raw bytes, a bare list, items without kind, empty, bad base64', async () => {
+    for (const respond of [
+      () => new Response(new Uint8Array([0x30, 0x00]), { headers: { 'content-type': 'application/octet-stream' } }),
+      () => Response.json(['MAMCAQU=']),
+      () => Response.json({ items: ['MAMCAQc='] }),
+      () => Response.json({ items: [{ der: 'MAMCAQc=' }] }),
+      () => Response.json({ items: [] }),
+      () => Response.json({ items: [{ kind: 'crl', der: 'MAMC*Qc=' }] }),
+    ]) {
+      await expect(directoryFetcher({ fetch: fakeFetch(respond).fetch })(url)).rejects.toMatchObject({ name: 'FetchError', code: 'bad_response' });
+    }
+  });
+
+  it('keeps the relay’s reason and French message on an error answer', async () => {
+    const f = fakeFetch(() => Response.json(encodeDirectoryError('not_found', 'Aucune entrée à cette adresse.'), { status: 404 }));
+    await expect(directoryFetcher({ fetch: f.fetch })(url)).rejects.toMatchObject({
+      code: 'http_status',
+      directoryCode: 'not_found',
+      message: 'Aucune entrée à cette adresse.',
+    });
   });
 
   it('turns failures into FetchError codes', async () => {
@@ -67,19 +89,18 @@ describe('directory fetcher', () => {
 });
 
 describe('records older than the MAC key', () => {
-  it('are checked by hash only before macFrom, sealed ones by MAC after it', async () => {
+  it('are not exempted: an unsealed record fails verification wherever it is (no macFrom boundary)', async () => {
     const key = await generateAuditKey();
     const T0 = Date.parse('2025-01-01T00:00:00Z');
     const old = await sealRecords([{ event: 'ca.load', outcome: 'success' }, { event: 'crl.load', outcome: 'success' }], undefined, T0);
     const fresh = await sealRecords([{ event: 'session.open', outcome: 'success' }], old.head, T0, key);
     const all = [...old.records, ...fresh.records];
-    expect(await verifyChain(all, { key, macFrom: 2, head: fresh.head })).toMatchObject({ ok: true, mac: 'verified' });
-    // Without the legacy allowance the unsealed records are flagged.
-    expect(await verifyChain(all, { key, head: fresh.head })).toMatchObject({ ok: false, index: 0, problem: 'forged' });
+    // The option that exempted them is gone: passing it changes nothing.
+    expect(await verifyChain(all, { key, head: fresh.head, ...({ macFrom: 2 } as object) })).toMatchObject({ ok: false, index: 0, problem: 'unsealed' });
     // A sealed record stripped of its MAC (and rehashed) is flagged.
-    const stripped = structuredClone(all);
-    delete stripped[2]!.mac;
-    stripped[2]!.hash = await recordHash(stripped[2]!);
-    expect(await verifyChain(stripped, { key, macFrom: 2 })).toMatchObject({ ok: false, index: 2, problem: 'forged' });
+    const stripped = structuredClone(fresh.records);
+    delete stripped[0]!.mac;
+    stripped[0]!.hash = await recordHash(stripped[0]!);
+    expect(await verifyChain([...old.records, ...stripped], { key, head: fresh.head })).toMatchObject({ ok: false, index: 0, problem: 'unsealed' });
   });
 });

@@ -5,6 +5,7 @@
  * certificates with the attachment-encryption profile and CRLs, all made with WebCrypto
  * (test/pki/fixtures/forge.ts). Keys are generated once per world.
  */
+import { addDays, atMinute, localDate } from '../../src/lib/time/zoned-time.js';
 import { type ForgeKey, type KeyUsageBit, genKey, issueCert, issueCrl, pem } from '../pki/fixtures/forge.js';
 
 export const DAY = 86_400_000;
@@ -53,16 +54,25 @@ export const NAMES: Record<CaId, string> = {
   octRoot: 'CN=AC OCT Exemple,O=OCT Exemple,C=FR',
 };
 
-export async function makeWorld(): Promise<World> {
-  const now = Date.now();
+/**
+ * A noon in Paris (winter, no DST change within weeks): unit tests build their world at a fixed
+ * instant and drive the service with an injected clock, so they mean the same at any hour.
+ */
+export const FIXED_NOW = Date.parse('2026-01-13T11:00:00Z');
+
+/** `now` defaults to the real clock, for the browser tests whose pages read it. */
+export async function makeWorld(opts: { now?: number } = {}): Promise<World> {
+  const now = opts.now ?? Date.now();
   const [testRoot, testInter, prodRoot, prodInter, octRoot, leaf] = await Promise.all([genKey(), genKey(), genKey(), genKey(), genKey(), genKey()]);
   const keys = { testRoot, testInter, prodRoot, prodInter, octRoot, leaf };
+  // Every date from `now`, never from the real clock (the factory's default).
+  const notBefore = new Date(now - DAY);
   const notAfter = new Date(now + 3 * 365 * DAY);
-  const rootT = await issueCert({ subject: NAMES.testRoot, key: testRoot, ca: true, serial: 1, notAfter });
-  const rootP = await issueCert({ subject: NAMES.prodRoot, key: prodRoot, ca: true, serial: 1, notAfter });
-  const rootO = await issueCert({ subject: NAMES.octRoot, key: octRoot, ca: true, serial: 1, notAfter });
+  const rootT = await issueCert({ subject: NAMES.testRoot, key: testRoot, ca: true, serial: 1, notBefore, notAfter });
+  const rootP = await issueCert({ subject: NAMES.prodRoot, key: prodRoot, ca: true, serial: 1, notBefore, notAfter });
+  const rootO = await issueCert({ subject: NAMES.octRoot, key: octRoot, ca: true, serial: 1, notBefore, notAfter });
   const inter = (subject: string, key: ForgeKey, issuerCert: Uint8Array, signer: ForgeKey, crlDp: string): Promise<Uint8Array> =>
-    issueCert({ subject, key, issuerCert, signer, ca: true, basicConstraints: { cA: true, pathLen: 0, critical: true }, serial: 2, crlDp: [crlDp], notAfter });
+    issueCert({ subject, key, issuerCert, signer, ca: true, basicConstraints: { cA: true, pathLen: 0, critical: true }, serial: 2, crlDp: [crlDp], notBefore, notAfter });
   const der: Record<CaId, Uint8Array> = {
     testRoot: rootT,
     prodRoot: rootP,
@@ -105,3 +115,14 @@ export async function makeWorld(): Promise<World> {
 export const pemOf = (der: Uint8Array, label = 'CERTIFICATE'): string => pem(der, label);
 
 export const b64 = (d: Uint8Array): string => Buffer.from(d).toString('base64');
+
+/**
+ * The first instant at `minute` past midnight, Europe/Paris wall clock, that is later than
+ * `after`: the start of a browser test's page clock, so that the test means the same at
+ * whatever hour it runs (the CRL window is read in Paris time).
+ */
+export function nextParisWall(after: number, minute: number): number {
+  const today = localDate(after);
+  const t = atMinute(today, minute);
+  return t > after ? t : atMinute(addDays(today, 1), minute);
+}

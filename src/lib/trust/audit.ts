@@ -14,12 +14,16 @@
  *
  * Integrity (SP1): records form a hash chain. Each record carries `prev`, the SHA-256 of the
  * previous record's canonical bytes, and `hash`, the SHA-256 of its own canonical bytes
- * (which include `prev` and its sequence number). Deleting, altering or reordering a record
- * breaks the chain at a precise index. Anyone can recompute SHA-256, so each record also
- * carries an HMAC-SHA-256 of its hash under a non-extractable WebCrypto key kept in the
- * store: a chain rebuilt without the key does not verify. (Code running in the same origin
- * could still use the key; the chain is evidence, not a vault. An export to the relay would
- * anchor it outside the browser.)
+ * (which include `prev` and its sequence number). Anyone can recompute SHA-256, so the chain
+ * is sealed under a non-extractable WebCrypto HMAC key made once, when the journal is created
+ * empty (docs/adr/0002-audit-seal.md): every record from the first carries an HMAC of its
+ * hash, and so do the chain head (the last record written: truncation), the purge anchor and a
+ * key-check value that binds the key to the journal's id. There is no unsealed record, no
+ * "sealed from" boundary and no fallback to bare hashes: a journal with records but no key,
+ * a record, head or anchor without a valid seal, or a key that does not match its check or
+ * its copy kept outside the database (the witness) fails verification. The threat model is
+ * someone editing the stored data (devtools, the profile's files) without running code in
+ * the origin; code running in the origin could use the key: the chain is evidence, not a vault.
  *
  * Retention (SA2): at least 12 months, then purged. A purge removes the oldest records (a
  * prefix of the chain) and keeps an anchor holding the sequence number and hash of the last
@@ -43,6 +47,7 @@ export const AUDIT_EVENTS = [
   'session.close',
   'audit.purge',
   'audit.export',
+  'audit.reset',
 ] as const;
 export type AuditEvent = (typeof AUDIT_EVENTS)[number];
 
@@ -62,6 +67,7 @@ export const AUDIT_EVENT_LABELS: Record<AuditEvent, string> = {
   'session.close': 'Session fermée',
   'audit.purge': 'Journal purgé',
   'audit.export': 'Journal exporté',
+  'audit.reset': 'Journal réinitialisé (le précédent était altéré)',
 };
 
 export const AUDIT_OUTCOMES = ['success', 'failure', 'refused', 'unchanged'] as const;
@@ -121,6 +127,7 @@ export const DETAIL_REASONS = [
   'retention',
   'cascade',
   'migration',
+  'integrity',
 ] as const;
 
 /** Allowed detail keys and what their values may be. */
@@ -181,7 +188,7 @@ export interface AuditRecord {
   prev: string;
   /** SHA-256 (hex) of this record's canonical bytes (all fields but hash and mac). */
   hash: string;
-  /** HMAC-SHA-256 (hex) of `hash` under the store's key, when a key is available. */
+  /** HMAC-SHA-256 (hex) of `hash` under the journal's key. Absent only in journals of older versions (they fail verification). */
   mac?: string;
 }
 
@@ -198,10 +205,35 @@ export interface ChainAnchor {
   mac?: string;
 }
 
-/** The last record written, kept apart so that truncating the tail is detected too. */
+/**
+ * The last record written, kept apart so that truncating the tail is detected too. An empty
+ * journal has the head seq −1 with the zero hash. `mac` seals it (HMAC of its canonical bytes).
+ */
 export interface ChainHead {
   seq: number;
   hash: string;
+  mac?: string;
+}
+
+/**
+ * Binds the key to the journal: written with the key when the journal is created. `mac` is
+ * HMAC(key, canonical {journal, createdAt, v}); a copy of it (the witness) is kept outside the
+ * database, so that a key replaced and a journal resealed inside the database do not verify.
+ */
+export interface KeyCheck {
+  v: 1;
+  /** Random id of this journal (UUID). */
+  journal: string;
+  createdAt: number;
+  mac: string;
+}
+
+/** What the store holds of the seal: the key, its check, and the witness. */
+export interface AuditKeyState {
+  key?: CryptoKey;
+  check?: KeyCheck;
+  /** The copy of check.mac kept outside the database: null when absent, undefined when the platform has no such storage. */
+  witness?: string | null;
 }
 
 export const ZERO_HASH = '0'.repeat(64);
@@ -458,6 +490,14 @@ function anchorCanonical(a: ChainAnchor): string {
   return canonicalJson({ anchor: body });
 }
 
+function headCanonical(h: ChainHead): string {
+  return canonicalJson({ head: { seq: h.seq, hash: h.hash } });
+}
+
+function checkCanonical(c: Omit<KeyCheck, 'mac'>): string {
+  return canonicalJson({ keyCheck: { v: c.v, journal: c.journal, createdAt: c.createdAt } });
+}
+
 /** A fresh non-extractable HMAC-SHA-256 key (the store persists it as a CryptoKey). */
 export function generateAuditKey(): Promise<CryptoKey> {
   return globalThis.crypto.subtle.generateKey({ name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']) as Promise<CryptoKey>;
@@ -467,16 +507,56 @@ async function macOf(key: CryptoKey, text: string): Promise<string> {
   return hex(await globalThis.crypto.subtle.sign('HMAC', key, encoder.encode(text)));
 }
 
-async function macValid(key: CryptoKey, text: string, mac: string): Promise<boolean> {
-  if (!HEX64.test(mac)) return false;
+async function macValid(key: CryptoKey, text: string, mac: unknown): Promise<boolean> {
+  if (typeof mac !== 'string' || !HEX64.test(mac)) return false;
   const bytes = new Uint8Array(32);
   for (let i = 0; i < 32; i++) bytes[i] = parseInt(mac.slice(2 * i, 2 * i + 2), 16);
-  return globalThis.crypto.subtle.verify('HMAC', key, bytes, encoder.encode(text));
+  try {
+    return await globalThis.crypto.subtle.verify('HMAC', key, bytes, encoder.encode(text));
+  } catch {
+    return false; // not an HMAC key (a replaced value of another type)
+  }
+}
+
+/** The head of an empty journal, sealed. */
+export async function emptyHead(key: CryptoKey): Promise<ChainHead> {
+  return sealHead({ seq: -1, hash: ZERO_HASH }, key);
+}
+
+export async function sealHead(h: ChainHead, key: CryptoKey): Promise<ChainHead> {
+  const out: ChainHead = { seq: h.seq, hash: h.hash };
+  out.mac = await macOf(key, headCanonical(out));
+  return out;
+}
+
+export function headSealValid(h: ChainHead | undefined, key: CryptoKey): Promise<boolean> {
+  if (!h || typeof h !== 'object') return Promise.resolve(false);
+  return macValid(key, headCanonical(h), h.mac);
+}
+
+/** Everything a new journal starts with: its key, the key's check, and the sealed empty head. */
+export async function newJournal(now: number): Promise<{ key: CryptoKey; check: KeyCheck; head: ChainHead }> {
+  const key = await generateAuditKey();
+  const body = { v: 1 as const, journal: globalThis.crypto.randomUUID(), createdAt: now };
+  const check: KeyCheck = { ...body, mac: await macOf(key, checkCanonical(body)) };
+  return { key, check, head: await emptyHead(key) };
+}
+
+/** Whether two keys are the same (one signs, the other verifies a random challenge). */
+export async function sameKey(a: CryptoKey, b: CryptoKey): Promise<boolean> {
+  if (a === b) return true;
+  const challenge = hex(globalThis.crypto.getRandomValues(new Uint8Array(16)).buffer as ArrayBuffer);
+  try {
+    return await macValid(b, challenge, await macOf(a, challenge));
+  } catch {
+    return false;
+  }
 }
 
 /**
  * Turns validated inputs into chained records following `head` (undefined: the chain is
- * empty and starts at `anchor`, or at the beginning). Async (WebCrypto); pure otherwise.
+ * empty and starts at the beginning). With `key`, each record and the new head are sealed.
+ * Async (WebCrypto); pure otherwise.
  */
 export async function sealRecords(
   inputs: AuditInput[],
@@ -497,7 +577,8 @@ export async function sealRecords(
     seq++;
   }
   const last = records[records.length - 1];
-  return { records, head: last ? { seq: last.seq, hash: last.hash } : head };
+  const next = last ? { seq: last.seq, hash: last.hash } : head;
+  return { records, head: next && key ? await sealHead(next, key) : next };
 }
 
 export async function sealAnchor(a: Omit<ChainAnchor, 'mac'>, key?: CryptoKey): Promise<ChainAnchor> {
@@ -509,7 +590,24 @@ export async function sealAnchor(a: Omit<ChainAnchor, 'mac'>, key?: CryptoKey): 
 /* ------------------------------------------------------------------------------------------ */
 /* Verification */
 
-export type ChainProblem = 'altered' | 'missing' | 'reordered' | 'forged' | 'anchor' | 'truncated' | 'malformed';
+export type ChainProblem =
+  | 'altered'
+  | 'missing'
+  | 'reordered'
+  | 'forged'
+  | 'anchor'
+  | 'truncated'
+  | 'malformed'
+  /** A record without a seal (written by an older version, or its seal removed). */
+  | 'unsealed'
+  /** The head is missing or its seal does not verify. */
+  | 'head'
+  /** The journal has content but no key. */
+  | 'key_missing'
+  /** The key does not match its check value (replaced), or the check is missing. */
+  | 'key_check'
+  /** The key and its check were replaced together (the witness or the key in use tells). */
+  | 'key_replaced';
 
 export type ChainVerification =
   | { ok: true; count: number; firstSeq?: number; lastSeq?: number; mac: 'verified' | 'unchecked'; message: string }
@@ -522,17 +620,16 @@ function broken(index: number, problem: ChainProblem, message: string, seq?: num
 /**
  * Checks the chain `records` (in stored order) and returns the first broken index and why.
  * `anchor`: the purge anchor, if any; `head`: the last record written, if known (detects a
- * truncated tail); `key`: the MAC key: when given, every record from sequence number
- * `macFrom` on (default 0), and the anchor, must carry a valid MAC. Records before `macFrom`
- * were written before the key existed (an older schema) and are checked by their hashes only.
+ * truncated tail); `key`: the MAC key. With a key, every record, the anchor and the head must
+ * carry a valid seal, and the head must be given: nothing falls back to bare hashes. Without
+ * one (an export read elsewhere), only the hashes are checked and the result says so.
  */
 export async function verifyChain(
   records: readonly AuditRecord[],
-  opts: { anchor?: ChainAnchor; head?: ChainHead; key?: CryptoKey; macFrom?: number } = {},
+  opts: { anchor?: ChainAnchor; head?: ChainHead; key?: CryptoKey } = {},
 ): Promise<ChainVerification> {
   const { anchor, head, key } = opts;
-  const macFrom = opts.macFrom ?? 0;
-  if (anchor && key && (anchor.seq >= macFrom || anchor.mac) && !(anchor.mac && (await macValid(key, anchorCanonical(anchor), anchor.mac)))) {
+  if (anchor && key && !(await macValid(key, anchorCanonical(anchor), anchor.mac))) {
     return broken(0, 'anchor', 'Le point de départ du journal (après purge) a été modifié.');
   }
   let expectedSeq = anchor ? anchor.seq + 1 : 0;
@@ -568,12 +665,19 @@ export async function verifyChain(
     if (r.prev !== expectedPrev) {
       return broken(i, 'missing', `Le chaînage est rompu avant l’enregistrement n° ${r.seq} : un enregistrement a été supprimé ou remplacé.`, r.seq);
     }
-    const sealed = r.seq >= macFrom || r.mac !== undefined;
-    if (key && sealed && !(r.mac && (await macValid(key, r.hash, r.mac)))) {
+    if (key && r.mac === undefined) {
+      return broken(i, 'unsealed', `L’enregistrement n° ${r.seq} du journal n’est pas scellé (version antérieure du logiciel, ou sceau retiré).`, r.seq);
+    }
+    if (key && !(await macValid(key, r.hash, r.mac))) {
       return broken(i, 'forged', `L’enregistrement n° ${r.seq} du journal n’a pas été écrit par ce poste (sceau invalide).`, r.seq);
     }
     expectedSeq++;
     expectedPrev = r.hash;
+  }
+  // Records first (their problems have a precise index), then the sealed head.
+  if (key && !head) return broken(records.length, 'head', 'La fin du journal (dernier enregistrement connu) a été supprimée.');
+  if (key && head && !(await headSealValid(head, key))) {
+    return broken(records.length, 'head', 'La fin du journal (dernier enregistrement connu) a été modifiée.');
   }
   if (head) {
     const last = records[records.length - 1];
@@ -602,6 +706,29 @@ export async function verifyChain(
     ok.lastSeq = last.seq;
   }
   return ok;
+}
+
+/**
+ * The whole check of a stored journal: the key is there, matches its check and its witness
+ * (and `held`, the key this tab opened with, when given), then verifyChain with that key.
+ * Never "unchecked": a journal without its key is a failure.
+ */
+export async function verifyJournal(
+  content: { records: readonly AuditRecord[]; anchor?: ChainAnchor; head?: ChainHead },
+  keys: AuditKeyState,
+  held?: CryptoKey,
+): Promise<ChainVerification> {
+  const { key, check, witness } = keys;
+  if (!key) {
+    return broken(0, 'key_missing', 'La clé de scellement du journal est absente : le journal a été écrit par une version antérieure du logiciel, ou la clé a été supprimée.');
+  }
+  if (!check || typeof check !== 'object' || !(await macValid(key, checkCanonical(check), check.mac))) {
+    return broken(0, 'key_check', check ? 'La clé de scellement du journal a été remplacée.' : 'La clé de scellement du journal n’a pas de valeur de contrôle (version antérieure du logiciel, ou valeur supprimée).');
+  }
+  if ((typeof witness === 'string' && witness !== check.mac) || (held && !(await sameKey(held, key)))) {
+    return broken(0, 'key_replaced', 'La clé de scellement du journal et sa valeur de contrôle ont été remplacées.');
+  }
+  return verifyChain(content.records, { ...(content.anchor ? { anchor: content.anchor } : {}), ...(content.head ? { head: content.head } : {}), key });
 }
 
 /* ------------------------------------------------------------------------------------------ */

@@ -4,16 +4,17 @@
  * all-or-nothing and checks the audit head; values are copied in and out (structured clone),
  * as IndexedDB would, so callers cannot mutate stored state by accident.
  */
-import type { AuditRecord, ChainAnchor, ChainHead } from './audit.js';
-import { generateAuditKey } from './audit.js';
+import type { AuditKeyState, AuditRecord, ChainAnchor, ChainHead, KeyCheck } from './audit.js';
+import { newJournal } from './audit.js';
 import {
   type AuditAppend,
   type AuditContent,
-  type AuditKey,
+  type AuditReset,
   type Change,
   ConcurrentAppendError,
   type CrlIndexRecord,
   type MetaRecord,
+  isPrivateMeta,
   type StoreName,
   type StoreValues,
   type TrustSnapshot,
@@ -49,7 +50,7 @@ export class MemoryTrustStore implements TrustStorePort {
   };
   private auditLog = new Map<number, AuditRecord>();
   private readonly listeners = new Set<() => void>();
-  private key: Promise<AuditKey> | undefined;
+  private creating: Promise<void> | undefined;
   /** Number of commits applied (tests look at it). */
   commits = 0;
 
@@ -61,7 +62,7 @@ export class MemoryTrustStore implements TrustStorePort {
       crls: all('crls'),
       sources: all('sources'),
       settings: all('settings'),
-      meta: all('meta').filter((m) => m.key !== 'audit-key'),
+      meta: all('meta').filter((m) => !isPrivateMeta(m.key)),
     };
   }
 
@@ -89,10 +90,39 @@ export class MemoryTrustStore implements TrustStorePort {
     return h && clone(h);
   }
 
-  auditKey(): Promise<AuditKey | undefined> {
-    // Sealing starts with the next record written.
-    this.key ??= generateAuditKey().then((key) => ({ key, macFrom: (this.meta('audit-head')?.seq ?? -1) + 1 }));
-    return this.key;
+  /** No witness here (no storage outside this object): key and check only. */
+  async auditKey(): Promise<AuditKeyState> {
+    const empty = () => !this.data.meta.has('audit-key') && !this.data.meta.has('audit-key-check') && !this.data.meta.has('audit-head') && !this.data.meta.has('audit-anchor') && this.auditLog.size === 0;
+    if (empty()) {
+      this.creating ??= newJournal(Date.now()).then((j) => {
+        if (!empty()) return;
+        this.data.meta.set('audit-key', { key: 'audit-key', value: j.key });
+        this.data.meta.set('audit-key-check', { key: 'audit-key-check', value: j.check });
+        this.data.meta.set('audit-head', { key: 'audit-head', value: j.head });
+      });
+      await this.creating;
+      this.creating = undefined;
+    }
+    const out: AuditKeyState = {};
+    const key = this.data.meta.get('audit-key')?.value as CryptoKey | undefined;
+    const check = this.data.meta.get('audit-key-check')?.value as KeyCheck | undefined;
+    if (key) out.key = key;
+    if (check) out.check = clone(check);
+    return out;
+  }
+
+  async resetAudit(reset: AuditReset): Promise<void> {
+    const current = this.data.meta.get('audit-key-check')?.value as KeyCheck | undefined;
+    if (current?.journal !== reset.expectJournal) throw new ConcurrentAppendError();
+    this.data.meta.set(`audit-archive:${reset.archive.at}-${reset.archive.sha256.slice(0, 16)}`, { key: `audit-archive:${reset.archive.at}-${reset.archive.sha256.slice(0, 16)}`, value: clone(reset.archive) });
+    this.auditLog.clear();
+    for (const k of ['audit-anchor', 'audit-mac-from']) this.data.meta.delete(k);
+    this.data.meta.set('audit-key', { key: 'audit-key', value: reset.key });
+    this.data.meta.set('audit-key-check', { key: 'audit-key-check', value: clone(reset.check) });
+    for (const r of reset.records) this.auditLog.set(r.seq, clone(r));
+    this.data.meta.set('audit-head', { key: 'audit-head', value: clone(reset.head) });
+    this.commits++;
+    for (const l of this.listeners) l();
   }
 
   private meta(key: 'audit-head'): ChainHead | undefined;

@@ -3,7 +3,7 @@
  * The browser adapter (src/lib/client/store/, IndexedDB) and the in-memory store used in
  * Node tests implement the same TrustStorePort; the core never touches IndexedDB.
  */
-import type { AuditRecord, ChainAnchor, ChainHead, SettingKey } from './audit.js';
+import type { AuditKeyState, AuditRecord, ChainAnchor, ChainHead, KeyCheck, SettingKey } from './audit.js';
 import type { FetchOutcome } from './schedule.js';
 import { DEFAULT_TIME_ZONE, isValidTimeZone } from '../time/zoned-time.js';
 import { CRL_WINDOW_MAX, CRL_WINDOW_MIN, crlWindowProblem } from './schedule.js';
@@ -180,12 +180,43 @@ export type MetaRecord =
   | { key: 'audit-head'; value: ChainHead }
   | { key: 'audit-anchor'; value: ChainAnchor }
   | { key: 'audit-key'; value: CryptoKey }
-  /** First sequence number sealed with the key (records before it predate the key). */
+  | { key: 'audit-key-check'; value: KeyCheck }
+  /** Written by older versions (first sequence number sealed); ignored, removed by a reset. */
   | { key: 'audit-mac-from'; value: number }
+  /** A journal that failed verification, archived by the administrator's reset. */
+  | { key: `audit-archive:${string}`; value: AuditArchive }
   | { key: 'last-purge'; value: number }
   | { key: 'alerts-shown'; value: Record<string, number> };
 
 export type MetaKey = MetaRecord['key'];
+
+/** Meta records that load() leaves out of the snapshot (the seal, archives). */
+export function isPrivateMeta(key: string): boolean {
+  return key === 'audit-key' || key === 'audit-key-check' || key === 'audit-mac-from' || key.startsWith('audit-archive:');
+}
+
+export interface AuditArchive {
+  at: number;
+  /** The verification problem that made the administrator reset the journal. */
+  problem: string;
+  /** Records archived. */
+  count: number;
+  /** SHA-256 (hex) of `text`, also written in the new journal's first record. */
+  sha256: string;
+  /** The old journal as exported (JSON lines). */
+  text: string;
+}
+
+/** What a reset writes: a new journal replaces the failed one, which is archived. */
+export interface AuditReset {
+  /** The journal id being replaced (undefined: none had a check); the reset fails if another tab reset first. */
+  expectJournal: string | undefined;
+  key: CryptoKey;
+  check: KeyCheck;
+  records: AuditRecord[];
+  head: ChainHead;
+  archive: AuditArchive;
+}
 
 /* ------------------------------------------------------------------------------------------ */
 /* Settings */
@@ -303,7 +334,7 @@ export interface TrustSnapshot {
   crls: CrlRecord[];
   sources: SourceRecord[];
   settings: SettingRecord[];
-  /** Meta records, except the MAC key. */
+  /** Meta records, except the seal and the archives (isPrivateMeta). */
   meta: MetaRecord[];
 }
 
@@ -313,10 +344,6 @@ export interface AuditContent {
   head?: ChainHead;
 }
 
-export interface AuditKey {
-  key: CryptoKey;
-  macFrom: number;
-}
 
 export interface TrustStorePort {
   /** Everything small: metadata of CAs, certificates, CRLs, sources, settings. */
@@ -326,10 +353,18 @@ export interface TrustStorePort {
   audit(): Promise<AuditContent>;
   auditHead(): Promise<ChainHead | undefined>;
   /**
-   * The audit MAC key, created on first use (non-extractable), and the first sequence number
-   * sealed with it. Undefined if WebCrypto is unavailable.
+   * The audit seal: key, key check, witness. When the store holds no journal at all (no key,
+   * no check, no record, no head, no anchor) it creates one first, atomically: a new
+   * non-extractable key, its check and the sealed empty head (audit.newJournal). A journal
+   * with content but no key is returned as it is: the service reports it as tampered.
    */
-  auditKey(): Promise<AuditKey | undefined>;
+  auditKey(): Promise<AuditKeyState>;
+  /**
+   * The administrator's reset: in one transaction, archives the failed journal, deletes its
+   * records, head, anchor and key, and writes the new key, check, head and first records.
+   * Throws ConcurrentAppendError (nothing written) when the journal is not `expectJournal`.
+   */
+  resetAudit(reset: AuditReset): Promise<void>;
   /**
    * Applies `changes` and `audit` in one transaction: all or nothing. Throws
    * ConcurrentAppendError (nothing written) when the audit head is not `audit.expectHead`.

@@ -18,7 +18,7 @@
  *     frequency to publication").
  *   - After a failure (technical error, or the same CRL again), the next attempt is at the slot
  *     on the next local day ("retry every day under the same rules").
- *   - An attempt is made only inside the window. When the nominal time has passed (the device
+ *   - An automatic attempt is made only inside the window (a manual one, at once). When the nominal time has passed (the device
  *     was asleep or off), the attempt is made as soon as the device is awake inside the window:
  *     exactly one catch-up attempt, whose outcome sets the next nominal time.
  *   - First set-up (no CRL, no attempt yet): due at once (inside the window).
@@ -183,11 +183,20 @@ export interface CrlPlan {
   overdue: boolean;
 }
 
+/**
+ * Who starts a refresh. `scheduled`: the automatic schedule (the page's timer, the service
+ * worker's periodic sync), bound to the [02:00, 22:00) window, which exists to spread the
+ * downloads of every installation (§6). `manual`: the practitioner asked (« Mettre à jour
+ * maintenant », a recipient just added, a renewal requested): served at once, whatever the hour
+ * (docs/adr/0001-manual-refresh-ignores-night-window.md).
+ */
+export type RefreshTrigger = 'manual' | 'scheduled';
+
 /** Whether an attempt is due at `now`, and when the next one is. */
-export function planCrlFetch(s: CrlFetchState, now: number, c: CrlScheduleConfig): CrlPlan {
+export function planCrlFetch(s: CrlFetchState, now: number, c: CrlScheduleConfig, trigger: RefreshTrigger = 'scheduled'): CrlPlan {
   const nominal = nominalCrlAttempt(s, c);
   if (nominal > now) return { due: false, at: nominal, nominal, overdue: false };
-  const at = nextWindowInstant(now, c);
+  const at = trigger === 'manual' ? now : nextWindowInstant(now, c);
   return { due: at === now, at, nominal, overdue: true };
 }
 

@@ -25,14 +25,19 @@ import {
   type AuditRecord,
   AUDIT_EVENT_LABELS,
   AUDIT_OUTCOME_LABELS,
+  type AuditKeyState,
   type ChainAnchor,
+  type ChainProblem,
   type ChainVerification,
   type SettingKey,
+  emptyHead,
   exportJsonl,
+  headSealValid,
+  newJournal,
   planPurge,
   sealAnchor,
   sealRecords,
-  verifyChain,
+  verifyJournal,
   withholdUnloggable,
 } from './audit.js';
 import { type Fetcher, FetchError } from './fetcher.js';
@@ -50,6 +55,7 @@ import {
   type SettingRecord,
   type SourceRecord,
   type TrustSettings,
+  type AuditContent,
   type TrustSnapshot,
   type TrustStorePort,
   type Usage,
@@ -71,6 +77,7 @@ import {
   HOUR_MS,
   RECIPIENT_STATE_LABELS,
   type RecipientState,
+  type RefreshTrigger,
   type RenewalConfig,
   type RenewalPlan,
   crlAlert,
@@ -232,8 +239,18 @@ export interface RefreshItem {
   message: string;
 }
 
+export interface RefreshOptions {
+  /** Who asks (default `scheduled`: the automatic schedule, CRLs inside the 02:00–22:00 window only). */
+  trigger?: RefreshTrigger;
+  /** Every source, not only those due (« Mettre à jour maintenant »); implies `manual`. */
+  force?: boolean;
+  /** Default: the logged-in user for a manual refresh, "system" for a scheduled one. */
+  actor?: AuditActor;
+}
+
 export interface RefreshReport {
   at: number;
+  trigger: RefreshTrigger;
   items: RefreshItem[];
   purged: number;
 }
@@ -248,6 +265,53 @@ export interface AuditView {
   integrity: ChainVerification;
   anchor?: ChainAnchor;
 }
+
+/**
+ * The journal's integrity as the service enforces it (SP1): `tampered` blocks every operation
+ * that changes trust state or is sensitive, until an administrator resets the journal. Once
+ * detected it stays so in this instance, even if the data is put back: only the reset clears it.
+ */
+export type AuditIntegrity =
+  | { state: 'intact' }
+  | { state: 'tampered'; problem: ChainProblem; message: string; detectedAt: number; seq?: number };
+
+/** Thrown by the operations refused while the journal is tampered (code `audit_integrity_failed`). */
+export class AuditIntegrityError extends Error {
+  readonly code = 'audit_integrity_failed';
+  constructor(
+    readonly problem: ChainProblem,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'AuditIntegrityError';
+  }
+}
+
+export type AuditResetRefusal = 'confirmation_required' | 'audit_intact';
+
+/** The reset was refused: not confirmed, or the journal verifies (a sound journal is never reset). */
+export class AuditResetRefused extends Error {
+  constructor(
+    readonly code: AuditResetRefusal,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'AuditResetRefused';
+  }
+}
+
+export interface AuditResetReport {
+  /** The failed journal as it was (JSON lines), also archived in the store. */
+  archive: string;
+  /** SHA-256 (hex) of `archive`, written in the new journal's first record. */
+  sha256: string;
+  /** Records archived. */
+  count: number;
+  problem: ChainProblem;
+}
+
+const BLOCKED_MESSAGE =
+  'Le journal d’audit de ce poste a été altéré : les fonctions sensibles sont bloquées jusqu’à ce qu’un administrateur réinitialise le journal (page « Journal d’audit »).';
 
 /** GIE SESAM-Vitale mailboxes and their hierarchy (transmission.md §2 table). */
 export function expectedHierarchy(mailbox: string): HierarchyLabel | undefined {
@@ -332,10 +396,12 @@ export class TrustService {
   /** Indexes by CRL sha256 (survive reloads while the CRL is unchanged). */
   private readonly indexes = new Map<string, RevocationIndex>();
   private byIssuer = new Map<string, LoadedCrl[]>();
+  /** The seal this instance opened with (a replaced key in the store is detected against it). */
   private key: CryptoKey | undefined;
-  private macFrom = 0;
+  private journal: string | undefined;
+  private integrityState: AuditIntegrity = { state: 'intact' };
   private unsubscribe: (() => void) | undefined;
-  private refreshing: Promise<RefreshReport> | undefined;
+  private refreshing: { kind: string; run: Promise<RefreshReport> } | undefined;
   private reloads = 0;
   private latestReload: Promise<void> = Promise.resolve();
   /** Tail of this instance's audit appends (they run one at a time). */
@@ -356,12 +422,12 @@ export class TrustService {
   static async open(deps: TrustServiceDeps): Promise<TrustService> {
     const s = new TrustService(deps);
     const k = await s.store.auditKey();
-    if (k) {
-      s.key = k.key;
-      s.macFrom = k.macFrom;
-    }
+    s.key = k.key;
+    s.journal = k.check?.journal;
     await s.reload();
-    if (s.conf.crlSlot === undefined) {
+    // The whole journal is verified once at open; commits then check the sealed head.
+    await s.checkJournal(k);
+    if (s.conf.crlSlot === undefined && s.integrityState.state === 'intact') {
       const slot = drawCrlSlot(s.random, s.conf.crlWindowStart, s.conf.crlWindowEnd);
       await s.writeSettings({ crlSlot: slot }, 'system');
     }
@@ -432,15 +498,22 @@ export class TrustService {
    * when another tab appended in between (the store refuses a moved head).
    */
   private async commit(changes: Change[], inputs: AuditInput[], purge?: { remove: number[]; anchor: Omit<ChainAnchor, 'mac'> }, external = false): Promise<void> {
+    this.requireIntact();
+    const key = this.key;
+    if (!key) throw this.tamper({ ok: false, index: 0, problem: 'key_missing', message: 'La clé de scellement du journal est absente.' });
     const now = this.clock();
     // The service's own events describe objects it parsed: names the trail would refuse are
     // withheld rather than failing the import. Events from other modules are checked as given.
     const events = external ? inputs : inputs.map(withholdUnloggable);
-    const anchor = purge ? { remove: purge.remove, anchor: await sealAnchor(purge.anchor, this.key) } : undefined;
+    const anchor = purge ? { remove: purge.remove, anchor: await sealAnchor(purge.anchor, key) } : undefined;
     const attempt = async (): Promise<void> => {
       for (let n = 1; ; n++) {
         const head = await this.store.auditHead();
-        const sealed = await sealRecords(events, head, now, this.key);
+        // Never chain onto a head this key did not seal (edited, deleted, or resealed with another key).
+        if (!(await headSealValid(head, key))) {
+          throw this.tamper({ ok: false, index: 0, problem: 'head', message: head ? 'La fin du journal (dernier enregistrement connu) a été modifiée.' : 'La fin du journal (dernier enregistrement connu) a été supprimée.' });
+        }
+        const sealed = await sealRecords(events, head, now, key);
         try {
           await this.store.commit(changes, anchor ? { expectHead: head, records: sealed.records, head: sealed.head, purge: anchor } : { expectHead: head, records: sealed.records, head: sealed.head });
           return;
@@ -476,6 +549,7 @@ export class TrustService {
    * audit records. One report per item; decoding errors give one refused report.
    */
   async importFile(data: Uint8Array | string, opts: ImportOptions = {}): Promise<ImportReport[]> {
+    this.requireIntact();
     let items: Parsed[];
     try {
       items = decodeParsed(data);
@@ -489,6 +563,7 @@ export class TrustService {
   }
 
   async importParsed(items: Parsed[], opts: ImportOptions = {}): Promise<ImportReport[]> {
+    this.requireIntact();
     const cas = items.flatMap((p) => (p.kind === 'certificate' && p.cert.basicConstraints?.ca ? [p.cert] : []));
     const crls = items.flatMap((p) => (p.kind === 'crl' ? [p.crl] : []));
     const leaves = items.flatMap((p) => (p.kind === 'certificate' && !p.cert.basicConstraints?.ca ? [p.cert] : []));
@@ -1162,6 +1237,8 @@ export class TrustService {
 
   /** The certificate to encrypt for `recipient`: the most recent usable one, if any. */
   certificateFor(recipient: string, usage: Usage = 'attachment', now: number = this.clock()): (RecipientView & { der: Uint8Array }) | undefined {
+    // Encrypting for a recipient is a sensitive function: refused while the journal is tampered.
+    this.requireIntact();
     const who = usage === 'attachment' ? recipient.trim().toLowerCase() : recipient.trim();
     const best = this.snap.recipients
       .filter((r) => r.recipient === who && r.usage === usage)
@@ -1318,6 +1395,7 @@ export class TrustService {
    * message 4005, 4015 or 4025 (§5).
    */
   async requestRenewal(recipient: string, reason: 'demand' | 'service-message' = 'demand', usage: Usage = 'attachment'): Promise<boolean> {
+    this.requireIntact();
     const who = usage === 'attachment' ? recipient.trim().toLowerCase() : recipient.trim();
     const srcs = this.snap.sources.filter((s) => s.kind === 'certificate' && s.recipient === who && (s.usage ?? 'attachment') === usage);
     if (!srcs.length) return false;
@@ -1362,40 +1440,57 @@ export class TrustService {
 
   /**
    * Runs what is due now: CRL downloads (weekly slot, daily retries), recipient certificate
-   * renewals (15 days before expiry, on revocation, on demand), the audit purge. `force`
-   * fetches every source regardless of its schedule (the practitioner's "update now").
-   * Concurrent calls share one run; across tabs, the store's lock serialises them.
+   * renewals (15 days before expiry, on revocation, on demand), the audit purge.
+   *
+   * `trigger` says who asks (default `scheduled`, the automatic schedule: CRLs only inside the
+   * 02:00–22:00 window); `manual` is the practitioner, served at once whatever the hour. `force`
+   * fetches every source regardless of its schedule (« Mettre à jour maintenant ») and is always
+   * manual. Concurrent calls of the same kind share one run, a different kind runs after it;
+   * across tabs, the store's lock serialises them.
    */
-  refresh(opts: { force?: boolean; actor?: AuditActor } = {}): Promise<RefreshReport> {
-    this.refreshing ??= (async () => {
-      try {
-        const run = (): Promise<RefreshReport> => this.refreshNow(opts);
-        return this.store.lock ? await this.store.lock('teletrans-trust-refresh', run) : await run();
-      } finally {
-        this.refreshing = undefined;
-      }
+  refresh(opts: RefreshOptions = {}): Promise<RefreshReport> {
+    // Audit integrity (SP1): nothing is fetched while the journal is tampered.
+    if (this.integrityState.state === 'tampered') return Promise.reject(this.blocked());
+    const trigger: RefreshTrigger = opts.force === true ? 'manual' : (opts.trigger ?? 'scheduled');
+    const kind = `${trigger}${opts.force === true ? ':all' : ''}:${opts.actor ?? ''}`;
+    const current = this.refreshing;
+    if (current?.kind === kind) return current.run;
+    // A manual request arriving during a scheduled run must not get that run's (night-deferred) result.
+    const previous = current?.run.catch(() => undefined);
+    const run = (async (): Promise<RefreshReport> => {
+      await previous;
+      const work = (): Promise<RefreshReport> => this.refreshNow(trigger, opts);
+      return this.store.lock ? await this.store.lock('teletrans-trust-refresh', work) : await work();
     })();
-    return this.refreshing;
+    const entry = { kind, run };
+    this.refreshing = entry;
+    // Registered before the caller's: the slot is free again when the caller resumes.
+    const clear = (): void => {
+      if (this.refreshing === entry) this.refreshing = undefined;
+    };
+    run.then(clear, clear);
+    return run;
   }
 
-  private async refreshNow(opts: { force?: boolean; actor?: AuditActor }): Promise<RefreshReport> {
+  private async refreshNow(trigger: RefreshTrigger, opts: RefreshOptions): Promise<RefreshReport> {
     await this.reload();
     const now = this.clock();
     const items: RefreshItem[] = [];
     const force = opts.force === true;
-    const actor = opts.actor ?? 'system';
+    // The practitioner acts as the logged-in user; the schedule as the system.
+    const actor = opts.actor ?? (trigger === 'manual' ? this.defaultActor : 'system');
     if (this.fetcher) {
       const cfg = this.crlConfig();
       for (const s of this.snap.sources.filter((x) => x.kind === 'crl')) {
-        if (force || planCrlFetch(this.sourceState(s), now, cfg).due) items.push(await this.fetchCrl(s, now, actor));
+        if (force || planCrlFetch(this.sourceState(s), now, cfg, trigger).due) items.push(await this.fetchCrl(s, now, actor, trigger));
       }
       for (const s of this.snap.sources.filter((x) => x.kind === 'certificate')) {
         const plan = this.renewalPlan(s, now);
-        if (force || plan.due) items.push(...(await this.fetchCertificate(s, now, actor, plan.reason)));
+        if (force || plan.due) items.push(...(await this.fetchCertificate(s, now, actor, plan.reason, trigger)));
       }
     }
     const purged = await this.purgeIfDue(now);
-    return { at: now, items, purged };
+    return { at: now, trigger, items, purged };
   }
 
   private async fetchItems(url: string): Promise<{ items: Parsed[] } | { code: string; message: string }> {
@@ -1434,7 +1529,7 @@ export class TrustService {
     };
   }
 
-  private async fetchCrl(s: SourceRecord, now: number, actor: AuditActor): Promise<RefreshItem> {
+  private async fetchCrl(s: SourceRecord, now: number, actor: AuditActor, trigger: RefreshTrigger): Promise<RefreshItem> {
     const got = await this.fetchItems(s.url);
     let plan: Plan | undefined;
     let outcome: FetchOutcome;
@@ -1464,7 +1559,7 @@ export class TrustService {
     // A source declared without its issuer learns it from the first CRL stored from it.
     const known: SourceRecord = !s.issuerKey && issuerKey && outcome === 'success' ? { ...s, issuerKey } : s;
     const extra = [this.sourceUpdate(known, now, outcome, code)];
-    const events = [this.fetchEvent(s, outcome, actor, code, 'scheduled')];
+    const events = [this.fetchEvent(s, outcome, actor, code, trigger === 'manual' ? 'demand' : 'scheduled')];
     if (plan) await this.apply(plan, extra, events);
     else {
       await this.commit(extra, events);
@@ -1475,7 +1570,13 @@ export class TrustService {
     return item;
   }
 
-  private async fetchCertificate(s: SourceRecord, now: number, actor: AuditActor, reason?: 'missing' | 'expiring' | 'revoked' | 'demand'): Promise<RefreshItem[]> {
+  private async fetchCertificate(
+    s: SourceRecord,
+    now: number,
+    actor: AuditActor,
+    reason: 'missing' | 'expiring' | 'revoked' | 'demand' | undefined,
+    trigger: RefreshTrigger,
+  ): Promise<RefreshItem[]> {
     const items: RefreshItem[] = [];
     const got = await this.fetchItems(s.url);
     const why = s.demandAt !== undefined && (s.lastAttemptAt === undefined || s.demandAt > s.lastAttemptAt) && s.demandReason === 'service-message' ? 'service-message' : reason;
@@ -1500,7 +1601,8 @@ export class TrustService {
           await this.reload();
           for (const u of urls) {
             const src = this.snap.sources.find((x) => x.url === u);
-            if (src) items.push(await this.fetchCrl(src, now, actor));
+            // Part of setting this recipient up, so not deferred to the window even when scheduled.
+            if (src) items.push(await this.fetchCrl(src, now, actor, trigger));
           }
           plan = await this.prepareRecipient(certs, opts);
         }
@@ -1571,15 +1673,103 @@ export class TrustService {
     await this.commit([], [{ ...input, actor: input.actor ?? this.defaultActor }], undefined, true);
   }
 
+  /** Verifies the whole journal now (key, check, witness, every seal); a failure blocks the service. */
   async verifyAudit(): Promise<ChainVerification> {
-    const a = await this.store.audit();
-    return verifyChain(a.records, { ...(a.anchor ? { anchor: a.anchor } : {}), ...(a.head ? { head: a.head } : {}), ...(this.key ? { key: this.key, macFrom: this.macFrom } : {}) });
+    return this.checkJournal(await this.store.auditKey());
+  }
+
+  /** The integrity state the service enforces. */
+  integrity(): AuditIntegrity {
+    return { ...this.integrityState };
+  }
+
+  /** The typed refusal of an operation while the journal is tampered. */
+  private requireIntact(): void {
+    if (this.integrityState.state === 'tampered') throw this.blocked();
+  }
+
+  private blocked(): AuditIntegrityError {
+    const st = this.integrityState;
+    return st.state === 'tampered' ? new AuditIntegrityError(st.problem, `${BLOCKED_MESSAGE} (${st.message})`) : new AuditIntegrityError('malformed', BLOCKED_MESSAGE);
+  }
+
+  /** Latches the tampered state (the first problem found stays) and returns the error to throw. */
+  private tamper(v: ChainVerification & { ok: false }): AuditIntegrityError {
+    if (this.integrityState.state !== 'tampered') {
+      this.integrityState = { state: 'tampered', problem: v.problem, message: v.message, detectedAt: this.clock(), ...(v.seq !== undefined ? { seq: v.seq } : {}) };
+    }
+    return this.blocked();
+  }
+
+  /** Full verification of the stored journal against the key this instance holds; latches a failure. */
+  private async checkJournal(keys: AuditKeyState, a?: AuditContent): Promise<ChainVerification> {
+    const content = a ?? (await this.store.audit());
+    // Another tab's reset: a new journal (another id) that verifies on its own is adopted.
+    if (this.integrityState.state === 'tampered' && keys.key && keys.check && keys.check.journal !== this.journal && content.records[0]?.event === 'audit.reset') {
+      const v = await verifyJournal(content, keys);
+      if (v.ok) {
+        this.key = keys.key;
+        this.journal = keys.check.journal;
+        this.integrityState = { state: 'intact' };
+        return v;
+      }
+    }
+    const v = await verifyJournal(content, keys, this.key);
+    if (!v.ok) this.tamper(v);
+    return v;
+  }
+
+  /**
+   * The administrator's action on a journal that failed verification (or an unsealed journal
+   * of an older version): archives it as it is (in the store, and returned for download),
+   * and starts a new sealed journal with a new key whose first record says so, with the
+   * archive's SHA-256. Refused on a journal that verifies. There is no administrator role yet
+   * (a later issue): the action is explicit (`confirm`) and audited under `actor`.
+   */
+  async resetAudit(opts: { confirm: boolean; actor?: AuditActor }): Promise<AuditResetReport> {
+    if (opts.confirm !== true) throw new AuditResetRefused('confirmation_required', 'La réinitialisation du journal doit être confirmée explicitement.');
+    const actor = opts.actor ?? this.defaultActor;
+    const run = async (): Promise<AuditResetReport> => {
+      const keys = await this.store.auditKey();
+      const a = await this.store.audit();
+      const v = await this.checkJournal(keys, a);
+      if (v.ok || this.integrityState.state !== 'tampered') throw new AuditResetRefused('audit_intact', 'Le journal est intègre : il n’y a rien à réinitialiser.');
+      const problem = this.integrityState.problem;
+      const now = this.clock();
+      const archive = exportJsonl(a.records, a.anchor, a.head, now);
+      const sha256 = await sha256Hex(new TextEncoder().encode(archive));
+      const fresh = await newJournal(now);
+      const first = await sealRecords(
+        [{ event: 'audit.reset', outcome: 'success', actor, object: { kind: 'audit', fingerprint: sha256 }, details: { reason: 'integrity', code: problem, count: a.records.length } }],
+        fresh.head,
+        now,
+        fresh.key,
+      );
+      await this.store.resetAudit({
+        expectJournal: keys.check?.journal,
+        key: fresh.key,
+        check: fresh.check,
+        records: first.records,
+        head: first.head ?? (await emptyHead(fresh.key)),
+        archive: { at: now, problem, count: a.records.length, sha256, text: archive },
+      });
+      this.key = fresh.key;
+      this.journal = fresh.check.journal;
+      this.integrityState = { state: 'intact' };
+      return { archive, sha256, count: a.records.length, problem };
+    };
+    // Serialised with this tab's appends and, across tabs, with theirs.
+    const p = this.appending.then(() => (this.store.lock ? this.store.lock('audit-append', run) : run()));
+    this.appending = p.catch(() => undefined);
+    const report = await p;
+    await this.reload();
+    return report;
   }
 
   /** The audit trail for display, newest first, with its integrity status. */
   async auditView(): Promise<AuditView> {
     const a = await this.store.audit();
-    const integrity = await verifyChain(a.records, { ...(a.anchor ? { anchor: a.anchor } : {}), ...(a.head ? { head: a.head } : {}), ...(this.key ? { key: this.key, macFrom: this.macFrom } : {}) });
+    const integrity = await this.checkJournal(await this.store.auditKey(), a);
     const records = a.records
       .map((r) => ({ ...r, eventLabel: AUDIT_EVENT_LABELS[r.event] ?? r.event, outcomeLabel: AUDIT_OUTCOME_LABELS[r.outcome] ?? r.outcome }))
       .reverse();
@@ -1595,6 +1785,7 @@ export class TrustService {
 
   /** Purges records past the retention period (≥ 12 months). Returns the number removed. */
   async purgeAudit(now: number = this.clock()): Promise<number> {
+    this.requireIntact();
     const a = await this.store.audit();
     const plan = planPurge(a.records, a.anchor, now, this.conf.auditRetentionDays);
     const lastPurge: Change = { store: 'meta', put: { key: 'last-purge', value: now } };

@@ -12,16 +12,17 @@
  * serialised with Web Locks when the browser has them.
  */
 import { type IDBPDatabase, unwrap } from 'idb';
-import { generateAuditKey } from '$lib/trust/audit';
-import type { AuditRecord, ChainAnchor, ChainHead } from '$lib/trust/audit';
+import { newJournal } from '$lib/trust/audit';
+import type { AuditKeyState, AuditRecord, ChainAnchor, ChainHead, KeyCheck } from '$lib/trust/audit';
 import {
   type AuditAppend,
   type AuditContent,
-  type AuditKey,
+  type AuditReset,
   type Change,
   ConcurrentAppendError,
   type CrlIndexRecord,
   type MetaRecord,
+  isPrivateMeta,
   type StoreName,
   type TrustSnapshot,
   type TrustStorePort,
@@ -43,7 +44,6 @@ function sameHead(a: ChainHead | undefined, b: ChainHead | undefined): boolean {
 export class IdbTrustStore implements TrustStorePort {
   private readonly channel: BroadcastChannel | undefined;
   private readonly listeners = new Set<() => void>();
-  private keyPromise: Promise<AuditKey | undefined> | undefined;
 
   private constructor(
     private readonly db: IDBPDatabase<TrustDb>,
@@ -75,7 +75,7 @@ export class IdbTrustStore implements TrustStorePort {
       tx.objectStore('meta').getAll(),
     ]);
     await tx.done;
-    return { cas, recipients, crls, sources, settings, meta: meta.filter((m) => m.key !== 'audit-key' && m.key !== 'audit-mac-from') };
+    return { cas, recipients, crls, sources, settings, meta: meta.filter((m) => !isPrivateMeta(m.key)) };
   }
 
   crlIndex(id: string): Promise<CrlIndexRecord | undefined> {
@@ -104,39 +104,127 @@ export class IdbTrustStore implements TrustStorePort {
     return (await this.db.get('meta', 'audit-head'))?.value as ChainHead | undefined;
   }
 
+  /** Where the witness (a copy of the key check's MAC) lives: outside IndexedDB. */
+  private get witnessKey(): string {
+    return `${this.name}:audit-witness`;
+  }
+
+  private witnessStorage(): Storage | undefined {
+    try {
+      return typeof localStorage === 'undefined' ? undefined : localStorage;
+    } catch {
+      return undefined; // storage disabled for this origin
+    }
+  }
+
+  private writeWitness(check: KeyCheck | undefined): void {
+    try {
+      if (check) this.witnessStorage()?.setItem(this.witnessKey, check.mac);
+    } catch {
+      // quota or disabled storage: the witness is a second line, the seals remain
+    }
+  }
+
   /**
-   * The audit MAC key: a non-extractable HMAC key kept as a CryptoKey object in the store
-   * (IndexedDB clones CryptoKeys without exposing their bits), with the first sequence number
-   * it seals (records of an older schema predate it). Made on first use, in one transaction
-   * with that number; when two tabs race, the first writer wins and the other reads its key.
+   * The audit seal: a non-extractable HMAC key kept as a CryptoKey object (IndexedDB clones
+   * CryptoKeys without exposing their bits to scripts), its check, and the witness in
+   * localStorage. A journal is created only when the store holds none at all, in one
+   * transaction with its key, check and sealed empty head; when two tabs race, the first
+   * writer wins and the other reads its journal. The witness is written after the commit: a
+   * tab closed in between leaves it absent, and an absent witness is written again from the
+   * check (trust on first use) rather than failing: a present one that differs fails, and a
+   * present one with no journal at all (the database deleted) is not silently replaced.
    */
-  auditKey(): Promise<AuditKey | undefined> {
-    this.keyPromise ??= (async () => {
-      const read = async (): Promise<AuditKey | undefined> => {
-        const tx = this.db.transaction('meta', 'readonly');
-        const [k, from] = await Promise.all([tx.store.get('audit-key'), tx.store.get('audit-mac-from')]);
-        await tx.done;
-        return k ? { key: k.value as CryptoKey, macFrom: (from?.value as number | undefined) ?? 0 } : undefined;
-      };
-      const found = await read();
-      if (found || !globalThis.crypto?.subtle) return found;
-      const key = await generateAuditKey();
-      const tx = this.db.transaction('meta', 'readwrite', { durability: 'strict' });
-      const done = tx.done;
-      try {
-        if (await tx.store.get('audit-key')) {
-          tx.abort();
-        } else {
-          const head = (await tx.store.get('audit-head'))?.value as ChainHead | undefined;
-          void tx.store.put({ key: 'audit-key', value: key } satisfies MetaRecord);
-          void tx.store.put({ key: 'audit-mac-from', value: (head?.seq ?? -1) + 1 } satisfies MetaRecord);
+  async auditKey(): Promise<AuditKeyState> {
+    const read = async (): Promise<AuditKeyState> => {
+      const tx = this.db.transaction('meta', 'readonly');
+      const [k, c] = await Promise.all([tx.store.get('audit-key'), tx.store.get('audit-key-check')]);
+      await tx.done;
+      const out: AuditKeyState = {};
+      if (k) out.key = k.value as CryptoKey;
+      if (c) out.check = c.value as KeyCheck;
+      const storage = this.witnessStorage();
+      if (storage) {
+        let w: string | null = null;
+        try {
+          w = storage.getItem(this.witnessKey);
+        } catch {
+          w = null;
         }
-      } finally {
+        if (w === null && out.check && typeof out.check.mac === 'string') {
+          this.writeWitness(out.check);
+          w = out.check.mac;
+        }
+        out.witness = w;
+      }
+      return out;
+    };
+    const found = await read();
+    // A witness without a journal: the database was deleted behind the application's back
+    // (deleteTrustDb removes the witness too). Reported, not recreated.
+    if (found.key || found.check || typeof found.witness === 'string' || !globalThis.crypto?.subtle) return found;
+    const fresh = await newJournal(Date.now());
+    const tx = this.db.transaction(['meta', 'audit'], 'readwrite', { durability: 'strict' });
+    const done = tx.done;
+    let created = false;
+    try {
+      const meta = tx.objectStore('meta');
+      const [key, check, head, anchor, count] = await Promise.all([
+        meta.get('audit-key'),
+        meta.get('audit-key-check'),
+        meta.get('audit-head'),
+        meta.get('audit-anchor'),
+        tx.objectStore('audit').count(),
+      ]);
+      if (key || check || head || anchor || count > 0) {
+        // Another tab created it, or there is content without a key: leave it as found.
+        tx.abort();
+      } else {
+        void meta.put({ key: 'audit-key', value: fresh.key } satisfies MetaRecord);
+        void meta.put({ key: 'audit-key-check', value: fresh.check } satisfies MetaRecord);
+        void meta.put({ key: 'audit-head', value: fresh.head } satisfies MetaRecord);
+        created = true;
+      }
+    } finally {
+      await done.catch(() => (created = false));
+    }
+    if (created) this.writeWitness(fresh.check);
+    return read();
+  }
+
+  async resetAudit(reset: AuditReset): Promise<void> {
+    const tx = this.db.transaction(['meta', 'audit'], 'readwrite', { durability: 'strict' });
+    const done = tx.done;
+    try {
+      const meta = tx.objectStore('meta');
+      const current = (await meta.get('audit-key-check'))?.value as KeyCheck | undefined;
+      if (current?.journal !== reset.expectJournal) {
+        tx.abort();
+        await done.catch(() => undefined);
+        throw new ConcurrentAppendError();
+      }
+      const log = tx.objectStore('audit');
+      void meta.put({ key: `audit-archive:${reset.archive.at}-${reset.archive.sha256.slice(0, 16)}`, value: reset.archive } satisfies MetaRecord);
+      void log.clear();
+      for (const k of ['audit-anchor', 'audit-mac-from', 'audit-head'] as const) void meta.delete(k);
+      void meta.put({ key: 'audit-key', value: reset.key } satisfies MetaRecord);
+      void meta.put({ key: 'audit-key-check', value: reset.check } satisfies MetaRecord);
+      for (const r of reset.records) void log.put(r);
+      void meta.put({ key: 'audit-head', value: reset.head } satisfies MetaRecord);
+    } catch (e) {
+      if (!(e instanceof ConcurrentAppendError)) {
+        try {
+          tx.abort();
+        } catch {
+          // already finished
+        }
         await done.catch(() => undefined);
       }
-      return read();
-    })();
-    return this.keyPromise;
+      throw e;
+    }
+    await done;
+    this.writeWitness(reset.check);
+    this.channel?.postMessage('changed');
   }
 
   async commit(changes: Change[], audit?: AuditAppend): Promise<void> {

@@ -14,9 +14,10 @@
  *   v2  the persisted revocation index: crls re-keyed by id (issuer name + key id) holding
  *       metadata only, the DER moved to crlDer, the index built into crlIndex.
  *   v3  sources (directory URLs and their schedule state) and meta (audit head and anchor,
- *       the audit MAC key, alert bookkeeping); recipients get `usage` and are indexed by
+ *       the audit MAC key and its check, alert bookkeeping); recipients get `usage` and are indexed by
  *       `recipient` (was `mailbox`); cas indexed by subjectKey and hierarchy; the audit head
- *       recorded from the existing chain.
+ *       recorded from the existing chain. An older journal stays unsealed: it fails
+ *       verification until an administrator resets it (docs/adr/0002-audit-seal.md).
  */
 import { type DBSchema, type IDBPDatabase, type IDBPTransaction, deleteDB, openDB } from 'idb';
 import { parseCrl } from '$lib/pki/crl';
@@ -180,7 +181,15 @@ export function openTrustDb(opts: OpenOptions = {}): Promise<IDBPDatabase<TrustD
   return opening.then((d) => (db = d));
 }
 
-/** Deletes the database (tests, "reset" in the settings page). */
-export function deleteTrustDb(name: string = TRUST_DB_NAME): Promise<void> {
-  return deleteDB(name);
+/**
+ * Deletes the database (tests, "reset" in the settings page) and the audit witness kept
+ * beside it (idb-trust-store.ts): a database deleted any other way is reported as tampered.
+ */
+export async function deleteTrustDb(name: string = TRUST_DB_NAME): Promise<void> {
+  await deleteDB(name);
+  try {
+    if (typeof localStorage !== 'undefined') localStorage.removeItem(`${name}:audit-witness`);
+  } catch {
+    // storage disabled: there was no witness either
+  }
 }

@@ -5,11 +5,22 @@
  * 200 `{"items":[{"kind":"certificate"|"crl"|"unknown","der":"<base64>"}, …]}` (never empty)
  * 4xx/5xx `{"error":{"code":"<DirectoryErrorCode>","message":"<French>"}}`
  *
+ * The body shapes, and their encoder and decoder, live in the core (src/lib/trust/directory-wire.ts):
+ * the browser's fetcher reads exactly what this writes.
+ *
  * Same-origin only: a request carrying `Origin` must come from the app's origin, and one
  * carrying `Sec-Fetch-Site` must be `same-origin` (or `none`); no CORS headers are sent.
  * Each client has a token bucket; upstream fetches in flight are bounded.
  */
-import type { DirectoryItem } from './classify.js';
+import {
+  type DirectoryErrorResponse,
+  type DirectoryFetchResponse,
+  type DirectoryItemKind,
+  type DirectoryWireErrorCode,
+  encodeDirectoryError,
+  encodeDirectoryResponse
+} from '../../trust/directory-wire.js';
+import type { ItemKind } from './classify.js';
 import type { DirectoryConfig } from './config.js';
 import {
   DIRECTORY_ERROR_MESSAGE,
@@ -45,13 +56,14 @@ export interface DirectoryEndpoint {
   other(event: DirectoryRequestEvent): Response;
 }
 
-export interface DirectoryFetchResponse {
-  items: { kind: DirectoryItem['kind']; der: string }[];
-}
+export type { DirectoryErrorResponse, DirectoryFetchResponse };
 
-export interface DirectoryErrorResponse {
-  error: { code: DirectoryErrorCode; message: string };
-}
+// The server's codes and labels are the wire's, exactly: a new one must be added to the core too.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const _sameCodes: Same<DirectoryErrorCode, DirectoryWireErrorCode> = true;
+const _sameKinds: Same<ItemKind, DirectoryItemKind> = true;
+void _sameCodes;
+void _sameKinds;
 
 const BASE_HEADERS: Readonly<Record<string, string>> = {
   'content-type': 'application/json; charset=utf-8',
@@ -64,7 +76,7 @@ function json(body: DirectoryFetchResponse | DirectoryErrorResponse, status: num
 }
 
 function errorResponse(error: DirectoryError, extra: Record<string, string> = {}): Response {
-  return json({ error: { code: error.code, message: error.message } }, DIRECTORY_ERROR_STATUS[error.code], extra);
+  return json(encodeDirectoryError(error.code, error.message), DIRECTORY_ERROR_STATUS[error.code], extra);
 }
 
 export function createDirectoryEndpoint(options: DirectoryEndpointOptions): DirectoryEndpoint {
@@ -177,10 +189,7 @@ export function createDirectoryEndpoint(options: DirectoryEndpointOptions): Dire
           ...(options.resolver ? { resolver: options.resolver } : {}),
           onTarget: (target) => (record.target = describeTarget(target))
         });
-        const body: DirectoryFetchResponse = {
-          items: result.items.map((item) => ({ kind: item.kind, der: Buffer.from(item.der).toString('base64') }))
-        };
-        return finish(json(body, 200), undefined, { items: result.items.length, bytes: result.bytes });
+        return finish(json(encodeDirectoryResponse(result.items), 200), undefined, { items: result.items.length, bytes: result.bytes });
       } catch (e) {
         const error = isDirectoryError(e)
           ? e

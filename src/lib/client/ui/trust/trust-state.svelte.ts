@@ -12,6 +12,8 @@
 import { TRUST_DB_NAME, openTrustService } from '$lib/client/store/trust';
 import type { Alert } from '$lib/trust/schedule';
 import type {
+  AuditIntegrity,
+  AuditResetReport,
   AuditView,
   CrlView,
   HierarchyView,
@@ -61,6 +63,8 @@ class TrustState {
   inFlight = $state.raw<SourceRecord[]>([]);
   lastRefresh = $state.raw<{ origin: RefreshOrigin; report: RefreshReport } | undefined>(undefined);
   refreshError = $state<string | undefined>(undefined);
+  /** The journal's integrity (SP1): `tampered` blocks the section until an administrator resets it. */
+  integrity = $state.raw<AuditIntegrity>({ state: 'intact' });
 
   private opening: Promise<TrustService | undefined> | undefined;
   private timer: ReturnType<typeof setTimeout> | undefined;
@@ -109,6 +113,7 @@ class TrustState {
     const meta = svc.snapshot().meta.find((m) => m.key === 'alerts-shown');
     this.shown = meta?.key === 'alerts-shown' ? meta.value : {};
     this.nextRefreshAt = svc.nextRefreshAt(now);
+    this.integrity = svc.integrity();
   }
 
   /** Alerts not acknowledged within the repetition period (shown at least once a day). */
@@ -171,7 +176,7 @@ class TrustState {
       this.arm();
       return;
     }
-    await this.run('scheduled', () => svc.refresh());
+    await this.run('scheduled', () => svc.refresh({ trigger: 'scheduled' }));
   }
 
   /** « Mettre à jour maintenant »: every source, regardless of its schedule. */
@@ -183,12 +188,12 @@ class TrustState {
     await this.run('manual', () => svc.refresh({ force: true }));
   }
 
-  /** Runs what is due now (e.g. a source just added), shown like a manual update. */
+  /** Runs what is due now (e.g. a source just added): the practitioner asked, so whatever the hour. */
   async refreshDue(): Promise<void> {
     const svc = this.service;
     if (!svc) return;
     if (this.running) await this.running.catch(() => undefined);
-    await this.run('manual', () => svc.refresh());
+    await this.run('manual', () => svc.refresh({ trigger: 'manual' }));
   }
 
   private async run(origin: RefreshOrigin, fn: () => Promise<RefreshReport>): Promise<void> {
@@ -246,7 +251,24 @@ class TrustState {
 
   async auditView(): Promise<AuditView | undefined> {
     const svc = await this.open();
-    return svc?.auditView();
+    if (!svc) return undefined;
+    try {
+      return await svc.auditView();
+    } finally {
+      this.integrity = svc.integrity();
+    }
+  }
+
+  /** The administrator's reset of a tampered journal (explicitly confirmed by the page). */
+  async resetAudit(): Promise<AuditResetReport | undefined> {
+    const svc = await this.open();
+    if (!svc) return undefined;
+    try {
+      return await svc.resetAudit({ confirm: true });
+    } finally {
+      this.sync();
+      this.arm();
+    }
   }
 }
 

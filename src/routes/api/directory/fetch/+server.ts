@@ -1,15 +1,30 @@
 /**
  * GET /api/directory/fetch?url=<encoded ldap/ldaps/http/https URL>
  * The relay's narrow door to certificate directories; see src/lib/server/directory/.
+ * Its audit events go to stdout and to the relay store's audit table (kept ≥ 12 months, SA2).
  */
 import { env } from '$env/dynamic/private';
 import { configFromEnv, createDirectoryEndpoint } from '$lib/server/directory';
+import { durableAuditSink, loadPseudonymKey } from '$lib/server/directory/audit';
+import { getRelay } from '$lib/server/relay';
 import type { RequestHandler } from './$types';
 
-const endpoint = createDirectoryEndpoint({ config: () => configFromEnv(env) });
+const relayStore = async () => (await getRelay())?.store ?? null;
+// The store's pseudonym key before the first event, so every durable row uses it.
+const keyReady = loadPseudonymKey(relayStore);
+const endpoint = createDirectoryEndpoint({ config: () => configFromEnv(env), audit: durableAuditSink(relayStore) });
 
-export const GET: RequestHandler = (event) => endpoint.GET(event);
+export const GET: RequestHandler = async (event) => {
+  await keyReady;
+  return endpoint.GET(event);
+};
 
 // SvelteKit would answer HEAD with GET: refuse it explicitly, and everything else too.
-export const HEAD: RequestHandler = (event) => endpoint.other(event);
-export const fallback: RequestHandler = (event) => endpoint.other(event);
+export const HEAD: RequestHandler = async (event) => {
+  await keyReady;
+  return endpoint.other(event);
+};
+export const fallback: RequestHandler = async (event) => {
+  await keyReady;
+  return endpoint.other(event);
+};
