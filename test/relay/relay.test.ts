@@ -271,7 +271,7 @@ describe('returns', () => {
     security: 'starttls', tls: { ca: mail.pki.caPem, servername: 'localhost' }, auth: { user: PRACTITIONER_ADDR, pass: PRACTITIONER_PASS } });
 
   it('matches a DSN back to the message (bounced), holds returns until acknowledged, removes them from the mailbox only after storing (IMAP)', async () => {
-    const extra = { practitioners: [{ id: 'ps1', certificateMatch: { cn: '899700000001' }, from: PRACTITIONER_ADDR, allowedRecipients: ['@example.test'], mailbox: mailbox('imap') }] };
+    const extra = { practitioners: [{ id: 'ps1', certificateMatch: { rpps: '899700000001' }, from: PRACTITIONER_ADDR, allowedRecipients: ['@example.test'], mailbox: mailbox('imap') }] };
     const { api, store, worker } = setup(smtp(), extra);
     const t = await token(api, pki);
     const m = composeTestMessage({ from: PRACTITIONER_ADDR, to: 'bounce@example.test' });
@@ -302,7 +302,7 @@ describe('returns', () => {
   });
 
   it('picks up by POP3, idempotently', async () => {
-    const p = { id: 'ps1', certificateMatch: { cn: '899700000001' }, from: PRACTITIONER_ADDR, allowedRecipients: ['@example.test'], mailbox: mailbox('pop3') };
+    const p = { id: 'ps1', certificateMatch: { rpps: '899700000001' }, from: PRACTITIONER_ADDR, allowedRecipients: ['@example.test'], mailbox: mailbox('pop3') };
     const { store, worker } = setup(smtp(), { practitioners: [p] });
     // Two "insurer returns" arrive in the practitioner's mailbox.
     const ids: string[] = [];

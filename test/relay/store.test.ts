@@ -97,9 +97,10 @@ describe.each(engines)('%s store', (_name, open) => {
     expect(await s.consumeNonce('n1', Date.now())).toBeNull();
     await s.createNonce('n2', 'https://o', Date.now() + 1000);
     expect(await s.consumeNonce('n2', Date.now() + 2000)).toBeNull();
-    await s.createSession({ id: 's1', practitioner: 'ps1', certSha256: 'c', createdAt: 1, lastSeenAt: 1 });
+    await s.createSession({ id: 's1', practitioner: 'ps1', certSha256: 'c', createdAt: 1, lastSeenAt: 1, certDer: Uint8Array.of(0x30, 0) });
     await s.touchSession('s1', 7);
     expect((await s.getSession('s1'))?.lastSeenAt).toBe(7);
+    expect(Array.from((await s.getSession('s1'))!.certDer!)).toEqual([0x30, 0]);
     await s.deleteSession('s1');
     expect(await s.getSession('s1')).toBeNull();
     await s.audit({ at: 1, actor: 'ps1', action: 'x', detail: { a: 1 } });

@@ -10,6 +10,7 @@ import { type EngineCaches, Engine, iso, newCaches } from './engine.js';
 import { PkiError } from './errors.js';
 import { issue } from './issues.js';
 import { nameToString } from './name.js';
+import { cpsAuthenticationIssues } from './profile-cps-auth.js';
 import { sesamAttachmentIssues } from './profile-sesam.js';
 import { sha256Hex } from './signature.js';
 import type { PathEntry, VerifyInput, VerifyIssue, VerifyResult } from './types.js';
@@ -22,6 +23,7 @@ export { parseCrl } from './crl.js';
 export type { Cert } from './cert.js';
 export type { Crl, CrlEntry } from './crl-model.js';
 export { nameToString } from './name.js';
+export { cpsIdentity, type CpsIdentity } from './profile-cps-auth.js';
 
 const ANY_POLICY = '2.5.29.32.0';
 /** Past this many cached objects a cache is emptied: bounded memory for long-running tabs. */
@@ -54,7 +56,7 @@ export class Verifier {
     let c = this.certs.get(k);
     if (!c || !sameBytes(c.der, der)) {
       if (this.certs.size >= CACHE_LIMIT) this.certs.clear();
-      c = parseCertificate(der.slice());
+      c = parseCertificate(new Uint8Array(der)); // a copy, even of a Node Buffer (its slice() is a view)
       this.certs.set(k, c);
     }
     return c;
@@ -66,7 +68,7 @@ export class Verifier {
     let c = this.crls.get(k);
     if (!c || !sameBytes(c.der, der)) {
       if (this.crls.size >= 256) this.crls.clear();
-      c = parseCrl(der.slice());
+      c = parseCrl(new Uint8Array(der));
       this.crls.set(k, c);
     }
     return c;
@@ -167,6 +169,8 @@ export class Verifier {
     const complete = r.path.length > 0 && anchors.includes(r.path[r.path.length - 1]!);
     if (profile === 'sesam-vitale-attachment') {
       errors.push(...sesamAttachmentIssues(r.path, complete ? 1 : 0, input.email));
+    } else if (profile === 'cps-authentication') {
+      errors.push(...cpsAuthenticationIssues(r.path, complete ? 1 : 0));
     }
     const path = await Promise.all(r.path.map((c, i) => this.entry(c, complete && i === r.path.length - 1)));
     return { valid: errors.length === 0, warnings, errors, path };

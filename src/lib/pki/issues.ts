@@ -40,7 +40,9 @@ export type IssueCode =
   | 'key_usage_insufficient'
   | 'email_missing'
   | 'email_mismatch'
-  | 'key_type_not_rsa';
+  | 'key_type_not_rsa'
+  | 'key_usage_not_authentication'
+  | 'leaf_is_ca';
 
 export function issue(code: IssueCode, message: string, cert?: number, subject?: string): VerifyIssue {
   const i: VerifyIssue = { code, message };

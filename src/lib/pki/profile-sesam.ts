@@ -54,6 +54,20 @@ export function sesamAttachmentIssues(path: Cert[], anchorCount: number, email: 
   if (leaf.spkiAlgorithm.oid !== KEY_OID.rsa) {
     add('key_type_not_rsa', `La clé du certificat « ${subj} » n’est pas une clé RSA : le transport de clé l’exige.`);
   }
+  out.push(...rgsAlgorithmIssues(path, anchorCount));
+  return out;
+}
+
+/**
+ * RGS algorithms (security.md G5) over a validated path, leaf first: RSA keys of at least 2048
+ * bits, no DSA, no SHA-1 signature on any certificate but the trust anchor (whose own
+ * signature nobody relies on). Shared by the attachment and CPS-authentication profiles.
+ */
+export function rgsAlgorithmIssues(path: Cert[], anchorCount: number): VerifyIssue[] {
+  const out: VerifyIssue[] = [];
+  const add = (code: IssueCode, message: string, i: number): void => {
+    out.push(issue(code, message, i, nameToString(path[i]!.subject)));
+  };
   // Key sizes and signature algorithms of every certificate the path relies on.
   const checked = path.length - Math.min(anchorCount, 1);
   for (let i = 0; i < path.length; i++) {

@@ -3,8 +3,12 @@
  * Everything the UI, the CLI and later the CMS/relay code need goes through these types.
  */
 
-/** Validation profiles. `sesam-vitale-attachment` adds transmission.md §2–3 on top of RFC 5280. */
-export type Profile = 'rfc5280' | 'sesam-vitale-attachment';
+/**
+ * Validation profiles. `sesam-vitale-attachment` adds transmission.md §2–3 on top of RFC 5280;
+ * `cps-authentication` the card's authentication certificate and RGS algorithms
+ * (profile-cps-auth.ts), for logging in to a remote service.
+ */
+export type Profile = 'rfc5280' | 'sesam-vitale-attachment' | 'cps-authentication';
 
 export interface VerifyInput {
   /** End-entity certificate, DER. */

@@ -9,12 +9,14 @@ import { DeliveryWorker } from './delivery.js';
 import { addresses, header, headersAll, isAddress, splitHeaders } from './mime.js';
 import { openapi } from './openapi.js';
 import { pickup } from './pickup.js';
+import { ProfileError, checkOutboundProfile } from './profile.js';
 import { RateLimiter } from './rate-limit.js';
 import type { MessageRecord, RelayStore } from './store/types.js';
 
 const json = (status: number, body: unknown, headers: Record<string, string> = {}): Response =>
   new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers } });
-const problem = (status: number, code: string, detail: string): Response => json(status, { error: code, detail });
+const problem = (status: number, code: string, detail: string, extra: Record<string, unknown> = {}): Response =>
+  json(status, { error: code, detail, ...extra });
 
 export function publicMessage(m: MessageRecord): Record<string, unknown> {
   return {
@@ -47,6 +49,14 @@ async function readCapped(req: Request, max: number): Promise<Uint8Array | null>
   return out;
 }
 
+function parseJson(raw: Uint8Array): unknown {
+  try {
+    return JSON.parse(new TextDecoder().decode(raw));
+  } catch {
+    return null;
+  }
+}
+
 function recipientAllowed(p: PractitionerConfig, a: string): boolean {
   return p.allowedRecipients.some((r) => (r.startsWith('@') ? a.endsWith(r.toLowerCase()) : a === r.toLowerCase()));
 }
@@ -73,13 +83,24 @@ export class RelayApi {
         }
       }
       if (req.method === 'POST' && path === '/auth/challenge') {
-        const origin = req.headers.get('origin') ?? ((await req.json().catch(() => ({}))) as { origin?: string }).origin ?? '';
-        return json(200, await this.auth.challenge(origin));
+        // Unauthenticated: the body is read only up to a small cap.
+        const max = this.config.maxChallengeBytes ?? DEFAULTS.maxChallengeBytes;
+        const raw = await readCapped(req, max);
+        if (raw === null) return problem(413, 'too-large', `challenge request larger than ${max} bytes`);
+        const origin = req.headers.get('origin') ?? (parseJson(raw) as { origin?: unknown } | null)?.origin;
+        return json(200, await this.auth.challenge(typeof origin === 'string' ? origin : ''));
       }
       if (req.method === 'POST' && path === '/auth/token') {
-        const body = (await req.json().catch(() => null)) as TokenRequest | null;
-        if (!body) return problem(400, 'malformed', 'JSON body expected');
+        const max = this.config.maxTokenBytes ?? DEFAULTS.maxTokenBytes;
+        const raw = await readCapped(req, max);
+        if (raw === null) return problem(413, 'too-large', `token request larger than ${max} bytes`);
+        const body = parseJson(raw) as TokenRequest | null;
+        if (!body || typeof body !== 'object') return problem(400, 'malformed', 'JSON body expected');
         return json(200, await this.auth.token(body, req.headers.get('origin')));
+      }
+      if (req.method === 'POST' && path === '/auth/logout') {
+        const ended = await this.auth.logout(req.headers.get('authorization'));
+        return json(200, { loggedOut: true, sessionEnded: ended });
       }
       const p = await this.auth.session(req.headers.get('authorization'));
       if (req.method === 'POST' && path === '/messages') return await this.intake(req, p);
@@ -119,10 +140,10 @@ export class RelayApi {
       if (e instanceof AuthError) {
         // SA2: refused access attempts are part of the access history (no token, no signature kept).
         if (path.startsWith('/auth/')) {
-          await this.store.audit({ at: Date.now(), actor: null, action: 'session.refused', detail: { code: e.code, origin: req.headers.get('origin') } })
+          await this.store.audit({ at: Date.now(), actor: null, action: 'session.refused', detail: { code: e.code, reasons: e.reasons ?? null, origin: req.headers.get('origin') } })
             .catch(() => undefined);
         }
-        return problem(e.status, e.code, e.message);
+        return problem(e.status, e.code, e.message, e.reasons ? { reasons: e.reasons } : {});
       }
       process.stderr.write(`relay api: ${(e as Error).stack ?? String(e)}\n`);
       return problem(500, 'internal', 'internal error');
@@ -153,6 +174,15 @@ export class RelayApi {
     if (bad.length) return problem(422, 'recipient-not-allowed', `recipient(s) not allowed: ${bad.join(', ')}`);
     if (!messageId || !/^<[^<>\s]+@[^<>\s]+>$/.test(messageId)) return problem(422, 'message-id', 'a Message-ID header <id@domain> is required');
     if (headersAll(h, 'bcc').length) return problem(422, 'bcc', 'Bcc is not accepted');
+    // Principle 3: only encrypted lots go through; refused before anything is stored.
+    try {
+      checkOutboundProfile(raw);
+    } catch (e) {
+      if (!(e instanceof ProfileError)) throw e;
+      await this.store.audit({ at: Date.now(), actor: p.id, action: 'message.refused', detail: { reason: e.reason, cause: e.detail ?? null, size: raw.byteLength } })
+        .catch(() => undefined);
+      return problem(422, e.reason, e.message, { reason: e.reason, cause: e.detail ?? null });
+    }
     const { created, message } = await this.store.insertMessage({
       id: randomUUID(), practitioner: p.id, idempotencyKey: key, sha256: digest, envelopeFrom: p.from, envelopeTo: to,
       raw, messageId, subject: header(h, 'subject'), now: Date.now(),

@@ -37,10 +37,23 @@ export interface MailboxConfig {
   removeAfterStore?: boolean;
 }
 
+/**
+ * How a practitioner's CPS authentication certificate is recognised: by what is unique, never by
+ * a common name (two practitioners may share one). `rpps`: the national identifier as the
+ * certificate carries it (subject serialNumber, or "<id>/<NAME>" in the CN; see cpsIdentity in
+ * src/lib/pki); or one certificate by `issuer` (RFC 4514 DN) and `serial` (hex). Both may be
+ * given: then both must match.
+ */
+export interface CertificateMatch {
+  rpps?: string;
+  issuer?: string;
+  serial?: string;
+}
+
 export interface PractitionerConfig {
-  /** Identifier; also matched against the certificate (CN or e-mail SAN). */
+  /** The relay's name for the practitioner (sessions, messages, audit). */
   id: string;
-  certificateMatch: { cn?: string; email?: string };
+  certificateMatch: CertificateMatch;
   /** The only accepted From / envelope sender. */
   from: string;
   /** Allowed recipients (exact, lower case) or domains as `@domain`. */
@@ -70,6 +83,9 @@ export interface RelayConfig {
   nonceTtlMs?: number;
   sessionIdleMs?: number;
   sessionMaxMs?: number;
+  /** Caps on the bodies of the unauthenticated routes (defaults 1 KiB and 32 KiB): 413 past them. */
+  maxChallengeBytes?: number;
+  maxTokenBytes?: number;
   /** Challenge and token requests per client address (default 60 a minute, bursts of 20). */
   authRateLimit?: { perMinute: number; burst: number };
   delivery?: {
@@ -81,6 +97,46 @@ export interface RelayConfig {
     pollMs?: number;
   };
   pickup?: { intervalMs?: number };
+}
+
+/** Normal form of a certificate serial for comparisons: the number in lowercase hex, no leading zeros. */
+export function normalSerial(hex: string): string {
+  return hex.toLowerCase().replace(/[^0-9a-f]/g, '').replace(/^0+(?=.)/, '');
+}
+
+/** Normal form of a DN string for comparisons: case and spaces around separators folded. */
+export function normalDn(dn: string): string {
+  return dn.normalize('NFKC').toLowerCase().replace(/\s*([,=+])\s*/g, '$1').replace(/\s+/g, ' ').trim();
+}
+
+/**
+ * Refuses a configuration whose practitioners cannot be told apart: each needs a unique
+ * identifier (`rpps`, or `issuer` with `serial`); the former `cn` / `email` matches are refused
+ * with a message saying why (neither is unique).
+ */
+export function checkPractitioners(practitioners: readonly PractitionerConfig[]): void {
+  const byRpps = new Map<string, string>();
+  const byCert = new Map<string, string>();
+  const ids = new Set<string>();
+  for (const p of practitioners) {
+    if (ids.has(p.id)) throw new Error(`relay config: practitioner id ${p.id} appears twice`);
+    ids.add(p.id);
+    const m = (p.certificateMatch ?? {}) as CertificateMatch & { cn?: unknown; email?: unknown };
+    if (m.cn !== undefined || m.email !== undefined) {
+      throw new Error(`relay config: practitioner ${p.id}: certificateMatch.cn/email are not unique identities; use rpps (or issuer and serial)`);
+    }
+    if ((m.issuer === undefined) !== (m.serial === undefined)) {
+      throw new Error(`relay config: practitioner ${p.id}: certificateMatch.issuer and serial go together`);
+    }
+    if (!m.rpps && !m.serial) throw new Error(`relay config: practitioner ${p.id}: certificateMatch needs rpps, or issuer and serial`);
+    const dup = (map: Map<string, string>, key: string): void => {
+      const other = map.get(key);
+      if (other !== undefined) throw new Error(`relay config: practitioners ${other} and ${p.id} match the same certificates`);
+      map.set(key, p.id);
+    };
+    if (m.rpps) dup(byRpps, m.rpps);
+    if (m.issuer !== undefined && m.serial !== undefined) dup(byCert, `${normalDn(m.issuer)}|${normalSerial(m.serial)}`);
+  }
 }
 
 export const DEFAULTS = {
@@ -98,6 +154,9 @@ export const DEFAULTS = {
   pickupIntervalMs: 5 * 60_000,
   crlRefreshMs: 3600_000,
   authRateLimit: { perMinute: 60, burst: 20 },
+  /** Bodies of the unauthenticated routes: a challenge request is tiny, a token request a certificate or three. */
+  maxChallengeBytes: 1024,
+  maxTokenBytes: 32 * 1024,
   /** SA2: access history kept at least 12 months; pruned beyond 13 (a month's margin). */
   auditRetentionMs: 396 * 24 * 3600_000,
 } as const;

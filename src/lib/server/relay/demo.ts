@@ -12,13 +12,18 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { genKey, importKey, issueCert, issueCrl, pem, type ForgeKey } from '../../../../bridge/pki/forge.js';
+import { genKey, importKey, issueCert, issueCpsCertificate, issueCrl, pem, type ForgeKey } from '../../pki/demo/index.js';
+import { cpsIdentity, parseCertificate } from '../../pki/index.js';
 import type { RelayConfig } from './config.js';
 import { startTestPeer } from './test-peer.js';
 
-/** The demo practitioner: the CN the relay maps to it, and its sender address. */
-export const DEMO_PRACTITIONER_CN = 'DEMO FICTIF 899700000001';
+/**
+ * The demo practitioner: its national identifier (fictitious RPPS, the one the bridge's simulated
+ * CPS carries by default: bridge/cards/profiles.ts), which the relay maps to it, and its sender.
+ */
+export const DEMO_RPPS = '19999999001';
 export const DEMO_FROM = 'ps.demo@teletrans.test';
+
 const DAY = 86_400_000;
 
 interface SavedPki {
@@ -42,26 +47,43 @@ async function demoPki(dir: string): Promise<{ rootDer: Uint8Array; caDer: Uint8
   const file = join(dir, 'pki.json');
   if (existsSync(file)) {
     const s = JSON.parse(readFileSync(file, 'utf8')) as SavedPki;
-    return {
+    const kept = {
       rootDer: unb64(s.rootDer), caDer: unb64(s.caDer),
       rootKey: await importKey('rsa2048', unb64(s.rootKey), unb64(s.rootSpki)),
       caKey: await importKey('rsa2048', unb64(s.caKey), unb64(s.caSpki)),
     };
+    // A credential made before practitioners were named by RPPS (CN only): a new one, same CAs.
+    if (cpsIdentity(parseCertificate(unb64(s.leafDer))).nationalId !== DEMO_RPPS) {
+      s.leafDer = b64(await issueCredential(dir, kept.caDer, kept.caKey));
+      writePrivate(file, JSON.stringify(s));
+    }
+    return kept;
   }
-  const [rootKey, caKey, leafKey] = await Promise.all([genKey(), genKey(), genKey()]);
+  const [rootKey, caKey] = await Promise.all([genKey(), genKey()]);
   const rootDer = await issueCert({ subject: 'CN=DEMO FICTIF AC RACINE IGC-SANTE,OU=TELETRANS DEMO,O=TELETRANS FICTIF,C=FR',
     key: rootKey, ca: true, notAfter: new Date(Date.now() + 3650 * DAY) });
   const caDer = await issueCert({ subject: 'CN=DEMO FICTIF AC IGC-SANTE PERSONNES,OU=TELETRANS DEMO,O=TELETRANS FICTIF,C=FR',
     key: caKey, issuerCert: rootDer, signer: rootKey, ca: true, notAfter: new Date(Date.now() + 3000 * DAY) });
-  const leafDer = await issueCert({ subject: `CN=${DEMO_PRACTITIONER_CN},OU=CPS DEMO,O=TELETRANS FICTIF,C=FR`, key: leafKey,
-    issuerCert: caDer, signer: caKey, notAfter: new Date(Date.now() + 3 * 365 * DAY), keyUsage: { bits: ['digitalSignature'], critical: true } });
-  writeFileSync(join(dir, 'practitioner.pem'), pem(leafDer) + pem(caDer)); // the card's certificate, then its CA
-  writePrivate(join(dir, 'practitioner.key'), pem(await pkcs8(leafKey), 'PRIVATE KEY'));
+  const leafDer = await issueCredential(dir, caDer, caKey);
   writeFileSync(join(dir, 'demo-root.pem'), pem(rootDer));
   const saved: SavedPki = { rootDer: b64(rootDer), caDer: b64(caDer), rootKey: b64(await pkcs8(rootKey)), caKey: b64(await pkcs8(caKey)),
     rootSpki: b64(rootKey.spki), caSpki: b64(caKey.spki), leafDer: b64(leafDer) };
   writePrivate(file, JSON.stringify(saved));
   return { rootDer, caDer, rootKey, caKey };
+}
+
+/**
+ * The demo card's authentication credential, as the bridge's simulated CPS has it: RSA 2048,
+ * keyUsage digitalSignature only (critical), "<RPPS>/<NAME>" common name. Written to
+ * `practitioner.pem` (the certificate, then its CA) and `practitioner.key` (0600).
+ */
+async function issueCredential(dir: string, caDer: Uint8Array, caKey: ForgeKey): Promise<Uint8Array> {
+  const leafKey = await genKey();
+  const leafDer = await issueCpsCertificate({ rpps: DEMO_RPPS, name: 'DEMO FICTIF PRATICIEN', rest: 'OU=CPS DEMO,O=TELETRANS FICTIF,C=FR',
+    usage: 'auth', key: leafKey, caDer, caKey, notAfter: new Date(Date.now() + 3 * 365 * DAY) });
+  writeFileSync(join(dir, 'practitioner.pem'), pem(leafDer) + pem(caDer));
+  writePrivate(join(dir, 'practitioner.key'), pem(await pkcs8(leafKey), 'PRIVATE KEY'));
+  return leafDer;
 }
 
 /** The test peer's TLS certificate for localhost (self-signed, OpenSSL), made on first use. */
@@ -102,7 +124,7 @@ export async function startDemo(dir: string, origins: string[]): Promise<DemoRel
     crlSources: crlFiles,
     // Re-read often: the daily re-issue must be seen well before the previous CRL expires.
     crlRefreshMs: 3600_000,
-    practitioners: [{ id: 'demo', certificateMatch: { cn: DEMO_PRACTITIONER_CN }, from: DEMO_FROM, allowedRecipients: ['@test.rss.fr', '@teletrans.test'] }],
+    practitioners: [{ id: 'demo', certificateMatch: { rpps: DEMO_RPPS }, from: DEMO_FROM, allowedRecipients: ['@test.rss.fr', '@teletrans.test'] }],
     smtp: { host: '127.0.0.1', port: peer.port, security: 'starttls', tls: { ca: tlsPair.cert, servername: 'localhost' } },
   };
   return { config, async stop() { clearInterval(crlTimer); await peer.close(); } };

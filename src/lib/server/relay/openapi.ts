@@ -7,12 +7,17 @@ export const openapi = {
   openapi: '3.1.0',
   info: { title: 'Teletrans relay', version: '1.0.0',
     description: 'Durable intake of packaged (already encrypted) messages, SMTP delivery, and return pick-up. ' +
-      'Authenticate with the CPS (Web eID style): get a nonce, sign SHA-256(origin) || SHA-256(nonce) with the card authentication key, exchange it for a session token (15 min idle, 4 h max).' },
+      'Authenticate with the CPS (Web eID style): get a nonce, sign SHA-256(origin) || SHA-256(nonce) with the card authentication key, exchange it for a session token (15 min idle, 4 h max; ended by logout or when the card is revoked). ' +
+      'Only encrypted lots are accepted: the relay never sees plaintext.' },
   servers: [{ url: '/api/relay' }],
   components: {
     securitySchemes: { session: { type: 'http', scheme: 'bearer' } },
     schemas: {
-      Error: { type: 'object', required: ['error', 'detail'], properties: { error: { type: 'string' }, detail: { type: 'string' } } },
+      Error: { type: 'object', required: ['error', 'detail'], properties: {
+        error: { type: 'string', description: 'stable reason code' }, detail: { type: 'string' },
+        reason: { type: 'string', description: 'intake refusals (422): profile-malformed, profile-multiple-attachments, profile-not-encrypted, profile-not-enveloped-data' },
+        cause: { type: ['string', 'null'], description: 'the core parser’s code behind a profile refusal' },
+        reasons: { type: 'array', items: { type: 'string' }, description: 'certificate refusals: the pki core’s reason codes (e.g. key_usage_not_authentication, weak_key, weak_signature_algorithm, cert_revoked)' } } },
       Challenge: { type: 'object', required: ['nonce', 'origin', 'expiresAt'], properties: {
         nonce: { type: 'string' }, origin: { type: 'string' }, expiresAt: { type: 'integer', description: 'ms since epoch' } } },
       TokenRequest: { type: 'object', required: ['certificate', 'nonce', 'origin', 'algorithm', 'signature'], properties: {
@@ -38,14 +43,21 @@ export const openapi = {
     },
   },
   paths: {
-    '/auth/challenge': { post: { summary: 'Fresh nonce bound to the request Origin', responses: {
+    '/auth/challenge': { post: { summary: 'Fresh nonce bound to the request Origin (or `origin` in a JSON body of at most 1 KiB)', responses: {
       200: { description: 'challenge', content: { 'application/json': { schema: { $ref: '#/components/schemas/Challenge' } } } },
-      403: errResp('origin not allowed'), 429: errResp('too many authentication requests from this address (Retry-After)') } } },
+      403: errResp('origin not allowed'), 413: errResp('body over the cap'),
+      429: errResp('too many authentication requests from this address (Retry-After)') } } },
     '/auth/token': { post: { summary: 'Exchange a signed challenge for a session',
-      requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/TokenRequest' } } } },
+      description: 'The certificate must be the card’s authentication certificate (keyUsage digitalSignature; not the nonRepudiation-only signature certificate), ' +
+        'RSA ≥ 2048 or ECDSA, no SHA-1 in its path, valid and not revoked; the practitioner is named by its national identifier (RPPS) or the certificate’s issuer and serial.',
+      requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/TokenRequest', maxLength: 32768 } } } },
       responses: { 200: { description: 'session', content: { 'application/json': { schema: { $ref: '#/components/schemas/Token' } } } },
-        400: errResp('malformed'), 401: errResp('nonce, signature, chain or revocation rejected'), 403: errResp('unknown practitioner'),
-        429: errResp('too many authentication requests from this address (Retry-After)') } } },
+        400: errResp('malformed'), 401: errResp('nonce, signature, certificate profile, chain or revocation rejected (`reasons`)'), 403: errResp('unknown practitioner'),
+        413: errResp('body over the cap (32 KiB)'), 429: errResp('too many authentication requests from this address (Retry-After)') } } },
+    '/auth/logout': { post: { summary: 'End this session (the token stops working at once)', security: bearer, responses: {
+      200: { description: 'logged out', content: { 'application/json': { schema: { type: 'object', required: ['loggedOut', 'sessionEnded'], properties: {
+        loggedOut: { const: true }, sessionEnded: { type: 'boolean', description: 'false when the session had already ended' } } } } } },
+      401: errResp('no bearer token') } } },
     '/messages': {
       post: { summary: 'Queue a packaged message (stored durably before 2xx)', security: bearer,
         parameters: [{ name: 'Idempotency-Key', in: 'header', required: true, schema: { type: 'string', minLength: 8, maxLength: 128 },
@@ -54,7 +66,8 @@ export const openapi = {
         responses: { 202: { description: 'stored (new, or replayed with header Idempotent-Replayed: true)',
           content: { 'application/json': { schema: { $ref: '#/components/schemas/Message' } } } },
         400: errResp('bad key or empty'), 401: errResp('no or expired session'), 409: errResp('key reused for other bytes'),
-        413: errResp('too large'), 415: errResp('not message/rfc822'), 422: errResp('envelope rejected (From, recipients, Message-ID)') } },
+        413: errResp('too large'), 415: errResp('not message/rfc822'),
+        422: errResp('envelope rejected (From, recipients, Message-ID), or not an encrypted SESAM-Vitale lot: one Application/EDI-consent entity, flag K, a CMS EnvelopedData (`reason`)') } },
       get: { summary: 'Recent messages and their status', security: bearer, responses: { 200: { description: 'list',
         content: { 'application/json': { schema: { type: 'object', properties: { messages: { type: 'array', items: { $ref: '#/components/schemas/Message' } } } } } } } } },
     },

@@ -72,44 +72,128 @@ export async function pickupImap(store: RelayStore, p: PractitionerConfig, mb: M
   return r;
 }
 
-/** Minimal POP3 (RFC 1939, STLS RFC 2595) client: USER/PASS, UIDL, RETR, DELE, QUIT. */
+export type Pop3ErrorCode =
+  /** Bytes followed the STLS reply before the TLS handshake: injected in clear by a man in the middle. */
+  | 'starttls-injection'
+  /** A reply line or a multi-line answer past its limit. */
+  | 'too-large'
+  /** The server answered -ERR (or anything but +OK). */
+  | 'negative-reply'
+  /** The connection failed or closed before the answer. */
+  | 'connection';
+
+export class Pop3Error extends Error {
+  constructor(readonly code: Pop3ErrorCode, message: string) {
+    super(`POP3: ${message}`);
+    this.name = 'Pop3Error';
+  }
+}
+
+/** Limits on what the server may make us hold: one reply line, one multi-line answer (a message). */
+export const POP3_LIMITS = { maxLineBytes: 64 * 1024, maxResponseBytes: 64 * 1024 * 1024 };
+
+/**
+ * Minimal POP3 (RFC 1939, STLS RFC 2595) client: USER/PASS, UIDL, RETR, DELE, QUIT.
+ * Received bytes go into one buffer whose capacity doubles as needed (linear, not a copy of the
+ * whole buffer per packet), bounded by the limits; delimiters are searched from where the last
+ * search stopped. After the STLS reply nothing may be buffered: whatever is (the same TCP
+ * segment or an earlier one) came in clear and is refused, never read as if it came over TLS.
+ */
 class Pop3 {
-  private buf = Buffer.alloc(0);
+  private data = Buffer.alloc(4096);
+  private head = 0;
+  private tail = 0;
+  /** Offset (absolute in `data`) from which the pending delimiter search resumes. */
+  private scanned = 0;
   private waiters: Array<() => void> = [];
   private closed: Error | null = null;
-  constructor(private sock: net.Socket | tls.TLSSocket) { this.attach(sock); }
+  constructor(private sock: net.Socket | tls.TLSSocket, private readonly limits = POP3_LIMITS) { this.attach(sock); }
 
   private attach(s: net.Socket): void {
-    s.on('data', (d: Buffer) => { this.buf = Buffer.concat([this.buf, d]); this.notify(); });
-    s.on('error', (e) => { this.closed = e; this.notify(); });
-    s.on('close', () => { this.closed ??= new Error('connection closed'); this.notify(); });
+    s.on('data', (d: Buffer) => this.push(d));
+    s.on('error', (e) => { this.closed ??= new Pop3Error('connection', e.message); this.notify(); });
+    s.on('close', () => { this.closed ??= new Pop3Error('connection', 'connection closed'); this.notify(); });
+  }
+
+  private get buffered(): number { return this.tail - this.head; }
+
+  private push(d: Buffer): void {
+    if (this.closed) return;
+    if (this.buffered + d.length > this.limits.maxResponseBytes) {
+      this.fail(new Pop3Error('too-large', `answer larger than ${this.limits.maxResponseBytes} bytes`));
+      return;
+    }
+    if (this.tail + d.length > this.data.length) {
+      const need = this.buffered + d.length;
+      if (need <= this.data.length / 2) {
+        this.data.copy(this.data, 0, this.head, this.tail); // compact: room enough once consumed bytes are dropped
+      } else {
+        let cap = this.data.length;
+        while (cap < need) cap *= 2;
+        const grown = Buffer.alloc(Math.min(cap, this.limits.maxResponseBytes + 4096));
+        this.data.copy(grown, 0, this.head, this.tail);
+        this.data = grown;
+      }
+      this.scanned -= this.head;
+      this.tail -= this.head;
+      this.head = 0;
+    }
+    d.copy(this.data, this.tail);
+    this.tail += d.length;
+    this.notify();
+  }
+
+  private fail(e: Pop3Error): void {
+    this.closed ??= e;
+    this.sock.destroy();
+    this.notify();
   }
 
   private notify(): void { const w = this.waiters; this.waiters = []; w.forEach((f) => f()); }
 
-  private async until(find: () => number): Promise<Buffer> {
+  /**
+   * Waits for `delim` (or, `atStart`, for it at the very start of the buffer) and takes the bytes
+   * up to and including it. `max`: how much may be buffered without it.
+   */
+  private async until(delim: Buffer, max: number, atStart?: Buffer): Promise<Buffer> {
+    this.scanned = this.head;
     for (;;) {
-      const i = find();
-      if (i >= 0) { const out = this.buf.subarray(0, i); this.buf = this.buf.subarray(i); return out; }
+      if (atStart && this.buffered >= atStart.length && this.data.subarray(this.head, this.head + atStart.length).equals(atStart)) {
+        return this.take(atStart.length);
+      }
+      const from = Math.max(this.head, this.scanned - delim.length + 1);
+      const i = this.data.subarray(0, this.tail).indexOf(delim, from);
+      if (i >= 0) return this.take(i + delim.length - this.head);
+      this.scanned = this.tail;
+      if (this.buffered > max) {
+        const e = new Pop3Error('too-large', `answer larger than ${max} bytes`);
+        this.fail(e);
+        throw e;
+      }
       if (this.closed) throw this.closed;
       await new Promise<void>((res) => this.waiters.push(res));
     }
   }
 
+  private take(n: number): Buffer {
+    const out = Buffer.from(this.data.subarray(this.head, this.head + n)); // a copy: the buffer is reused
+    this.head += n;
+    if (this.head === this.tail) { this.head = 0; this.tail = 0; }
+    this.scanned = this.head;
+    return out;
+  }
+
   async line(): Promise<string> {
-    const l = await this.until(() => { const i = this.buf.indexOf('\r\n'); return i < 0 ? -1 : i + 2; });
+    const l = await this.until(CRLF, this.limits.maxLineBytes);
     const s = l.toString('latin1').replace(/\r\n$/, '');
-    if (!s.startsWith('+OK')) throw new Error(`POP3: ${s}`);
+    if (!s.startsWith('+OK')) throw new Pop3Error('negative-reply', s.slice(0, 200));
     return s;
   }
 
   /** Multi-line answer body, dot-unstuffed. */
   async multi(): Promise<Buffer> {
     await this.line();
-    const raw = await this.until(() => {
-      if (this.buf.subarray(0, 3).toString() === '.\r\n') return 3;
-      const i = this.buf.indexOf('\r\n.\r\n'); return i < 0 ? -1 : i + 5;
-    });
+    const raw = await this.until(END_MULTI, this.limits.maxResponseBytes, DOT_LINE);
     const body = raw.length === 3 ? Buffer.alloc(0) : raw.subarray(0, raw.length - 3);
     return Buffer.from(body.toString('latin1').replace(/^\.\./gm, '.'), 'latin1');
   }
@@ -119,6 +203,12 @@ class Pop3 {
   async startTls(opts: tls.ConnectionOptions): Promise<void> {
     this.cmd('STLS');
     await this.line();
+    // RFC 2595 §4 / RFC 3207 §4.2 spirit: nothing may follow the reply before the handshake.
+    if (this.buffered > 0) {
+      const e = new Pop3Error('starttls-injection', `${this.buffered} byte(s) received after the STLS reply, before TLS: refused`);
+      this.fail(e);
+      throw e;
+    }
     this.sock.removeAllListeners('data');
     const t = tls.connect({ ...opts, socket: this.sock });
     await new Promise<void>((res, rej) => { t.once('secureConnect', res); t.once('error', rej); });
@@ -128,6 +218,10 @@ class Pop3 {
 
   end(): void { this.sock.end(); }
 }
+
+const CRLF = Buffer.from('\r\n');
+const END_MULTI = Buffer.from('\r\n.\r\n');
+const DOT_LINE = Buffer.from('.\r\n');
 
 export async function pickupPop3(store: RelayStore, p: PractitionerConfig, mb: MailboxConfig): Promise<PickupResult> {
   const r: PickupResult = { fetched: 0, stored: 0, removed: 0, bounced: 0 };

@@ -117,6 +117,8 @@ export class SmtpConnection {
   private failure: SmtpError | null = null;
   private extensions = new Map<string, string>();
   private closed = false;
+  /** Replies that came with no command waiting: after STARTTLS, the sign of an injection. */
+  private unsolicited = 0;
   messages = 0;
 
   private constructor(socket: net.Socket, private readonly o: SmtpClientOptions) {
@@ -169,7 +171,7 @@ export class SmtpConnection {
         this.lines = [];
         const w = this.waiters.shift();
         const code = /^(\d{3})/.exec(line);
-        if (!w) continue; // unsolicited (e.g. 421 before closing): the close reports it
+        if (!w) { this.unsolicited++; continue; } // unsolicited (e.g. 421 before closing): the close reports it
         if (!code) w.reject(new SmtpError('EPROTOCOL', `malformed reply: ${text.slice(0, 200)}`, w.command));
         else w.resolve({ code: Number(code[1]), text });
       }
@@ -214,7 +216,15 @@ export class SmtpConnection {
     await this.ehlo();
     if (this.o.security === 'starttls') {
       if (!this.extensions.has('STARTTLS')) throw new SmtpError('ETLS', 'the server does not offer STARTTLS', 'STARTTLS');
+      const before = this.unsolicited;
       await this.command('STARTTLS', 'STARTTLS', (c) => c === 220, 'ETLS');
+      // RFC 3207 §4.2 (STARTTLS injection): anything after the 220 and before the handshake came
+      // in clear; it must not be read as if it came over TLS.
+      if (this.unsolicited !== before || this.buffer !== '' || this.lines.length) {
+        const e = new SmtpError('ETLS', 'data received after the STARTTLS reply, before TLS: refused (STARTTLS injection)', 'STARTTLS');
+        this.fail(e);
+        throw e;
+      }
       await this.upgrade();
       await this.ehlo();
     }

@@ -3,6 +3,7 @@
  * `FOR UPDATE SKIP LOCKED` plus a lease, and every finish is conditioned on holding the lease,
  * so no message is handed to two instances at once.
  */
+import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { rowToMessage, rowToReturn } from './sqlite-rows.js';
 import type {
@@ -52,9 +53,12 @@ CREATE TABLE IF NOT EXISTS relay_sessions (
   id TEXT PRIMARY KEY, practitioner TEXT NOT NULL, cert_sha256 TEXT NOT NULL,
   created_at BIGINT NOT NULL, last_seen_at BIGINT NOT NULL
 );
+-- Sessions keep their certificate, re-validated when the CRLs change (older rows: NULL, log in again).
+ALTER TABLE relay_sessions ADD COLUMN IF NOT EXISTS cert_der BYTEA;
 CREATE TABLE IF NOT EXISTS relay_audit (
   seq BIGSERIAL PRIMARY KEY, at BIGINT NOT NULL, actor TEXT, action TEXT NOT NULL, detail TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS relay_audit_keys (name TEXT PRIMARY KEY, key BYTEA NOT NULL, created_at BIGINT NOT NULL);
 `;
 
 const MSG_COLS = `id, practitioner, idempotency_key, sha256, envelope_from, envelope_to, size, message_id, subject,
@@ -216,14 +220,14 @@ export class PostgresStore implements RelayStore {
   }
 
   async createSession(s: SessionRecord): Promise<void> {
-    await this.pool.query('INSERT INTO relay_sessions (id, practitioner, cert_sha256, created_at, last_seen_at) VALUES ($1,$2,$3,$4,$5)',
-      [s.id, s.practitioner, s.certSha256, s.createdAt, s.lastSeenAt]);
+    await this.pool.query('INSERT INTO relay_sessions (id, practitioner, cert_sha256, created_at, last_seen_at, cert_der) VALUES ($1,$2,$3,$4,$5,$6)',
+      [s.id, s.practitioner, s.certSha256, s.createdAt, s.lastSeenAt, s.certDer ? Buffer.from(s.certDer) : null]);
   }
 
   async getSession(id: string): Promise<SessionRecord | null> {
     const r = await this.one('SELECT * FROM relay_sessions WHERE id = $1', [id]);
     return r ? { id: String(r.id), practitioner: String(r.practitioner), certSha256: String(r.cert_sha256),
-      createdAt: Number(r.created_at), lastSeenAt: Number(r.last_seen_at) } : null;
+      createdAt: Number(r.created_at), lastSeenAt: Number(r.last_seen_at), certDer: r.cert_der ? new Uint8Array(r.cert_der as Buffer) : null } : null;
   }
 
   async touchSession(id: string, now: number): Promise<void> {
@@ -240,6 +244,13 @@ export class PostgresStore implements RelayStore {
 
   async pruneAudit(before: number): Promise<number> {
     return (await this.pool.query('DELETE FROM relay_audit WHERE at < $1', [before])).rowCount ?? 0;
+  }
+
+  async auditPseudonymKey(): Promise<Uint8Array> {
+    // Instances race on first use: the first insert wins, every instance reads it.
+    await this.pool.query(`INSERT INTO relay_audit_keys (name, key, created_at) VALUES ('pseudonym', $1, $2) ON CONFLICT (name) DO NOTHING`, [randomBytes(32), Date.now()]);
+    const r = await this.one(`SELECT key FROM relay_audit_keys WHERE name = 'pseudonym'`, []);
+    return new Uint8Array(r!.key as Buffer);
   }
 
   async listAudit(limit: number): Promise<AuditEvent[]> {

@@ -15,6 +15,7 @@
  * them every ~4 MiB of WAL). Reads that decide something irreversible (an idempotent retry's
  * answer, deleting a picked-up mail) first wait for the commits they could see (`durable()`).
  */
+import { randomBytes } from 'node:crypto';
 import { chmodSync, close as closeFd, closeSync, fdatasync, openSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -64,11 +65,12 @@ CREATE TABLE IF NOT EXISTS returns (
 CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, origin TEXT NOT NULL, expires_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS sessions (
   id TEXT PRIMARY KEY, practitioner TEXT NOT NULL, cert_sha256 TEXT NOT NULL,
-  created_at INTEGER NOT NULL, last_seen_at INTEGER NOT NULL
+  created_at INTEGER NOT NULL, last_seen_at INTEGER NOT NULL, cert_der BLOB
 );
 CREATE TABLE IF NOT EXISTS audit (
   seq INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, actor TEXT, action TEXT NOT NULL, detail TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS audit_keys (name TEXT PRIMARY KEY, key BLOB NOT NULL, created_at INTEGER NOT NULL);
 `;
 
 type Row = Record<string, unknown>;
@@ -98,6 +100,12 @@ function moveRawColumns(db: Database.Database, spools: Record<'messages' | 'retu
     spools[table].syncDir();
     db.exec(`ALTER TABLE ${table} DROP COLUMN raw`);
   }
+}
+
+/** Stores made before sessions kept their certificate: add the column (old sessions must log in again). */
+function addSessionCertColumn(db: Database.Database): void {
+  const cols = db.prepare(`SELECT name FROM pragma_table_info('sessions')`).all() as Array<{ name: string }>;
+  if (!cols.some((c) => c.name === 'cert_der')) db.exec('ALTER TABLE sessions ADD COLUMN cert_der BLOB');
 }
 
 const MSG_COLS = `id, practitioner, idempotency_key, sha256, envelope_from, envelope_to, size, message_id, subject,
@@ -146,6 +154,7 @@ export class SqliteStore implements RelayStore {
     this.db.transaction(() => {
       this.db.exec(SCHEMA);
       moveRawColumns(this.db, this.bodies);
+      addSessionCertColumn(this.db);
     })();
     // Orphans of a crash between body and row, and bodies of finished messages.
     const live = this.db.prepare(`SELECT 1 FROM messages WHERE id = ? AND status NOT IN ('delivered','failed','bounced')`);
@@ -438,15 +447,15 @@ export class SqliteStore implements RelayStore {
 
   createSession(s: SessionRecord): Promise<void> {
     return this.write(() => {
-      this.sql(`INSERT INTO sessions (id, practitioner, cert_sha256, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?)`)
-        .run(s.id, s.practitioner, s.certSha256, s.createdAt, s.lastSeenAt);
+      this.sql(`INSERT INTO sessions (id, practitioner, cert_sha256, created_at, last_seen_at, cert_der) VALUES (?, ?, ?, ?, ?, ?)`)
+        .run(s.id, s.practitioner, s.certSha256, s.createdAt, s.lastSeenAt, s.certDer ? Buffer.from(s.certDer) : null);
     });
   }
 
   async getSession(id: string): Promise<SessionRecord | null> {
     const r = this.sql('SELECT * FROM sessions WHERE id = ?').get(id) as Row | undefined;
     return r ? { id: String(r.id), practitioner: String(r.practitioner), certSha256: String(r.cert_sha256),
-      createdAt: Number(r.created_at), lastSeenAt: Number(r.last_seen_at) } : null;
+      createdAt: Number(r.created_at), lastSeenAt: Number(r.last_seen_at), certDer: r.cert_der ? new Uint8Array(r.cert_der as Buffer) : null } : null;
   }
 
   touchSession(id: string, now: number): Promise<void> {
@@ -465,6 +474,15 @@ export class SqliteStore implements RelayStore {
 
   pruneAudit(before: number): Promise<number> {
     return this.write(() => this.sql('DELETE FROM audit WHERE at < ?').run(before).changes);
+  }
+
+  async auditPseudonymKey(): Promise<Uint8Array> {
+    // First writer wins (several processes may open the same file); everyone reads the winner's.
+    await this.write(() => {
+      this.sql(`INSERT OR IGNORE INTO audit_keys (name, key, created_at) VALUES ('pseudonym', ?, ?)`).run(randomBytes(32), Date.now());
+    });
+    const r = this.sql(`SELECT key FROM audit_keys WHERE name = 'pseudonym'`).get() as Row;
+    return new Uint8Array(r.key as Buffer);
   }
 
   async listAudit(limit: number): Promise<AuditEvent[]> {

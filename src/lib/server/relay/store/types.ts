@@ -71,6 +71,11 @@ export interface SessionRecord {
   id: string;
   practitioner: string;
   certSha256: string;
+  /**
+   * The CPS authentication certificate (DER) the session was opened with: re-validated when the
+   * CRLs change, so that a revoked card ends its sessions. Null for sessions of older stores.
+   */
+  certDer: Uint8Array | null;
   createdAt: number;
   lastSeenAt: number;
 }
@@ -133,5 +138,11 @@ export interface RelayStore {
   listAudit(limit: number): Promise<AuditEvent[]>;
   /** Deletes audit events older than `before` (ms); returns how many. Callers keep ≥ 12 months (SA2). */
   pruneAudit(before: number): Promise<number>;
+  /**
+   * The secret key (32 random bytes) under which audit events pseudonymise client addresses,
+   * made once and kept with the trail, so that pseudonyms compare across restarts and
+   * instances for as long as the trail is kept. Never written to the trail itself.
+   */
+  auditPseudonymKey(): Promise<Uint8Array>;
   close(): Promise<void>;
 }

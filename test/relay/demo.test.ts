@@ -1,0 +1,65 @@
+/**
+ * The embedded defaults (demo.ts): the demo credential is a CPS authentication certificate from
+ * the shared fictitious PKI (src/lib/pki/demo), named by its RPPS; it logs in under the
+ * CPS-authentication profile, and a credential kept from before (CN only) is re-issued.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { genKey, issueCert } from '../../src/lib/pki/demo/index.js';
+import { cpsIdentity, parseCertificate } from '../../src/lib/pki/index.js';
+import { DEMO_RPPS, startDemo } from '../../src/lib/server/relay/demo.js';
+import { SqliteStore, startRelay } from '../../src/lib/server/relay/index.js';
+import { login } from './fixtures/relay.js';
+
+const ORIGIN = 'http://127.0.0.1:3000';
+const dirs: string[] = [];
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+function credential(dir: string): { cert: Uint8Array; key: Promise<CryptoKey> } {
+  const block = (text: string, label: string): Uint8Array<ArrayBuffer> =>
+    new Uint8Array(Buffer.from(new RegExp(`-----BEGIN ${label}-----([^-]+)-----END ${label}-----`).exec(text)![1]!.replace(/\s+/g, ''), 'base64'));
+  const cert = block(readFileSync(join(dir, 'practitioner.pem'), 'utf8'), 'CERTIFICATE');
+  const key = crypto.subtle.importKey('pkcs8', block(readFileSync(join(dir, 'practitioner.key'), 'utf8'), 'PRIVATE KEY'),
+    { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, false, ['sign']);
+  return { cert, key };
+}
+
+describe('embedded defaults', () => {
+  it('issues a demo CPS authentication credential that logs in as the demo practitioner, and renews a CN-only one', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'teletrans-demo-'));
+    dirs.push(dir);
+    let demo = await startDemo(dir, [ORIGIN]);
+    try {
+      const { cert, key } = credential(dir);
+      expect(cpsIdentity(parseCertificate(cert)).nationalId).toBe(DEMO_RPPS);
+      // As getRelay() starts it: the demo's CRLs come through crlSources.
+      const relay = await startRelay(demo.config, new SqliteStore(join(dir, 'r1.sqlite')), { deliver: false, pickupSchedule: false });
+      try {
+        const r = await login((q) => relay.api.handle(q), cert, { privateKey: await key } as Parameters<typeof login>[2], ORIGIN);
+        expect(r.status).toBe(200);
+        expect(((await r.json()) as { practitioner: string }).practitioner).toBe('demo');
+      } finally {
+        await relay.stop();
+      }
+    } finally {
+      await demo.stop();
+    }
+    // A directory from before practitioners were named by RPPS: its leaf carried the name only.
+    const saved = JSON.parse(readFileSync(join(dir, 'pki.json'), 'utf8')) as { leafDer: string; caDer: string };
+    const old = await issueCert({ subject: 'CN=DEMO FICTIF 899700000001,OU=CPS DEMO,O=TELETRANS FICTIF,C=FR', key: await genKey(),
+      keyUsage: { bits: ['digitalSignature'], critical: true } });
+    writeFileSync(join(dir, 'pki.json'), JSON.stringify({ ...saved, leafDer: Buffer.from(old).toString('base64') }));
+    demo = await startDemo(dir, [ORIGIN]);
+    try {
+      const { cert } = credential(dir);
+      expect(cpsIdentity(parseCertificate(cert)).nationalId).toBe(DEMO_RPPS);
+      const kept = JSON.parse(readFileSync(join(dir, 'pki.json'), 'utf8')) as { leafDer: string; caDer: string };
+      expect(kept.caDer).toBe(saved.caDer); // same CAs: only the credential is new
+      expect(kept.leafDer).toBe(Buffer.from(cert).toString('base64'));
+    } finally {
+      await demo.stop();
+    }
+  });
+});
