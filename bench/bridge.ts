@@ -15,7 +15,7 @@ import { VpcdInsertion } from '../bridge/cards/vpcd.js';
 import { startBridge } from '../bridge/server.js';
 import { SimulatedTransport, type CardTransport } from '../bridge/transport.js';
 import { BridgeClient, MemoryKeyStore, type SocketLike } from '../src/lib/client/card/client.js';
-import { b64u } from '../src/lib/client/card/protocol.js';
+import { b64u } from '../src/lib/card/protocol.js';
 import { pcscAvailable, startPcscd, type Pcscd } from '../test/bridge/pcscd.js';
 
 const median = (xs: number[]): number => {
@@ -51,6 +51,8 @@ export async function benchBridge(): Promise<object[]> {
     port: 0,
     transport,
     stateDir: dir,
+    // The benchmark's page is http://localhost:5173: a development origin.
+    dev: true,
     approve: async (r) => {
       while (!code) await new Promise((q) => setTimeout(q, 2));
       return r.code === code;

@@ -29,15 +29,24 @@ import {
   transcript,
   unb64u,
   FrameError,
-} from '../src/lib/client/card/protocol.js';
+  NONCE_PATTERN,
+  authenticationInput,
+  sha256,
+} from '../src/lib/card/protocol.js';
 import { AuditLog, ORIGINS_FILE, OriginStore, PAIRINGS_FILE, PairingStore, defaultStateDir } from './state.js';
-import { CardAbsentError, PcscTransport, SimulatedTransport, type CardTransport, type ReaderState } from './transport.js';
+import { CardAbsentError, PcscTransport, SimulatedTransport, type CardTransport, type ReaderState, type Transmit } from './transport.js';
 import { CardServiceError, type CardKind, type CardServices } from './services/adapter.js';
 import { VirtualCardServices } from './services/virtual.js';
+import { CardSessions } from './services/card-session.js';
 import { loadSsv, type SsvDetection } from './services/ssv.js';
 
 export const DEFAULT_PORT = 7523;
-export const DEFAULT_ORIGINS = [
+/**
+ * The development origins (Vite dev server, preview, `npm start`): allowed only in development
+ * mode (`teletrans bridge --dev`, TELETRANS_BRIDGE_DEV=1, `dev: true`) and only while no origin
+ * is saved. Outside that mode an empty list allows no origin at all.
+ */
+export const DEV_ORIGINS: readonly string[] = [
   'http://localhost:5173',
   'http://127.0.0.1:5173',
   'http://localhost:4173',
@@ -45,29 +54,75 @@ export const DEFAULT_ORIGINS = [
   'http://localhost:3000',
   'http://127.0.0.1:3000',
 ];
-const PAIRING_TIMEOUT_MS = 120_000;
-const HANDSHAKE_TIMEOUT_MS = 10_000;
+
+/** How much an unauthenticated or busy peer may hold (defect: the bridge could be held open and filled). */
+export interface BridgeLimits {
+  /** Open WebSocket connections, all kinds; the next upgrade is refused (503). */
+  maxConnections: number;
+  /** Connections without a session yet (pairing or handshake in progress); the next is refused (503). */
+  maxUnauthenticated: number;
+  /** Requests of one session being served at once; more are answered `busy` at once. */
+  maxInFlight: number;
+  /** Frames of one connection received and not yet handled; more close it (4429). */
+  maxQueuedFrames: number;
+  /** Time an unauthenticated socket has to open its session (pair request or hello → proof). */
+  handshakeTimeoutMs: number;
+  /** Time the practitioner has to approve a pairing; the socket is closed after it (4408). */
+  pairingTimeoutMs: number;
+  /** Bytes queued towards a page that does not read; beyond, the connection is dropped. */
+  maxBufferedBytes: number;
+}
+
+export const DEFAULT_LIMITS: Readonly<BridgeLimits> = {
+  maxConnections: 16,
+  maxUnauthenticated: 4,
+  maxInFlight: 8,
+  maxQueuedFrames: 16,
+  handshakeTimeoutMs: 10_000,
+  pairingTimeoutMs: 120_000,
+  maxBufferedBytes: 1 << 20,
+};
+/** Time a peer has to answer our close frame before its socket is cut. */
+const CLOSE_GRACE_MS = 2_000;
 /** Fallback re-read of the state files, should the directory watch miss an event. */
 const STATE_RECHECK_MS = 10_000;
 
 /** Close codes of ended sessions (the reason travels with them, in English, for the logs). */
 export const CLOSE_REVOKED = 4401;
 export const CLOSE_ORIGIN_REMOVED = 4403;
+/** Handshake or pairing approval not completed in time. */
+export const CLOSE_TIMEOUT = 4408;
+/** A frame while the pairing awaits the practitioner's approval, or a malformed one (protocol). */
+export const CLOSE_PROTOCOL = 4400;
+/** Too many frames queued by one connection. */
+export const CLOSE_FLOOD = 4429;
+
+/** Reason code of a request refused because its session has `maxInFlight` requests running. */
+export const BUSY = 'busy';
+
+/** Development mode from the environment: TELETRANS_BRIDGE_DEV=1. */
+export function devModeFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env.TELETRANS_BRIDGE_DEV === '1';
+}
 
 /**
  * The origins allowed to connect: an explicit list, else the administrator's list in the
- * state directory (allowed-origins.json), else the development defaults.
+ * state directory (allowed-origins.json), else — in development mode only — DEV_ORIGINS.
+ * Otherwise none: an empty list allows no origin.
  */
-export function effectiveOrigins(store: OriginStore, explicit?: string[]): string[] {
-  if (explicit) return explicit;
+export function effectiveOrigins(store: OriginStore, o: { explicit?: string[]; dev?: boolean } = {}): string[] {
+  if (o.explicit) return o.explicit;
   const saved = store.list();
-  return saved.length ? saved : DEFAULT_ORIGINS;
+  if (saved.length) return saved;
+  return o.dev ? [...DEV_ORIGINS] : [];
 }
 
 export interface PairingRequest {
   origin: string;
   /** The code the page shows too ("123 456"). */
   code: string;
+  /** Aborted when the request is over without an answer (timeout, the page left): stop asking. */
+  signal?: AbortSignal;
 }
 
 export interface BridgeOptions {
@@ -79,9 +134,14 @@ export interface BridgeOptions {
   stateDir?: string;
   /**
    * Origins allowed to connect, fixed for this run (tests). Without it the bridge reads
-   * allowed-origins.json of the state directory at every connection (DEFAULT_ORIGINS when empty).
+   * allowed-origins.json of the state directory at every connection; when that list is empty
+   * no origin is allowed, unless `dev`.
    */
   allowedOrigins?: string[];
+  /** Development mode: DEV_ORIGINS are allowed while no origin is saved. Default false. */
+  dev?: boolean;
+  /** Bounds on connections, frames and requests; each defaults to DEFAULT_LIMITS. */
+  limits?: Partial<BridgeLimits>;
   /**
    * Asked for every pairing request; resolve true to approve. The CLI asks on its terminal;
    * tests pass a hook. Without one, every pairing is refused.
@@ -104,7 +164,20 @@ export interface Bridge {
   ssv: SsvDetection;
   /** Revokes a pairing (keyId or origin) and closes its live sessions at once. */
   revoke(keyIdOrOrigin: string): number;
+  /** What peers hold right now (each bounded by `limits`). */
+  stats(): BridgeStats;
+  readonly limits: Readonly<BridgeLimits>;
   close(): Promise<void>;
+}
+
+export interface BridgeStats {
+  connections: number;
+  unauthenticated: number;
+  /** The largest count of frames queued by one connection. */
+  maxQueuedFrames: number;
+  /** The largest count of requests in flight on one connection. */
+  maxInFlight: number;
+  pairingPending: boolean;
 }
 
 interface Conn {
@@ -117,6 +190,18 @@ interface Conn {
   idle?: ReturnType<typeof setTimeout>;
   /** Set when the bridge ends the session (revoked, origin removed): nothing more is served. */
   ended?: boolean;
+  /** The handshake (or pairing approval) deadline of a socket without a session. */
+  deadline?: ReturnType<typeof setTimeout>;
+  /** Set while this connection's pairing awaits the practitioner: any frame closes it. */
+  awaitingApproval?: boolean;
+  /** Frames received and not yet handled (bounded by maxQueuedFrames). */
+  queued: number;
+  /** Requests being served (bounded by maxInFlight). */
+  inFlight: number;
+  /** Set once the bridge closes the connection: later frames are dropped unread. */
+  closing?: boolean;
+  /** Called when the bridge starts closing the connection (a pending approval gives up at once). */
+  onClosing?: () => void;
 }
 
 function hostAllowed(host: string | undefined, port: number): boolean {
@@ -140,9 +225,10 @@ export async function startBridge(o: BridgeOptions = {}): Promise<Bridge> {
   const pairings = new PairingStore(stateDir);
   const origins = new OriginStore(stateDir);
   const audit = new AuditLog(stateDir);
+  const limits: BridgeLimits = { ...DEFAULT_LIMITS, ...o.limits };
   const allowedNow = (): Set<string> => {
     try {
-      return new Set(effectiveOrigins(origins, o.allowedOrigins));
+      return new Set(effectiveOrigins(origins, { explicit: o.allowedOrigins, dev: o.dev }));
     } catch (e) {
       // An unreadable list allows nobody rather than the defaults.
       log(`origines autorisées illisibles : ${(e as Error).message}`);
@@ -154,6 +240,13 @@ export async function startBridge(o: BridgeOptions = {}): Promise<Bridge> {
   const transport: CardTransport = o.transport ?? (o.simulated ? new SimulatedTransport() : new PcscTransport());
   const conns = new Set<Conn>();
   let pairingPending = false;
+  /** Who may have the CPS sign or authenticate: the bridge's own account (services/card-session.ts). */
+  const cardSessions = new CardSessions<Conn>(transport, log);
+  /** Per reader, the ids of the card's certificates (audit of signatures); dropped with the card. */
+  const certIds = new Map<string, { auth: string; sign?: string }>();
+  const auditResets = (c: Conn, readers: string[], why: string): void => {
+    for (const reader of readers) audit.write({ event: 'card', origin: c.origin, keyId: c.keyId, reader, outcome: 'reset', detail: why });
+  };
 
   transport.on('error', (e: Error) => log(`lecteurs : ${e.message}`));
 
@@ -175,10 +268,15 @@ export async function startBridge(o: BridgeOptions = {}): Promise<Bridge> {
     for (const c of conns) if (c.channel) void sendSecure(c, { ev, d });
   };
   transport.on('inserted', (r: ReaderState) => {
+    // Another card (or the same, powered up again): no PIN verified on it by anybody.
+    cardSessions.cardGone(r.name);
+    certIds.delete(r.name);
     log(`carte insérée : ${r.name}`);
     broadcast('inserted', readerView(r));
   });
   transport.on('removed', (name: string) => {
+    cardSessions.cardGone(name);
+    certIds.delete(name);
     log(`carte retirée : ${name}`);
     broadcast('removed', { name });
   });
@@ -191,7 +289,14 @@ export async function startBridge(o: BridgeOptions = {}): Promise<Bridge> {
     // One frame at a time: frames leave in counter order.
     c.sendQueue = c.sendQueue.then(async () => {
       const frame = await ch.seal(encodeMessage(msg));
-      if (c.ws.readyState === c.ws.OPEN) c.ws.send(frame);
+      if (c.ws.readyState !== c.ws.OPEN) return;
+      c.ws.send(frame);
+      // A page that does not read its frames (events, answers) is not buffered for without end.
+      if (c.ws.bufferedAmount > limits.maxBufferedBytes) {
+        audit.write({ event: 'connection', origin: c.origin, keyId: c.keyId, outcome: 'dropped', detail: 'not reading' });
+        c.closing = true;
+        c.ws.terminate();
+      }
     }).catch(() => undefined);
     return c.sendQueue;
   }
@@ -203,8 +308,21 @@ export async function startBridge(o: BridgeOptions = {}): Promise<Bridge> {
     if (c.idle) clearTimeout(c.idle);
     audit.write({ event: 'session', origin: c.origin, keyId: c.keyId, outcome, detail: reason });
     log(`session fermée (${reason}) : ${c.origin}`);
+    closeConn(c, code, reason);
+  }
+
+  /**
+   * Closes from the bridge's side: later frames are dropped unread, and a peer that does not
+   * answer the close handshake is cut off after CLOSE_GRACE_MS.
+   */
+  function closeConn(c: Conn, code: number, reason: string): void {
+    c.closing = true;
+    c.awaitingApproval = false;
+    if (c.deadline) clearTimeout(c.deadline);
+    c.onClosing?.();
     try {
       c.ws.close(code, reason);
+      setTimeout(() => c.ws.terminate(), CLOSE_GRACE_MS).unref();
     } catch {
       c.ws.terminate();
     }
@@ -232,17 +350,14 @@ export async function startBridge(o: BridgeOptions = {}): Promise<Bridge> {
   }
 
   function fail(c: Conn, code: number, reason: string, event: string): void {
+    if (c.closing) return;
     audit.write({ event, origin: c.origin, keyId: c.keyId, outcome: 'refused', detail: reason });
-    try {
-      c.ws.close(code, reason);
-    } catch {
-      c.ws.terminate();
-    }
+    closeConn(c, code, reason);
   }
 
   async function onHandshake(c: Conn, m: Record<string, unknown>, state: { eph?: Awaited<ReturnType<typeof ephemeral>>; t?: Uint8Array; key?: CryptoKey; z?: CryptoKey }): Promise<void> {
     if (m.t === 'pair' && !state.eph) {
-      if (pairingPending) return fail(c, 4429, 'pairing already pending', 'pairing');
+      if (pairingPending) return fail(c, CLOSE_FLOOD, 'pairing already pending', 'pairing');
       const pc = unb64u(str(m.pub, 100));
       const nc = unb64u(str(m.nonce, 100));
       if (nc.length !== 32) return fail(c, 4400, 'bad nonce', 'pairing');
@@ -255,23 +370,44 @@ export async function startBridge(o: BridgeOptions = {}): Promise<Bridge> {
       c.ws.send(JSON.stringify({ t: 'pair-code', pub: b64u(eph.pub), nonce: b64u(ns) }));
       audit.write({ event: 'pairing', origin: c.origin, outcome: 'requested' });
       pairingPending = true;
+      // From here the practitioner's approval is awaited: the handshake deadline gives way to the
+      // approval's, and the page has nothing to send (any frame closes the connection).
+      if (c.deadline) clearTimeout(c.deadline);
+      c.awaitingApproval = true;
+      const asking = new AbortController();
+      let timedOut = false;
+      let timer: ReturnType<typeof setTimeout> | undefined;
       let ok = false;
       try {
-        const timeout = new Promise<boolean>((r) => setTimeout(() => r(false), PAIRING_TIMEOUT_MS).unref());
-        const closed = new Promise<boolean>((r) => c.ws.once('close', () => r(false)));
-        ok = o.approve ? await Promise.race([o.approve({ origin: c.origin, code }), timeout, closed]) : false;
+        const timeout = new Promise<boolean>((r) => {
+          timer = setTimeout(() => {
+            timedOut = true;
+            r(false);
+          }, limits.pairingTimeoutMs);
+          timer.unref();
+        });
+        const closed = new Promise<boolean>((r) => {
+          c.ws.once('close', () => r(false));
+          c.onClosing = () => r(false);
+        });
+        ok = o.approve ? await Promise.race([o.approve({ origin: c.origin, code, signal: asking.signal }), timeout, closed]) : false;
       } catch {
         ok = false;
       } finally {
+        clearTimeout(timer);
+        c.onClosing = undefined;
         pairingPending = false;
+        c.awaitingApproval = false;
+        asking.abort();
       }
-      if (!ok || c.ws.readyState !== c.ws.OPEN) return fail(c, 4403, 'pairing refused', 'pairing');
+      if (timedOut) return fail(c, CLOSE_TIMEOUT, 'pairing timeout', 'pairing');
+      if (!ok || c.closing || c.ws.readyState !== c.ws.OPEN) return fail(c, 4403, 'pairing refused', 'pairing');
       const key = await pairingKeyBytes(z, t);
       const p = pairings.add(c.origin, key);
       key.fill(0);
       audit.write({ event: 'pairing', origin: c.origin, keyId: p.keyId, outcome: 'approved' });
       c.ws.send(JSON.stringify({ t: 'paired', keyId: p.keyId }));
-      c.ws.close(1000, 'paired');
+      closeConn(c, 1000, 'paired');
       return;
     }
     if (m.t === 'hello' && !state.eph) {
@@ -295,6 +431,7 @@ export async function startBridge(o: BridgeOptions = {}): Promise<Bridge> {
     if (m.t === 'proof' && state.key && state.t && state.z && !c.channel) {
       if (!(await checkProof(state.key, 'client', state.t, unb64u(str(m.proof, 100))))) return fail(c, 4401, 'bad proof', 'session');
       c.channel = await SecureChannel.create(state.z, state.t, 'server');
+      if (c.deadline) clearTimeout(c.deadline);
       pairings.touch(c.keyId!);
       audit.write({ event: 'session', origin: c.origin, keyId: c.keyId, outcome: 'opened' });
       armIdle(c);
@@ -302,6 +439,20 @@ export async function startBridge(o: BridgeOptions = {}): Promise<Bridge> {
       return;
     }
     return fail(c, 4400, 'unexpected handshake message', 'session');
+  }
+
+  /** Answers a request over the session's in-flight cap with the `busy` reason code, unserved. */
+  async function refuseBusy(c: Conn, plain: Uint8Array): Promise<void> {
+    let id: unknown = null;
+    try {
+      const m = asObj(decodeMessage(plain).msg);
+      id = typeof m.id === 'number' || typeof m.id === 'string' ? m.id : null;
+    } catch {
+      /* undecodable: answered without id */
+    } finally {
+      plain.fill(0);
+    }
+    await sendSecure(c, { id, ok: false, err: { code: BUSY, message: `pont occupé : déjà ${limits.maxInFlight} requêtes en cours sur cette connexion, réessayez` } });
   }
 
   async function onRequest(c: Conn, plain: Uint8Array): Promise<void> {
@@ -323,6 +474,44 @@ export async function startBridge(o: BridgeOptions = {}): Promise<Bridge> {
     } finally {
       // The plaintext may hold a PIN (attachment): wipe it.
       plain.fill(0);
+    }
+  }
+
+  /**
+   * Runs a signature or an authentication for session `c`, only if it holds the PIN verified on
+   * that card (checked in the reader's queue, right before the command); audited either way with
+   * the origin, reader, certificate id of the key and outcome (EL1, SA2). Neither PIN nor digest
+   * is logged.
+   */
+  async function withSession(
+    c: Conn,
+    r: { name: string; kind: CardKind; s: CardServices },
+    event: 'signature' | 'authentication',
+    op: (tx: Transmit) => Promise<Uint8Array>,
+  ): Promise<Uint8Array> {
+    let cert: string | undefined;
+    try {
+      const sig = await transport.withCard(r.name, async (tx) => {
+        cardSessions.require(c, r.name, r.kind);
+        let ids = certIds.get(r.name);
+        if (!ids) {
+          const certs = await r.s.certificates(tx, r.kind);
+          const id = async (der: Uint8Array): Promise<string> => b64u(await sha256(der));
+          ids = { auth: await id(certs.auth), sign: certs.sign && (await id(certs.sign)) };
+          certIds.set(r.name, ids);
+        }
+        cert = event === 'signature' ? ids.sign : ids.auth;
+        return op(tx);
+      });
+      audit.write({ event, origin: c.origin, keyId: c.keyId, reader: r.name, cert, outcome: 'done', detail: r.kind });
+      return sig;
+    } catch (e) {
+      const code = e instanceof CardServiceError ? e.code : e instanceof CardAbsentError ? 'card_absent' : 'error';
+      const byBridge = cert === undefined && (code === 'pin_required' || code === 'session_locked' || code === 'bad_request');
+      audit.write({ event, origin: c.origin, keyId: c.keyId, reader: r.name, cert, outcome: byBridge ? 'refused' : 'failed', detail: code });
+      // The card itself says its PIN is not verified: nobody holds it any more.
+      if (code === 'pin_required' && !byBridge) cardSessions.pinLost(r.name);
+      throw e;
     }
   }
 
@@ -359,6 +548,7 @@ export async function startBridge(o: BridgeOptions = {}): Promise<Bridge> {
         if (r.kind !== 'CPS') throw new CardServiceError('bad_request', 'pas une CPS');
         if (onPad && !r.pinPad) throw new CardServiceError('bad_request', 'code porteur attendu : ce lecteur n’a pas de clavier');
         const entry = onPad ? 'pad' : 'typed';
+        const epoch = cardSessions.epoch(c);
         try {
           const res = await transport.withCard(r.name, (tx, pad) => {
             if (!onPad) return r.s.verifyPin(tx, attachment);
@@ -366,6 +556,9 @@ export async function startBridge(o: BridgeOptions = {}): Promise<Bridge> {
             return r.s.verifyPinOnPad(tx, pad);
           });
           audit.write({ event: 'pin', origin: c.origin, keyId: c.keyId, reader: r.name, outcome: res.ok ? 'verified' : res.blocked ? 'blocked' : 'wrong', detail: entry });
+          // The session now holds this card's PIN; a wrong or blocked PIN clears the card's state for all.
+          if (res.ok) await cardSessions.verified(c, r.name, epoch);
+          else cardSessions.pinLost(r.name);
           return res;
         } catch (e) {
           if (e instanceof CardServiceError && e.code.startsWith('pin_pad_')) {
@@ -378,13 +571,27 @@ export async function startBridge(o: BridgeOptions = {}): Promise<Bridge> {
       }
       case 'cps.sign': {
         const r = reader();
-        const sig = await transport.withCard(r.name, (tx) => r.s.sign(tx, digest()));
-        audit.write({ event: 'signature', origin: c.origin, keyId: c.keyId, reader: r.name, outcome: 'done' });
+        if (r.kind !== 'CPS') throw new CardServiceError('bad_request', 'pas une CPS');
+        const d = digest();
+        const sig = await withSession(c, r, 'signature', (tx) => r.s.sign(tx, d));
         return { signature: b64u(sig) };
       }
       case 'card.authenticate': {
+        // The page gives the relay's nonce; the bridge binds it to the origin it paired with.
+        if (p.digest !== undefined) throw new CardServiceError('bad_request', 'empreinte refusée : donnez le nonce du relais');
+        const nonce = str(p.nonce, 128);
+        if (!NONCE_PATTERN.test(nonce)) throw new CardServiceError('bad_request', 'nonce invalide');
         const r = reader();
-        return { signature: b64u(await transport.withCard(r.name, (tx) => r.s.authenticate(tx, r.kind, digest()))) };
+        const d = await sha256(await authenticationInput(c.origin, nonce));
+        const sig = await withSession(c, r, 'authentication', (tx) => r.s.authenticate(tx, r.kind, d));
+        return { signature: b64u(sig), algorithm: 'RS256' };
+      }
+      case 'session.lock': {
+        // The app locked (session-lock.ts): no signature until the PIN is verified again here.
+        const reset = await cardSessions.lock(c);
+        audit.write({ event: 'session', origin: c.origin, keyId: c.keyId, outcome: 'locked' });
+        auditResets(c, reset, 'locked');
+        return { locked: true };
       }
       case 'card.certificates': {
         const r = reader();
@@ -408,9 +615,16 @@ export async function startBridge(o: BridgeOptions = {}): Promise<Bridge> {
 
   const http: Server = createServer((req, res) => {
     // No HTTP API: only the WebSocket upgrade.
-    res.writeHead(hostAllowed(req.headers.host, port) ? 426 : 403, { 'content-type': 'text/plain' }).end();
+    res.writeHead(hostAllowed(req.headers.host, port) ? 426 : 403, { 'content-type': 'text/plain', connection: 'close' }).end();
   });
+  // A socket that never finishes its request headers is not kept; nor are more TCP connections
+  // than twice the WebSocket cap (beyond the cap, upgrades are answered 503 below).
+  http.headersTimeout = limits.handshakeTimeoutMs;
+  http.requestTimeout = limits.handshakeTimeoutMs;
+  http.maxConnections = 2 * limits.maxConnections;
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME });
+  /** Upgrades accepted and not yet connected (counted against the caps). */
+  let upgrading = 0;
 
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => undefined);
@@ -423,7 +637,24 @@ export async function startBridge(o: BridgeOptions = {}): Promise<Bridge> {
       audit.write({ event: 'connection', origin, outcome: 'refused', detail: 'origin' });
       return refuse(socket, 403, 'Forbidden');
     }
-    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, origin));
+    let unauthenticated = upgrading;
+    for (const c of conns) if (!c.channel) unauthenticated++;
+    if (conns.size + upgrading >= limits.maxConnections || unauthenticated >= limits.maxUnauthenticated) {
+      audit.write({ event: 'connection', origin, outcome: 'refused', detail: conns.size + upgrading >= limits.maxConnections ? 'too many connections' : 'too many unauthenticated connections' });
+      return refuse(socket, 503, 'Service Unavailable');
+    }
+    upgrading++;
+    let counted = true;
+    const settle = (): void => {
+      if (counted) upgrading--;
+      counted = false;
+    };
+    // An upgrade ws refuses (bad headers) never calls back: its socket closing settles the count.
+    socket.once('close', settle);
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      settle();
+      onConnection(ws, origin);
+    });
   });
 
   const idleMs = o.idleTimeoutMs ?? 30 * 60_000;
@@ -431,34 +662,50 @@ export async function startBridge(o: BridgeOptions = {}): Promise<Bridge> {
     if (c.idle) clearTimeout(c.idle);
     c.idle = setTimeout(() => {
       audit.write({ event: 'session', origin: c.origin, keyId: c.keyId, outcome: 'expired' });
-      c.ws.close(4408, 'idle');
+      closeConn(c, CLOSE_TIMEOUT, 'idle');
     }, idleMs);
     c.idle.unref();
   }
 
   function onConnection(ws: WebSocket, origin: string): void {
-    const c: Conn = { ws, origin, queue: Promise.resolve(), sendQueue: Promise.resolve() };
+    const c: Conn = { ws, origin, queue: Promise.resolve(), sendQueue: Promise.resolve(), queued: 0, inFlight: 0 };
     conns.add(c);
     const state = {};
-    const hsTimer = setTimeout(() => {
-      if (!c.channel && !pairingPending) fail(c, 4408, 'handshake timeout', 'session');
-    }, HANDSHAKE_TIMEOUT_MS);
+    // Every socket without a session has its own deadline (a pending pairing elsewhere keeps
+    // nobody open); the pairing request replaces it with the approval's (onHandshake).
+    c.deadline = setTimeout(() => {
+      if (!c.channel && !c.awaitingApproval) fail(c, CLOSE_TIMEOUT, 'handshake timeout', 'session');
+    }, limits.handshakeTimeoutMs);
+    c.deadline.unref();
     ws.on('error', () => undefined);
     ws.on('close', () => {
-      clearTimeout(hsTimer);
+      if (c.deadline) clearTimeout(c.deadline);
       if (c.idle) clearTimeout(c.idle);
       conns.delete(c);
       if (c.channel) audit.write({ event: 'session', origin, keyId: c.keyId, outcome: 'closed' });
+      // The page went away: its PIN goes with it (the card is reset unless another session holds it).
+      void cardSessions.end(c).then((reset) => auditResets(c, reset, 'closed'));
     });
+    let refusedAfterEnd = false;
     ws.on('message', (data: RawData, isBinary: boolean) => {
+      if (c.ended || c.closing) {
+        // Refused unread; logged once per connection (a flood must not fill the log).
+        if (Buffer.isBuffer(data)) data.fill(0);
+        if (c.ended && !refusedAfterEnd) audit.write({ event: 'frame', origin, keyId: c.keyId, outcome: 'refused', detail: 'session ended' });
+        refusedAfterEnd ||= c.ended === true;
+        return;
+      }
+      // While the pairing awaits approval the page has nothing to say: nothing is queued.
+      if (c.awaitingApproval) return fail(c, CLOSE_PROTOCOL, 'frame during pairing', 'pairing');
+      if (c.queued >= limits.maxQueuedFrames) return fail(c, CLOSE_FLOOD, 'too many frames', 'frame');
+      c.queued++;
       const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
       c.queue = c.queue.then(async () => {
-        if (c.ended) {
+        c.queued--;
+        if (c.closing || ws.readyState !== ws.OPEN) {
           bytes.fill(0);
-          audit.write({ event: 'frame', origin, keyId: c.keyId, outcome: 'refused', detail: 'session ended' });
           return;
         }
-        if (ws.readyState !== ws.OPEN) return;
         try {
           if (!c.channel) {
             if (isBinary) return fail(c, 4400, 'binary before session', 'session');
@@ -479,8 +726,10 @@ export async function startBridge(o: BridgeOptions = {}): Promise<Bridge> {
             return fail(c, 4400, e instanceof FrameError ? e.message : 'bad frame', 'frame');
           }
           armIdle(c);
+          if (c.inFlight >= limits.maxInFlight) return void refuseBusy(c, plain);
           // Requests run concurrently with later frames (per-reader serialisation is below).
-          void onRequest(c, plain);
+          c.inFlight++;
+          void onRequest(c, plain).finally(() => c.inFlight--);
         } catch (e) {
           fail(c, 4400, e instanceof CardServiceError ? e.message : 'malformed message', 'session');
         }
@@ -527,6 +776,18 @@ export async function startBridge(o: BridgeOptions = {}): Promise<Bridge> {
     origins,
     audit,
     ssv: ssvLoad.detection,
+    limits,
+    stats(): BridgeStats {
+      let unauthenticated = 0;
+      let queued = 0;
+      let inFlight = 0;
+      for (const c of conns) {
+        if (!c.channel) unauthenticated++;
+        queued = Math.max(queued, c.queued);
+        inFlight = Math.max(inFlight, c.inFlight);
+      }
+      return { connections: conns.size, unauthenticated, maxQueuedFrames: queued, maxInFlight: inFlight, pairingPending };
+    },
     revoke(x: string): number {
       const gone = pairings.revoke(x);
       for (const g of gone) {
@@ -540,6 +801,9 @@ export async function startBridge(o: BridgeOptions = {}): Promise<Bridge> {
       clearInterval(recheck);
       if (enforceTimer) clearTimeout(enforceTimer);
       for (const c of conns) c.ws.terminate();
+      // Reset the cards whose PIN a session held before letting go of the readers.
+      await Promise.all([...conns].map(async (c) => auditResets(c, await cardSessions.end(c), 'bridge stopped')));
+      await cardSessions.endAll();
       wss.close();
       await new Promise<void>((r) => http.close(() => r()));
       if (!o.transport) await transport.close();

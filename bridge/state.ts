@@ -10,7 +10,7 @@
 import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { b64u, randomBytes, unb64u } from '../src/lib/client/card/protocol.js';
+import { b64u, randomBytes, unb64u } from '../src/lib/card/protocol.js';
 
 export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
   if (env.TELETRANS_BRIDGE_DIR) return env.TELETRANS_BRIDGE_DIR;
@@ -208,6 +208,11 @@ export interface LogEntry {
   outcome: string;
   keyId?: string;
   reader?: string;
+  /**
+   * Signatures and authentications: the certificate of the key used, as base64url SHA-256 of
+   * its DER (identifies the card's key without any card data).
+   */
+  cert?: string;
   detail?: string;
 }
 

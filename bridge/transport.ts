@@ -65,7 +65,17 @@ export interface CardTransport extends EventEmitter {
    * `pad` is the reader's PIN pad, null when it has none.
    */
   withCard<T>(reader: string, fn: (tx: Transmit, pad: PinPad | null) => Promise<T>): Promise<T>;
+  /**
+   * Clears the card's security state (the PIN verified, the selections): PC/SC disconnects with
+   * SCARD_RESET_CARD, the next access reconnects. In the reader's queue, after the commands
+   * already queued. Resolves when done; nothing to do when no card is there.
+   */
+  resetCard(reader: string): Promise<void>;
   close(): Promise<void>;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 /** A promise queue per reader. */
@@ -96,6 +106,13 @@ interface Slot {
   connecting?: Promise<void>;
   /** Control code of FEATURE_VERIFY_PIN_DIRECT, when the reader advertised it. */
   verifyPinCode?: number;
+  /**
+   * pcsc-lite's count of card events (insertions and removals) on this reader, the high word of
+   * the reader state, as last seen. Two present states with different counts are two cards.
+   */
+  events?: number;
+  /** The SCardDisconnect in flight: a connection waits for it (see `release`). */
+  disconnecting?: Promise<void>;
 }
 
 export class PcscTransport extends EventEmitter implements CardTransport {
@@ -122,34 +139,87 @@ export class PcscTransport extends EventEmitter implements CardTransport {
       this.slots.delete(r.name);
       this.emit('reader-removed', r.name);
     });
-    r.on('status', (status: { state: number; atr?: Buffer }) => {
-      const present = (status.state & r.SCARD_STATE_PRESENT) !== 0 && (status.state & r.SCARD_STATE_MUTE) === 0;
-      if (present && !slot.state.present) {
-        const state: ReaderState = { name: r.name, present: true, atr: status.atr ? new Uint8Array(status.atr) : undefined, pinPad: slot.state.pinPad };
-        slot.state = state;
-        // Connect first (feature discovery, in the reader's queue) so that the page learns with
-        // the insertion whether the PIN is typed on the page or on the pad.
-        const announce = (): void => {
-          if (slot.state === state) this.emit('inserted', { ...state });
-        };
-        if (state.pinPad !== undefined) announce();
-        else void this.serial.run(r.name, () => this.connect(slot)).then(announce, announce);
-      } else if (!present && slot.state.present) {
-        slot.state = { name: r.name, present: false, pinPad: slot.state.pinPad };
-        slot.protocol = undefined;
-        if (r.connected) r.disconnect(r.SCARD_LEAVE_CARD, () => undefined);
-        this.emit('removed', r.name);
-      }
+    r.on('status', (status: { state: number; atr?: Buffer }) => this.onStatus(slot, status.state, status.atr));
+  }
+
+  /**
+   * One reader state from pcsclite's status thread. That thread keeps only the latest state for
+   * the event loop (one result slot, coalescing uv_async_send): when the loop is busy, a removal
+   * and the next insertion reach us as a single "present" state. So the state is reconciled
+   * with pcsc-lite's event counter and the ATR, not taken as a transition: present → present
+   * with another count (or another ATR) is a removal followed by an insertion.
+   */
+  private onStatus(slot: Slot, state: number, atr: Buffer | undefined): void {
+    const r = slot.reader;
+    const present = (state & r.SCARD_STATE_PRESENT) !== 0 && (state & r.SCARD_STATE_MUTE) === 0;
+    const events = state >>> 16;
+    const newAtr = atr?.length ? new Uint8Array(atr) : undefined;
+    const swapped =
+      present &&
+      slot.state.present &&
+      ((slot.events !== undefined && events !== slot.events) || (newAtr !== undefined && slot.state.atr !== undefined && !sameBytes(newAtr, slot.state.atr)));
+    slot.events = events;
+    if (slot.state.present && (!present || swapped)) this.cardGone(slot);
+    if (present && !slot.state.present) this.cardCame(slot, newAtr);
+  }
+
+  private cardCame(slot: Slot, atr: Uint8Array | undefined): void {
+    const r = slot.reader;
+    const state: ReaderState = { name: r.name, present: true, atr, pinPad: slot.state.pinPad };
+    slot.state = state;
+    // Connect first (feature discovery, in the reader's queue) so that the page learns with
+    // the insertion whether the PIN is typed on the page or on the pad.
+    const announce = (): void => {
+      if (slot.state === state) this.emit('inserted', { ...state });
+    };
+    if (state.pinPad !== undefined) announce();
+    else void this.serial.run(r.name, () => this.connect(slot)).then(announce, announce);
+  }
+
+  private cardGone(slot: Slot): void {
+    const r = slot.reader;
+    slot.state = { name: r.name, present: false, pinPad: slot.state.pinPad };
+    void this.release(slot, r.SCARD_LEAVE_CARD);
+    this.emit('removed', r.name);
+  }
+
+  /**
+   * Lets go of the card handle. Disconnections are chained and a connection waits for them:
+   * pcsclite's connect() answers "connected" at once, without connecting, while `connected` is
+   * still true, so a reconnection racing a disconnection would keep a dead handle.
+   */
+  private release(slot: Slot, disposition: number): Promise<void> {
+    const r = slot.reader;
+    slot.protocol = undefined;
+    const p = (slot.disconnecting ?? Promise.resolve()).then(
+      () =>
+        new Promise<void>((resolve) => {
+          if (!r.connected) return resolve();
+          r.disconnect(disposition, (err: Error | null) => {
+            // A handle pcsc-lite no longer knows (card gone, service restarted): forget it, so
+            // that the next connection makes a new one instead of reusing it.
+            if (err) r.connected = false;
+            resolve();
+          });
+        }),
+    );
+    slot.disconnecting = p;
+    void p.then(() => {
+      if (slot.disconnecting === p) slot.disconnecting = undefined;
     });
+    return p;
   }
 
   readers(): ReaderState[] {
     return [...this.slots.values()].map((s) => ({ ...s.state }));
   }
 
-  private connect(slot: Slot): Promise<void> {
+  private async connect(slot: Slot): Promise<void> {
     const r = slot.reader;
-    if (r.connected && slot.protocol !== undefined) return Promise.resolve();
+    if (slot.disconnecting) await slot.disconnecting;
+    if (r.connected && slot.protocol !== undefined) return;
+    // A handle without a protocol was dropped (an error, a removal): close it before a new one.
+    if (r.connected && !slot.connecting) await this.release(slot, r.SCARD_LEAVE_CARD);
     slot.connecting ??= new Promise<void>((resolve, reject) => {
       r.connect({ share_mode: r.SCARD_SHARE_SHARED }, (err: Error | null, protocol: number) => {
         slot.connecting = undefined;
@@ -183,8 +253,7 @@ export class PcscTransport extends EventEmitter implements CardTransport {
           // Buffer over the caller's memory (no copy): wiping the APDU (PIN) wipes what we handed over.
           slot.reader.transmit(Buffer.from(apdu.buffer, apdu.byteOffset, apdu.byteLength), 1024, slot.protocol, (err: Error | null, data: Buffer) => {
             if (err) {
-              slot.protocol = undefined;
-              if (slot.reader.connected) slot.reader.disconnect(slot.reader.SCARD_LEAVE_CARD, () => undefined);
+              void this.release(slot, slot.reader.SCARD_LEAVE_CARD);
               return reject(new CardAbsentError(reader, err.message));
             }
             // vpcd (and some readers) answer nothing when the card goes away mid-command.
@@ -211,6 +280,20 @@ export class PcscTransport extends EventEmitter implements CardTransport {
                 }),
             };
       return fn(tx, pad);
+    });
+  }
+
+  resetCard(reader: string): Promise<void> {
+    return this.serial.run(reader, async () => {
+      const slot = this.slots.get(reader);
+      if (!slot || !slot.state.present) return;
+      // Connected first if need be: the reset is a disposition of SCardDisconnect.
+      await this.connect(slot);
+      const r = slot.reader;
+      slot.protocol = undefined;
+      await new Promise<void>((resolve, reject) => {
+        r.disconnect(r.SCARD_RESET_CARD, (err: Error | null) => (err ? reject(new CardAbsentError(reader, err.message)) : resolve()));
+      });
     });
   }
 
@@ -286,6 +369,12 @@ export class SimulatedTransport extends EventEmitter implements CardTransport {
       };
       // Simulated readers have no PIN pad.
       return fn(tx, null);
+    });
+  }
+
+  resetCard(reader: string): Promise<void> {
+    return this.serial.run(reader, async () => {
+      this.cards.get(reader)?.reset();
     });
   }
 

@@ -7,7 +7,7 @@
  */
 import type { PinPad, Transmit } from '../transport.js';
 import type { BillingSituation, Beneficiary } from '../cards/profiles.js';
-import type { CardErrorCode, PinResult } from '../../src/lib/client/card/protocol.js';
+import type { CardErrorCode, PinResult } from '../../src/lib/card/protocol.js';
 
 export type { PinResult };
 
@@ -25,7 +25,7 @@ export interface CpsRead {
   validFrom: string;
   validTo: string;
   expired: boolean;
-  /** Tries left; -1 while the PIN is verified in the card's current power-up (the page's lock checks it). */
+  /** Tries left; -1 while the PIN is verified in the card's current power-up (by any session: the bridge holds which). */
   pinTriesLeft: number;
   blocked: boolean;
   fictitious?: boolean;
@@ -73,9 +73,15 @@ export interface CardServices {
    * the pad's own outcomes reject with CardServiceError `pin_pad_*`.
    */
   verifyPinOnPad(tx: Transmit, pad: PinPad): Promise<PinResult>;
-  /** PKCS#1 v1.5 signature of a SHA-256 digest with the CPS signature key (PIN verified first). */
+  /**
+   * PKCS#1 v1.5 signature of a SHA-256 digest with the CPS signature key (PIN verified first).
+   * The bridge calls it only within a session that verified the PIN itself (server.ts).
+   */
   sign(tx: Transmit, digest: Uint8Array): Promise<Uint8Array>;
-  /** Same with the authentication key (CPS: PIN verified; Vitale: none). */
+  /**
+   * Same with the authentication key (CPS: PIN verified; Vitale: none). `digest` is computed by
+   * the bridge (SHA-256 of the origin-bound input), never taken from the page.
+   */
   authenticate(tx: Transmit, kind: CardKind, digest: Uint8Array): Promise<Uint8Array>;
   certificates(tx: Transmit, kind: CardKind): Promise<CardCertificates>;
 }

@@ -3,7 +3,8 @@
  * practitioner pairs on « Cartes », types the PIN, goes to « Certificats », then pulls the CPS.
  * Every page is covered by the lock (content hidden and inert, focus in the lock dialog) until
  * the CPS is back and the PIN typed again, with the keyboard only. A reload keeps the lock.
- * On the real pcscd + vpcd stack when installed, otherwise on the simulated readers.
+ * On the real pcscd + vpcd stack. Chromium, pcscd and the vpcd driver are required (the test
+ * command installs them): without one of them the suite fails with the reason, never skipped.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
@@ -11,14 +12,12 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { makeCardSet, type CardSet } from '../../bridge/cards/profiles.js';
 import { VpcdInsertion } from '../../bridge/cards/vpcd.js';
 import { startBridge, type Bridge } from '../../bridge/server.js';
-import { SimulatedTransport } from '../../bridge/transport.js';
 import { BRIDGE_URL_KEY } from '../../src/lib/client/card/bridge-instance.js';
 import { CHROMIUM_PATH, launchChromium } from '../browser/harness.js';
 import { buildApp, startApp, type PrivateBuild, type RunningApp } from '../e2e/app-server.js';
-import { pcscAvailable, startPcscd, type Pcscd } from './pcscd.js';
+import { PCSCD, VPCD_DRIVER, pcscAvailable, startPcscd, type Pcscd } from './pcscd.js';
 import { stateDir, waitFor } from './helpers.js';
 
-const haveChromium = existsSync(CHROMIUM_PATH);
 const LOCK_TEXT = 'Session verrouillée : carte CPS retirée. Réinsérez votre carte CPS et saisissez votre code PIN.';
 const POLL = { timeout: 20_000, interval: 100 };
 
@@ -29,31 +28,24 @@ let context: BrowserContext;
 let page: Page;
 let bridge: Bridge;
 let pcscd: Pcscd | null = null;
-let sim: SimulatedTransport | undefined;
 let set: CardSet;
 let cpsSlot: VpcdInsertion | undefined;
 let cpsReader: string;
 
-const pullCps = (): void => (cpsSlot ? cpsSlot.remove() : sim!.remove(cpsReader));
+const pullCps = (): void => cpsSlot!.remove();
 async function insertCps(): Promise<void> {
-  if (cpsSlot) await cpsSlot.insert();
-  else sim!.insert(cpsReader, set.cps);
+  await cpsSlot!.insert();
 }
 
 beforeAll(async () => {
-  if (!haveChromium) return;
+  if (!existsSync(CHROMIUM_PATH)) throw new Error(`app-lock.test: Chromium missing at ${CHROMIUM_PATH}; run scripts/install-system-deps.sh (the real browser peer is required)`);
+  if (!pcscAvailable()) throw new Error(`app-lock.test: ${PCSCD} or ${VPCD_DRIVER} missing; run scripts/install-system-deps.sh (the real PC/SC peer is required)`);
   [build, browser, set] = await Promise.all([buildApp(), launchChromium(), makeCardSet()]);
   app = await startApp(build.server);
-  if (pcscAvailable()) {
-    pcscd = await startPcscd();
-    cpsReader = pcscd.readers[0];
-  } else {
-    sim = new SimulatedTransport(['S0', 'S1']);
-    cpsReader = 'S0';
-  }
+  pcscd = await startPcscd();
+  cpsReader = pcscd.readers[0];
   bridge = await startBridge({
     port: 0,
-    transport: sim,
     stateDir: await stateDir(),
     allowedOrigins: [app.url],
     // The practitioner's eye: approve when the page shows the very code the bridge shows.
@@ -66,17 +58,15 @@ beforeAll(async () => {
       return false;
     },
   });
-  if (pcscd) {
-    cpsSlot = new VpcdInsertion(set.cps, pcscd.port);
-    await waitFor(() => bridge.transport.readers().length === 2, 10_000);
-  }
+  cpsSlot = new VpcdInsertion(set.cps, pcscd.port);
+  await waitFor(() => bridge.transport.readers().length === 2, 30_000);
   await insertCps();
-  await waitFor(() => bridge.transport.readers().some((r) => r.name === cpsReader && r.present), 10_000);
+  await waitFor(() => bridge.transport.readers().some((r) => r.name === cpsReader && r.present), 30_000);
   context = await browser.newContext({ locale: 'fr-FR' });
   // The bridge of this test listens on a free port, as `teletrans bridge --port N` would.
   await context.addInitScript(([key, url]) => localStorage.setItem(key, url), [BRIDGE_URL_KEY, bridge.url] as const);
   page = await context.newPage();
-}, 300_000);
+}, 600_000); // a build, then the pcscd fixture may wait its turn (up to 300 s)
 
 afterAll(async () => {
   cpsSlot?.remove();
@@ -102,7 +92,7 @@ async function tabToPinField(): Promise<void> {
   throw new Error('the PIN field cannot be reached with Tab');
 }
 
-it.skipIf(!haveChromium)('pulling the CPS locks every page until the CPS is back and the PIN typed again', async () => {
+it('pulling the CPS locks every page until the CPS is back and the PIN typed again', async () => {
   await page.goto(`${app.url}/cartes`);
   await page.getByRole('button', { name: 'Appairer ce navigateur avec le pont' }).click();
   await expect.poll(() => page.getByText('Appairage réussi.').isVisible(), POLL).toBe(true);
@@ -157,7 +147,7 @@ it.skipIf(!haveChromium)('pulling the CPS locks every page until the CPS is back
   expect(await page.locator('.app').getAttribute('inert')).toBeNull();
 }, 180_000);
 
-it.skipIf(!haveChromium)('a reload during the session comes back locked; the PIN lifts it', async () => {
+it('a reload during the session comes back locked; the PIN lifts it', async () => {
   await page.reload();
   await expect.poll(() => lockDialog().isVisible(), POLL).toBe(true);
   expect(await lockDialog().getByText('la page a été rechargée').isVisible()).toBe(true);

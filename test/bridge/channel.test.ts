@@ -28,7 +28,7 @@ beforeAll(async () => {
   sim.insert('R0', set.cps);
   sim.insert('R1', set.vitale);
   dir = await stateDir();
-  bridge = await startBridge({ port: 0, transport: sim, stateDir: dir, approve: a.hook });
+  bridge = await startBridge({ port: 0, transport: sim, stateDir: dir, approve: a.hook, dev: true });
 }, 60_000);
 afterAll(async () => {
   await bridge?.close();
@@ -191,7 +191,7 @@ describe('session expiry (SA4)', () => {
   it('closes a session left idle', async () => {
     const d = await stateDir();
     const a2 = approver();
-    const b = await startBridge({ port: 0, transport: new SimulatedTransport(['X']), stateDir: d, approve: a2.hook, idleTimeoutMs: 300 });
+    const b = await startBridge({ port: 0, transport: new SimulatedTransport(['X']), stateDir: d, approve: a2.hook, idleTimeoutMs: 300, dev: true });
     try {
       const { c } = await pairedClient(b.url, a2);
       const closed = closeOf(c);
@@ -275,10 +275,15 @@ describe('pairings and logs (SP4, EL1, SA2)', () => {
     const d = await stateDir();
     const l = new AuditLog(d);
     const old = (days: number): string => new Date(Date.now() - days * 86_400_000).toISOString();
-    appendFileSync(l.path, JSON.stringify({ time: old(370), event: 'session', outcome: 'opened' }) + '\n');
-    appendFileSync(l.path, JSON.stringify({ time: old(420), event: 'session', outcome: 'opened' }) + '\n');
+    const kept370 = { time: old(370), event: 'session', outcome: 'opened', origin: 'https://kept.example' };
+    const pruned420 = { time: old(420), event: 'session', outcome: 'opened', origin: 'https://pruned.example' };
+    const kept395 = { time: old(395), event: 'pin', outcome: 'verified', detail: 'typed' };
+    const pruned397 = { time: old(397), event: 'pin', outcome: 'wrong', detail: 'typed' };
+    for (const e of [kept370, pruned420, kept395, pruned397]) appendFileSync(l.path, JSON.stringify(e) + '\n');
     const again = new AuditLog(d);
-    expect(again.read().map((e) => e.time)).toEqual([old(370).slice(0, 10)].map(() => expect.any(String)));
-    expect(again.read()).toHaveLength(1);
+    // Exactly the entries younger than 13 months (396 days) survive, in order, unchanged.
+    expect(again.read()).toEqual([kept370, kept395]);
+    expect(readFileSync(again.path, 'utf8')).toBe([kept370, kept395].map((e) => JSON.stringify(e) + '\n').join(''));
+    expect(statSync(again.path).mode & 0o777).toBe(0o600);
   });
 });

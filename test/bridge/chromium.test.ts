@@ -1,8 +1,9 @@
 /**
  * End to end in Chromium: a page (its own origin, the browser's own WebSocket and WebCrypto,
  * the pairing key as a non-extractable CryptoKey in IndexedDB) pairs with the bridge, then
- * reads both cards, verifies the PIN and gets a signature. On the real PC/SC stack when pcscd
- * and vpcd are installed, otherwise on the simulated readers.
+ * reads both cards, verifies the PIN and gets a signature, on the real PC/SC stack (pcscd +
+ * vpcd). Chromium, pcscd and the vpcd driver are required (the test command installs them):
+ * without one of them the suite fails with the reason, it is never skipped.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
@@ -10,12 +11,10 @@ import type { Browser, Page } from 'playwright-core';
 import { makeCardSet, type CardSet } from '../../bridge/cards/profiles.js';
 import { VpcdInsertion } from '../../bridge/cards/vpcd.js';
 import { startBridge, type Bridge } from '../../bridge/server.js';
-import { SimulatedTransport } from '../../bridge/transport.js';
 import { CHROMIUM_PATH, launchChromium, openModulePage } from '../browser/harness.js';
-import { pcscAvailable, startPcscd, type Pcscd } from './pcscd.js';
+import { PCSCD, VPCD_DRIVER, pcscAvailable, startPcscd, type Pcscd } from './pcscd.js';
 import { stateDir, waitFor } from './helpers.js';
 
-const haveChromium = existsSync(CHROMIUM_PATH);
 let browser: Browser;
 let page: Page;
 let bridge: Bridge;
@@ -25,24 +24,16 @@ const cards: VpcdInsertion[] = [];
 let readers: [string, string];
 
 beforeAll(async () => {
-  if (!haveChromium) return;
+  if (!existsSync(CHROMIUM_PATH)) throw new Error(`chromium.test: Chromium missing at ${CHROMIUM_PATH}; run scripts/install-system-deps.sh (the real browser peer is required)`);
+  if (!pcscAvailable()) throw new Error(`chromium.test: ${PCSCD} or ${VPCD_DRIVER} missing; run scripts/install-system-deps.sh (the real PC/SC peer is required)`);
   set = await makeCardSet();
   browser = await launchChromium();
   page = await openModulePage(browser, 'test/bridge/browser-entry.ts', 'TTCard');
   const origin = new URL(page.url()).origin;
-  let transport: SimulatedTransport | undefined;
-  if (pcscAvailable()) {
-    pcscd = await startPcscd();
-    readers = pcscd.readers;
-  } else {
-    transport = new SimulatedTransport(['S0', 'S1']);
-    transport.insert('S0', set.cps);
-    transport.insert('S1', set.vitale);
-    readers = ['S0', 'S1'];
-  }
+  pcscd = await startPcscd();
+  readers = pcscd.readers;
   bridge = await startBridge({
     port: 0,
-    transport,
     stateDir: await stateDir(),
     allowedOrigins: [origin],
     // The practitioner's eye: approve when the page shows the very code the bridge shows.
@@ -55,12 +46,10 @@ beforeAll(async () => {
       return false;
     },
   });
-  if (pcscd) {
-    cards.push(new VpcdInsertion(set.cps, pcscd.port), new VpcdInsertion(set.vitale, pcscd.port + 1));
-    for (const c of cards) await c.insert();
-    await waitFor(() => bridge.transport.readers().filter((r) => r.present).length === 2, 10_000);
-  }
-}, 180_000);
+  cards.push(new VpcdInsertion(set.cps, pcscd.port), new VpcdInsertion(set.vitale, pcscd.port + 1));
+  for (const c of cards) await c.insert();
+  await waitFor(() => bridge.transport.readers().filter((r) => r.present).length === 2, 30_000);
+}, 480_000); // the pcscd fixture may wait its turn (up to 300 s)
 
 afterAll(async () => {
   for (const c of cards) c.remove();
@@ -70,7 +59,7 @@ afterAll(async () => {
   await pcscd?.stop();
 });
 
-it.skipIf(!haveChromium)('the page pairs, then reads the CPS and the Vitale, verifies the PIN and gets a signature', async () => {
+it('the page pairs, then reads the CPS and the Vitale, verifies the PIN and gets a signature', async () => {
   const out = await page.evaluate(
     async ({ url, readers }) => {
       type Api = {

@@ -82,3 +82,18 @@ export async function waitFor(cond: () => boolean, ms = 5000): Promise<void> {
     await sleep(10);
   }
 }
+
+/**
+ * A client whose underlying sockets the test can reach: `drop()` cuts the current one at the TCP
+ * level (the page crashed or went away without a close frame).
+ */
+export function droppableClient(url: string, keys = new MemoryKeyStore(), origin = APP_ORIGIN): { c: BridgeClient; drop: () => void } {
+  let last: WebSocket | null = null;
+  const c = new BridgeClient({
+    url,
+    origin,
+    keys,
+    createSocket: (u) => (last = new WebSocket(u, { origin, maxPayload: 1 << 20 })) as unknown as SocketLike,
+  });
+  return { c, drop: () => last?.terminate() };
+}

@@ -8,15 +8,17 @@ import { spawn } from 'node:child_process';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { makeCardSet } from '../../bridge/cards/profiles.js';
-import { CLOSE_ORIGIN_REMOVED, DEFAULT_ORIGINS, startBridge } from '../../bridge/server.js';
+import { CLOSE_ORIGIN_REMOVED, DEV_ORIGINS, effectiveOrigins, startBridge } from '../../bridge/server.js';
 import { OriginStore, checkOrigin } from '../../bridge/state.js';
 import { SimulatedTransport } from '../../bridge/transport.js';
 import { APP_ORIGIN, approver, pairedClient, rawUpgrade, stateDir } from './helpers.js';
 
 const BIN = fileURLToPath(new URL('../../bin/teletrans.js', import.meta.url));
 
-function cli(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  const child = spawn(process.execPath, [BIN, 'bridge', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; out: string; err: string }> {
+  const base = { ...process.env };
+  delete base.TELETRANS_BRIDGE_DEV;
+  const child = spawn(process.execPath, [BIN, 'bridge', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...base, ...env } });
   let out = '';
   let err = '';
   child.stdout.on('data', (d) => (out += d));
@@ -86,19 +88,42 @@ describe('OriginStore', () => {
 });
 
 describe('the running bridge and the saved list', () => {
-  it('development defaults while the list is empty; a saved origin replaces them at once; removing it ends its sessions and pairings', async () => {
+  it('an empty list allows no origin: the development origins are refused, and stay refused once the last saved origin is removed', async () => {
+    const dir = await stateDir();
+    const bridge = await startBridge({ port: 0, transport: new SimulatedTransport(['R0']), stateDir: dir, approve: approver().hook });
+    const prod = 'https://app.teletrans.example';
+    const host = { Host: `127.0.0.1:${bridge.port}` };
+    try {
+      expect(effectiveOrigins(new OriginStore(dir))).toEqual([]);
+      for (const dev of DEV_ORIGINS) expect(await rawUpgrade(bridge.url, host, dev)).toBe(403);
+      expect(await rawUpgrade(bridge.url, host, prod)).toBe(403);
+      new OriginStore(dir).add(prod);
+      expect(await rawUpgrade(bridge.url, host, prod)).toBe(101);
+      expect(await rawUpgrade(bridge.url, host, APP_ORIGIN)).toBe(403);
+      // The last one removed: nobody, not the six http:// development origins.
+      expect(new OriginStore(dir).remove(prod)).toBe(prod);
+      expect(new OriginStore(dir).list()).toEqual([]);
+      expect(await rawUpgrade(bridge.url, host, prod)).toBe(403);
+      for (const dev of DEV_ORIGINS) expect(await rawUpgrade(bridge.url, host, dev)).toBe(403);
+      expect(bridge.audit.read().filter((e) => e.event === 'connection' && e.outcome === 'refused' && e.detail === 'origin')).toHaveLength(2 * DEV_ORIGINS.length + 3);
+    } finally {
+      await bridge.close();
+    }
+  });
+
+  it('development mode: the development origins while the list is empty; a saved origin replaces them at once; removing it ends its sessions and pairings', async () => {
     const dir = await stateDir();
     const set = await makeCardSet();
     const sim = new SimulatedTransport(['R0']);
     sim.insert('R0', set.cps);
     const a = approver();
-    const bridge = await startBridge({ port: 0, transport: sim, stateDir: dir, approve: a.hook });
+    const bridge = await startBridge({ port: 0, transport: sim, stateDir: dir, approve: a.hook, dev: true });
     const prod = 'https://app.teletrans.example';
     const host = { Host: `127.0.0.1:${bridge.port}` };
     try {
-      expect(await rawUpgrade(bridge.url, host, APP_ORIGIN)).toBe(101);
+      expect(DEV_ORIGINS).toContain(APP_ORIGIN);
+      for (const dev of DEV_ORIGINS) expect(await rawUpgrade(bridge.url, host, dev)).toBe(101);
       expect(await rawUpgrade(bridge.url, host, prod)).toBe(403);
-      expect(DEFAULT_ORIGINS).toContain(APP_ORIGIN);
 
       // Saved by the administrator's command, no restart.
       const add = await cli(['origins', 'add', prod, '--state-dir', dir]);
@@ -115,6 +140,8 @@ describe('the running bridge and the saved list', () => {
       expect(rm.out).toContain('1 appairage(s) révoqué(s)');
       expect(await closed).toEqual({ code: CLOSE_ORIGIN_REMOVED, reason: 'origin no longer allowed' });
       expect(await rawUpgrade(bridge.url, host, prod)).toBe(403);
+      // In development mode only, an emptied list brings the development origins back.
+      expect(await rawUpgrade(bridge.url, host, APP_ORIGIN)).toBe(101);
       expect(bridge.pairings.list().some((p) => p.origin === prod)).toBe(false);
       const log = bridge.audit.read();
       expect(log.some((e) => e.event === 'origin' && e.outcome === 'allowed' && e.origin === prod)).toBe(true);
@@ -131,8 +158,13 @@ describe('teletrans bridge origins / --allow-origin', () => {
     const dir = await stateDir();
     const empty = await cli(['origins', '--state-dir', dir]);
     expect(empty.code).toBe(0);
-    expect(empty.out).toContain('Aucune origine enregistrée');
-    expect(empty.out).toContain('http://localhost:5173');
+    expect(empty.out).toContain('Aucune origine enregistrée ; origines acceptées : aucune');
+    expect(empty.out).not.toContain('http://');
+    // Development mode, by flag or by environment: the development origins are listed.
+    for (const dev of [await cli(['origins', '--dev', '--state-dir', dir]), await cli(['origins', '--state-dir', dir], { TELETRANS_BRIDGE_DEV: '1' })]) {
+      expect(dev.code).toBe(0);
+      expect(dev.out).toContain(`mode développement, origines acceptées : ${DEV_ORIGINS.join(', ')}`);
+    }
 
     const insecure = await cli(['origins', 'add', 'http://app.teletrans.example', '--state-dir', dir]);
     expect(insecure.code).toBe(2);

@@ -2,10 +2,11 @@
  * Test fixture: a private pcscd in the foreground with its own reader.conf.d holding one
  * vsmartcard vpcd reader (two slots: "Virtual PCD 00 00" on `port`, "Virtual PCD 00 01" on
  * `port + 1`). pcsc-lite 1.9 has a fixed socket (/run/pcscd/pcscd.comm), so only one pcscd can
- * run at a time: the fixture refuses to start if another one is alive.
+ * run at a time: test files (parallel workers, other runs on the machine) take turns through an
+ * exclusive lock file, and the fixture waits for any other pcscd to be gone before it starts.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, openSync, closeSync, readFileSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { mkdtemp, writeFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -47,6 +48,54 @@ function otherPcscdAlive(): number | null {
   return null;
 }
 
+const SOCKET = '/run/pcscd/pcscd.comm';
+const LOCK = join(tmpdir(), 'teletrans-pcscd.lock');
+const WAIT_MS = 300_000;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Takes the machine-wide turn to run pcscd (O_EXCL lock file holding our pid; a dead holder's lock is taken over). */
+async function lock(): Promise<void> {
+  const t0 = Date.now();
+  for (;;) {
+    try {
+      const fd = openSync(LOCK, 'wx', 0o600);
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    let holder = 0;
+    try {
+      holder = Number(readFileSync(LOCK, 'utf8').trim());
+    } catch {
+      continue; // released meanwhile
+    }
+    if (holder > 0 && !alive(holder)) {
+      rmSync(LOCK, { force: true });
+      continue;
+    }
+    if (Date.now() - t0 > WAIT_MS) throw new Error(`pcscd fixture: ${LOCK} held by pid ${holder} for ${WAIT_MS / 1000} s`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+function unlock(): void {
+  try {
+    if (Number(readFileSync(LOCK, 'utf8').trim()) === process.pid) unlinkSync(LOCK);
+  } catch {
+    /* not ours, or gone */
+  }
+}
+
 export interface Pcscd {
   /** vpcd port of slot 0; slot 1 is `port + 1`. */
   port: number;
@@ -56,11 +105,23 @@ export interface Pcscd {
 }
 
 export async function startPcscd(): Promise<Pcscd> {
-  // Another run (a parallel test file, the benchmark) may hold the one pcscd socket: wait.
+  await lock();
+  try {
+    return await launch();
+  } catch (e) {
+    unlock();
+    throw e;
+  }
+}
+
+async function launch(): Promise<Pcscd> {
+  // A pcscd outside the lock (the system's, a run of an older fixture) may hold the one socket: wait.
   for (let waited = 0; otherPcscdAlive(); waited += 200) {
-    if (waited > 120_000) throw new Error(`another pcscd is running (pid ${otherPcscdAlive()}); the fixture needs its socket`);
+    if (waited > WAIT_MS) throw new Error(`another pcscd is running (pid ${otherPcscdAlive()}); the fixture needs its socket`);
     await new Promise((r) => setTimeout(r, 200));
   }
+  // No pcscd alive: a socket file left behind is stale, and pcscd would refuse to start.
+  if (existsSync(SOCKET)) rmSync(SOCKET, { force: true });
   const dir = await mkdtemp(join(tmpdir(), 'teletrans-pcscd-'));
   const port = await freePortPair();
   const hex = `0x${port.toString(16).toUpperCase()}`;
@@ -77,7 +138,7 @@ export async function startPcscd(): Promise<Pcscd> {
   const t0 = Date.now();
   for (;;) {
     if (child.exitCode !== null) throw new Error(`pcscd exited (${child.exitCode}): ${out}`);
-    if (existsSync('/run/pcscd/pcscd.comm') && !(await portFree(port)) && !(await portFree(port + 1))) break;
+    if (existsSync(SOCKET) && !(await portFree(port)) && !(await portFree(port + 1))) break;
     if (Date.now() - t0 > 10_000) {
       child.kill('SIGKILL');
       throw new Error(`pcscd did not start: ${out}`);
@@ -96,6 +157,7 @@ export async function startPcscd(): Promise<Pcscd> {
         clearTimeout(t);
       }
       await rm(dir, { recursive: true, force: true });
+      unlock();
     },
   };
 }

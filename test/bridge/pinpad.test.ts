@@ -65,7 +65,7 @@ describe('the bridge with a PIN-pad reader (fake reader)', () => {
     pad = new FakePinPad();
     transport = new PadReaderTransport(['Pad', 'Plain'], new Set(['Pad']), pad);
     transport.insert('Pad', set.cps);
-    bridge = await startBridge({ port: 0, transport, stateDir: await stateDir(), approve: a.hook });
+    bridge = await startBridge({ port: 0, transport, stateDir: await stateDir(), approve: a.hook, dev: true });
   }, 60_000);
   afterAll(async () => {
     await bridge?.close();

@@ -28,7 +28,7 @@ it('pairs, follows the cards, locks when the CPS leaves, reconnects after a rest
     await waitFor(() => get(cb.pairingCode) === r.code);
     return true;
   };
-  bridge = await startBridge({ port: 0, transport: sim, stateDir: dir, approve });
+  bridge = await startBridge({ port: 0, transport: sim, stateDir: dir, approve, dev: true });
   const port = bridge.port;
   const cb = createCardBridge({
     url: bridge.url,
@@ -55,7 +55,7 @@ it('pairs, follows the cards, locks when the CPS leaves, reconnects after a rest
   await bridge.close();
   await waitFor(() => get(cb.status) === 'injoignable');
   sim.insert('R0', set.cps);
-  bridge = await startBridge({ port, transport: sim, stateDir: dir, approve });
+  bridge = await startBridge({ port, transport: sim, stateDir: dir, approve, dev: true });
   await waitFor(() => get(cb.status) === 'connecté', 5000);
   expect(get(cb.cpsReader)).toBe('R0');
   cb.stop();
@@ -105,7 +105,7 @@ describe('the session lock, as a state machine', () => {
     sim.insert('R0', set.cps);
     sim.insert('R1', set.vitale);
     const a = approver();
-    const b = await startBridge({ port: 0, transport: sim, stateDir: await stateDir(), approve: a.hook });
+    const b = await startBridge({ port: 0, transport: sim, stateDir: await stateDir(), approve: a.hook, dev: true });
     const storage = memory();
     const keys = new MemoryKeyStore();
     const make = (): ReturnType<typeof createCardBridge> =>
@@ -161,7 +161,7 @@ describe('the session lock, as a state machine', () => {
       await waitFor(() => get(reloaded.status) === 'injoignable');
       sim.remove('R0');
       sim.insert('R0', set.cps);
-      const b2 = await startBridge({ port, transport: sim, stateDir: b.pairings.dir, approve: a.hook });
+      const b2 = await startBridge({ port, transport: sim, stateDir: b.pairings.dir, approve: a.hook, dev: true });
       try {
         await waitFor(() => get(reloaded.status) === 'connecté', 5000);
         await waitFor(() => get(reloaded.session).state === 'locked', 5000);
@@ -184,13 +184,17 @@ describe('the lock shared by the tabs (localStorage)', () => {
     expect(applyShared({ state: 'none' }, 'locked', false)).toEqual({ state: 'locked', reason: 'removed' });
   });
 
-  it('a PIN verified in an open tab unlocks the others, but never a reloaded tab at start-up', () => {
+  it('a PIN verified in one tab unlocks that tab only: each tab has its own session with the bridge', () => {
     expect(sharedValue(unlocked)).toBe('unlocked:R1');
-    expect(applyShared({ state: 'locked', reason: 'removed' }, 'unlocked:R1', true)).toEqual(unlocked);
+    // The bridge would refuse the other tabs' sessions their signatures: they stay as they are.
+    expect(applyShared({ state: 'locked', reason: 'removed' }, 'unlocked:R1', true)).toEqual({ state: 'locked', reason: 'removed' });
     expect(applyShared({ state: 'locked', reason: 'reload' }, 'unlocked:R1', false)).toEqual({ state: 'locked', reason: 'reload' });
-    // A new tab joins the open session, and so will lock when that CPS leaves its reader.
-    expect(applyShared({ state: 'none' }, 'unlocked:R1', false)).toEqual(unlocked);
+    expect(applyShared({ state: 'none' }, 'unlocked:R1', false)).toEqual({ state: 'none' });
     expect(applyShared({ state: 'none' }, null, false)).toEqual({ state: 'none' });
     expect(applyShared({ state: 'none' }, 'unlocked:', true)).toEqual({ state: 'none' });
+    // A new connection to the bridge (reconnection) locks an unlocked tab: the new session has no PIN.
+    expect(nextLock(unlocked, { type: 'session-lost' })).toEqual({ state: 'locked', reason: 'reconnected' });
+    expect(nextLock({ state: 'none' }, { type: 'session-lost' })).toEqual({ state: 'none' });
+    expect(lockMessage('reconnected')).toContain('connexion au pont de cartes a été interrompue');
   });
 });

@@ -1,14 +1,16 @@
 /**
  * `teletrans bridge`: the local card bridge (bridge/). Node-only.
  *
- *   teletrans bridge [--port N] [--simulated-cards] [--allow-origin URL]… [--state-dir DIR]
+ *   teletrans bridge [--port N] [--simulated-cards] [--allow-origin URL]… [--state-dir DIR] [--dev]
  *   teletrans bridge pairings            list the paired origins
  *   teletrans bridge revoke <keyId|origin>   the running bridge closes their sessions at once
  *   teletrans bridge origins [add URL | remove URL]   the origins allowed to ask for a pairing
  *   teletrans bridge log [N]             the last N log lines (sessions, pairings)
  *
  * `--allow-origin` saves the origin in the state directory (allowed-origins.json), so a
- * deployed origin stays allowed across restarts; see bridge/README.md.
+ * deployed origin stays allowed across restarts; see bridge/README.md. With no origin saved the
+ * bridge allows none, except in development mode (`--dev` or TELETRANS_BRIDGE_DEV=1), where the
+ * local development origins (DEV_ORIGINS) are allowed.
  *
  * Pairing is approved on this terminal: the bridge prints the origin and a 6-digit code, the
  * page shows a code too; the practitioner types « oui » only if both codes are the same.
@@ -16,21 +18,29 @@
 import { createInterface } from 'node:readline';
 import type { Command } from './main.js';
 import type { Context } from './context.js';
-async function effectiveOriginsOf(dir: string): Promise<string[]> {
+async function effectiveOriginsOf(dir: string, dev: boolean): Promise<string[]> {
   const { OriginStore } = await import('../../../bridge/state.js');
   const { effectiveOrigins } = await import('../../../bridge/server.js');
-  return effectiveOrigins(new OriginStore(dir));
+  return effectiveOrigins(new OriginStore(dir), { dev });
 }
 
+const NO_ORIGIN =
+  'aucune : le pont n’accepte aucune page (enregistrez l’origine de l’application avec « teletrans bridge origins add URL », ou lancez le pont avec --dev pour le développement)';
+
 /** `teletrans bridge origins [add URL | remove URL]`. */
-async function originsCommand(args: string[], dir: string, ctx: Context): Promise<number> {
+async function originsCommand(args: string[], dir: string, dev: boolean, ctx: Context): Promise<number> {
   const { AuditLog, OriginStore, PairingStore } = await import('../../../bridge/state.js');
   const store = new OriginStore(dir);
   const [verb, value] = args;
   if (verb === undefined) {
     const saved = store.entries();
     if (!saved.length) {
-      await ctx.out(`Aucune origine enregistrée ; origines de développement acceptées : ${(await effectiveOriginsOf(dir)).join(', ')}`);
+      const effective = await effectiveOriginsOf(dir, dev);
+      await ctx.out(
+        effective.length
+          ? `Aucune origine enregistrée ; mode développement, origines acceptées : ${effective.join(', ')}`
+          : `Aucune origine enregistrée ; origines acceptées : ${NO_ORIGIN}.`,
+      );
     }
     for (const e of saved) await ctx.out(`${e.origin}  autorisée le ${e.addedAt}`);
     return 0;
@@ -63,7 +73,7 @@ async function originsCommand(args: string[], dir: string, ctx: Context): Promis
   return 0;
 }
 
-const HELP = `Usage : teletrans bridge [--port N] [--simulated-cards] [--allow-origin URL]… [--state-dir DIR]
+const HELP = `Usage : teletrans bridge [--port N] [--simulated-cards] [--allow-origin URL]… [--state-dir DIR] [--dev]
         teletrans bridge pairings | revoke <identifiant|origine> | log [N]
         teletrans bridge origins [add URL | remove URL]
 
@@ -78,11 +88,15 @@ Options :
                       (répétable ; https:// obligatoire, sauf http://localhost:PORT et
                       http://127.0.0.1:PORT)
   --state-dir DIR     répertoire des appairages et du journal (défaut ~/.config/teletrans-bridge)
+  --dev               mode développement (ou TELETRANS_BRIDGE_DEV=1) : tant qu'aucune origine
+                      n'est enregistrée, accepte http://localhost et http://127.0.0.1 aux ports
+                      5173, 4173 et 3000 ; sans lui, une liste vide n'accepte aucune origine
 
 Commandes :
   pairings            liste les origines appairées
   revoke ID|ORIGINE   révoque un appairage ; le pont en marche ferme aussitôt ses sessions
-  origins             liste les origines autorisées (enregistrées, sinon celles de développement)
+  origins             liste les origines autorisées (enregistrées ; avec --dev, sinon celles de
+                      développement)
   origins add URL     enregistre une origine autorisée
   origins remove URL  retire une origine autorisée et révoque ses appairages
   log [N]             les N dernières entrées du journal
@@ -94,8 +108,10 @@ export const bridgeCommand: Command = {
   summary: 'pont local des lecteurs de cartes CPS et Vitale (PC/SC, canal chiffré)',
   async run(args: string[], ctx: Context): Promise<number> {
     const { PairingStore, AuditLog, OriginStore, checkOrigin, defaultStateDir } = await import('../../../bridge/state.js');
+    const { devModeFromEnv } = await import('../../../bridge/server.js');
     let port: number | undefined;
     let simulated = false;
+    let dev = devModeFromEnv();
     let stateDir: string | undefined;
     const origins: string[] = [];
     const rest: string[] = [];
@@ -111,6 +127,7 @@ export const bridgeCommand: Command = {
           return 2;
         }
       } else if (a === '--simulated-cards') simulated = true;
+      else if (a === '--dev') dev = true;
       else if (a === '--allow-origin') {
         const v = args[++i] ?? '';
         const c = checkOrigin(v);
@@ -146,7 +163,7 @@ export const bridgeCommand: Command = {
       await ctx.out(gone.length ? `${gone.length} appairage(s) révoqué(s) ; le pont en marche ferme aussitôt leurs sessions ouvertes.` : 'Aucun appairage correspondant.');
       return gone.length ? 0 : 1;
     }
-    if (rest[0] === 'origins') return originsCommand(rest.slice(1), dir, ctx);
+    if (rest[0] === 'origins') return originsCommand(rest.slice(1), dir, dev, ctx);
     if (rest[0] === 'log') {
       const n = Number(rest[1] ?? 50);
       for (const e of new AuditLog(dir).read().slice(-n)) await ctx.out(JSON.stringify(e));
@@ -204,10 +221,24 @@ export const bridgeCommand: Command = {
       transport: sim,
       stateDir: dir,
       // No fixed list: the bridge reads allowed-origins.json at each connection.
+      dev,
       log: (l) => ctx.err(`${l}\n`),
-      approve: async ({ origin, code }) => {
+      approve: async ({ origin, code, signal }) => {
+        // A line typed before this request (a late answer to an expired one) answers nothing.
+        lines.length = 0;
         ctx.err(`\nDemande d'appairage de ${origin}\nCode : ${code}\nLe même code s'affiche-t-il sur la page ? Tapez « oui » pour accepter, autre chose pour refuser : `);
-        const answer = (await nextLine()).trim().toLowerCase();
+        // Over without an answer (timeout, the page left): the next line is not taken for it.
+        const over = new Promise<null>((r) => {
+          if (signal?.aborted) r(null);
+          signal?.addEventListener('abort', () => r(null), { once: true });
+        });
+        const line = await Promise.race([nextLine(), over]);
+        if (line === null) {
+          waiter = null;
+          ctx.err('\nDemande d’appairage expirée ou abandonnée par la page.\n');
+          return false;
+        }
+        const answer = line.trim().toLowerCase();
         const ok = answer === 'oui' || answer === 'o';
         ctx.err(ok ? 'Appairage accepté.\n' : 'Appairage refusé.\n');
         return ok;
@@ -215,7 +246,9 @@ export const bridgeCommand: Command = {
     });
     ctx.err(`Pont Teletrans à l'écoute sur ${bridge.url} (${bridge.transport.kind === 'simulated' ? 'cartes simulées' : 'PC/SC'}).\n`);
     ctx.err(`SSV : ${bridge.ssv.reason}.\nÉtat : ${dir}\n`);
-    ctx.err(`Origines autorisées : ${(await effectiveOriginsOf(dir)).join(', ')}\n`);
+    const allowed = await effectiveOriginsOf(dir, dev);
+    if (dev) ctx.err('Mode développement : origines locales http:// acceptées tant qu’aucune origine n’est enregistrée.\n');
+    ctx.err(`Origines autorisées : ${allowed.length ? allowed.join(', ') : NO_ORIGIN}\n`);
 
     rl.on('line', (l) => {
       if (waiter) {

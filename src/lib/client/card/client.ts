@@ -12,6 +12,8 @@ import {
   ephemeral,
   importPairingKey,
   pairingCode,
+  type AuthenticationResult,
+  type LockResult,
   type PinResult,
   pairingKeyBytes,
   proof,
@@ -19,7 +21,7 @@ import {
   sharedSecret,
   transcript,
   unb64u,
-} from './protocol.js';
+} from '../../card/protocol.js';
 
 /** The subset of the WebSocket API we use (browser WebSocket and the `ws` package both fit). */
 export interface SocketLike {
@@ -274,6 +276,30 @@ export class BridgeClient {
   verifyPin(reader: string, pin?: Uint8Array): Promise<PinResult> {
     if (pin && pin.length === 0) return Promise.reject(new BridgeError('bad_request', 'code porteur vide'));
     return this.call<PinResult>('cps.verifyPin', { reader }, pin);
+  }
+
+  /**
+   * `cps.sign`: PKCS#1 v1.5 signature of a SHA-256 digest with the CPS signature key. The bridge
+   * signs only if this very session verified the PIN on that card and is not locked
+   * (`pin_required`, `session_locked`).
+   */
+  sign(reader: string, digest: Uint8Array): Promise<{ signature: string }> {
+    if (digest.length !== 32) return Promise.reject(new BridgeError('bad_request', 'empreinte SHA-256 attendue'));
+    return this.call<{ signature: string }>('cps.sign', { reader, digest: b64u(digest) });
+  }
+
+  /**
+   * `card.authenticate` for the relay's login: give the relay's nonce; the bridge signs
+   * SHA-256(origin) ‖ SHA-256(nonce) for the origin it paired with (what the relay checks,
+   * `challengeDigestInput`). A digest chosen by the page is refused.
+   */
+  authenticate(reader: string, nonce: string): Promise<AuthenticationResult> {
+    return this.call<AuthenticationResult>('card.authenticate', { reader, nonce });
+  }
+
+  /** Locks the bridge's session (the app locked): no signature until the PIN is verified again. */
+  lock(): Promise<LockResult> {
+    return this.call<LockResult>('session.lock');
   }
 
   /** Sends bytes as they are (tests: replays, garbage). */

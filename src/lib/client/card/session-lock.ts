@@ -2,7 +2,9 @@
  * The practitioner's session lock for the whole app (SA4: CPS removed → lock): a pure state
  * machine fed with the bridge's card events, kept in sessionStorage so that reloading the tab
  * does not lift it, and shared by the profile's tabs through localStorage (SHARED_LOCK_KEY).
- * The root layout hides every page behind it while `locked`.
+ * The root layout hides every page behind it while `locked`. Every lock is also sent to the
+ * bridge (`session.lock`, stores.ts), which holds the card session itself: it refuses to sign
+ * until the PIN is verified again in that tab's session, and resets the card.
  *
  *   none ──PIN verified──▶ unlocked(reader) ──CPS removed from that reader──▶ locked
  *     ▲                                                                          │
@@ -13,7 +15,12 @@ export type LockReason =
   /** The CPS left the reader where the PIN was verified (or this could not be ruled out). */
   | 'removed'
   /** The tab was reloaded during a session: what happened to the card meanwhile is unknown. */
-  | 'reload';
+  | 'reload'
+  /**
+   * The connection to the bridge was lost and opened again: the bridge ended the old session and
+   * reset the card, the new session has no PIN.
+   */
+  | 'reconnected';
 
 export type SessionLock =
   /** No CPS session in this tab yet: nothing to lock. */
@@ -29,7 +36,9 @@ export type LockEvent =
   /** The readers holding a CPS, as the bridge lists them when a connection opens. */
   | { type: 'cps-readers'; readers: string[] }
   /** The CPS no longer holds a verified PIN (reset, swapped while the bridge was unreachable). */
-  | { type: 'pin-lost'; reader: string };
+  | { type: 'pin-lost'; reader: string }
+  /** A new session with the bridge: it holds no PIN until the practitioner types it in it. */
+  | { type: 'session-lost' };
 
 const LOCKED_REMOVED: SessionLock = { state: 'locked', reason: 'removed' };
 
@@ -43,6 +52,8 @@ export function nextLock(s: SessionLock, e: LockEvent): SessionLock {
       return s.state === 'unlocked' && s.reader === e.reader ? LOCKED_REMOVED : s;
     case 'cps-readers':
       return s.state === 'unlocked' && !e.readers.includes(s.reader) ? LOCKED_REMOVED : s;
+    case 'session-lost':
+      return s.state === 'unlocked' ? { state: 'locked', reason: 'reconnected' } : s;
   }
 }
 
@@ -80,8 +91,9 @@ export function restoreLock(storage: LockStorage | null): SessionLock {
 /**
  * Shared by the tabs of the browser profile (localStorage): the lock is the practitioner's, not
  * one tab's. A tab locking makes every tab lock (storage event); a tab opened during a locked
- * session starts locked; a PIN verified in one tab unlocks the others that are open. Value:
- * `locked` or `unlocked:<reader>`.
+ * session starts locked. Unlocking is each tab's own: every tab has its own session with the
+ * bridge, which signs only for a session that verified the PIN itself, so a PIN typed in one tab
+ * unlocks that tab only. Value: `locked` or `unlocked:<reader>`.
  */
 export const SHARED_LOCK_KEY = 'teletrans.card-lock';
 
@@ -91,22 +103,24 @@ export function sharedValue(s: SessionLock): string | null {
 }
 
 /**
- * This tab's lock given what the shared value says. `live`: the value comes from another open
- * tab now (storage event), not from a start-up read; only then may it lift a lock, since a
- * reloaded tab must re-check its card through the bridge first.
+ * This tab's lock given what the shared value says (`live`: from another open tab now, by a
+ * storage event, rather than read at start-up). Only a lock travels between tabs: an unlock
+ * never does, since the bridge would refuse this tab's session its signatures until the PIN is
+ * verified in it (docs/adr/0003-bridge-holds-card-session.md).
  */
-export function applyShared(s: SessionLock, value: string | null, live: boolean): SessionLock {
+export function applyShared(s: SessionLock, value: string | null, _live: boolean): SessionLock {
   if (value === 'locked') return s.state === 'locked' ? s : LOCKED_REMOVED;
-  if (value?.startsWith('unlocked:')) {
-    const reader = value.slice('unlocked:'.length);
-    if (reader && (s.state === 'none' || (live && s.state === 'locked'))) return { state: 'unlocked', reader };
-  }
   return s;
 }
 
 /** The French text of the lock screen. */
 export function lockMessage(reason: LockReason): string {
-  return reason === 'removed'
-    ? 'Session verrouillée : carte CPS retirée. Réinsérez votre carte CPS et saisissez votre code PIN.'
-    : 'Session verrouillée : la page a été rechargée. Saisissez votre code PIN pour reprendre.';
+  switch (reason) {
+    case 'removed':
+      return 'Session verrouillée : carte CPS retirée. Réinsérez votre carte CPS et saisissez votre code PIN.';
+    case 'reload':
+      return 'Session verrouillée : la page a été rechargée. Saisissez votre code PIN pour reprendre.';
+    case 'reconnected':
+      return 'Session verrouillée : la connexion au pont de cartes a été interrompue. Saisissez votre code PIN pour reprendre.';
+  }
 }

@@ -2,12 +2,13 @@
  * The card bridge as Svelte stores for the PWA: connection state, readers and cards, the
  * pairing code to show, and the session lock (removing the CPS locks the practitioner's
  * session across the app, SA4; see ./session-lock.ts). Reconnects with back-off after a bridge
- * restart or a dropped connection.
+ * restart or a dropped connection. The bridge holds the card session itself: every lock of the
+ * app is sent to it (`session.lock`), and a new connection starts without the PIN.
  */
 import { derived, get, writable, type Readable } from 'svelte/store';
 import { BridgeClient, BridgeError, type PairingKeyStore, type SocketLike } from './client.js';
 import { IdbKeyStore } from './key-store.js';
-import type { PinResult } from './protocol.js';
+import type { PinResult } from '../../card/protocol.js';
 import {
   SHARED_LOCK_KEY, applyShared, nextLock, restoreLock, saveLock, sharedValue, type LockEvent, type LockStorage, type SessionLock,
 } from './session-lock.js';
@@ -128,6 +129,14 @@ export function createCardBridge(o: CardBridgeOptions = {}): CardBridge {
     });
   }
   let client: BridgeClient | null = null;
+  // Every lock, whatever its cause (card removed, another tab, reconnection), locks the bridge's
+  // session too: the bridge then refuses signatures until the PIN is verified again here.
+  let wasLocked = get(session).state === 'locked';
+  session.subscribe((s) => {
+    const nowLocked = s.state === 'locked';
+    if (nowLocked && !wasLocked) void client?.lock().catch(() => undefined);
+    wasLocked = nowLocked;
+  });
   let running = false;
   let delay = o.minDelay ?? 500;
   let timer: ReturnType<typeof setTimeout> | null = null;
@@ -171,7 +180,8 @@ export function createCardBridge(o: CardBridgeOptions = {}): CardBridge {
       client = c;
       delay = o.minDelay ?? 500;
       status.set('connecté');
-      void checkSessionCard(c);
+      // A new session with the bridge holds no PIN: an unlocked app locks until it is typed again.
+      feed({ type: 'session-lost' });
       c.onClose(() => {
         if (client === c) client = null;
         locked.set(true);
@@ -185,21 +195,6 @@ export function createCardBridge(o: CardBridgeOptions = {}): CardBridge {
       }
       status.set('injoignable');
       schedule();
-    }
-  }
-
-  /**
-   * After a (re)connection during an unlocked session: the CPS must still hold the PIN verified
-   * (a card removed and put back while the bridge was unreachable has lost it).
-   */
-  async function checkSessionCard(c: BridgeClient): Promise<void> {
-    const s = get(session);
-    if (s.state !== 'unlocked') return;
-    try {
-      const r = await c.call<{ pinTriesLeft: number }>('cps.read', { reader: s.reader });
-      if (r.pinTriesLeft !== -1) feed({ type: 'pin-lost', reader: s.reader });
-    } catch {
-      feed({ type: 'pin-lost', reader: s.reader });
     }
   }
 

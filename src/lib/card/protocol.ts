@@ -1,6 +1,7 @@
 /**
- * The bridge channel's cryptography, shared by the browser (src/lib/client/card/) and the
- * bridge (bridge/): WebCrypto only, so it runs unchanged in both.
+ * The bridge channel's protocol, shared by the browser (src/lib/client/card/) and the bridge
+ * (bridge/): a core module (ARCHITECTURE.md: lib/card) that both import; WebCrypto only, so it
+ * runs unchanged in both.
  *
  * Pairing (once per web origin, approved on the machine):
  *   C → S  {t:"pair", pub: Pc, nonce: Nc}           ephemeral ECDH P-256 keys
@@ -24,6 +25,14 @@
  * `cps.verifyPin` carries the PIN typed on the page as the attachment, or no attachment at all
  * to have it typed on the reader's PIN pad (readers reporting `pinPad`: PC/SC part 10), in
  * which case the PIN reaches neither the page nor the bridge.
+ *
+ * Card session (held by the bridge, per connection: docs/adr/0003-bridge-holds-card-session.md):
+ * `cps.sign` and `card.authenticate` are served only while this connection is unlocked and has
+ * verified the CPS PIN itself (`cps.verifyPin` in this very session, on the same card);
+ * `session.lock` locks it until the PIN is verified again. When the connection ends, locks or
+ * the PIN is lost, the bridge resets the card (its security state cleared) unless another live
+ * session verified the PIN on it too. `card.authenticate` takes the relay's nonce, never a
+ * digest: the bridge signs `authenticationInput(origin, nonce)` for the origin it paired with.
  */
 
 const subtle = globalThis.crypto.subtle;
@@ -34,9 +43,43 @@ export const PROTOCOL_VERSION = 1;
 /** What a PIN pad answers instead of the card: timeout, cancel key, bad length, bad parameters. */
 export type PinPadErrorCode = 'pin_pad_timeout' | 'pin_pad_cancelled' | 'pin_pad_length' | 'pin_pad_invalid';
 /** Reason codes of failed requests, shared by the bridge and the page. */
-export type CardErrorCode = 'pin_required' | 'pin_blocked' | 'card_error' | 'unsupported' | 'bad_request' | PinPadErrorCode;
+export type CardErrorCode =
+  /** This session has not verified the CPS PIN on this card (or lost it: card reset, wrong PIN). */
+  | 'pin_required'
+  /** This session was locked (`session.lock`): the PIN must be verified again in it. */
+  | 'session_locked'
+  | 'pin_blocked'
+  | 'card_error'
+  | 'unsupported'
+  | 'bad_request'
+  | PinPadErrorCode;
 /** Result of `cps.verifyPin`, typed or on the pad. */
 export type PinResult = { ok: true; triesLeft: number } | { ok: false; triesLeft: number; blocked: boolean };
+/** Result of `session.lock`. */
+export type LockResult = { locked: true };
+/** Result of `card.authenticate`: PKCS#1 v1.5 (RS256) over `authenticationInput(origin, nonce)`. */
+export type AuthenticationResult = { signature: string; algorithm: 'RS256' };
+/** A relay nonce as the bridge accepts it: base64url, 16 to 128 characters. */
+export const NONCE_PATTERN = /^[A-Za-z0-9_-]{16,128}$/;
+
+/**
+ * The bytes an authentication signs: SHA-256(origin) ‖ SHA-256(nonce), both UTF-8, as the relay
+ * checks them (`challengeDigestInput`, src/lib/server/relay/auth.ts). The bridge computes it
+ * itself from the origin it paired with; the page gives only the nonce.
+ */
+export async function authenticationInput(origin: string, nonce: string): Promise<Uint8Array> {
+  const [o, n] = await Promise.all([subtle.digest('SHA-256', enc.encode(origin)), subtle.digest('SHA-256', enc.encode(nonce))]);
+  const out = new Uint8Array(64);
+  out.set(new Uint8Array(o));
+  out.set(new Uint8Array(n), 32);
+  return out;
+}
+
+/** SHA-256 of `b` (the digest a card signs in PKCS#1 v1.5 for RS256). */
+export async function sha256(b: Uint8Array): Promise<Uint8Array> {
+  return new Uint8Array(await subtle.digest('SHA-256', buf(b)));
+}
+
 /** Largest WebSocket message either side accepts, bytes. */
 export const MAX_FRAME = 64 * 1024;
 export const DIR_C2S = 1;
