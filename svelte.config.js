@@ -15,6 +15,36 @@ const config = {
       // Absolute asset URLs: the service worker serves the same cached shell for every route.
       relative: false
     },
+    // Content-Security-Policy of every page (sent as a header: pages are rendered per request,
+    // `ssr = false`, never prerendered). SvelteKit adds the hash of its inline start-up script
+    // to script-src; the shell is the same for a build, so the hash also holds for the copy the
+    // service worker serves offline, with the response headers it cached. No 'unsafe-inline'
+    // and no 'unsafe-eval' for scripts. The other security headers are in src/hooks.server.ts.
+    csp: {
+      mode: 'hash',
+      directives: {
+        'default-src': ['self'],
+        'script-src': ['self'],
+        // Stylesheets are files of the build; inline style *attributes* are allowed (SvelteKit's
+        // route announcer and app.html use one), inline <style> elements are not.
+        'style-src': ['self'],
+        'style-src-attr': ['unsafe-inline'],
+        'img-src': ['self'],
+        'font-src': ['self'],
+        // The app's origin (relay API, directory fetch, version check) and the local card
+        // bridge: loopback only, on whichever port it listens (`--port`, see
+        // src/lib/client/card/bridge-instance.ts).
+        'connect-src': ['self', 'ws://127.0.0.1:*', 'ws://localhost:*'],
+        'manifest-src': ['self'],
+        'worker-src': ['self'],
+        'frame-src': ['none'],
+        'object-src': ['none'],
+        'base-uri': ['none'],
+        'form-action': ['self'],
+        // No other page may frame the app (it would overlay the pairing code or the PIN field).
+        'frame-ancestors': ['none']
+      }
+    },
     serviceWorker: {
       // Registered by src/lib/client/service-worker-registration.ts (workbox-window), production only.
       register: false

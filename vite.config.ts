@@ -11,6 +11,9 @@ export default defineConfig({
     environment: 'node',
     // Some suites start Chromium, OpenSSL or a production build of the app.
     testTimeout: 120_000,
-    hookTimeout: 300_000
+    hookTimeout: 300_000,
+    // One production build of the app for the whole run, made only when a selected test file
+    // uses it (buildApp() in test/e2e/app-server.ts).
+    globalSetup: ['test/e2e/global-setup.ts']
   }
 });

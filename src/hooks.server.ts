@@ -1,11 +1,62 @@
 /**
- * Server start: the relay (when configured) starts with the server, not at its first request,
- * so that messages queued before a restart are delivered and returns picked up even if no
- * practitioner calls the API meanwhile.
+ * Server hooks.
+ *
+ * - init: the relay (when configured) starts with the server, not at its first request, so
+ *   that messages queued before a restart are delivered and returns picked up even if no
+ *   practitioner calls the API meanwhile.
+ * - handle: the security headers of every response the server renders, pages and API alike.
+ *   The pages' Content-Security-Policy comes from `kit.csp` (svelte.config.js); a response
+ *   without one (API, JSON, errors) gets a policy that lets nothing run, load or frame it.
+ *   A header the route set itself is kept.
+ *
+ * Static files (/_app/immutable/*, the service worker, the manifest, icons) are served by
+ * adapter-node before SvelteKit and do not pass through here.
  */
-import type { ServerInit } from '@sveltejs/kit';
+import type { Handle, ServerInit } from '@sveltejs/kit';
 import { getRelay } from '$lib/server/relay/index.js';
 
 export const init: ServerInit = async () => {
   await getRelay();
+};
+
+/**
+ * Powerful features the app does not use, denied to it and to anything it could embed. None of
+ * the card transports needs one today (the card bridge is a loopback WebSocket); a WebUSB,
+ * WebHID or Web Smart Card transport would need `usb`, `hid` or `smart-card` granted to `self`.
+ */
+const DENIED_FEATURES = [
+  'accelerometer', 'autoplay', 'bluetooth', 'browsing-topics', 'camera', 'clipboard-read', 'display-capture',
+  'encrypted-media', 'fullscreen', 'geolocation', 'gyroscope', 'hid', 'identity-credentials-get', 'idle-detection',
+  'local-fonts', 'magnetometer', 'microphone', 'midi', 'otp-credentials', 'payment', 'picture-in-picture',
+  'publickey-credentials-create', 'publickey-credentials-get', 'screen-wake-lock', 'serial', 'usb', 'web-share',
+  'window-management', 'xr-spatial-tracking'
+];
+
+const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  // A window of another origin that opens the app (or that the app opens) gets no handle on it.
+  'cross-origin-opener-policy': 'same-origin',
+  'referrer-policy': 'no-referrer',
+  'x-content-type-options': 'nosniff',
+  // frame-ancestors 'none' for browsers without CSP level 2.
+  'x-frame-options': 'DENY',
+  'permissions-policy': DENIED_FEATURES.map((feature) => `${feature}=()`).join(', ')
+};
+
+/** For responses that are not pages: nothing in them may run, load anything or be framed. */
+const NON_PAGE_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+export const handle: Handle = async ({ event, resolve }) => {
+  const response = await resolve(event);
+  const missing: [string, string][] = Object.entries(SECURITY_HEADERS).filter(([name]) => !response.headers.has(name));
+  if (!response.headers.has('content-security-policy')) missing.push(['content-security-policy', NON_PAGE_CSP]);
+  if (missing.length === 0) return response;
+  try {
+    for (const [name, value] of missing) response.headers.set(name, value);
+    return response;
+  } catch {
+    // Immutable headers (a Response passed through from fetch): the same response, new headers.
+    const headers = new Headers(response.headers);
+    for (const [name, value] of missing) headers.set(name, value);
+    return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+  }
 };

@@ -1,7 +1,8 @@
 /**
  * Production build of the app for end-to-end tests: built into a private directory under
  * .cache/ (see TELETRANS_BUILD_DIR in svelte.config.js), so it never races `npm start` or a
- * concurrent `vite build`, then served by `node build` on a free port of 127.0.0.1.
+ * concurrent `vite build`, then served by `node build` on a free port of 127.0.0.1. One build
+ * serves the whole test run (test/e2e/global-setup.ts); each file starts its own server on it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -38,11 +39,22 @@ function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<v
 export interface PrivateBuild {
   /** Directory holding the adapter-node output (what `node build` runs). */
   server: string;
+  /** Deletes a build of the caller's own; a no-op for the run's shared build (global-setup.ts removes it). */
   remove(): void;
 }
 
-/** Runs `vite build` into a fresh private directory. */
-export async function buildApp(): Promise<PrivateBuild> {
+/** Key under which test/e2e/global-setup.ts provides the shared build's server directory. */
+export const SHARED_BUILD_KEY = 'teletransAppBuild';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** Server directory of the build shared by every test file of the run (test/e2e/global-setup.ts). */
+    teletransAppBuild: string | undefined;
+  }
+}
+
+/** Runs `vite build` into a fresh private directory of .cache/. */
+export async function buildPrivateApp(): Promise<PrivateBuild> {
   const cache = join(REPO_ROOT, '.cache');
   mkdirSync(cache, { recursive: true });
   const dir = mkdtempSync(join(cache, 'e2e-'));
@@ -55,6 +67,19 @@ export async function buildApp(): Promise<PrivateBuild> {
     throw error;
   }
   return { server: join(dir, 'build'), remove };
+}
+
+/**
+ * The production build for a test file: the one build shared by the whole run when the global
+ * setup made it (every file of the run then serves the same build, built once), else a
+ * private build of the file's own (the test file runs outside that setup).
+ */
+export async function buildApp(): Promise<PrivateBuild> {
+  // Imported here, not at the top: the global setup imports this module outside any test worker.
+  const { inject } = await import('vitest');
+  const shared = inject(SHARED_BUILD_KEY);
+  if (shared) return { server: shared, remove: () => {} };
+  return buildPrivateApp();
 }
 
 async function freePort(): Promise<number> {

@@ -169,6 +169,17 @@ describe('Teletrans PWA (production build)', () => {
       expect(offlineResponse?.fromServiceWorker()).toBe(true);
       await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe('Certificats');
       await expect.poll(() => page.getByText('Déposez ici vos certificats et LCR').isVisible()).toBe(true);
+
+      // Offline navigations render too: to a route not loaded before (the worker serves the
+      // shell under its cached headers, Content-Security-Policy included), and through the
+      // client-side router.
+      const offlineNavigation = await page.goto(`${app.url}/certificats/journal`);
+      expect(offlineNavigation?.fromServiceWorker()).toBe(true);
+      expect(offlineNavigation?.headers()['content-security-policy']).toContain("frame-ancestors 'none'");
+      await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe('Journal d’audit');
+      await page.getByRole('navigation', { name: 'Navigation principale' }).getByRole('link', { name: 'Cartes' }).click();
+      await page.waitForURL(`${app.url}/cartes`);
+      await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe('Cartes');
     } finally {
       await context.close();
     }
