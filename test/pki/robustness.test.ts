@@ -12,23 +12,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeInput, PkiError, Verifier, verify } from '../../src/lib/pki/index';
 import type { VerifyInput, VerifyResult } from '../../src/lib/pki/types';
 import { fastCert, genKey, issueCert, pem, sesamChain, type ForgeKey, type SesamChain, SESAM_EMAIL } from './fixtures/forge';
+import { mulberry32 } from '../support/prng.js';
 
 const SEED = Number(process.env.ROBUST_SEED ?? 0x5eed_2026);
 const BOUND_MS = 20_000;
 /** Past its bound a case fails; past bound + GRACE_MS the watchdog kills the process. */
 const GRACE_MS = 60_000;
 
-/** mulberry32 */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = mulberry32;
 
 function randomBytes(n: number, rnd: () => number): Uint8Array {
   const out = new Uint8Array(n);

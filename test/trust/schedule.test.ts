@@ -25,21 +25,12 @@ import {
   recipientState,
 } from '../../src/lib/trust/schedule.js';
 import { addDays, atMinute, formatWall, instantOf, localDate, utcOffset, wallTime } from '../../src/lib/time/zoned-time.js';
+import { mulberry32 } from '../support/prng.js';
 
 const utc = (iso: string): number => Date.parse(iso);
 const paris = (ms: number): string => formatWall(ms, 'Europe/Paris');
 
-/** Deterministic PRNG (mulberry32) for the random source. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const seeded = mulberry32;
 
 const cfg = (slot: number, over: Partial<CrlScheduleConfig> = {}): CrlScheduleConfig => ({ ...DEFAULT_CRL_SCHEDULE, slot, ...over });
 
