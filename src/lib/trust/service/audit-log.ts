@@ -1,0 +1,148 @@
+/**
+ * The audit journal's operations: logging for other modules, verification, display, export,
+ * retention purge and the administrator's reset. The integrity latch they rely on is in
+ * integrity.ts (every commit consults it).
+ */
+import { sha256Hex } from '../../pki/signature.js';
+import {
+  type AuditActor,
+  type AuditInput,
+  type AuditRecord,
+  AUDIT_EVENT_LABELS,
+  AUDIT_OUTCOME_LABELS,
+  type ChainAnchor,
+  type ChainProblem,
+  type ChainVerification,
+  emptyHead,
+  exportJsonl,
+  newJournal,
+  planPurge,
+  sealRecords,
+} from '../audit.js';
+import type { Change } from '../model.js';
+import { DAY_MS } from '../schedule.js';
+import type { TrustContext } from './context.js';
+
+export interface AuditRow extends AuditRecord {
+  eventLabel: string;
+  outcomeLabel: string;
+}
+
+export interface AuditView {
+  records: AuditRow[];
+  integrity: ChainVerification;
+  anchor?: ChainAnchor;
+}
+
+export type AuditResetRefusal = 'confirmation_required' | 'audit_intact';
+
+/** The reset was refused: not confirmed, or the journal verifies (a sound journal is never reset). */
+export class AuditResetRefused extends Error {
+  constructor(
+    readonly code: AuditResetRefusal,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'AuditResetRefused';
+  }
+}
+
+export interface AuditResetReport {
+  /** The failed journal as it was (JSON lines), also archived in the store. */
+  archive: string;
+  /** SHA-256 (hex) of `archive`, written in the new journal's first record. */
+  sha256: string;
+  /** Records archived. */
+  count: number;
+  problem: ChainProblem;
+}
+
+/** Events from other modules are checked as given (`external`), not withheld. */
+export async function log(ctx: TrustContext, input: AuditInput): Promise<void> {
+  await ctx.commit([], [{ ...input, actor: input.actor ?? ctx.defaultActor }], undefined, true);
+}
+
+export async function verifyAudit(ctx: TrustContext): Promise<ChainVerification> {
+  return ctx.latch.check(await ctx.store.auditKey());
+}
+
+/** See TrustService.resetAudit. */
+export async function resetAudit(ctx: TrustContext, opts: { confirm: boolean; actor?: AuditActor }): Promise<AuditResetReport> {
+  if (opts.confirm !== true) throw new AuditResetRefused('confirmation_required', 'La réinitialisation du journal doit être confirmée explicitement.');
+  const actor = opts.actor ?? ctx.defaultActor;
+  const latch = ctx.latch;
+  const run = async (): Promise<AuditResetReport> => {
+    const keys = await ctx.store.auditKey();
+    const a = await ctx.store.audit();
+    const v = await latch.check(keys, a);
+    if (v.ok || latch.state.state !== 'tampered') throw new AuditResetRefused('audit_intact', 'Le journal est intègre : il n’y a rien à réinitialiser.');
+    const problem = latch.state.problem;
+    const now = ctx.clock();
+    const archive = exportJsonl(a.records, a.anchor, a.head, now);
+    const sha256 = await sha256Hex(new TextEncoder().encode(archive));
+    const fresh = await newJournal(now);
+    const first = await sealRecords(
+      [{ event: 'audit.reset', outcome: 'success', actor, object: { kind: 'audit', fingerprint: sha256 }, details: { reason: 'integrity', code: problem, count: a.records.length } }],
+      fresh.head,
+      now,
+      fresh.key,
+    );
+    await ctx.store.resetAudit({
+      expectJournal: keys.check?.journal,
+      key: fresh.key,
+      check: fresh.check,
+      records: first.records,
+      head: first.head ?? (await emptyHead(fresh.key)),
+      archive: { at: now, problem, count: a.records.length, sha256, text: archive },
+    });
+    latch.key = fresh.key;
+    latch.journal = fresh.check.journal;
+    latch.state = { state: 'intact' };
+    return { archive, sha256, count: a.records.length, problem };
+  };
+  // Serialised with this tab's appends and, across tabs, with theirs.
+  const report = await ctx.serialised(run);
+  await ctx.reload();
+  return report;
+}
+
+export async function auditView(ctx: TrustContext): Promise<AuditView> {
+  const a = await ctx.store.audit();
+  const integrity = await ctx.latch.check(await ctx.store.auditKey(), a);
+  const records = a.records.map((r) => ({ ...r, eventLabel: AUDIT_EVENT_LABELS[r.event] ?? r.event, outcomeLabel: AUDIT_OUTCOME_LABELS[r.outcome] ?? r.outcome })).reverse();
+  return a.anchor ? { records, integrity, anchor: a.anchor } : { records, integrity };
+}
+
+/** The export itself is logged first, so it is included. */
+export async function exportAudit(ctx: TrustContext, actor: AuditActor): Promise<string> {
+  await ctx.commit([], [{ event: 'audit.export', outcome: 'success', actor, object: { kind: 'audit' }, details: { format: 'jsonl' } }]);
+  const a = await ctx.store.audit();
+  return exportJsonl(a.records, a.anchor, a.head, ctx.clock());
+}
+
+/** Purges records past the retention period (≥ 12 months). Returns the number removed. */
+export async function purgeAudit(ctx: TrustContext, now: number): Promise<number> {
+  ctx.latch.require();
+  const a = await ctx.store.audit();
+  const plan = planPurge(a.records, a.anchor, now, ctx.conf.auditRetentionDays);
+  const lastPurge: Change = { store: 'meta', put: { key: 'last-purge', value: now } };
+  if (!plan) {
+    await ctx.store.commit([lastPurge]);
+    await ctx.reload();
+    return 0;
+  }
+  await ctx.commit(
+    [lastPurge],
+    [{ event: 'audit.purge', outcome: 'success', object: { kind: 'audit' }, details: { count: plan.remove.length, through: plan.anchor.seq, anchorHash: plan.anchor.hash, reason: 'retention' } }],
+    plan,
+  );
+  await ctx.reload();
+  return plan.remove.length;
+}
+
+/** The purge as the refresh runs it: at most once per `auditPurgeIntervalDays`. */
+export async function purgeIfDue(ctx: TrustContext, now: number): Promise<number> {
+  const last = ctx.snap.meta.find((m) => m.key === 'last-purge')?.value as number | undefined;
+  if (last !== undefined && now - last < ctx.conf.auditPurgeIntervalDays * DAY_MS) return 0;
+  return purgeAudit(ctx, now);
+}
