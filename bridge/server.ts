@@ -32,6 +32,7 @@ import {
   NONCE_PATTERN,
   authenticationInput,
   sha256,
+  BUSY,
 } from '../src/lib/card/protocol.js';
 import { AuditLog, ORIGINS_FILE, OriginStore, PAIRINGS_FILE, PairingStore, defaultStateDir } from './state.js';
 import { CardAbsentError, PcscTransport, SimulatedTransport, type CardTransport, type ReaderState, type Transmit } from './transport.js';
@@ -97,8 +98,8 @@ export const CLOSE_PROTOCOL = 4400;
 /** Too many frames queued by one connection. */
 export const CLOSE_FLOOD = 4429;
 
-/** Reason code of a request refused because its session has `maxInFlight` requests running. */
-export const BUSY = 'busy';
+/** Reason code of a request refused because its session has `maxInFlight` requests running (lib/card/protocol). */
+export { BUSY };
 
 /** Development mode from the environment: TELETRANS_BRIDGE_DEV=1. */
 export function devModeFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {

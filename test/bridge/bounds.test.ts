@@ -11,6 +11,8 @@ import WebSocket from 'ws';
 import { makeCardSet } from '../../bridge/cards/profiles.js';
 import { BUSY, CLOSE_FLOOD, CLOSE_PROTOCOL, CLOSE_TIMEOUT, startBridge, type Bridge, type BridgeOptions, type PairingRequest } from '../../bridge/server.js';
 import { SimulatedTransport } from '../../bridge/transport.js';
+import { BUSY_MESSAGE } from '../../src/lib/card/protocol.js';
+import { BridgeBusyError } from '../../src/lib/client/card/client.js';
 import { APP_ORIGIN, approver, pairedClient, stateDir, waitFor } from './helpers.js';
 
 let bridge: Bridge | undefined;
@@ -235,9 +237,14 @@ describe('caps on connections, queued frames, requests and payloads', () => {
     const a = approver();
     const b = await start({ transport: sim, approve: a.hook, limits: { maxInFlight: 2 } });
     const { c } = await pairedClient(b.url, a);
-    const calls = Array.from({ length: 5 }, () => c.call<{ rpps: string }>('cps.read', { reader: 'R0' }).then((r) => r.rpps, (e: { code: string }) => e.code));
+    const calls = Array.from({ length: 5 }, () => c.call<{ rpps: string }>('cps.read', { reader: 'R0' }).then((r) => r.rpps, (e: unknown) => e));
     const results = await Promise.all(calls);
-    expect(results).toEqual([set.cpsData.rpps, set.cpsData.rpps, BUSY, BUSY, BUSY]);
+    expect(results.slice(0, 2)).toEqual([set.cpsData.rpps, set.cpsData.rpps]);
+    // The page gets a typed error with its own French message; the bridge's wording is kept.
+    for (const e of results.slice(2)) {
+      expect(e).toBeInstanceOf(BridgeBusyError);
+      expect(e).toMatchObject({ code: BUSY, message: BUSY_MESSAGE, detail: expect.stringContaining('2 requêtes en cours') });
+    }
     expect(b.stats().maxInFlight).toBe(0);
     // Nothing is held: the next request is served.
     expect((await c.call<{ rpps: string }>('cps.read', { reader: 'R0' })).rpps).toBe(set.cpsData.rpps);

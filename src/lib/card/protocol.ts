@@ -52,7 +52,13 @@ export type CardErrorCode =
   | 'card_error'
   | 'unsupported'
   | 'bad_request'
+  /** The connection has as many requests in flight as the bridge serves at once: not served, retry. */
+  | 'busy'
   | PinPadErrorCode;
+/** Reason code of a request the bridge refused unserved because its connection has too many in flight. */
+export const BUSY: CardErrorCode = 'busy';
+/** The practitioner-facing message of `busy` (French UI), the same whatever the bridge's limit. */
+export const BUSY_MESSAGE = 'Le pont de cartes est occupé : trop de demandes sont en cours sur cette connexion. Réessayez dans un instant.';
 /** Result of `cps.verifyPin`, typed or on the pad. */
 export type PinResult = { ok: true; triesLeft: number } | { ok: false; triesLeft: number; blocked: boolean };
 /** Result of `session.lock`. */

@@ -4,6 +4,8 @@
  * see ./protocol.ts for the protocol.
  */
 import {
+  BUSY,
+  BUSY_MESSAGE,
   SecureChannel,
   b64u,
   checkProof,
@@ -75,6 +77,25 @@ export class BridgeError extends Error {
   ) {
     super(message);
   }
+}
+
+/**
+ * The bridge refused a request unserved: this connection already has as many requests in flight
+ * as it serves at once (`busy`). Nothing was done on the card; the same request may be retried.
+ * `detail` keeps the bridge's own wording (with its limit); `message` is the page's.
+ */
+export class BridgeBusyError extends BridgeError {
+  constructor(readonly detail?: string) {
+    super(BUSY, BUSY_MESSAGE);
+  }
+}
+
+/** The typed error of a refused request: `busy` as BridgeBusyError, any other code as BridgeError. */
+export function requestError(err: { code?: unknown; message?: unknown } | undefined): BridgeError {
+  const code = typeof err?.code === 'string' ? err.code : 'error';
+  const message = typeof err?.message === 'string' ? err.message : undefined;
+  if (code === BUSY) return new BridgeBusyError(message);
+  return new BridgeError(code, message ?? 'erreur');
 }
 
 type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void };
@@ -230,7 +251,7 @@ export class BridgeClient {
           const p = this.pending.get(o.id);
           this.pending.delete(o.id);
           if (o.ok) p?.resolve(o.r);
-          else p?.reject(new BridgeError(o.err?.code ?? 'error', o.err?.message ?? 'erreur'));
+          else p?.reject(requestError(o.err));
         }
       } catch {
         s.close(4400, 'bad frame');
