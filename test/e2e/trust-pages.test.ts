@@ -288,8 +288,24 @@ describe('« Certificats » pages (production build)', () => {
       await page.waitForURL(`${app.url}/certificats`);
       await expect.poll(() => page.getByRole('alert').filter({ hasText: 'Poste bloqué' }).isVisible(), POLL).toBe(true);
       expect(await recipient(page, MAILBOX.amcTest).count()).toBe(0);
+      // The whole workstation is blocked, not only the section: the home page and the cards
+      // page (CPS and Vitale reading) show the same panel instead of their content.
+      const blockedPanel = page.getByRole('alert').filter({ hasText: 'Poste bloqué : journal d’audit altéré' });
+      for (const path of ['/', '/cartes']) {
+        await page.goto(`${app.url}${path}`);
+        await expect.poll(() => blockedPanel.isVisible(), POLL).toBe(true);
+        expect(await page.locator('main').getAttribute('data-integrity')).toBe('tampered');
+        expect(await page.title()).toBe('Poste bloqué — Teletrans');
+        expect(await page.locator('[data-integrity="blocked"]').count()).toBe(1);
+        await shot(page, `poste-bloque${path.replace('/', '-')}`.replace(/-$/, '-accueil'));
+      }
+      expect(await page.getByRole('heading', { name: 'Cartes', exact: true }).count()).toBe(0);
+      expect(await page.getByTestId('bridge-command').count()).toBe(0);
+      // The journal page stays reachable from the panel: the administrator acts there.
       await page.getByRole('link', { name: 'Ouvrir le journal d’audit' }).click();
       await page.waitForURL(`${app.url}/certificats/journal`);
+      await expect.poll(() => page.getByText('Journal altéré : enregistrement n° 2').isVisible(), POLL).toBe(true);
+      expect(await blockedPanel.count()).toBe(0);
       await page.getByRole('button', { name: 'Réinitialiser le journal…' }).click();
       const confirmReset = page.getByRole('button', { name: 'Confirmer la réinitialisation' });
       expect(await confirmReset.isDisabled()).toBe(true);
@@ -298,6 +314,19 @@ describe('« Certificats » pages (production build)', () => {
       expect(archive.suggestedFilename()).toMatch(/^teletrans-journal-altere-.*\.jsonl$/);
       await expect.poll(() => page.getByText('Journal intègre').isVisible(), POLL).toBe(true);
       expect(await rows.evaluateAll((trs) => trs.map((tr) => (tr as HTMLElement).dataset.event))).toEqual(['audit.reset']);
+
+      // Reset: the home page and the cards page are usable again (checked after the store has
+      // opened and verified the new journal: the journal page says « Journal intègre » first).
+      const integrity = () => page.locator('main').getAttribute('data-integrity');
+      for (const path of ['/', '/cartes']) {
+        await page.goto(`${app.url}${path}`);
+        await expect.poll(integrity, POLL).toBe('intact');
+        expect(await page.locator('[data-integrity="blocked"]').count()).toBe(0);
+      }
+      await expect.poll(() => page.getByRole('heading', { name: 'Cartes', exact: true }).isVisible(), POLL).toBe(true);
+      expect(await page.getByTestId('bridge-command').textContent()).toBe(`npx teletrans bridge --allow-origin ${app.url}`);
+      await page.goto(`${app.url}/certificats/journal`);
+      await expect.poll(() => page.getByText('Journal intègre').isVisible(), POLL).toBe(true);
 
       // Removal, with confirmation.
       await page.getByRole('navigation', { name: 'Rubriques de la section' }).getByRole('link', { name: 'Magasin de confiance' }).click();

@@ -1,5 +1,5 @@
 /** French wording and tones shared by the « Certificats » pages. */
-import type { AuditActor, AuditObject } from '$lib/trust/audit';
+import type { AuditActor, AuditObject, SettingKey } from '$lib/trust/audit';
 import type { ImportReport } from '$lib/trust/service';
 import type { CrlFreshness, FetchOutcome, RecipientState } from '$lib/trust/schedule';
 
@@ -85,10 +85,25 @@ const OBJECT_KIND_LABELS: Record<AuditObject['kind'], string> = {
   audit: 'Journal'
 };
 
+/** The settings as the practitioner reads them in the journal (the keys are the code's). */
+export const SETTING_LABELS: Record<SettingKey, string> = {
+  timeZone: 'Fuseau horaire',
+  crlWindowStart: 'Début de la plage de mise à jour des LCR',
+  crlWindowEnd: 'Fin de la plage de mise à jour des LCR',
+  crlSlot: 'Heure de mise à jour des LCR',
+  crlPeriodDays: 'Fréquence de mise à jour des LCR',
+  crlRetryDays: 'Délai avant nouvelle tentative',
+  crlAlertLeadHours: 'Préavis d’alerte avant expiration d’une LCR',
+  renewalLeadDays: 'Renouvellement anticipé des certificats',
+  expiredWarningHours: 'Répétition des alertes',
+  auditRetentionDays: 'Durée de conservation du journal',
+  auditPurgeIntervalDays: 'Fréquence de purge du journal'
+};
+
 /** A short description of an audit record's object (no personal data is ever recorded). */
 export function objectLabel(o: AuditObject | undefined): { kind: string; text: string; fingerprint?: string } {
   if (!o) return { kind: '—', text: '' };
-  const text = o.subject ?? (o.issuer ? `émis par ${o.issuer}` : (o.url ?? o.setting ?? ''));
+  const text = o.subject ?? (o.issuer ? `émis par ${o.issuer}` : (o.url ?? (o.setting ? (SETTING_LABELS[o.setting] ?? o.setting) : '')));
   const serial = o.serial && o.kind !== 'ca' ? ` (n° ${o.serial})` : '';
   const out: { kind: string; text: string; fingerprint?: string } = { kind: OBJECT_KIND_LABELS[o.kind] ?? o.kind, text: text + serial };
   if (o.fingerprint) out.fingerprint = o.fingerprint;

@@ -63,7 +63,7 @@ class TrustState {
   inFlight = $state.raw<SourceRecord[]>([]);
   lastRefresh = $state.raw<{ origin: RefreshOrigin; report: RefreshReport } | undefined>(undefined);
   refreshError = $state<string | undefined>(undefined);
-  /** The journal's integrity (SP1): `tampered` blocks the section until an administrator resets it. */
+  /** The journal's integrity (SP1): `tampered` blocks the app (root layout) until an administrator resets it. */
   integrity = $state.raw<AuditIntegrity>({ state: 'intact' });
 
   private opening: Promise<TrustService | undefined> | undefined;
