@@ -599,6 +599,17 @@ export async function startBridge(o: BridgeOptions = {}): Promise<Bridge> {
         const certs = await transport.withCard(r.name, (tx) => r.s.certificates(tx, r.kind));
         return { auth: b64u(certs.auth), sign: certs.sign && b64u(certs.sign), ca: certs.ca && b64u(certs.ca) };
       }
+      case 'ssv.status':
+        // The homologated engine's seam (src/lib/client/billing/bridge-ssv.ts): whether the
+        // GIE's SSV library is loaded here. Never required: the page falls back to the simulator.
+        return { available: ssvLoad.services !== null, reason: ssvLoad.detection.reason };
+      case 'ssv.format':
+      case 'ssv.sign':
+      case 'ssv.lots':
+      case 'ssv.files':
+        // Served by the SSV library once its FFI load exists (services/ssv.ts); until then a
+        // typed refusal that names why, so the page can say it and use the simulator.
+        throw new CardServiceError('unsupported', ssvLoad.detection.reason);
       case 'apdu': {
         // Raw APDUs for diagnostics and the benchmark, limited to commands that neither take a
         // PIN nor use a key: SELECT, READ BINARY, and VERIFY without data (tries counter).

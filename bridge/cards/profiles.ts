@@ -4,6 +4,7 @@
  * here and stay inside the card objects. Nothing in this file is real: names carry "FICTIF",
  * NIRs start with 9 (no real NIR does), RPPS and structure numbers start with 999/1999.
  */
+import { luhnKey } from '../../src/lib/billing/practitioner.js';
 import { generateKeyPair, createHash, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import { genKey, issueCert, type ForgeKey } from '../pki/forge.js';
@@ -149,7 +150,8 @@ export async function makeCps(pki: TestPki, o: CpsOptions = {}): Promise<{ card:
     cardType: 'CPS',
     fictitious: true,
     serial,
-    rpps: '19999999' + serial.slice(-3),
+    // Luhn-valid like a real RPPS (the billing core checks the key), and fictitious: 1999999….
+    rpps: '1999999' + serial.slice(-3) + luhnKey('1999999' + serial.slice(-3)),
     civility: 'DR',
     lastName: 'FICTIF-TEST',
     firstName: 'CAMILLE',

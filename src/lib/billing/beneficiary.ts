@@ -102,7 +102,7 @@ export interface AmoRights extends Period {
 export interface AmcContract {
   /** The complementary insurer's identifier (8 to 10 characters). */
   readonly identifier: string;
-  /** Contract type, 2 digits; `99` is the OCT "enriched FSE" contract (workflow.md). */
+  /** Contract type, 2 digits; `99` is the OCT "enriched FSE" contract (docs/domain/workflow.md). */
   readonly contractType: string;
   readonly rights: Period;
   /**

@@ -127,7 +127,7 @@ export function checkInvoice(invoice: Invoice, ctx: CheckContext): BillingError[
   if (invoice.dre) {
     if (!b.amc) add('dre_without_amc', 'dre', 'Une DRE demande un contrat complémentaire sur la carte.');
     else if (b.amc.contractType === '99') {
-      // workflow.md: contract type 99 (OCT enriched FSE) forbids an FSE and a DRE together.
+      // docs/domain/workflow.md: contract type 99 (OCT enriched FSE) forbids an FSE and a DRE together.
       add('fse_dre_incompatible', 'dre', 'Contrat de type 99 : la FSE et la DRE ne peuvent pas être émises ensemble.');
     }
   }

@@ -3,7 +3,7 @@
  * and the UI branch on it); `message` is French, for the practitioner; `field` says which input
  * was refused (a path such as "acts[2].coefficient") so a form can point at it.
  *
- * Messages never carry a NIR or a patient's name: errors end up in logs (security.md EL1).
+ * Messages never carry a NIR or a patient's name: errors end up in logs (docs/domain/security.md EL1).
  */
 export type BillingErrorCode =
   // model: practitioner
@@ -65,7 +65,19 @@ export type BillingErrorCode =
   | 'exemption_not_open'
   | 'overrun_not_allowed'
   | 'sector_unsupported'
-  | 'checks_failed';
+  | 'checks_failed'
+  // numbering (numbering.ts)
+  | 'counter_invalid'
+  // NGAP combination rules, sector 3, yearly caps (pricing/checks)
+  | 'combination_forbidden'
+  // simulator format and the insurer's reader (ssv/sim-*.ts, reader.ts)
+  | 'format_invalid'
+  // lots, files and routing (lots.ts, routing-data.ts)
+  | 'routing_unknown'
+  // SSV engines (ssv/*.ts)
+  | 'ssv_unavailable'
+  // signatures (signing.ts)
+  | 'signature_failed';
 
 export class BillingError extends Error {
   readonly code: BillingErrorCode;

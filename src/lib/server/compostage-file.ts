@@ -22,6 +22,8 @@ export interface FileCompostageOptions {
   staleMs?: number;
   /** Give up acquiring the lock after this long. Default 30 s. */
   timeoutMs?: number;
+  /** What the counter counts, for messages (French). Default « compostage ». */
+  label?: string;
 }
 
 export class CompostageFileError extends Error {
@@ -53,6 +55,7 @@ export class FileCompostageStore implements CompostageStore {
   readonly lockPath: string;
   private readonly staleMs: number;
   private readonly timeoutMs: number;
+  private readonly label: string;
   /** Serialises this process's own calls, so they queue here instead of spinning on the lock. */
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -61,6 +64,7 @@ export class FileCompostageStore implements CompostageStore {
     this.lockPath = `${path}.lock`;
     this.staleMs = options.staleMs ?? 60_000;
     this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.label = options.label ?? 'compostage';
   }
 
   next(): Promise<number> {
@@ -92,7 +96,7 @@ export class FileCompostageStore implements CompostageStore {
     const m = /^(\d{1,15})\n?$/.exec(text);
     if (!m) {
       // Never restart from 0 over a damaged file: that would reuse compostages.
-      throw new CompostageFileError('counter_corrupt', `fichier de compteur de compostage illisible : ${this.path}`);
+      throw new CompostageFileError('counter_corrupt', `fichier de compteur de ${this.label} illisible : ${this.path}`);
     }
     return Number(m[1]);
   }
@@ -139,7 +143,7 @@ export class FileCompostageStore implements CompostageStore {
       }
       await this.breakIfStale();
       if (Date.now() > deadline) {
-        throw new CompostageFileError('lock_timeout', `verrou du compteur de compostage occupé depuis plus de ${this.timeoutMs} ms : ${this.lockPath}`);
+        throw new CompostageFileError('lock_timeout', `verrou du compteur de ${this.label} occupé depuis plus de ${this.timeoutMs} ms : ${this.lockPath}`);
       }
       await sleep(delay + Math.random() * delay);
       delay = Math.min(delay * 2, 25);

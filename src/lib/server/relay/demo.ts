@@ -21,7 +21,7 @@ import { startTestPeer } from './test-peer.js';
  * The demo practitioner: its national identifier (fictitious RPPS, the one the bridge's simulated
  * CPS carries by default: bridge/cards/profiles.ts), which the relay maps to it, and its sender.
  */
-export const DEMO_RPPS = '19999999001';
+export const DEMO_RPPS = '19999990013';
 export const DEMO_FROM = 'ps.demo@teletrans.test';
 
 const DAY = 86_400_000;

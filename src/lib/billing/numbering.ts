@@ -1,0 +1,79 @@
+/**
+ * Numbers that never repeat (issue 13 item 5): invoice numbers per billing number, lot and file
+ * numbers per sender number, each drawn from a durable counter BEFORE use, on the compostage
+ * pattern (src/lib/sesam/compostage.ts): IndexedDB with strict durability in the browser
+ * (src/lib/client/store/counters.ts), a locked, fsynced file in Node
+ * (src/lib/server/counter-file.ts). A value handed out is durable and never handed out again,
+ * whichever process or tab asks; a number drawn and then not used (a refused invoice, a crash)
+ * leaves a gap, never a repeat.
+ *
+ * Widths are our simulator's (docs/billing/simulator-format.md), not the norm's: invoice
+ * numbers 9 digits, lot and file numbers 6 digits. They never wrap: at exhaustion the counter
+ * refuses (`counter_invalid`) rather than start again at 1.
+ */
+import { fail } from './errors.js';
+
+/** Durable named counters. `next` resolves only once the new value is durable. */
+export interface CounterStore {
+  /** Increments the counter named `key` and resolves to its new value (≥ 1), never reused. */
+  next(key: string): Promise<number>;
+}
+
+/** For tests and one-shot tools: unique within this object only. */
+export class MemoryCounterStore implements CounterStore {
+  private readonly values = new Map<string, number>();
+  async next(key: string): Promise<number> {
+    checkCounterKey(key);
+    const v = (this.values.get(key) ?? 0) + 1;
+    this.values.set(key, v);
+    return v;
+  }
+}
+
+/** Keys are `kind:scope` with a conservative alphabet: they become file names in Node. */
+export const COUNTER_KEY = /^(invoice|lot|file):[0-9A-Z]{1,20}$/;
+
+export function checkCounterKey(key: string): string {
+  if (typeof key !== 'string' || !COUNTER_KEY.test(key)) fail('counter_invalid', 'key', 'Nom de compteur invalide.');
+  return key;
+}
+
+export const INVOICE_NUMBER_DIGITS = 9;
+export const LOT_NUMBER_DIGITS = 6;
+export const FILE_NUMBER_DIGITS = 6;
+
+const BILLING_NUMBER = /^(\d{2}|2A|2B)\d{7}$/;
+
+function format(value: number, digits: number, what: string): string {
+  if (!Number.isSafeInteger(value) || value < 1) fail('counter_invalid', what, `Compteur de ${what} invalide.`);
+  if (value >= 10 ** digits) {
+    fail('counter_invalid', what, `Compteur de ${what} épuisé (${digits} chiffres) : aucun numéro ne peut être réutilisé ; contactez l’administrateur.`);
+  }
+  return String(value).padStart(digits, '0');
+}
+
+export class BillingNumbering {
+  constructor(private readonly store: CounterStore) {}
+
+  /** The next invoice number of this billing number (the situation invoiced under). */
+  async invoiceNumber(billingNumber: string): Promise<string> {
+    if (typeof billingNumber !== 'string' || !BILLING_NUMBER.test(billingNumber)) {
+      fail('billing_number_format', 'billingNumber', 'Numéro de facturation invalide (9 caractères, département en tête).');
+    }
+    return format(await this.store.next(`invoice:${billingNumber}`), INVOICE_NUMBER_DIGITS, 'factures');
+  }
+
+  async lotNumber(sender: string): Promise<string> {
+    return format(await this.store.next(`lot:${checkSender(sender)}`), LOT_NUMBER_DIGITS, 'lots');
+  }
+
+  async fileNumber(sender: string): Promise<string> {
+    return format(await this.store.next(`file:${checkSender(sender)}`), FILE_NUMBER_DIGITS, 'fichiers');
+  }
+}
+
+/** Sender number ("numéro émetteur"): 9 characters like a billing number. */
+export function checkSender(sender: string): string {
+  if (typeof sender !== 'string' || !BILLING_NUMBER.test(sender)) fail('counter_invalid', 'sender', 'Numéro d’émetteur invalide (9 caractères, département en tête).');
+  return sender;
+}

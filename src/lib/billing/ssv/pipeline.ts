@@ -1,0 +1,90 @@
+/**
+ * The billing day as three steps over any `SsvAdapter`, shared by the CLI, the benchmark and
+ * the PWA:
+ *
+ *   prepare   checks → `to_sign`, pricing, invoice number (durable, drawn only once the checks
+ *             passed, so a refused invoice never consumes a number), FSE (+ DRE) formatted.
+ *             The result can be stored and signed later (signature désynchronisée).
+ *   sign      one card signature per document after one PIN entry (the caller's); a card pulled
+ *             midway leaves each invoice signed or not, never half (signing.ts `signBatch`).
+ *   transmit  lots per destination organism, then files by transmission way; lot and file
+ *             numbers drawn from the same durable counters.
+ *
+ * Encryption and packaging into the SMTP message stay with src/lib/sesam (`packageFile`) and
+ * the outbox: this module produces the files.
+ */
+import { submitForSigning, type CheckContext } from '../checks.js';
+import { today } from '../dates.js';
+import { fail } from '../errors.js';
+import type { Invoice } from '../invoice.js';
+import type { BillingNumbering } from '../numbering.js';
+import { priceInvoice, type PricedInvoice } from '../pricing.js';
+import { signBatch, type BatchResult } from '../signing.js';
+import type { BillingFile, FormattedDocument, InvoiceSigner, Lot, Securing, SignedDocument, SsvAdapter, TransmissionWay } from './types.js';
+
+export interface PreparedInvoice {
+  /** The invoice in `to_sign`. */
+  readonly invoice: Invoice;
+  readonly priced: PricedInvoice;
+  readonly number: string;
+  /** Its FSE, and its DRE when asked. */
+  readonly documents: readonly FormattedDocument[];
+}
+
+export interface PrepareOptions {
+  readonly adapter: SsvAdapter;
+  readonly numbering: BillingNumbering;
+  readonly checks: CheckContext;
+  readonly securing?: Securing;
+}
+
+/** Checks, prices, numbers and formats one invoice. Throws `checks_failed` with every problem. */
+export async function prepareInvoice(draft: Invoice, o: PrepareOptions): Promise<PreparedInvoice> {
+  const invoice = submitForSigning(draft, o.checks);
+  const priced = priceInvoice(invoice, o.checks.catalogue);
+  const number = await o.numbering.invoiceNumber(invoice.practitioner.situation.billingNumber);
+  const createdOn = today(o.checks.clock, o.checks.timeZone);
+  const documents = await o.adapter.formatInvoice({ invoice, priced, number, createdOn, securing: o.securing ?? 'vitale' });
+  return Object.freeze({ invoice, priced, number, documents: Object.freeze(documents) });
+}
+
+/** Signs every pending document: one card signature each, signed or not, never half. */
+export function signPending(prepared: readonly PreparedInvoice[], signer: InvoiceSigner, options?: Parameters<typeof signBatch>[2]): Promise<BatchResult> {
+  return signBatch(
+    prepared.flatMap((p) => p.documents),
+    signer,
+    options,
+  );
+}
+
+export interface TransmitOptions {
+  readonly adapter: SsvAdapter;
+  readonly numbering: BillingNumbering;
+  readonly way: TransmissionWay;
+  /** Sender number ("numéro émetteur"): the practitioner's billing number in direct mode. */
+  readonly sender: string;
+  /** YYYY-MM-DD. */
+  readonly fileDate: string;
+  readonly octNumber?: string;
+  readonly messageZone?: string;
+}
+
+export interface Transmission {
+  readonly lots: readonly Lot[];
+  readonly files: readonly BillingFile[];
+}
+
+/** Groups signed documents into lots and files, numbered from the durable counters. */
+export async function buildTransmission(documents: readonly SignedDocument[], o: TransmitOptions): Promise<Transmission> {
+  if (documents.length === 0) fail('no_acts', 'documents', 'Aucune facture signée à transmettre.');
+  const lots = await o.adapter.buildLots(documents, { sender: o.sender, nextLotNumber: () => o.numbering.lotNumber(o.sender) });
+  const files = await o.adapter.buildFiles(lots, {
+    way: o.way,
+    sender: o.sender,
+    fileDate: o.fileDate,
+    nextFileNumber: () => o.numbering.fileNumber(o.sender),
+    ...(o.octNumber !== undefined ? { octNumber: o.octNumber } : {}),
+    ...(o.messageZone !== undefined ? { messageZone: o.messageZone } : {}),
+  });
+  return Object.freeze({ lots: Object.freeze(lots), files: Object.freeze(files) });
+}

@@ -1,0 +1,94 @@
+/**
+ * Durable named counters in the browser (IndexedDB through `idb`). One readwrite transaction
+ * reads, increments and writes a counter: IndexedDB runs readwrite transactions on the same
+ * object store one after another, across every tab and worker of the origin, so two tabs can
+ * never obtain the same value. The value is returned only once the transaction has completed
+ * with strict durability where the browser supports it, so a value handed out survives a crash
+ * or a reload and is never handed out again. A damaged value is an error, never a reset.
+ *
+ * `IdbCounters` is the mechanism (the compostage counter uses it too); `IdbCounterStore` is the
+ * billing numbering's store, with its key rules.
+ */
+import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
+import { checkCounterKey, type CounterStore } from '../../billing/numbering.js';
+
+interface CounterSchema extends DBSchema {
+  counters: { key: string; value: number };
+}
+
+const STORE = 'counters';
+
+export class CounterDamagedError extends Error {
+  readonly code = 'counter_corrupt';
+  constructor(key: string, value: unknown) {
+    super(`compteur « ${key} » illisible dans IndexedDB (${String(value)}) : il n’est jamais remis à zéro`);
+    this.name = 'CounterDamagedError';
+  }
+}
+
+export class IdbCounters {
+  private db?: Promise<IDBPDatabase<CounterSchema>>;
+
+  constructor(private readonly dbName: string) {}
+
+  private open(): Promise<IDBPDatabase<CounterSchema>> {
+    this.db ??= openDB<CounterSchema>(this.dbName, 1, {
+      upgrade(db) {
+        db.createObjectStore(STORE);
+      },
+      // Another tab wants a newer schema: let it, and reopen on the next call.
+      blocking: () => {
+        void this.db?.then((d) => d.close());
+        this.db = undefined;
+      },
+      terminated: () => {
+        this.db = undefined;
+      },
+    });
+    // A failed open is not cached: the next call retries.
+    this.db.catch(() => {
+      this.db = undefined;
+    });
+    return this.db;
+  }
+
+  async next(key: string): Promise<number> {
+    const db = await this.open();
+    const tx = db.transaction(STORE, 'readwrite', { durability: 'strict' });
+    const store = tx.objectStore(STORE);
+    const current = (await store.get(key)) ?? 0;
+    if (!Number.isSafeInteger(current) || current < 0) {
+      tx.abort();
+      tx.done.catch(() => undefined);
+      throw new CounterDamagedError(key, current);
+    }
+    const value = current + 1;
+    await store.put(value, key);
+    await tx.done;
+    return value;
+  }
+
+  /** Closes the connection (tests, page teardown). */
+  async close(): Promise<void> {
+    const db = this.db;
+    this.db = undefined;
+    if (db) (await db).close();
+  }
+}
+
+export const COUNTERS_DB = 'teletrans-counters';
+
+/** Invoice, lot and file counters (numbering.ts). `dbName` is for tests. */
+export class IdbCounterStore implements CounterStore {
+  private readonly counters: IdbCounters;
+  constructor(dbName: string = COUNTERS_DB) {
+    this.counters = new IdbCounters(dbName);
+  }
+  next(key: string): Promise<number> {
+    checkCounterKey(key);
+    return this.counters.next(key);
+  }
+  close(): Promise<void> {
+    return this.counters.close();
+  }
+}

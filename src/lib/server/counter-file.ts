@@ -1,0 +1,35 @@
+/**
+ * Named durable counters in Node (the CLI, scripts): one file per counter in a directory, each
+ * incremented under the compostage counter's protocol (compostage-file.ts: exclusive lock file,
+ * write to a temporary file, fsync, rename, fsync the directory; stale locks broken safely), so
+ * several processes share them and a value is never handed out twice.
+ */
+import { join } from 'node:path';
+import { checkCounterKey, type CounterStore } from '../billing/numbering.js';
+import { FileCompostageStore, type FileCompostageOptions } from './compostage-file.js';
+
+export class FileCounterStore implements CounterStore {
+  private readonly counters = new Map<string, FileCompostageStore>();
+
+  constructor(
+    readonly directory: string,
+    private readonly options: Omit<FileCompostageOptions, 'label'> = {},
+  ) {}
+
+  next(key: string): Promise<number> {
+    checkCounterKey(key);
+    let c = this.counters.get(key);
+    if (!c) {
+      // `invoice:751234567` → `invoice-751234567`: the key's alphabet cannot leave the directory.
+      c = new FileCompostageStore(join(this.directory, key.replace(':', '-')), { ...this.options, label: key.split(':')[0]! });
+      this.counters.set(key, c);
+    }
+    return c.next();
+  }
+}
+
+/** Default directory: $XDG_STATE_HOME/teletrans/counters (or ~/.local/state/…). */
+export function defaultCountersDir(env: NodeJS.ProcessEnv = process.env): string {
+  const base = env.XDG_STATE_HOME || `${env.HOME ?? '.'}/.local/state`;
+  return `${base}/teletrans/counters`;
+}

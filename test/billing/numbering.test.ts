@@ -1,0 +1,58 @@
+/** Invoice, lot and file numbers: widths, scopes, validation, and never a wrap. */
+import { describe, expect, it } from 'vitest';
+import { BillingError, BillingNumbering, MemoryCounterStore, type CounterStore } from '../../src/lib/billing/index.js';
+
+const fails = async (p: Promise<unknown>): Promise<string> => {
+  try {
+    await p;
+    return 'no error';
+  } catch (e) {
+    return e instanceof BillingError ? e.code : `not a BillingError: ${String(e)}`;
+  }
+};
+
+describe('BillingNumbering', () => {
+  it('numbers invoices per billing number (9 digits), lots and files per sender (6 digits)', async () => {
+    const n = new BillingNumbering(new MemoryCounterStore());
+    expect(await n.invoiceNumber('751234567')).toBe('000000001');
+    expect(await n.invoiceNumber('751234567')).toBe('000000002');
+    expect(await n.invoiceNumber('2A1234567')).toBe('000000001');
+    expect(await n.lotNumber('751234567')).toBe('000001');
+    expect(await n.fileNumber('751234567')).toBe('000001');
+    expect(await n.lotNumber('751234567')).toBe('000002');
+    expect(await n.invoiceNumber('751234567')).toBe('000000003');
+  });
+
+  it('refuses malformed billing and sender numbers, before drawing anything', async () => {
+    const drawn: string[] = [];
+    const store: CounterStore = { next: async (k) => (drawn.push(k), 1) };
+    const n = new BillingNumbering(store);
+    expect(await fails(n.invoiceNumber('75123456'))).toBe('billing_number_format');
+    expect(await fails(n.invoiceNumber('../../etc'))).toBe('billing_number_format');
+    expect(await fails(n.lotNumber('2C1234567'))).toBe('counter_invalid');
+    expect(await fails(n.fileNumber(''))).toBe('counter_invalid');
+    expect(drawn).toEqual([]);
+  });
+
+  it('never wraps: an exhausted counter refuses instead of starting again', async () => {
+    const store: CounterStore = { next: async (k) => (k.startsWith('invoice') ? 1_000_000_000 : 1_000_000) };
+    const n = new BillingNumbering(store);
+    expect(await fails(n.invoiceNumber('751234567'))).toBe('counter_invalid');
+    expect(await fails(n.lotNumber('751234567'))).toBe('counter_invalid');
+    const last = new BillingNumbering({ next: async () => 999_999_999 });
+    expect(await last.invoiceNumber('751234567')).toBe('999999999');
+  });
+
+  it('refuses a store that hands out 0, a negative or a fraction', async () => {
+    for (const v of [0, -1, 1.5, Number.NaN]) {
+      expect(await fails(new BillingNumbering({ next: async () => v }).invoiceNumber('751234567'))).toBe('counter_invalid');
+    }
+  });
+
+  it('the memory store refuses keys that could escape a directory', async () => {
+    const m = new MemoryCounterStore();
+    expect(await fails(m.next('invoice:../x'))).toBe('counter_invalid');
+    expect(await fails(m.next('other:751234567'))).toBe('counter_invalid');
+    expect(await m.next('invoice:751234567')).toBe(1);
+  });
+});
