@@ -46,7 +46,7 @@ export default defineConfig(
       }
     }
   },
-  // Boundaries (ARCHITECTURE.md): imports go down, never up. The core domains import only other
+  // Boundaries (docs/ARCHITECTURE.md): imports go down, never up. The core domains import only other
   // core domains and pure libraries; browser adapters, server code and the bridge import the
   // core, never each other.
   {
@@ -56,7 +56,7 @@ export default defineConfig(
         'error',
         {
           patterns: [
-            { group: ['**/client/**', '$lib/client/**', '**/server/**', '$lib/server/**', '**/cli/**', '**/bridge/**', '**/routes/**'], message: 'The core imports no adapter (ARCHITECTURE.md, principle 2).' },
+            { group: ['**/client/**', '$lib/client/**', '**/server/**', '$lib/server/**', '**/cli/**', '**/bridge/**', '**/routes/**'], message: 'The core imports no adapter (docs/ARCHITECTURE.md, principle 2).' },
             { group: ['$app/**', 'svelte', 'svelte/**', 'node:*', ...NODE_OR_BROWSER_IO], message: 'The core is isomorphic: I/O belongs to an adapter.' }
           ]
         }

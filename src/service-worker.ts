@@ -81,7 +81,7 @@ async function networkFirstNavigation(request: Request): Promise<Response> {
 }
 
 /**
- * The CRL and certificate schedules (transmission.md §5–6) also run when no tab is open:
+ * The CRL and certificate schedules (docs/domain/transmission.md §5–6) also run when no tab is open:
  * the browser wakes the worker with a periodic background sync, and the worker runs
  * whatever the schedule says is due. Open tabs hear of it through the store's
  * BroadcastChannel, and through a message for those that want to know it ran.

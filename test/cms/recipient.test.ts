@@ -1,6 +1,6 @@
 /**
  * Encryption refuses a recipient certificate that fails the sesam-vitale-attachment profile
- * (transmission.md §2–3), with the Verifier's reason codes; `insecureSkipVerify` overrides.
+ * (docs/domain/transmission.md §2–3), with the Verifier's reason codes; `insecureSkipVerify` overrides.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CmsError, type Recipient, checkRecipient, encryptDocument, encryptFor, joinParts } from '../../src/lib/cms/index.js';

@@ -1,5 +1,5 @@
 /**
- * The directory door's audit events are durable (security.md SA2): a fetch through the
+ * The directory door's audit events are durable (docs/domain/security.md SA2): a fetch through the
  * endpoint leaves a row in the relay's real SQLite store, still there after the store is
  * reopened and after the relay's retention prune (≥ 12 months), holding no client address;
  * the client's pseudonym is made under the store's own key, the same after a restart.
@@ -14,7 +14,7 @@ import { createDirectoryEndpoint, makeConfig } from '../../src/lib/server/direct
 import { durableAuditSink, loadPseudonymKey, pseudonymKeyId, pseudonymise } from '../../src/lib/server/directory/audit';
 import { DEFAULTS } from '../../src/lib/server/relay/config';
 import { SqliteStore } from '../../src/lib/server/relay/store/sqlite';
-import { SHARED_DIR } from '../e2e/app-server';
+import { pkitsDir } from '../pki/pkits-data';
 
 const APP = 'http://127.0.0.1:5999';
 const CLIENT_ADDRESS = '198.51.100.23';
@@ -23,7 +23,7 @@ const DAY = 86_400_000;
 let dir: string;
 let http: Server;
 let port: number;
-const cert = readFileSync(join(SHARED_DIR, 'pkits', 'certs', 'deltaCRLIndicatorNoBaseCACert.crt'));
+const cert = readFileSync(join(pkitsDir, 'certs', 'deltaCRLIndicatorNoBaseCACert.crt'));
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'teletrans-dir-audit-'));

@@ -26,7 +26,7 @@ function code(fn: () => unknown): string {
 }
 
 describe('parseDirectoryUrl', () => {
-  it('reads the transmission.md CRL example (suffix form)', () => {
+  it('reads the docs/domain/transmission.md CRL example (suffix form)', () => {
     const t = parseDirectoryUrl(`ldap://annuaire.sesam-vitale.fr/${CA}/certificateRevocationList`);
     expect(t).toMatchObject({
       protocol: 'ldap',
@@ -41,7 +41,7 @@ describe('parseDirectoryUrl', () => {
     });
   });
 
-  it('reads the transmission.md recipient example (mailbox form)', () => {
+  it('reads the docs/domain/transmission.md recipient example (mailbox form)', () => {
     const t = parseDirectoryUrl(`ldap://annuaire.sesam-vitale.fr/${CA},cn=amo_pj.reel@reel.rss.fr/certificate`);
     expect(t).toMatchObject({
       form: 'mailbox',
@@ -53,7 +53,7 @@ describe('parseDirectoryUrl', () => {
     });
   });
 
-  it('reads the transmission.md CA example (bare DN: all three attributes)', () => {
+  it('reads the docs/domain/transmission.md CA example (bare DN: all three attributes)', () => {
     const t = parseDirectoryUrl(`ldap://annuaire.sesam-vitale.fr/${CA}`);
     expect(t).toMatchObject({
       form: 'rfc4516',

@@ -7,11 +7,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { REPO_ROOT } from '../browser/harness';
-
-/** The shared fixtures (PKITS, specs): `<parent>/shared` beside the repository, or $TELETRANS_SHARED. */
-export const SHARED_DIR = process.env.TELETRANS_SHARED ?? resolve(REPO_ROOT, '..', 'shared');
 
 /**
  * Environment for the build and the server: production, without what Vitest sets (with

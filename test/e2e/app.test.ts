@@ -1,6 +1,6 @@
 /**
  * End-to-end: the production build served by `node build`, driven in Chromium.
- * Needs the shared PKITS data (see SHARED_DIR) for the « Certificats » scenarios.
+ * Uses the PKITS data (test/fixtures/pkits/) for the « Certificats » scenarios.
  */
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,12 +8,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { launchChromium } from '../browser/harness';
-import { SHARED_DIR, buildApp, startApp, type PrivateBuild, type RunningApp } from './app-server';
+import { pkitsDir } from '../pki/pkits-data';
+import { buildApp, startApp, type PrivateBuild, type RunningApp } from './app-server';
 import { INSURER_ADDR, PRACTITIONER_ADDR, startMailServers, type MailServers } from '../relay/fixtures/mail';
 import { ORIGIN, composeTestMessage, configJson, login, makeIgcSante, relayConfig } from '../relay/fixtures/relay';
 
-const PKITS_CERTS = join(SHARED_DIR, 'pkits', 'certs');
-const PKITS_CRLS = join(SHARED_DIR, 'pkits', 'crls');
+const PKITS_CERTS = join(pkitsDir, 'certs');
+const PKITS_CRLS = join(pkitsDir, 'crls');
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
 interface Manifest {

@@ -32,9 +32,8 @@ import {
 } from './fixtures/big-crl.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const sharedDir = process.env.TELETRANS_SHARED ?? path.resolve(repoRoot, '../shared');
-const pkitsCrlDir = path.join(sharedDir, 'pkits', 'crls');
-const pkitsCertDir = path.join(sharedDir, 'pkits', 'certs');
+const pkitsCrlDir = path.join(repoRoot, 'test', 'fixtures', 'pkits', 'crls');
+const pkitsCertDir = path.join(repoRoot, 'test', 'fixtures', 'pkits', 'certs');
 
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
 const bytes = (...b: number[]): Uint8Array => new Uint8Array(b);

@@ -1,5 +1,5 @@
 /**
- * Loads the PKITS conformance data from the shared directory: every certificate that is not
+ * Loads the PKITS conformance data (test/fixtures/pkits/, see its README): every certificate that is not
  * an end-entity one joins the pool, every CRL joins the CRL pool, the trust anchor is
  * TrustAnchorRootCertificate.crt, and expected.tsv gives the outcome under default settings.
  */
@@ -8,8 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-export const sharedDir = process.env.TELETRANS_SHARED ?? resolve(repoRoot, '../shared');
-export const pkitsDir = join(sharedDir, 'pkits');
+export const pkitsDir = join(repoRoot, 'test', 'fixtures', 'pkits');
 
 /** PKITS certificates are valid 2010–2030; a fixed instant keeps the suite deterministic. */
 export const PKITS_AT = '2024-06-01T00:00:00Z';

@@ -1,5 +1,5 @@
 /**
- * The sesam-vitale-attachment profile (transmission.md §2–3) on certificates and CRLs made
+ * The sesam-vitale-attachment profile (docs/domain/transmission.md §2–3) on certificates and CRLs made
  * by the real OpenSSL: a hierarchy shaped like AC-SESAM-VITALE-TEST-2034 / AC-FACTURATION-TEST.
  */
 import { beforeAll, describe, expect, it } from 'vitest';

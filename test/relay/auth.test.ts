@@ -1,6 +1,6 @@
 /**
  * Logging in to the relay with the CPS: the CPS-authentication profile (the card's
- * authentication certificate only, RSA ≥ 2048, no SHA-1: security.md SP3, C2, G5), practitioners
+ * authentication certificate only, RSA ≥ 2048, no SHA-1: docs/domain/security.md SP3, C2, G5), practitioners
  * named by a unique identifier, sessions ended by revocation and by logout, small bodies on the
  * unauthenticated routes. Certificates come from the test IGC-Santé chain (forge) and, for the
  * SHA-1 case, from OpenSSL as the issuing CA.

@@ -1,6 +1,6 @@
 /**
- * Intake refuses what is not an encrypted SESAM-Vitale lot (ARCHITECTURE.md principle 3,
- * transmission.md §2 and §7): one Application/EDI-consent entity, flag K, an EnvelopedData.
+ * Intake refuses what is not an encrypted SESAM-Vitale lot (docs/ARCHITECTURE.md principle 3,
+ * docs/domain/transmission.md §2 and §7): one Application/EDI-consent entity, flag K, an EnvelopedData.
  * EnvelopedData from OpenSSL (`openssl cms -encrypt`, the reference of §2) and from our own
  * packager (src/lib/sesam packageLot + src/lib/cms) are accepted.
  */

@@ -1,5 +1,5 @@
 /**
- * The message layer's fields: Content-Description values (every value of transmission.md §7),
+ * The message layer's fields: Content-Description values (every value of docs/domain/transmission.md §7),
  * return natures, subjects, compostage, routing, addresses, base64, the OCT framing.
  */
 import { describe, expect, it } from 'vitest';
@@ -23,7 +23,7 @@ function fieldError(fn: () => unknown, code: string, field?: string): SesamField
   throw new Error(`expected SesamFieldError ${code}`);
 }
 
-describe('Content-Description (transmission.md §7 table)', () => {
+describe('Content-Description (docs/domain/transmission.md §7 table)', () => {
   const table: Array<[FlowKind, FlowMode, string, string]> = [
     ['FSE', 'real', 'FSE/B2/K', 'FSE/B2/ZK'],
     ['DRE', 'real', 'DRE/DR/K', 'DRE/DR/ZK'],
@@ -157,7 +157,7 @@ describe('time and compostage (Europe/Paris by default)', () => {
   });
 });
 
-describe('subject (transmission.md §7, §8)', () => {
+describe('subject (docs/domain/transmission.md §7, §8)', () => {
   const base = { prefix: 'SV' as const, version: '140700', exercice: '123456789', compostage: '2026030514030700001', invoices: 25 };
 
   it('formats SV and DR subjects', () => {
@@ -200,7 +200,7 @@ describe('subject (transmission.md §7, §8)', () => {
   });
 });
 
-describe('routing (transmission.md §2 table, §8)', () => {
+describe('routing (docs/domain/transmission.md §2 table, §8)', () => {
   it('direct mode: production and test mailboxes', () => {
     expect(routeFlow('FSE', 'real')).toEqual({ to: 'amo_pj.reel@reel.rss.fr', role: 'amo', certificateEmail: 'amo_pj.reel@reel.rss.fr', platform: 'production' });
     expect(routeFlow('DRE', 'real')).toEqual({ to: 'amc_pj.reel@reel.rss.fr', role: 'amc', certificateEmail: 'amc_pj.reel@reel.rss.fr', platform: 'production' });

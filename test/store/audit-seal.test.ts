@@ -1,5 +1,5 @@
 /**
- * The audit journal's seal in Chromium over IndexedDB (security.md SP1), attacked the way
+ * The audit journal's seal in Chromium over IndexedDB (docs/domain/security.md SP1), attacked the way
  * someone editing the stored data would (test/store/attacks.ts): (a) a record rewritten and
  * the plain hash chain recomputed, (b) the key deleted, (c) the key replaced by a fresh one
  * and everything resealed, (d) the head and `audit-mac-from` edited in meta, (e) the last

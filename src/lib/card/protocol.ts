@@ -1,6 +1,6 @@
 /**
  * The bridge channel's protocol, shared by the browser (src/lib/client/card/) and the bridge
- * (bridge/): a core module (ARCHITECTURE.md: lib/card) that both import; WebCrypto only, so it
+ * (bridge/): a core module (docs/ARCHITECTURE.md: lib/card) that both import; WebCrypto only, so it
  * runs unchanged in both.
  *
  * Pairing (once per web origin, approved on the machine):

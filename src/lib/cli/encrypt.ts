@@ -1,5 +1,5 @@
 /**
- * `teletrans encrypt`: attachment encryption of one file for its recipient (transmission.md §2).
+ * `teletrans encrypt`: attachment encryption of one file for its recipient (docs/domain/transmission.md §2).
  * Argument parsing and file I/O only: validation is the PKI core's (sesam-vitale-attachment
  * profile), encryption the CMS core's, with AES-CBC and RSA from node:crypto (OpenSSL).
  */

@@ -1,5 +1,5 @@
 /**
- * `teletrans package`: a lot file → the SMTP message of transmission.md §7, on standard output.
+ * `teletrans package`: a lot file → the SMTP message of docs/domain/transmission.md §7, on standard output.
  * Argument parsing and file I/O only; the message is built by src/lib/sesam (packageLot), the
  * recipient certificate checked and the file encrypted by src/lib/cms, the compostage counter
  * kept by src/lib/server/compostage-file.ts.

@@ -1,5 +1,5 @@
 /**
- * Compression before encryption (flag `Z` of the message profile, transmission.md §2 and §7:
+ * Compression before encryption (flag `Z` of the message profile, docs/domain/transmission.md §2 and §7:
  * "compressed, then encrypted"). One small interface, so the format can be swapped if the
  * insurers ever require another one; gzip (RFC 1952) is the default.
  *

@@ -1,5 +1,5 @@
 /**
- * Attachment encryption: EnvelopedData (RFC 5652 §6) as transmission.md §2 requires and
+ * Attachment encryption: EnvelopedData (RFC 5652 §6) as docs/domain/transmission.md §2 requires and
  * `openssl cms -encrypt -binary -aes-128-cbc -outform DER` produces: AES-128-CBC with a fresh
  * key and IV per document, the key transported to one RSA recipient (PKCS #1 v1.5 by default,
  * RSAES-OAEP-SHA-256 as an option), recipient named by issuerAndSerialNumber (default) or
@@ -161,7 +161,7 @@ export function joinParts(parts: readonly Uint8Array[]): Uint8Array<ArrayBuffer>
   return concat(parts);
 }
 
-/** transmission.md §2: the encrypted file is named after the original, plus `.pkcs7`. */
+/** docs/domain/transmission.md §2: the encrypted file is named after the original, plus `.pkcs7`. */
 export function encryptedFileName(name: string): string {
   return `${name}.pkcs7`;
 }

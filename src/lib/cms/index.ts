@@ -1,6 +1,6 @@
 /**
  * CMS (RFC 5652) core for attachment encryption and signed service messages
- * (shared/spec/transmission.md §2, §9). Isomorphic: WebCrypto and BigInt only, so the PWA
+ * (docs/domain/transmission.md §2, §9). Isomorphic: WebCrypto and BigInt only, so the PWA
  * encrypts lots in the browser for their final recipient and the relay never sees plaintext.
  *
  *   const r = await checkRecipient(certDer, { anchors, intermediates, crls, email: 'amo_pj.test@test.rss.fr' });

@@ -1,6 +1,6 @@
 /**
  * The recipient of an encrypted attachment: its certificate, checked against the
- * sesam-vitale-attachment profile (transmission.md §2–3) before any key is encrypted for it.
+ * sesam-vitale-attachment profile (docs/domain/transmission.md §2–3) before any key is encrypted for it.
  *
  * A Recipient can only be obtained from `checkRecipient`, which either validates the
  * certificate (chain, dates, CRL required, keyUsage, mailbox in subjectAltName, RSA ≥ 2048) or
@@ -18,7 +18,7 @@ export interface RecipientPolicy {
   anchors: Uint8Array[];
   /** Candidate intermediates (DER), e.g. AC-FACTURATION. */
   intermediates?: Uint8Array[];
-  /** CRLs (DER). Without one covering the certificate, it is refused (transmission.md §2). */
+  /** CRLs (DER). Without one covering the certificate, it is refused (docs/domain/transmission.md §2). */
   crls?: Uint8Array[];
   /** Validation time; defaults to now. */
   at?: Date;
@@ -39,7 +39,7 @@ export interface Recipient {
   readonly key: RsaPublicKey;
   /** False when created with `insecureSkipVerify`. */
   readonly verified: boolean;
-  /** Validation warnings to show (e.g. crl_expired: used anyway, per transmission.md §2). */
+  /** Validation warnings to show (e.g. crl_expired: used anyway, per docs/domain/transmission.md §2). */
   readonly warnings: VerifyIssue[];
   /** The validated path, leaf first (empty when not verified). */
   readonly path: PathEntry[];

@@ -1,6 +1,6 @@
 /**
  * RSA on BigInt for what WebCrypto lacks: RSAES-PKCS1-v1_5 (RFC 8017 §7.2), the key transport
- * `openssl cms -encrypt` uses by default and SESAM-Vitale expects (transmission.md §2).
+ * `openssl cms -encrypt` uses by default and SESAM-Vitale expects (docs/domain/transmission.md §2).
  * WebCrypto offers RSA-OAEP only, so the public-key operation (e = 65537: 17 modular
  * multiplications) and, for decryption, the CRT private-key operation are done here.
  *

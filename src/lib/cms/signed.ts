@@ -1,6 +1,6 @@
 /**
  * SignedData verification (RFC 5652 §5), for the insurers' signed service messages
- * (transmission.md §9: 4005, 4015, 4025). Checks, for every SignerInfo:
+ * (docs/domain/transmission.md §9: 4005, 4015, 4025). Checks, for every SignerInfo:
  *   - the signer certificate, found among the SignedData certificates or the caller's,
  *     by issuerAndSerialNumber or subjectKeyIdentifier;
  *   - with signed attributes: content-type equal to eContentType, message-digest equal to

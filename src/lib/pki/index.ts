@@ -150,7 +150,7 @@ export class Verifier {
         initialPolicyMappingInhibit: input.initialPolicyMappingInhibit ?? false,
         initialAnyPolicyInhibit: input.initialAnyPolicyInhibit ?? false,
         revocation: input.revocation ?? 'require',
-        // transmission.md §3: CA certificates are checked against their issuer's CRL when one is offered.
+        // docs/domain/transmission.md §3: CA certificates are checked against their issuer's CRL when one is offered.
         caRevocation: input.revocation ?? (profile === 'sesam-vitale-attachment' ? 'if-available' : 'require'),
         staleCrl: input.staleCrl ?? (profile === 'sesam-vitale-attachment' ? 'warn' : 'reject'),
       },

@@ -1,6 +1,6 @@
 /**
  * The CPS-authentication profile, on top of RFC 5280 validation: what a relay (or any remote
- * service) accepts as the practitioner's card logging in (security.md SP3, C2, G5).
+ * service) accepts as the practitioner's card logging in (docs/domain/security.md SP3, C2, G5).
  *
  * A CPS carries two certificates: authentication (keyUsage digitalSignature) and signature
  * (keyUsage nonRepudiation only, for signing invoices). Only the first may open a session:

@@ -1,9 +1,9 @@
 /**
- * The SESAM-Vitale attachment-encryption profile (shared/spec/transmission.md §2–3), on top
+ * The SESAM-Vitale attachment-encryption profile (docs/domain/transmission.md §2–3), on top
  * of RFC 5280 validation: keyUsage present, critical, with digitalSignature,
  * keyEncipherment and nonRepudiation; subjectAltName rfc822Name equal to the expected
  * mailbox; RSA ≥ 2048 bits (the lot's AES key is transported with RSA); RGS algorithms only
- * (security.md G5: no SHA-1 signatures, no key under 2048 bits in the path).
+ * (docs/domain/security.md G5: no SHA-1 signatures, no key under 2048 bits in the path).
  * Revocation rules (CRL mandatory, stale CRL used with a warning) are engine options.
  */
 import { type Cert, KU, OID } from './cert.js';
@@ -59,7 +59,7 @@ export function sesamAttachmentIssues(path: Cert[], anchorCount: number, email: 
 }
 
 /**
- * RGS algorithms (security.md G5) over a validated path, leaf first: RSA keys of at least 2048
+ * RGS algorithms (docs/domain/security.md G5) over a validated path, leaf first: RSA keys of at least 2048
  * bits, no DSA, no SHA-1 signature on any certificate but the trust anchor (whose own
  * signature nobody relies on). Shared by the attachment and CPS-authentication profiles.
  */

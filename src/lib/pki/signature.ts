@@ -49,7 +49,7 @@ export interface SignatureScheme {
   family: 'rsa' | 'rsa-pss' | 'ecdsa' | 'dsa' | 'ed25519';
   hash: 'SHA-1' | 'SHA-256' | 'SHA-384' | 'SHA-512' | 'none';
   saltLength?: number;
-  /** SHA-1 based: accepted by RFC 5280 validation, refused for new material (RGS, security.md G5). */
+  /** SHA-1 based: accepted by RFC 5280 validation, refused for new material (RGS, docs/domain/security.md G5). */
   weak: boolean;
 }
 

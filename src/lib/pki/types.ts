@@ -4,7 +4,7 @@
  */
 
 /**
- * Validation profiles. `sesam-vitale-attachment` adds transmission.md §2–3 on top of RFC 5280;
+ * Validation profiles. `sesam-vitale-attachment` adds docs/domain/transmission.md §2–3 on top of RFC 5280;
  * `cps-authentication` the card's authentication certificate and RGS algorithms
  * (profile-cps-auth.ts), for logging in to a remote service.
  */
@@ -34,12 +34,12 @@ export interface VerifyInput {
    * certificate of the path must be covered by a usable CRL. 'if-available' turns an unknown
    * status into a warning; 'off' skips CRLs altogether. When unset, the
    * sesam-vitale-attachment profile requires a CRL for the leaf and checks CA certificates
-   * against their issuer's CRL when one is offered (transmission.md §3).
+   * against their issuer's CRL when one is offered (docs/domain/transmission.md §3).
    */
   revocation?: 'require' | 'if-available' | 'off';
   /**
    * What an expired CRL (nextUpdate passed) means. Default: 'reject' for rfc5280 (the CRL is
-   * not used), 'warn' for sesam-vitale-attachment (transmission.md §2: used, with a warning).
+   * not used), 'warn' for sesam-vitale-attachment (docs/domain/transmission.md §2: used, with a warning).
    */
   staleCrl?: 'reject' | 'warn';
 }

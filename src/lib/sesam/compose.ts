@@ -1,5 +1,5 @@
 /**
- * The SMTP message of transmission.md §7 (annex 4): RFC 5322 headers, one MIME entity
+ * The SMTP message of docs/domain/transmission.md §7 (annex 4): RFC 5322 headers, one MIME entity
  * (RFC 2045) carrying the file, either as the message body ("single") or as the only part of
  * a multipart/mixed body (RFC 2046), CRLF everywhere, base64 in 76-column lines.
  *

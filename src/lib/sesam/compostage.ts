@@ -1,5 +1,5 @@
 /**
- * The compostage `AAAAMMJJHHMMSSxxxxx` of the SMTP subject (transmission.md §7): the local
+ * The compostage `AAAAMMJJHHMMSSxxxxx` of the SMTP subject (docs/domain/transmission.md §7): the local
  * French time of packaging to the second, then a 5-digit counter.
  *
  * Uniqueness rule (a retransmission must never reuse a compostage):

@@ -1,5 +1,5 @@
 /**
- * Content-Description values (transmission.md §7): `nature/norm[/flags]`.
+ * Content-Description values (docs/domain/transmission.md §7): `nature/norm[/flags]`.
  *
  * Outbound values are produced from (kind, mode, compressed) and nothing else, so that every
  * value on the wire is one of the table's. Inbound values are parsed case-insensitively and
@@ -35,7 +35,7 @@ export function assertMode(mode: string): asserts mode is FlowMode {
  *
  * FACTURE (the OCT single file) exists only as `FACTURE/SV/…` in our documents: there is no
  * FACTURETEST or FACTUREDEMO. Rather than invent one, test and demo FACTURE flows are refused;
- * an OCT test flow is sent split at the source (FSETEST/DRETEST, transmission.md §8 way 1).
+ * an OCT test flow is sent split at the source (FSETEST/DRETEST, docs/domain/transmission.md §8 way 1).
  */
 export function contentDescription(kind: FlowKind, mode: FlowMode, compressed: boolean): string {
   assertKind(kind);
@@ -82,7 +82,7 @@ function buildNatures(): Map<string, NatureInfo> {
 
 const NATURES = buildNatures();
 
-/** Profession codes of OCT text acknowledgements (`ART/XX`), workflow.md. */
+/** Profession codes of OCT text acknowledgements (`ART/XX`), docs/domain/workflow.md. */
 export const PROFESSION_CODES: Readonly<Record<string, string>> = {
   IF: 'infirmiers',
   MK: 'masseurs-kinésithérapeutes',

@@ -1,5 +1,5 @@
 /**
- * SESAM-Vitale message layer (transmission.md §7–9): Content-Description values, subjects and
+ * SESAM-Vitale message layer (docs/domain/transmission.md §7–9): Content-Description values, subjects and
  * compostage, routing, OCT framing, the SMTP message composer and parser. Isomorphic: no Node
  * imports; persistent compostage stores live in src/lib/client/store and src/lib/server.
  */

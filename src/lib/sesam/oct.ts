@@ -1,5 +1,5 @@
 /**
- * The OCT single file (transmission.md §8 way 2, workflow.md): FSE lots and/or DRE lots
+ * The OCT single file (docs/domain/transmission.md §8 way 2, docs/domain/workflow.md): FSE lots and/or DRE lots
  * concatenated, without regard to the grouping criterion, framed by a header and a trailer
  * specific to the OCT. The documents name only these fields:
  *   header  group 12: field 2 file name, field 5 application `TO`, field 6 recipient type `OT`,

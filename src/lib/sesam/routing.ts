@@ -1,5 +1,5 @@
 /**
- * Where a flow goes and whose certificate encrypts it (transmission.md §2 table and §8).
+ * Where a flow goes and whose certificate encrypts it (docs/domain/transmission.md §2 table and §8).
  * Direct mode: the insurers' fixed mailboxes, production or test (test and demo flows share
  * the test platform). OCT mode: the configured OCT mailbox and the certificate the OCT
  * provides, for every kind (way 1 "split at the source" keeps FSE/DRE files, way 2 sends the
@@ -18,7 +18,7 @@ export const MAILBOXES = {
 export type CertificateRole = 'amo' | 'amc' | 'oct';
 
 export interface OctConfig {
-  /** The OCT's mailbox address (configuration, transmission.md §8). */
+  /** The OCT's mailbox address (configuration, docs/domain/transmission.md §8). */
   address: string;
   /** The OCT's number (group 12 field 7), for the FACTURE single file. */
   number?: string;

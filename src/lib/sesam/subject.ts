@@ -1,5 +1,5 @@
 /**
- * The SMTP subject (transmission.md §7 and §8):
+ * The SMTP subject (docs/domain/transmission.md §7 and §8):
  *   invoices:  `SVvvvvvv/exercice/compostage/nnnnn` (FSE files) or `DRvvvvvv/...` (DRE files)
  *   OCT text:  `ART/<PS number, right-aligned, zero-padded>/<aaaammjjhhmm>`
  *

@@ -2,7 +2,7 @@
  * Wall-clock time in a named time zone without a time-zone library.
  *
  * The schedules of the trust store are stated in French local time ("no earlier than 02:00",
- * transmission.md §6), whatever the clock of the device says: a laptop set to UTC must still
+ * docs/domain/transmission.md §6), whatever the clock of the device says: a laptop set to UTC must still
  * fetch CRLs between 02:00 and 22:00 Paris time; SESAM-Vitale stamps (sesam/time.ts) are local
  * French time too. The zone is a parameter (default
  * Europe/Paris) so that overseas practitioners (America/Cayenne, Indian/Reunion…) can set theirs.

@@ -1,5 +1,5 @@
 /**
- * The audit trail of the workstation (security.md EL1, SA2, SP1): loads and removals of CAs,
+ * The audit trail of the workstation (docs/domain/security.md EL1, SA2, SP1): loads and removals of CAs,
  * certificates and CRLs, trust-chain changes, settings changes, sessions opened, locked and
  * closed, with time, actor, object and outcome.
  *

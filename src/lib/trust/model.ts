@@ -14,7 +14,7 @@ import type { Crl } from '../pki/crl-model.js';
 /** How an object entered the store. */
 export type Provenance = 'file' | 'directory' | 'update' | 'migration';
 
-/** What a recipient certificate is for (transmission.md §1–2). */
+/** What a recipient certificate is for (docs/domain/transmission.md §1–2). */
 export type Usage = 'attachment' | 'data';
 
 /**

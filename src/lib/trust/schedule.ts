@@ -1,6 +1,6 @@
 /**
  * When to fetch CRLs and recipient certificates, when to warn the practitioner, and how to
- * classify what the store holds (transmission.md §1, §3, §5, §6).
+ * classify what the store holds (docs/domain/transmission.md §1, §3, §5, §6).
  *
  * Everything here is a pure function of its inputs: the current instant is passed in, and the
  * only randomness (an installation's CRL slot) comes from an injected source and is persisted
@@ -290,7 +290,7 @@ export function planRenewal(r: RenewalInput, now: number, c: RenewalConfig = DEF
 /* Warnings and states */
 
 /**
- * transmission.md §1: an expired data-encryption certificate does not block, but warns at
+ * docs/domain/transmission.md §1: an expired data-encryption certificate does not block, but warns at
  * least once per `periodMs` (default one day, configurable).
  */
 export function expiredWarningDue(notAfter: number, lastWarnedAt: number | undefined, now: number, periodMs: number = DAY_MS): boolean {

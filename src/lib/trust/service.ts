@@ -1,6 +1,6 @@
 /**
- * TrustService: the facade the pages use for the local trust store (transmission.md §3–6,
- * security.md EL1/SA2/SP1). Pure core: the store, the fetcher, the clock and the random
+ * TrustService: the facade the pages use for the local trust store (docs/domain/transmission.md §3–6,
+ * docs/domain/security.md EL1/SA2/SP1). Pure core: the store, the fetcher, the clock and the random
  * source are injected; it runs unchanged in the browser (IndexedDB store) and in Node
  * (memory store).
  *

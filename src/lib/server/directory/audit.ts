@@ -1,5 +1,5 @@
 /**
- * Audit trail of the directory door (security.md EL1, SA2): one event per request. No
+ * Audit trail of the directory door (docs/domain/security.md EL1, SA2): one event per request. No
  * personal data: the client is a keyed hash of its address (useless without the key); LDAP
  * URLs name public CA entries and institutional insurer mailboxes; HTTP URLs are logged
  * without their query string.

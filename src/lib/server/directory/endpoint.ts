@@ -1,6 +1,6 @@
 /**
  * `GET /api/directory/fetch?url=<encoded directory URL>` — the relay's one door to LDAP and
- * HTTP directories (security.md C1: a narrow, listed flow).
+ * HTTP directories (docs/domain/security.md C1: a narrow, listed flow).
  *
  * 200 `{"items":[{"kind":"certificate"|"crl"|"unknown","der":"<base64>"}, …]}` (never empty)
  * 4xx/5xx `{"error":{"code":"<DirectoryErrorCode>","message":"<French>"}}`

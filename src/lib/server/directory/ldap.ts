@@ -1,6 +1,6 @@
 /**
  * LDAP read of certificates and CRLs (ldapts): anonymous simple bind, one search for the
- * binary attributes only, unbind and close right after (transmission.md §6).
+ * binary attributes only, unbind and close right after (docs/domain/transmission.md §6).
  *
  * The TCP (or TLS) connection is opened by us, to the address checked by the policy, and
  * counts every byte it receives: past `maxBytes` it is destroyed, so a huge attribute is

@@ -12,7 +12,7 @@
  * 2. Suffix form of the SESAM-Vitale documents: `ldap://host/<dn>/<keyword>` where keyword
  *    is `certificateRevocationList`, `certificate` / `userCertificate` or `cACertificate`
  *    (case-insensitive, optional `;binary`). Base-scope read of that attribute.
- * 3. Mailbox form (transmission.md §5): the DN ends — after its root-most RDN — with an
+ * 3. Mailbox form (docs/domain/transmission.md §5): the DN ends — after its root-most RDN — with an
  *    extra `cn=<mailbox>` (or `mail=<mailbox>`) RDN whose value is an e-mail address, e.g.
  *    `.../cn=AC-FACTURATION,ou=…,o=sesam-vitale,c=fr,cn=amo_pj.reel@reel.rss.fr/certificate`.
  *    No real DN ends with such an RDN (the root-most RDN of this directory is `c=fr`), so it

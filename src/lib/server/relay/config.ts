@@ -1,7 +1,7 @@
 /** Relay configuration: who may use it, what they may send, and how to reach the mail servers. */
 
 export interface TlsPolicyConfig {
-  /** `mssante`: TLS ≥ 1.2 restricted to the MSSanté suites (mssante.md); `default`: TLS ≥ 1.2, Node's suites. */
+  /** `mssante`: TLS ≥ 1.2 restricted to the MSSanté suites (docs/domain/mssante.md); `default`: TLS ≥ 1.2, Node's suites. */
   policy?: 'default' | 'mssante';
   /** PEM CA certificates trusted for the server (default: Node's bundled roots). */
   ca?: string | string[];

@@ -1,6 +1,6 @@
 /**
- * What the relay accepts at intake (ARCHITECTURE.md principle 3: the relay never sees a
- * plaintext invoice). A SESAM-Vitale flow (shared/spec/transmission.md §7) carries one and only
+ * What the relay accepts at intake (docs/ARCHITECTURE.md principle 3: the relay never sees a
+ * plaintext invoice). A SESAM-Vitale flow (docs/domain/transmission.md §7) carries one and only
  * one `Application/EDI-consent` entity; its Content-Description has the `K` flag (attachment
  * encryption is mandatory, §2); and its content is a CMS EnvelopedData (RFC 5652 §6) with an
  * AES-CBC content and at least one key-transport recipient.

@@ -42,7 +42,7 @@ export interface Plan {
   index?: { sha256: string; buffer: ArrayBuffer };
 }
 
-/** GIE SESAM-Vitale mailboxes and their hierarchy (transmission.md §2 table). */
+/** GIE SESAM-Vitale mailboxes and their hierarchy (docs/domain/transmission.md §2 table). */
 export function expectedHierarchy(mailbox: string): HierarchyLabel | undefined {
   const m = mailbox.toLowerCase();
   if (m.endsWith('@reel.rss.fr')) return 'production';
