@@ -77,7 +77,9 @@ export type BillingErrorCode =
   // SSV engines (ssv/*.ts)
   | 'ssv_unavailable'
   // signatures (signing.ts)
-  | 'signature_failed';
+  | 'signature_failed'
+  // the JSON form of an invoice (invoice-json.ts)
+  | 'json_invalid';
 
 export class BillingError extends Error {
   readonly code: BillingErrorCode;

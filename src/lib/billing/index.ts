@@ -20,3 +20,4 @@ export * from './ssv/simulator.js';
 export * from './ssv/pipeline.js';
 export * from './reader.js';
 export * from './signing.js';
+export * from './invoice-json.js';

@@ -3,10 +3,10 @@
  * Argument parsing and file I/O only: validation is the PKI core's (sesam-vitale-attachment
  * profile), encryption the CMS core's, with AES-CBC and RSA from node:crypto (OpenSSL).
  */
-import { open, readFile, rename, rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { DecodedItem } from '../pki/types.js';
+import { parseArgsMessage, parseAt, pkiItems, readInput, writeAtomic } from './args.js';
 import { CliError, type Context, type PkiCore } from './context.js';
 import type { Command } from './main.js';
 
@@ -56,71 +56,6 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-const ISO_8601 = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/i;
-
-/** ISO 8601 date; without a zone it is UTC (as for `teletrans verify`). */
-function parseAt(at: string): Date {
-  if (!ISO_8601.test(at)) throw new CliError('usage', `date invalide « ${at} » (attendu : ISO 8601, ex. 2026-03-01T12:00:00Z)`);
-  const withZone = /[T ]\d{2}:\d{2}/.test(at) && !/(?:Z|[+-]\d{2}:?\d{2})$/i.test(at) ? `${at}Z` : at;
-  const d = new Date(withZone.replace(' ', 'T'));
-  if (Number.isNaN(d.getTime())) throw new CliError('usage', `date invalide « ${at} »`);
-  return d;
-}
-
-async function readInput(cwd: string, path: string, what: string): Promise<Uint8Array> {
-  try {
-    return await readFile(resolve(cwd, path));
-  } catch (e) {
-    const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'fichier introuvable' : (e as Error).message;
-    throw new CliError('input_unreadable', `impossible de lire ${what} « ${path} » : ${why}`);
-  }
-}
-
-async function certsOrCrls(core: PkiCore, cwd: string, path: string, kind: DecodedItem['kind'], option: string): Promise<Uint8Array[]> {
-  const bytes = await readInput(cwd, path, `le fichier ${option}`);
-  let items: DecodedItem[];
-  try {
-    items = core.decodeInput(bytes);
-  } catch (e) {
-    if (e instanceof core.PkiError) throw new CliError(e.code, `« ${path} » (${option}) : ${e.message}`);
-    throw e;
-  }
-  const wrong = items.find((i) => i.kind !== kind);
-  if (wrong || items.length === 0) {
-    throw new CliError('usage', `« ${path} » (${option}) doit contenir ${kind === 'crl' ? 'des CRL' : 'des certificats'}`);
-  }
-  return items.map((i) => i.der);
-}
-
-function parseArgsMessage(e: NodeJS.ErrnoException): string {
-  const opt = /'(-[^']*)'/.exec(e.message)?.[1] ?? '';
-  if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return `option inconnue « ${opt} »`;
-  if (e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') return `option « ${opt.split(' ')[0]} » : valeur manquante ou inattendue`;
-  return e.message;
-}
-
-/** Writes the parts to a temporary file renamed into place: no half-written .pkcs7 is ever left. */
-async function writeParts(path: string, parts: Uint8Array[]): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fh = await open(tmp, 'wx');
-  try {
-    // writev may write less than asked (Linux caps one write near 2 GiB): continue where it stopped.
-    const rest = parts.filter((p) => p.length > 0);
-    while (rest.length > 0) {
-      let n = (await fh.writev(rest)).bytesWritten;
-      while (rest.length > 0 && n >= rest[0]!.length) n -= rest.shift()!.length;
-      if (n > 0) rest[0] = rest[0]!.subarray(n);
-    }
-    await fh.sync();
-  } catch (e) {
-    await fh.close().catch(() => undefined);
-    await rm(tmp, { force: true });
-    throw e;
-  }
-  await fh.close();
-  await rename(tmp, path);
-}
-
 export const encryptCommand: Command = {
   summary: 'chiffrer un fichier pour son destinataire (CMS, pièce jointe SESAM-Vitale)',
   async run(args, ctx: Context) {
@@ -164,9 +99,9 @@ export const encryptCommand: Command = {
       at = v.at !== undefined ? parseAt(v.at) : undefined;
       core = await ctx.core();
       const many = (paths: string[] | undefined, kind: DecodedItem['kind'], option: string): Promise<Uint8Array[][]> =>
-        Promise.all((paths ?? []).map((p) => certsOrCrls(core, ctx.cwd, p, kind, option)));
+        Promise.all((paths ?? []).map((p) => pkiItems(core, ctx.cwd, [p], kind, option)));
       [recipientCerts, anchors, intermediates, crls, data] = await Promise.all([
-        certsOrCrls(core, ctx.cwd, v.recipient!, 'certificate', '--recipient'),
+        pkiItems(core, ctx.cwd, [v.recipient!], 'certificate', '--recipient'),
         many(v.anchor, 'certificate', '--anchor').then((x) => x.flat()),
         many(v.intermediate, 'certificate', '--intermediate').then((x) => x.flat()),
         many(v.crl, 'crl', '--crl').then((x) => x.flat()),
@@ -218,7 +153,7 @@ export const encryptCommand: Command = {
       return 1;
     }
     try {
-      await writeParts(outPath, doc.parts);
+      await writeAtomic(outPath, doc.parts);
     } catch (e) {
       return fail(new CliError('output_unwritable', `impossible d'écrire « ${outPath} » : ${(e as Error).message}`));
     }

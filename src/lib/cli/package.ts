@@ -4,7 +4,7 @@
  * recipient certificate checked and the file encrypted by src/lib/cms, the compostage counter
  * kept by src/lib/server/compostage-file.ts.
  */
-import { open, readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Recipient } from '../cms/index.js';
@@ -12,7 +12,8 @@ import { FileCompostageStore, defaultCounterPath, CompostageFileError } from '..
 import { nodeAesCbc } from '../server/crypto/aes-cbc-node.js';
 import * as sesam from '../sesam/index.js';
 import type { OctLot } from '../sesam/oct.js';
-import { CliError, type Context, type PkiCore } from './context.js';
+import { parseArgsMessage, parseAt, pkiItems, readInput } from './args.js';
+import { CliError, type Context } from './context.js';
 import type { Command } from './main.js';
 
 const HELP = `Usage : teletrans package --kind FSE|DRE --mode real|test|demo --from ADRESSE
@@ -89,67 +90,10 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-const ISO_8601 = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/i;
-
-/** Same reading as `teletrans verify --at`: a date-time without zone is UTC. */
-function parseAt(at: string): Date {
-  if (!ISO_8601.test(at)) throw new CliError('usage', `date invalide « ${at} » (attendu : ISO 8601, ex. 2026-03-01T12:00:00Z)`);
-  const withZone = /[T ]\d{2}:\d{2}/.test(at) && !/(?:Z|[+-]\d{2}:?\d{2})$/i.test(at) ? `${at}Z` : at;
-  const d = new Date(withZone.replace(' ', 'T'));
-  if (Number.isNaN(d.getTime()) || (d.toISOString().slice(0, 10) !== at.slice(0, 10) && !/[+-]\d{2}:?\d{2}$/.test(at))) {
-    throw new CliError('usage', `date invalide « ${at} »`);
-  }
-  return d;
-}
-
 function required(v: Record<string, unknown>, name: string): string {
   const value = v[name];
   if (typeof value !== 'string' || value === '') throw new CliError('usage', `option --${name} manquante`);
   return value;
-}
-
-async function readInput(cwd: string, path: string, what: string): Promise<Uint8Array> {
-  try {
-    return new Uint8Array(await readFile(resolve(cwd, path)));
-  } catch (e) {
-    const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'fichier introuvable' : (e as Error).message;
-    throw new CliError('input_unreadable', `impossible de lire ${what} « ${path} » : ${why}`);
-  }
-}
-
-/** Certificates or CRLs from PEM or DER files, through the PKI core's decoder. */
-async function items(core: PkiCore, cwd: string, paths: readonly string[], kind: 'certificate' | 'crl', option: string): Promise<Uint8Array[]> {
-  const out: Uint8Array[] = [];
-  for (const path of paths) {
-    const bytes = await readInput(cwd, path, option);
-    let decoded;
-    try {
-      decoded = core.decodeInput(bytes);
-    } catch (e) {
-      throw new CliError('input_unreadable', `« ${path} » (${option}) : ${(e as Error).message}`);
-    }
-    if (decoded.length === 0 || decoded.some((i) => i.kind !== kind)) {
-      throw new CliError('usage', `« ${path} » (${option}) : ${kind === 'crl' ? 'CRL' : 'certificat(s)'} attendu(s)`);
-    }
-    out.push(...decoded.map((i) => i.der));
-  }
-  return out;
-}
-
-/** parseArgs errors in French (the same wording as `teletrans verify`). */
-function parseArgsMessage(e: NodeJS.ErrnoException): string {
-  const opt = /'(-[^']*)'/.exec(e.message)?.[1] ?? '';
-  switch (e.code) {
-    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
-      return `option inconnue « ${opt} »`;
-    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
-      if (/does not take/.test(e.message)) return `l'option « ${opt} » n'accepte pas de valeur`;
-      return `l'option « ${opt.split(' ')[0]} » attend une valeur`;
-    case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
-      return `argument inattendu : ${e.message}`;
-    default:
-      return e.message;
-  }
 }
 
 /** Writes the message bytes as they are (CRLF preserved, no newline added). */
@@ -244,10 +188,10 @@ export const packageCommand: Command = {
 
       const core = await ctx.core();
       const [certs, anchors, intermediates, crls] = await Promise.all([
-        items(core, ctx.cwd, [recipientPath], 'certificate', '--recipient'),
-        items(core, ctx.cwd, v.anchor ?? [], 'certificate', '--anchor'),
-        items(core, ctx.cwd, v.intermediate ?? [], 'certificate', '--intermediate'),
-        items(core, ctx.cwd, v.crl ?? [], 'crl', '--crl'),
+        pkiItems(core, ctx.cwd, [recipientPath], 'certificate', '--recipient'),
+        pkiItems(core, ctx.cwd, v.anchor ?? [], 'certificate', '--anchor'),
+        pkiItems(core, ctx.cwd, v.intermediate ?? [], 'certificate', '--intermediate'),
+        pkiItems(core, ctx.cwd, v.crl ?? [], 'crl', '--crl'),
       ]);
       const [leaf, ...bundled] = certs;
       let recipient: Recipient;

@@ -7,6 +7,7 @@ import { dirname, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import type { DecodedItem, Profile, VerifyInput, VerifyIssue, VerifyResult } from '../pki/types.js';
+import { parseArgsMessage, parseAt } from './args.js';
 import { CliError, type Context, type PkiCore } from './context.js';
 import type { Command } from './main.js';
 import { frenchReport } from './report.js';
@@ -133,22 +134,6 @@ async function itemsOf(load: Loader, path: string, kind: DecodedItem['kind'], op
   return items.map((i) => i.der);
 }
 
-const ISO_8601 =
-  /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/i;
-
-function parseAt(at: string): Date {
-  if (!ISO_8601.test(at)) throw new CliError('usage', `date invalide « ${at} » (attendu : ISO 8601, ex. 2026-03-01T12:00:00Z)`);
-  // No time zone: UTC (Date would take a bare date-time as local time).
-  const withZone = /[T ]\d{2}:\d{2}/.test(at) && !/(?:Z|[+-]\d{2}:?\d{2})$/i.test(at) ? `${at}Z` : at;
-  const d = new Date(withZone.replace(' ', 'T'));
-  if (Number.isNaN(d.getTime())) throw new CliError('usage', `date invalide « ${at} »`);
-  // Reject calendar overflow that Date silently normalises (2026-02-30 → March 2).
-  if (d.toISOString().slice(0, 10) !== at.slice(0, 10) && !/[+-]\d{2}:?\d{2}$/.test(at)) {
-    throw new CliError('usage', `date invalide « ${at} »`);
-  }
-  return d;
-}
-
 /** Checks what needs no file (nor the core). Throws CliError. */
 function checkJob(job: Job): { leaf: string; profile: Profile; at?: Date } {
   if (!job.leaf) throw new CliError('usage', 'certificat à vérifier (FEUILLE) manquant');
@@ -219,25 +204,6 @@ async function validate(verifier: { verify(input: VerifyInput): Promise<VerifyRe
   const { input, ignored } = await prepare(job, load);
   const r = await verifier.verify(input);
   return ignored.length ? { ...r, warnings: [...ignored, ...r.warnings] } : r;
-}
-
-/** node:util parseArgs errors, in French. */
-function parseArgsMessage(e: NodeJS.ErrnoException): string {
-  const opt = /'(-[^']*)'/.exec(e.message)?.[1] ?? '';
-  switch (e.code) {
-    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
-      return `option inconnue « ${opt} »`;
-    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
-      if (/does not take/.test(e.message)) return `l'option « ${opt} » n'accepte pas de valeur`;
-      if (/ambiguous/.test(e.message)) {
-        return `l'option « ${opt} » attend une valeur (pour une valeur commençant par « - », écrire ${opt}=-…)`;
-      }
-      return `l'option « ${opt.split(' ')[0]} » attend une valeur`;
-    case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
-      return `argument inattendu : ${e.message}`;
-    default:
-      return e.message;
-  }
 }
 
 function issue(i: CliIssue): CliIssue {
