@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium, openModulePage } from '../browser/harness.js';
-import { BillingError, checkInvoice, priceInvoice } from '../../src/lib/billing/index.js';
+import { BillingError, checkInvoice, priceInvoice, SAMPLE_CATALOGUE } from '../../src/lib/billing/index.js';
 import { buildInvoice, invoiceData, type InvoiceData } from './fixtures.js';
 import { randomSpec } from './random.js';
 
@@ -40,10 +40,10 @@ describe('billing in Chromium', () => {
       return data.map((d) =>
         B.priceInvoice(
           B.createInvoice({ ...d.invoice, practitioner: B.createPractitioner(d.practitioner), beneficiary: B.createBeneficiary(d.beneficiary) })
-        )
+        , B.SAMPLE_CATALOGUE)
       );
     }, DATA);
-    const inNode = DATA.map((d) => priceInvoice(buildInvoice(d)));
+    const inNode = DATA.map((d) => priceInvoice(buildInvoice(d), SAMPLE_CATALOGUE));
     expect(JSON.parse(JSON.stringify(inBrowser))).toEqual(JSON.parse(JSON.stringify(inNode)));
     expect(inNode[2]?.totals.feeCents).toBe(1292 + 735);
   });
@@ -61,11 +61,11 @@ describe('billing in Chromium', () => {
         } catch (e) {
           nir = e instanceof B.BillingError ? e.code : 'not a BillingError';
         }
-        return { issues: B.checkInvoice(inv, { clock: () => ms }).map((e) => e.toJSON()), nir };
+        return { issues: B.checkInvoice(inv, { clock: () => ms, catalogue: B.SAMPLE_CATALOGUE }).map((e) => e.toJSON()), nir };
       },
       { d: bad, ms: clockMs }
     );
-    const inNode = checkInvoice(buildInvoice(bad), { clock: () => clockMs }).map((e: BillingError) => e.toJSON());
+    const inNode = checkInvoice(buildInvoice(bad), { clock: () => clockMs, catalogue: SAMPLE_CATALOGUE }).map((e: BillingError) => e.toJSON());
     expect(inBrowser.issues).toEqual(inNode);
     expect(inBrowser.issues.map((i) => i.code)).toEqual(['act_in_future', 'code_unknown', 'care_pathway_required']);
     expect(inBrowser.nir).toBe('nir_key');

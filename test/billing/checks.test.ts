@@ -1,6 +1,6 @@
 /** Checks before signing: one vector per stable code, and the gate to `to_sign`. */
 import { describe, expect, it } from 'vitest';
-import { BillingError, checkInvoice, submitForSigning, type Invoice } from '../../src/lib/billing/index.js';
+import { BillingError, checkInvoice, submitForSigning, type Invoice, SAMPLE_CATALOGUE } from '../../src/lib/billing/index.js';
 import { invoiceOf, type InvoiceSpec } from './fixtures.js';
 
 /** Noon in Paris on 2025-03-10: the injected clock. */
@@ -9,7 +9,7 @@ const D = '2025-03-10';
 const amc = (extra: object = {}) => ({
   amc: { identifier: '12345678', contractType: '01', from: '2020-01-01', coverPercent: 100, thirdParty: true, ...extra }
 });
-const codes = (inv: Invoice, others: Invoice[] = []) => checkInvoice(inv, { clock, others }).map((e) => e.code);
+const codes = (inv: Invoice, others: Invoice[] = []) => checkInvoice(inv, { clock, others, catalogue: SAMPLE_CATALOGUE }).map((e) => e.code);
 
 describe('a clean invoice', () => {
   it.each<[string, InvoiceSpec]>([
@@ -21,7 +21,7 @@ describe('a clean invoice', () => {
   ])('%s passes and goes to to_sign', (_name, spec) => {
     const inv = invoiceOf(spec);
     expect(codes(inv)).toEqual([]);
-    expect(submitForSigning(inv, { clock }).state).toBe('to_sign');
+    expect(submitForSigning(inv, { clock, catalogue: SAMPLE_CATALOGUE }).state).toBe('to_sign');
   });
 });
 
@@ -56,7 +56,7 @@ describe('each check has its code', () => {
     ['no_acts', 'no act', () => invoiceOf({ acts: [] })],
     ['distance_invalid', 'IK without distance (found by pricing)', () => invoiceOf({ profession: 'nurse', acts: [{ code: 'IK', date: D }] })]
   ])('%s: %s', (code, _name, make) => {
-    const found = checkInvoice(make(), { clock });
+    const found = checkInvoice(make(), { clock, catalogue: SAMPLE_CATALOGUE });
     expect(found.map((e) => e.code)).toContain(code);
     for (const e of found) {
       expect(e).toBeInstanceOf(BillingError);
@@ -105,10 +105,10 @@ describe('today from the injected clock, in the practice zone', () => {
   const lateUtc = () => Date.UTC(2025, 2, 9, 23, 30);
   const inv = invoiceOf({ acts: [{ code: 'G', date: D }] });
   it('an act of 10 March is not in the future at 00:30 Paris time', () => {
-    expect(checkInvoice(inv, { clock: lateUtc }).map((e) => e.code)).toEqual([]);
+    expect(checkInvoice(inv, { clock: lateUtc, catalogue: SAMPLE_CATALOGUE }).map((e) => e.code)).toEqual([]);
   });
   it('but it is for a clock read in UTC', () => {
-    expect(checkInvoice(inv, { clock: lateUtc, timeZone: 'UTC' }).map((e) => e.code)).toEqual(['act_in_future']);
+    expect(checkInvoice(inv, { clock: lateUtc, timeZone: 'UTC', catalogue: SAMPLE_CATALOGUE }).map((e) => e.code)).toEqual(['act_in_future']);
   });
 });
 
@@ -116,7 +116,7 @@ describe('submitForSigning', () => {
   it('refuses with checks_failed listing every problem, and leaves the invoice a draft', () => {
     const inv = invoiceOf({ acts: [{ code: 'G', date: '2025-03-11' }, { code: 'XYZ', date: D }], carePathway: null });
     try {
-      submitForSigning(inv, { clock });
+      submitForSigning(inv, { clock, catalogue: SAMPLE_CATALOGUE });
       expect.unreachable();
     } catch (e) {
       const err = e as BillingError;
@@ -130,6 +130,6 @@ describe('submitForSigning', () => {
 
   it('refuses an invoice that is not a draft (transition_forbidden)', () => {
     const inv = { ...invoiceOf({ acts: [{ code: 'G', date: D }] }), state: 'signed' as const };
-    expect(() => submitForSigning(inv, { clock })).toThrow(expect.objectContaining({ code: 'transition_forbidden' }));
+    expect(() => submitForSigning(inv, { clock, catalogue: SAMPLE_CATALOGUE })).toThrow(expect.objectContaining({ code: 'transition_forbidden' }));
   });
 });

@@ -109,7 +109,7 @@ describe('pricing vectors (sample catalogue)', () => {
   });
 
   it.each(VECTORS.map((v) => [`${v.rule}: ${v.name}`, v] as const))('%s', (_title, v) => {
-    const priced = priceInvoice(invoiceOf(v.spec));
+    const priced = priceInvoice(invoiceOf(v.spec), SAMPLE_CATALOGUE);
     expect(priced.totals).toMatchObject(v.expect);
     const rules = priced.acts.flatMap((a) => a.working.map((s) => s.rule));
     expect(rules).toContain(v.rule);
@@ -139,7 +139,7 @@ describe('rounding (divRoundHalfUp)', () => {
 
 describe('the working', () => {
   it('names the row, the rule and the cents of every step, and the totals', () => {
-    const priced = priceInvoice(invoiceOf({ profession: 'nurse', acts: [{ code: 'AMI', date: D, coefficient: 2 }, { code: 'IK', date: D, distanceKm: 10 }] }));
+    const priced = priceInvoice(invoiceOf({ profession: 'nurse', acts: [{ code: 'AMI', date: D, coefficient: 2 }, { code: 'IK', date: D, distanceKm: 10 }] }), SAMPLE_CATALOGUE);
     const ami = priced.acts[0]!;
     expect(ami.working.map((s) => s.rule)).toEqual(['fee.letter', 'fee.total', 'base.tariff', 'rate.usual', 'amo.part', 'franchise.apply', 'amo.net', 'amc.none', 'pay.no_third_party']);
     expect(ami.working[0]).toMatchObject({ rule: 'fee.letter', cents: 630, row: 'ngap.AMI.2012-01-01' });
@@ -164,7 +164,7 @@ describe('pricing refusals', () => {
     ['exemption_not_open', 'ALD act without an ALD exemption', { acts: [{ code: 'G', date: D, ald: true }] }],
     ['exemption_not_open', 'maternity outside its period', { acts: [{ code: 'G', date: '2025-10-01' }], nature: 'maternity', beneficiary: maternity }]
   ])('%s: %s', (code, _name, spec) => {
-    expect(codeOf(() => priceInvoice(invoiceOf(spec)))).toBe(code);
+    expect(codeOf(() => priceInvoice(invoiceOf(spec), SAMPLE_CATALOGUE))).toBe(code);
   });
 });
 

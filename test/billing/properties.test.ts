@@ -4,7 +4,7 @@
  * the sums of the acts, and pricing is deterministic.
  */
 import { describe, expect, it } from 'vitest';
-import { priceInvoice, type Parts, type PricedAct } from '../../src/lib/billing/index.js';
+import { priceInvoice, type Parts, type PricedAct, SAMPLE_CATALOGUE } from '../../src/lib/billing/index.js';
 import { invoiceOf } from './fixtures.js';
 import { randomSpec } from './random.js';
 
@@ -28,7 +28,7 @@ function invariants(p: Parts | PricedAct, where: string): void {
 describe('pricing properties over 500 seeded random invoices', () => {
   it('holds the invariants for every act and every total', () => {
     for (let seed = 1; seed <= 500; seed++) {
-      const priced = priceInvoice(invoiceOf(randomSpec(seed)));
+      const priced = priceInvoice(invoiceOf(randomSpec(seed)), SAMPLE_CATALOGUE);
       for (const a of priced.acts) {
         invariants(a, `seed ${seed} act ${a.index}`);
         const steps = a.working;
@@ -42,7 +42,7 @@ describe('pricing properties over 500 seeded random invoices', () => {
 
   it('keeps contributions and deductibles within their daily caps per day', () => {
     for (let seed = 1; seed <= 500; seed++) {
-      const priced = priceInvoice(invoiceOf(randomSpec(seed)));
+      const priced = priceInvoice(invoiceOf(randomSpec(seed)), SAMPLE_CATALOGUE);
       const byDay = new Map<string, { pf: number; fr: number }>();
       for (const a of priced.acts) {
         const d = byDay.get(a.date) ?? { pf: 0, fr: 0 };
@@ -59,7 +59,7 @@ describe('pricing properties over 500 seeded random invoices', () => {
 
   it('is deterministic: the same invoice prices the same', () => {
     for (let seed = 1; seed <= 50; seed++) {
-      expect(priceInvoice(invoiceOf(randomSpec(seed)))).toEqual(priceInvoice(invoiceOf(randomSpec(seed))));
+      expect(priceInvoice(invoiceOf(randomSpec(seed)), SAMPLE_CATALOGUE)).toEqual(priceInvoice(invoiceOf(randomSpec(seed)), SAMPLE_CATALOGUE));
     }
   });
 });

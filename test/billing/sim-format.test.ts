@@ -5,7 +5,7 @@
  * bytes; never another exception, never a hang.
  */
 import { describe, expect, it } from 'vitest';
-import { BillingError, priceInvoice, type Invoice } from '../../src/lib/billing/index.js';
+import { BillingError, priceInvoice, type Invoice, SAMPLE_CATALOGUE } from '../../src/lib/billing/index.js';
 import { destinationOf } from '../../src/lib/billing/routing-data.js';
 import {
   decodeAnyFile,
@@ -30,7 +30,7 @@ const AMC = (contractType = '01') => ({ amc: { identifier: '12345678', contractT
 const text = (b: Uint8Array): string => new TextDecoder().decode(b);
 
 function signedOf(inv: Invoice, kind: DocumentKind, number: string): SignedDocument {
-  const priced = priceInvoice(inv);
+  const priced = priceInvoice(inv, SAMPLE_CATALOGUE);
   const destination = destinationOf(kind, inv);
   const bytes = encodeDocument(kind, { invoice: inv, priced, number, createdOn: D }, destination, V);
   return {
@@ -69,7 +69,7 @@ describe('documents', () => {
     expect(back.invoice.beneficiary).toEqual(inv.beneficiary);
     expect(back.invoice.practitioner).toEqual(inv.practitioner);
     expect({ ...back.invoice, state: inv.state }).toEqual(inv);
-    expect(priceInvoice(back.invoice).totals).toEqual(back.declared.totals);
+    expect(priceInvoice(back.invoice, SAMPLE_CATALOGUE).totals).toEqual(back.declared.totals);
   });
 
   it('lunar birth dates and Corsican NIRs come back as read', () => {
@@ -86,7 +86,7 @@ describe('documents', () => {
     const inv = invoiceOf({ acts: [{ code: 'G', date: D }], context: 'amo_amc', beneficiary: AMC('99') });
     const d = signedOf(inv, 'FSE', '000000001');
     const g1321 = text(d.bytes).split('\r\n').find((l) => l.startsWith('1321|'))!;
-    const amc = priceInvoice(inv).totals.amcCents;
+    const amc = priceInvoice(inv, SAMPLE_CATALOGUE).totals.amcCents;
     expect(amc).toBeGreaterThan(0);
     expect(g1321).toBe(`1321|1=99|2=12345678|3=100|4=1|5=${amc}|6=2020-01-01|7=|8=1`);
     expect(text(d.bytes)).toContain('\r\n1410|1=amo|');
@@ -235,13 +235,13 @@ describe('hostile input', () => {
       let inv: Invoice;
       try {
         inv = invoiceOf({ ...spec, id: `R${seed}` });
-        priceInvoice(inv);
+        priceInvoice(inv, SAMPLE_CATALOGUE);
       } catch {
         continue; // a random invoice the core refuses to price is not a format case
       }
       const d = signedOf(inv, 'FSE', String(seed).padStart(9, '0'));
       const f = decodeFile(encodeFile(fileHeader('FSE'), [encodeLot(lotHeader(d), [d])]));
-      expect(f.lots[0]!.documents[0]!.document.declared.totals).toEqual(priceInvoice(inv).totals);
+      expect(f.lots[0]!.documents[0]!.document.declared.totals).toEqual(priceInvoice(inv, SAMPLE_CATALOGUE).totals);
       expect(f.lots[0]!.documents[0]!.document.invoice.acts).toEqual(inv.acts);
     }
   });

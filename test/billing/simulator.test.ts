@@ -8,7 +8,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { genKey, issueCert, issueCpsCertificate, type ForgeKey } from '../../src/lib/pki/demo/index.js';
-import { BillingError, BillingNumbering, MemoryCounterStore, type Invoice } from '../../src/lib/billing/index.js';
+import { BillingError, BillingNumbering, MemoryCounterStore, type Invoice, SAMPLE_CATALOGUE } from '../../src/lib/billing/index.js';
 import { readBillingFile } from '../../src/lib/billing/reader.js';
 import { testKeySigner } from '../../src/lib/billing/signing.js';
 import { buildTransmission, prepareInvoice, signPending, type PreparedInvoice } from '../../src/lib/billing/ssv/pipeline.js';
@@ -57,7 +57,7 @@ async function day(invoices: Invoice[], way: TransmissionWay, signer = () => doc
   const adapter = simulatorAdapter();
   const numbering = new BillingNumbering(new MemoryCounterStore());
   const prepared: PreparedInvoice[] = [];
-  for (const inv of invoices) prepared.push(await prepareInvoice(inv, { adapter, numbering, checks: { clock } }));
+  for (const inv of invoices) prepared.push(await prepareInvoice(inv, { adapter, numbering, checks: { clock, catalogue: SAMPLE_CATALOGUE } }));
   const batch = await signPending(prepared, signer());
   expect(batch.unsigned).toEqual([]);
   const t = await buildTransmission(batch.signed, { adapter, numbering, way, sender: '751234567', fileDate: D, octNumber: '123456789' });
@@ -72,7 +72,7 @@ describe('simulator files read back by the insurer’s reader', () => {
     let documents = 0;
     for (const f of files) {
       expect(f.version).toBe(SIMULATOR_VERSION);
-      const report = await readBillingFile(f.bytes, { anchors: [doctor.root], at, revocation: 'off' });
+      const report = await readBillingFile(f.bytes, { anchors: [doctor.root], at, revocation: 'off', catalogue: SAMPLE_CATALOGUE });
       expect(report.discrepancies).toEqual([]);
       expect(report.ok).toBe(true);
       expect(report.kind).toBe(f.kind);
@@ -98,7 +98,7 @@ describe('simulator files read back by the insurer’s reader', () => {
     const doc: SignedDocument = await simulatorAdapter().sign({ ...fse, bytes }, doctor.signer);
     const lot = encodeLot({ kind: 'FSE', number: '000001', destination: fse.destination, senderType: 'PS', sender: '751234567', version: SIMULATOR_VERSION }, [doc]);
     const file = encodeFile({ kind: 'FSE', number: '000001', name: 'FSE-751234567-000001.sim', fileDate: D, senderType: 'PS', sender: '751234567', version: SIMULATOR_VERSION, criterion: 'ORG' }, [lot]);
-    const report = await readBillingFile(file, { anchors: [doctor.root], at, revocation: 'off' });
+    const report = await readBillingFile(file, { anchors: [doctor.root], at, revocation: 'off', catalogue: SAMPLE_CATALOGUE });
     expect(report.ok).toBe(false);
     const found = report.discrepancies.map((d) => [d.code, d.where.split(' · ').slice(-1)[0], d.declared, d.recomputed]);
     expect(found).toEqual([
@@ -111,11 +111,11 @@ describe('simulator files read back by the insurer’s reader', () => {
     const { files } = await day([invoiceOf(specs[0]!)], 'direct');
     const f = files[0]!;
     // Another hierarchy: the chain does not reach the anchor.
-    const foreign = await readBillingFile(f.bytes, { anchors: [stranger.root], at, revocation: 'off' });
+    const foreign = await readBillingFile(f.bytes, { anchors: [stranger.root], at, revocation: 'off', catalogue: SAMPLE_CATALOGUE });
     expect(foreign.discrepancies.map((d) => d.code)).toEqual(['certificate_invalid']);
     // Another practitioner's card signs the doctor's invoice.
     const other = await day([invoiceOf(specs[0]!)], 'direct', () => stranger.signer);
-    const r = await readBillingFile(other.files[0]!.bytes, { anchors: [stranger.root], at, revocation: 'off' });
+    const r = await readBillingFile(other.files[0]!.bytes, { anchors: [stranger.root], at, revocation: 'off', catalogue: SAMPLE_CATALOGUE });
     expect(r.discrepancies.map((d) => d.code)).toEqual(['signer_not_practitioner']);
     // One byte of the invoice changed after signing (a digit of an amount, so it still parses).
     const decoded = decodeFile(f.bytes);
@@ -128,7 +128,7 @@ describe('simulator files read back by the insurer’s reader', () => {
     expect(idx).toBeGreaterThan(0);
     const tampered = text.replace(docText, docText.slice(0, idx) + act.replace('G', 'V') + docText.slice(idx + act.length));
     expect(tampered).not.toBe(text);
-    const t = await readBillingFile(new TextEncoder().encode(tampered), { anchors: [doctor.root], at, revocation: 'off' }).catch((e: unknown) => e);
+    const t = await readBillingFile(new TextEncoder().encode(tampered), { anchors: [doctor.root], at, revocation: 'off', catalogue: SAMPLE_CATALOGUE }).catch((e: unknown) => e);
     if (t instanceof BillingError) throw new Error(`expected a readable file: ${t.code} ${t.field}`);
     const codes = (t as Awaited<ReturnType<typeof readBillingFile>>).discrepancies.map((d) => d.code);
     expect(codes).toContain('signature_invalid');
@@ -139,12 +139,12 @@ describe('simulator files read back by the insurer’s reader', () => {
     const d = signed[0]!;
     const lot = encodeLot({ kind: 'FSE', number: '000001', destination: d.destination, senderType: 'PS', sender: '751234567', version: SIMULATOR_VERSION }, [d, d]);
     const file = encodeFile({ kind: 'FSE', number: '000001', name: 'FSE-751234567-000001.sim', fileDate: D, senderType: 'PS', sender: '751234567', version: SIMULATOR_VERSION, criterion: 'ORG' }, [lot]);
-    const report = await readBillingFile(file, { anchors: [doctor.root], at, revocation: 'off' });
+    const report = await readBillingFile(file, { anchors: [doctor.root], at, revocation: 'off', catalogue: SAMPLE_CATALOGUE });
     expect(report.discrepancies.map((x) => x.code)).toEqual(['duplicate_document']);
   });
 
   it('an unreadable file is a typed error, not a report', async () => {
-    const e = await readBillingFile(new TextEncoder().encode('not a file'), { anchors: [doctor.root], at }).catch((x: unknown) => x);
+    const e = await readBillingFile(new TextEncoder().encode('not a file'), { anchors: [doctor.root], at, catalogue: SAMPLE_CATALOGUE }).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(BillingError);
     expect((e as BillingError).code).toBe('format_invalid');
   });

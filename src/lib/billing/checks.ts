@@ -7,7 +7,7 @@
  * wall clock (a laptop's wrong clock is the caller's to fix, and tests set the day).
  */
 import { amcOn, amoRightsOn, checkNir, exemptionOn } from './beneficiary.js';
-import { findTariff, SAMPLE_CATALOGUE, type Catalogue, type TariffRow } from './catalogue.js';
+import { findTariff, type Catalogue, type TariffRow } from './catalogue.js';
 import { today, type Clock } from './dates.js';
 import { BillingError } from './errors.js';
 import { transition, type Act, type Invoice } from './invoice.js';
@@ -17,7 +17,8 @@ export interface CheckContext {
   readonly clock: Clock;
   /** IANA zone of the practice; Europe/Paris by default. */
   readonly timeZone?: string;
-  readonly catalogue?: Catalogue;
+  /** The tariff tables to check against; the sample one only when chosen (demo mode). */
+  readonly catalogue: Catalogue;
   /** The practitioner's other invoices, to find duplicates. */
   readonly others?: readonly Invoice[];
 }
@@ -43,7 +44,7 @@ function is100Percent(invoice: Invoice, act: Act): boolean {
 }
 
 export function checkInvoice(invoice: Invoice, ctx: CheckContext): BillingError[] {
-  const cat = ctx.catalogue ?? SAMPLE_CATALOGUE;
+  const cat = ctx.catalogue;
   const issues: BillingError[] = [];
   const said = new Set<string>();
   const add = (code: BillingError['code'], field: string, message: string): void => {

@@ -1,12 +1,33 @@
 /**
- * The billing core (issue 13, first slice): model, act catalogue (data), pricing in integer
- * cents with its working, and the checks before signing. Isomorphic: no I/O, no wall clock.
+ * The billing core (issue 13): model, act catalogue (data), pricing in integer cents with its
+ * working, checks, numbering, the SSV seam and our simulator, signatures, lots and files, the
+ * insurer's reader, and the life of invoices, documents and lots (lifecycle.ts). Isomorphic:
+ * no I/O, no wall clock.
  */
 export * from './errors.js';
 export * from './dates.js';
 export * from './practitioner.js';
 export * from './beneficiary.js';
-export * from './invoice.js';
+// `transition` stays internal: state changes go through the domain operations (lifecycle.ts).
+export {
+  INVOICE_STATES,
+  allowedTransitions,
+  canTransition,
+  BILLING_CONTEXTS,
+  NATURES,
+  CARE_PATHWAYS,
+  coefficientHundredths,
+  createInvoice,
+  type InvoiceState,
+  type BillingContext,
+  type Nature,
+  type CarePathway,
+  type Act,
+  type Prescriber,
+  type Invoice,
+  type ActInput,
+  type InvoiceInput,
+} from './invoice.js';
 export * from './catalogue.js';
 export { CATALOGUE_DATA } from './catalogue-data.js';
 export * from './pricing.js';
@@ -21,3 +42,4 @@ export * from './ssv/pipeline.js';
 export * from './reader.js';
 export * from './signing.js';
 export * from './invoice-json.js';
+export * from './lifecycle.js';

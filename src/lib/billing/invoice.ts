@@ -1,38 +1,35 @@
 /**
- * The invoice: who bills whom, the acts, the billing context and the state.
+ * The invoice: who bills whom, the acts, the billing context and the state of its content.
  *
  * `createInvoice` checks the shape of every field (a typed error for each); whether the
  * invoice can be signed (rights on each date, codes in force, third-party payment allowed…) is
  * for `checkInvoice` (checks.ts), because it needs the catalogue and the clock.
  *
- * States and transitions (`transition`, a pure function):
+ * The invoice's own states are those of its content:
  *
- *   draft ──► to_sign ──► signed ──► in_lot ──► sent ──► acknowledged
- *     ▲          │          │          │         │
- *     └──────────┘          │          ▼         └────► rejected ──► in_lot (retransmitted)
- *   (back to editing)       │       signed (lot dissolved before sending)
- *                           ▼
- *   draft, to_sign, signed, rejected ──► cancelled
+ *   draft ──► to_sign ──► signed
+ *     ▲          │          │
+ *     └──────────┘          ▼
+ *   draft, to_sign, signed ──► cancelled   (signed: only while no document is in a lot)
  *
- * `acknowledged` (positive ARL) and `cancelled` are final. Retransmitting a lot with no ARL
- * keeps its invoices `sent`: it is an event of the lot, not a state of the invoice.
+ * What happens to it afterwards is the fate of each of its documents, the FSE and the DRE,
+ * which can differ (the AMC may reject what the AMO paid), and of the lots that carry them:
+ * lifecycle.ts keeps those, with the history of every change. The state changes here are
+ * internal (`transition` is not exported by the module's index): callers use the domain
+ * operations (`submitForSigning`, lifecycle.ts), which check what each change requires.
  */
 import { isoDate, isTimeOfDay, type IsoDate } from './dates.js';
 import { BillingError, fail } from './errors.js';
 import type { Beneficiary } from './beneficiary.js';
 import { checkName, checkRpps, type Practitioner } from './practitioner.js';
 
-export const INVOICE_STATES = ['draft', 'to_sign', 'signed', 'in_lot', 'sent', 'acknowledged', 'rejected', 'cancelled'] as const;
+export const INVOICE_STATES = ['draft', 'to_sign', 'signed', 'cancelled'] as const;
 export type InvoiceState = (typeof INVOICE_STATES)[number];
 
 const TRANSITIONS: Readonly<Record<InvoiceState, readonly InvoiceState[]>> = Object.freeze({
   draft: ['to_sign', 'cancelled'],
   to_sign: ['draft', 'signed', 'cancelled'],
-  signed: ['in_lot', 'cancelled'],
-  in_lot: ['sent', 'signed'],
-  sent: ['acknowledged', 'rejected'],
-  rejected: ['in_lot', 'cancelled'],
-  acknowledged: [],
+  signed: ['cancelled'],
   cancelled: []
 });
 
@@ -48,14 +45,13 @@ const STATE_LABELS: Readonly<Record<InvoiceState, string>> = Object.freeze({
   draft: 'brouillon',
   to_sign: 'à signer',
   signed: 'signée',
-  in_lot: 'dans un lot',
-  sent: 'envoyée',
-  acknowledged: 'acquittée',
-  rejected: 'rejetée',
   cancelled: 'annulée'
 });
 
-/** The same invoice in state `to`, or `transition_forbidden`. Never mutates `invoice`. */
+/**
+ * The same invoice in state `to`, or `transition_forbidden`. Never mutates `invoice`. Internal
+ * to the billing core: only its domain operations call it.
+ */
 export function transition(invoice: Invoice, to: InvoiceState): Invoice {
   if (!(INVOICE_STATES as readonly string[]).includes(to)) fail('state_unknown', 'state', 'État de facture inconnu.');
   if (!canTransition(invoice.state, to)) {

@@ -26,7 +26,7 @@
  * amount is a non-negative safe integer.
  */
 import { ageOn, amcOn, exemptionOn, type ExemptionKind } from './beneficiary.js';
-import { findContribution, findRate, findTariff, SAMPLE_CATALOGUE, type Catalogue, type ContributionKind, type TariffRow } from './catalogue.js';
+import { findContribution, findRate, findTariff, type Catalogue, type ContributionKind, type TariffRow } from './catalogue.js';
 import { BillingError, fail } from './errors.js';
 import { coefficientHundredths, type Act, type Invoice } from './invoice.js';
 
@@ -314,7 +314,8 @@ const TOTAL_LABELS: Readonly<Record<(typeof PART_KEYS)[number], string>> = {
  * BillingError met (unknown code, coefficient out of range…); `checkInvoice` lists them all.
  * Contributions' daily caps are counted within this invoice (same practitioner, same day).
  */
-export function priceInvoice(invoice: Invoice, catalogue: Catalogue = SAMPLE_CATALOGUE): PricedInvoice {
+/** Prices with the catalogue given: the sample one is chosen explicitly, never by default. */
+export function priceInvoice(invoice: Invoice, catalogue: Catalogue): PricedInvoice {
   const used = new Map<string, number>();
   const acts = invoice.acts.map((a, i) => priceAct(invoice, a, i, catalogue, used));
   const totals = Object.fromEntries(PART_KEYS.map((k) => [k, acts.reduce((sum, a) => sum + a[k], 0)])) as unknown as Parts;

@@ -11,7 +11,7 @@
  * Reports carry numbers, codes and amounts only: no NIR, no name (they end up in logs).
  */
 import { parseCertificate, Verifier, cpsIdentity } from '../pki/index.js';
-import { SAMPLE_CATALOGUE, type Catalogue } from './catalogue.js';
+import type { Catalogue } from './catalogue.js';
 import { BillingError } from './errors.js';
 import { priceInvoice, type Parts } from './pricing.js';
 import { destinationOf, type RoutingTable } from './routing-data.js';
@@ -28,7 +28,8 @@ export interface ReaderOptions {
   readonly at: Date;
   /** Default 'if-available': a missing CRL is a warning, a revoked certificate a discrepancy. */
   readonly revocation?: 'require' | 'if-available' | 'off';
-  readonly catalogue?: Catalogue;
+  /** The tariff tables to re-price with (the sample one only when chosen). */
+  readonly catalogue: Catalogue;
   readonly routing?: RoutingTable;
 }
 
@@ -164,7 +165,7 @@ async function readDocument(entry: DecodedLot['documents'][number], lot: Decoded
 
   let recomputed: Parts | undefined;
   try {
-    const priced = priceInvoice(inv, o.catalogue ?? SAMPLE_CATALOGUE);
+    const priced = priceInvoice(inv, o.catalogue);
     recomputed = priced.totals;
     if (priced.acts.length !== doc.declared.acts.length) {
       out.push({ code: 'amount_differs', where: `${here} · actes`, message: 'Nombre de montants par acte différent du nombre d’actes.', declared: doc.declared.acts.length, recomputed: priced.acts.length });
