@@ -25,27 +25,32 @@ describe('BillingNumbering', () => {
 
   it('refuses malformed billing and sender numbers, before drawing anything', async () => {
     const drawn: string[] = [];
-    const store: CounterStore = { next: async (k) => (drawn.push(k), 1) };
+    const store: CounterStore = { next: async (k) => (drawn.push(k), 1), reserve: async (k) => (drawn.push(k), 1) };
     const n = new BillingNumbering(store);
     expect(await fails(n.invoiceNumber('75123456'))).toBe('billing_number_format');
     expect(await fails(n.invoiceNumber('../../etc'))).toBe('billing_number_format');
     expect(await fails(n.lotNumber('2C1234567'))).toBe('counter_invalid');
     expect(await fails(n.fileNumber(''))).toBe('counter_invalid');
+    expect(await fails(n.invoiceNumbers('2C1234567', 3))).toBe('billing_number_format');
+    expect(await fails(n.invoiceNumbers('751234567', 0))).toBe('counter_invalid');
     expect(drawn).toEqual([]);
   });
 
   it('never wraps: an exhausted counter refuses instead of starting again', async () => {
-    const store: CounterStore = { next: async (k) => (k.startsWith('invoice') ? 1_000_000_000 : 1_000_000) };
+    const value = async (k: string) => (k.startsWith('invoice') ? 1_000_000_000 : 1_000_000);
+    const store: CounterStore = { next: value, reserve: value };
     const n = new BillingNumbering(store);
     expect(await fails(n.invoiceNumber('751234567'))).toBe('counter_invalid');
     expect(await fails(n.lotNumber('751234567'))).toBe('counter_invalid');
-    const last = new BillingNumbering({ next: async () => 999_999_999 });
+    const last = new BillingNumbering({ next: async () => 999_999_999, reserve: async () => 999_999_998 });
     expect(await last.invoiceNumber('751234567')).toBe('999999999');
+    expect(await last.invoiceNumbers('751234567', 2)).toEqual(['999999998', '999999999']);
+    expect(await fails(last.invoiceNumbers('751234567', 3))).toBe('counter_invalid'); // 999999998 + 2 overflows
   });
 
   it('refuses a store that hands out 0, a negative or a fraction', async () => {
     for (const v of [0, -1, 1.5, Number.NaN]) {
-      expect(await fails(new BillingNumbering({ next: async () => v }).invoiceNumber('751234567'))).toBe('counter_invalid');
+      expect(await fails(new BillingNumbering({ next: async () => v, reserve: async () => v }).invoiceNumber('751234567'))).toBe('counter_invalid');
     }
   });
 
@@ -54,5 +59,13 @@ describe('BillingNumbering', () => {
     expect(await fails(m.next('invoice:../x'))).toBe('counter_invalid');
     expect(await fails(m.next('other:751234567'))).toBe('counter_invalid');
     expect(await m.next('invoice:751234567')).toBe(1);
+  });
+
+  it('a reservation hands out a consecutive block once: the next number follows it', async () => {
+    const n = new BillingNumbering(new MemoryCounterStore());
+    expect(await n.invoiceNumber('751234567')).toBe('000000001');
+    expect(await n.invoiceNumbers('751234567', 3)).toEqual(['000000002', '000000003', '000000004']);
+    expect(await n.invoiceNumber('751234567')).toBe('000000005');
+    expect(await n.invoiceNumbers('2A1234567', 2)).toEqual(['000000001', '000000002']);
   });
 });

@@ -101,6 +101,24 @@ describe('signBatch (signature désynchronisée)', () => {
     expect(s.calls).toBe(4);
   });
 
+  it('a signature that does not verify stops the batch: the invoice signed meanwhile is dropped too', async () => {
+    const docs = Array.from({ length: 5 }, (_, i) => doc(String(i + 1).padStart(9, '0')));
+    let calls = 0;
+    const garbling: InvoiceSigner = {
+      certificate: () => signer.certificate(),
+      signDigest: async (d) => {
+        const sig = await signer.signDigest(d);
+        return ++calls === 2 ? sig.map((b, i) => (i === 0 ? b ^ 0xff : b)) : sig;
+      },
+    };
+    const r = await signBatch(docs, garbling);
+    expect(r.signed.map((x) => x.number)).toEqual(['000000001']);
+    expect(r.unsigned.map((u) => u.document.number)).toEqual(['000000002', '000000003', '000000004', '000000005']);
+    expect(r.unsigned.every((u) => u.error.code === 'signature_failed' && u.error.field === 'signature')).toBe(true);
+    // The 3rd invoice was on the card while the 2nd was being verified; nothing after it.
+    expect(calls).toBe(3);
+  });
+
   it('an FSE and its DRE: both signed or neither', async () => {
     const docs = [doc('000000001', 'FSE'), doc('000000001', 'DRE'), doc('000000002', 'FSE'), doc('000000002', 'DRE')];
     const r = await signBatch(docs, failingAt(4));

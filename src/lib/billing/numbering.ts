@@ -17,16 +17,32 @@ import { fail } from './errors.js';
 export interface CounterStore {
   /** Increments the counter named `key` and resolves to its new value (≥ 1), never reused. */
   next(key: string): Promise<number>;
+  /**
+   * Advances the counter by `count` in one durable step and resolves to the FIRST of the
+   * `count` consecutive values now reserved (never handed out again, used or not).
+   */
+  reserve(key: string, count: number): Promise<number>;
+}
+
+export const MAX_RESERVATION = 10_000;
+
+export function checkReservation(count: number): number {
+  if (!Number.isSafeInteger(count) || count < 1 || count > MAX_RESERVATION) fail('counter_invalid', 'count', `Réservation de 1 à ${MAX_RESERVATION} numéros.`);
+  return count;
 }
 
 /** For tests and one-shot tools: unique within this object only. */
 export class MemoryCounterStore implements CounterStore {
   private readonly values = new Map<string, number>();
   async next(key: string): Promise<number> {
+    return this.reserve(key, 1);
+  }
+  async reserve(key: string, count: number): Promise<number> {
     checkCounterKey(key);
-    const v = (this.values.get(key) ?? 0) + 1;
-    this.values.set(key, v);
-    return v;
+    checkReservation(count);
+    const first = (this.values.get(key) ?? 0) + 1;
+    this.values.set(key, first + count - 1);
+    return first;
   }
 }
 
@@ -61,6 +77,20 @@ export class BillingNumbering {
       fail('billing_number_format', 'billingNumber', 'Numéro de facturation invalide (9 caractères, département en tête).');
     }
     return format(await this.store.next(`invoice:${billingNumber}`), INVOICE_NUMBER_DIGITS, 'factures');
+  }
+
+  /**
+   * `count` invoice numbers of this billing number in one durable step (the evening's batch):
+   * consecutive, each never handed out again. Exhaustion is checked on the last one.
+   */
+  async invoiceNumbers(billingNumber: string, count: number): Promise<string[]> {
+    if (typeof billingNumber !== 'string' || !BILLING_NUMBER.test(billingNumber)) {
+      fail('billing_number_format', 'billingNumber', 'Numéro de facturation invalide (9 caractères, département en tête).');
+    }
+    checkReservation(count);
+    const first = await this.store.reserve(`invoice:${billingNumber}`, count);
+    format(first + count - 1, INVOICE_NUMBER_DIGITS, 'factures');
+    return Array.from({ length: count }, (_, i) => format(first + i, INVOICE_NUMBER_DIGITS, 'factures'));
   }
 
   async lotNumber(sender: string): Promise<string> {

@@ -28,8 +28,29 @@ export async function documentDigest(bytes: Uint8Array): Promise<Uint8Array> {
   return new Uint8Array(await subtle.digest('SHA-256', buf(bytes)));
 }
 
+/**
+ * Verification keys of the last few certificates seen: a batch signs every document with the
+ * same card, and the reader meets the same practitioners' certificates again and again, so a
+ * certificate is parsed and its key imported once. Keyed by the certificate's whole bytes (a
+ * string), so a different certificate never finds another's key; bounded, oldest dropped.
+ */
+const KEY_CACHE_SIZE = 16;
+const keyCache = new Map<string, Promise<CryptoKey | string>>();
+
+function verificationKey(certificate: Uint8Array): Promise<CryptoKey | string> {
+  let id = '';
+  for (let i = 0; i < certificate.length; i += 0x2000) id += String.fromCharCode(...certificate.subarray(i, i + 0x2000));
+  let key = keyCache.get(id);
+  if (!key) {
+    key = importVerificationKey(certificate);
+    keyCache.set(id, key);
+    if (keyCache.size > KEY_CACHE_SIZE) keyCache.delete(keyCache.keys().next().value!);
+  }
+  return key;
+}
+
 /** The certificate's RSA public key for RS256, or why it cannot verify invoice signatures. */
-async function verificationKey(certificate: Uint8Array): Promise<CryptoKey | string> {
+async function importVerificationKey(certificate: Uint8Array): Promise<CryptoKey | string> {
   let cert;
   try {
     cert = parseCertificate(new Uint8Array(certificate));
@@ -81,6 +102,13 @@ export function signatureError(e: unknown): BillingError {
   return new BillingError('signature_failed', `signer.${code}`, `Signature impossible : ${CAUSES[code] ?? 'erreur de la carte'}.`);
 }
 
+/** Accepts a card's signature only once it verifies over exactly these bytes with this certificate. */
+async function accepted(doc: FormattedDocument, signature: Uint8Array, certificate: Uint8Array): Promise<SignedDocument> {
+  const verdict = await verifyDocumentSignature({ bytes: doc.bytes, signature, certificate });
+  if (!verdict.ok) throw new BillingError('signature_failed', 'signature', `Signature refusée : ${verdict.reason}.`);
+  return Object.freeze({ ...doc, signature: new Uint8Array(signature), certificate: new Uint8Array(certificate) });
+}
+
 /** Signs one document and checks the signature before returning it. */
 export async function signDocument(doc: FormattedDocument, signer: InvoiceSigner): Promise<SignedDocument> {
   const digest = await documentDigest(doc.bytes);
@@ -92,9 +120,7 @@ export async function signDocument(doc: FormattedDocument, signer: InvoiceSigner
   } catch (e) {
     throw signatureError(e);
   }
-  const verdict = await verifyDocumentSignature({ bytes: doc.bytes, signature, certificate });
-  if (!verdict.ok) throw new BillingError('signature_failed', 'signature', `Signature refusée : ${verdict.reason}.`);
-  return Object.freeze({ ...doc, signature: new Uint8Array(signature), certificate: new Uint8Array(certificate) });
+  return accepted(doc, signature, certificate);
 }
 
 export interface BatchOptions {
@@ -109,9 +135,13 @@ export interface BatchResult {
 }
 
 /**
- * Signs pending documents in order, grouped by invoice number (FSE then DRE). After the first
- * failure nothing more is sent to the card: a pulled card or a locked session would fail every
- * call, and each extra try is a trace on the card.
+ * Signs pending documents in order, grouped by invoice number (FSE then DRE), all or nothing
+ * per invoice. The card is the bottleneck, so the digests are computed up front and each
+ * invoice's signatures are verified while the card signs the next one; an invoice is signed
+ * only once all its signatures verified. After the first failure nothing more is sent to the
+ * card (a pulled card or a locked session would fail every call, and each extra try is a
+ * trace on the card); a signature that does not verify stops the batch too, and the next
+ * invoice's signatures, already made, are dropped with it: that invoice stays unsigned.
  */
 export async function signBatch(docs: readonly FormattedDocument[], signer: InvoiceSigner, options: BatchOptions = {}): Promise<BatchResult> {
   const groups: FormattedDocument[][] = [];
@@ -129,22 +159,59 @@ export async function signBatch(docs: readonly FormattedDocument[], signer: Invo
   const unsigned: BatchResult['unsigned'] = [];
   let stop: BillingError | undefined;
   let done = 0;
+  const refuse = (group: readonly FormattedDocument[]): void => {
+    for (const document of group) unsigned.push({ document, error: stop! });
+  };
+
+  let certificate: Uint8Array | undefined;
+  try {
+    certificate = await signer.certificate();
+  } catch (e) {
+    stop = signatureError(e);
+  }
+  const digests = stop ? [] : await Promise.all(docs.map((d) => documentDigest(d.bytes)));
+  const digestOf = new Map(docs.map((d, i) => [d, digests[i]!] as const));
+
+  /** The previous invoice, whose signatures are being verified. */
+  let pending: { group: FormattedDocument[]; check: Promise<SignedDocument[]> } | undefined;
+  const settle = async (): Promise<void> => {
+    if (!pending) return;
+    const { group, check } = pending;
+    pending = undefined;
+    try {
+      const ok = await check;
+      if (stop) return refuse(group);
+      signed.push(...ok);
+      options.onProgress?.(++done, groups.length);
+    } catch (e) {
+      stop ??= signatureError(e);
+      refuse(group);
+    }
+  };
+
   for (const group of groups) {
     if (!stop && options.signal?.aborted) stop = new BillingError('signature_failed', 'signer.aborted', 'Signature interrompue.');
     if (stop) {
-      for (const document of group) unsigned.push({ document, error: stop });
+      await settle();
+      refuse(group);
       continue;
     }
-    const mine: SignedDocument[] = [];
+    const signatures: Uint8Array[] = [];
     try {
-      for (const d of group) mine.push(await signDocument(d, signer));
-      signed.push(...mine);
-      options.onProgress?.(++done, groups.length);
+      for (const d of group) signatures.push(await signer.signDigest(digestOf.get(d)!));
     } catch (e) {
-      stop = signatureError(e);
-      for (const document of group) unsigned.push({ document, error: stop });
+      // The previous invoice was signed before the card failed: it stands if it verifies.
+      await settle();
+      stop ??= signatureError(e);
+      refuse(group);
+      continue;
     }
+    const check = Promise.all(group.map((d, i) => accepted(d, signatures[i]!, certificate!)));
+    check.catch(() => undefined); // awaited in settle()
+    await settle();
+    pending = { group, check };
   }
+  await settle();
   return { signed, unsigned };
 }
 

@@ -68,16 +68,22 @@ export class FileCompostageStore implements CompostageStore {
   }
 
   next(): Promise<number> {
-    const run = this.queue.then(() => this.increment());
+    return this.advance(1);
+  }
+
+  /** Advances by `count` under one lock and one fsync; resolves to the new value (the last of the block). */
+  advance(count: number): Promise<number> {
+    if (!Number.isSafeInteger(count) || count < 1) return Promise.reject(new RangeError('advance: a positive whole count'));
+    const run = this.queue.then(() => this.increment(count));
     this.queue = run.catch(() => undefined);
     return run;
   }
 
-  private async increment(): Promise<number> {
+  private async increment(count: number): Promise<number> {
     await mkdir(dirname(this.path), { recursive: true });
     const token = await this.acquire();
     try {
-      const value = (await this.read()) + 1;
+      const value = (await this.read()) + count;
       await this.write(value);
       return value;
     } finally {

@@ -5,7 +5,7 @@
  * several processes share them and a value is never handed out twice.
  */
 import { join } from 'node:path';
-import { checkCounterKey, type CounterStore } from '../billing/numbering.js';
+import { checkCounterKey, checkReservation, type CounterStore } from '../billing/numbering.js';
 import { FileCompostageStore, type FileCompostageOptions } from './compostage-file.js';
 
 export class FileCounterStore implements CounterStore {
@@ -17,6 +17,15 @@ export class FileCounterStore implements CounterStore {
   ) {}
 
   next(key: string): Promise<number> {
+    return this.counter(key).next();
+  }
+
+  async reserve(key: string, count: number): Promise<number> {
+    checkReservation(count);
+    return (await this.counter(key).advance(count)) - count + 1;
+  }
+
+  private counter(key: string): FileCompostageStore {
     checkCounterKey(key);
     let c = this.counters.get(key);
     if (!c) {
@@ -24,7 +33,7 @@ export class FileCounterStore implements CounterStore {
       c = new FileCompostageStore(join(this.directory, key.replace(':', '-')), { ...this.options, label: key.split(':')[0]! });
       this.counters.set(key, c);
     }
-    return c.next();
+    return c;
   }
 }
 

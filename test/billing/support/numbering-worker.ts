@@ -1,7 +1,8 @@
 /**
  * Child process for numbering-processes.test.ts: draws N invoice numbers for one billing number
  * from a shared counter directory, through two FileCounterStore instances at once (so the
- * process contends on the lock file, not only on its in-process queue), after GO_FILE exists.
+ * process contends on the lock file, not only on its in-process queue), after GO_FILE exists:
+ * one instance draws numbers one by one, the other reserves blocks of 4 (the evening's batch).
  *
  *   node --import tsx test/billing/support/numbering-worker.ts DIR N GO_FILE
  */
@@ -21,7 +22,8 @@ const numberings = [new BillingNumbering(new FileCounterStore(dir)), new Billing
 const values = await Promise.all(
   numberings.map(async (n, i) => {
     const mine: string[] = [];
-    for (let k = 0; k < count / 2; k++) mine.push(await (i === 0 ? n.invoiceNumber('751234567') : n.invoiceNumber('751234567')));
+    if (i === 0) for (let k = 0; k < count / 2; k++) mine.push(await n.invoiceNumber('751234567'));
+    else for (let k = 0; k < count / 8; k++) mine.push(...(await n.invoiceNumbers('751234567', 4)));
     return mine;
   }),
 );

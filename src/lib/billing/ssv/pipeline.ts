@@ -13,10 +13,10 @@
  * Encryption and packaging into the SMTP message stay with src/lib/sesam (`packageFile`) and
  * the outbox: this module produces the files.
  */
-import { submitForSigning, type CheckContext } from '../checks.js';
+import { checkInvoice, submitForSigning, type CheckContext } from '../checks.js';
 import { today } from '../dates.js';
-import { fail } from '../errors.js';
-import type { Invoice } from '../invoice.js';
+import { BillingError, fail } from '../errors.js';
+import { transition, type Invoice } from '../invoice.js';
 import type { BillingNumbering } from '../numbering.js';
 import { priceInvoice, type PricedInvoice } from '../pricing.js';
 import { signBatch, type BatchResult } from '../signing.js';
@@ -38,14 +38,50 @@ export interface PrepareOptions {
   readonly securing?: Securing;
 }
 
-/** Checks, prices, numbers and formats one invoice. Throws `checks_failed` with every problem. */
-export async function prepareInvoice(draft: Invoice, o: PrepareOptions): Promise<PreparedInvoice> {
-  const invoice = submitForSigning(draft, o.checks);
+/** Prices and formats an invoice that passed its checks (`to_sign`) under its number. */
+async function formatChecked(invoice: Invoice, number: string, o: PrepareOptions): Promise<PreparedInvoice> {
   const priced = priceInvoice(invoice, o.checks.catalogue);
-  const number = await o.numbering.invoiceNumber(invoice.practitioner.situation.billingNumber);
   const createdOn = today(o.checks.clock, o.checks.timeZone);
   const documents = await o.adapter.formatInvoice({ invoice, priced, number, createdOn, securing: o.securing ?? 'vitale' });
   return Object.freeze({ invoice, priced, number, documents: Object.freeze(documents) });
+}
+
+/** Checks, prices, numbers and formats one invoice. Throws `checks_failed` with every problem. */
+export async function prepareInvoice(draft: Invoice, o: PrepareOptions): Promise<PreparedInvoice> {
+  const invoice = submitForSigning(draft, o.checks);
+  const number = await o.numbering.invoiceNumber(invoice.practitioner.situation.billingNumber);
+  return formatChecked(invoice, number, o);
+}
+
+/**
+ * The evening's one action over the day's drafts: every invoice is checked first (with the
+ * others of the batch, for duplicates), and only if all pass are numbers drawn — one durable
+ * reservation per billing number, in the drafts' order — and documents formatted; otherwise
+ * `checks_failed` listing every invoice's problems, and nothing is drawn.
+ */
+export async function prepareInvoices(drafts: readonly Invoice[], o: PrepareOptions): Promise<PreparedInvoice[]> {
+  const problems = drafts.flatMap((d) =>
+    checkInvoice(d, { ...o.checks, others: [...(o.checks.others ?? []), ...drafts.filter((x) => x !== d)] }).map((e) => new BillingError(e.code, `${d.id}${e.field ? `.${e.field}` : ''}`, e.message)),
+  );
+  if (problems.length > 0) {
+    const n = problems.length;
+    throw new BillingError('checks_failed', '', `${n} problème${n > 1 ? 's' : ''} à corriger avant de préparer les factures.`, problems);
+  }
+  const byBillingNumber = new Map<string, Invoice[]>();
+  for (const d of drafts) {
+    const bn = d.practitioner.situation.billingNumber;
+    const list = byBillingNumber.get(bn);
+    if (list) list.push(d);
+    else byBillingNumber.set(bn, [d]);
+  }
+  const numbers = new Map<Invoice, string>();
+  for (const [bn, list] of byBillingNumber) {
+    const block = await o.numbering.invoiceNumbers(bn, list.length);
+    list.forEach((d, i) => numbers.set(d, block[i]!));
+  }
+  const out: PreparedInvoice[] = [];
+  for (const d of drafts) out.push(await formatChecked(transition(d, 'to_sign'), numbers.get(d)!, o));
+  return out;
 }
 
 /** Signs every pending document: one card signature each, signed or not, never half. */

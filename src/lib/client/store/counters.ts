@@ -10,7 +10,7 @@
  * billing numbering's store, with its key rules.
  */
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
-import { checkCounterKey, type CounterStore } from '../../billing/numbering.js';
+import { checkCounterKey, checkReservation, type CounterStore } from '../../billing/numbering.js';
 
 interface CounterSchema extends DBSchema {
   counters: { key: string; value: number };
@@ -52,7 +52,8 @@ export class IdbCounters {
     return this.db;
   }
 
-  async next(key: string): Promise<number> {
+  /** Advances `key` by `count` (default 1) in one durable transaction; resolves to the new value, the last of the block. */
+  async next(key: string, count = 1): Promise<number> {
     const db = await this.open();
     const tx = db.transaction(STORE, 'readwrite', { durability: 'strict' });
     const store = tx.objectStore(STORE);
@@ -62,7 +63,7 @@ export class IdbCounters {
       tx.done.catch(() => undefined);
       throw new CounterDamagedError(key, current);
     }
-    const value = current + 1;
+    const value = current + count;
     await store.put(value, key);
     await tx.done;
     return value;
@@ -87,6 +88,11 @@ export class IdbCounterStore implements CounterStore {
   next(key: string): Promise<number> {
     checkCounterKey(key);
     return this.counters.next(key);
+  }
+  async reserve(key: string, count: number): Promise<number> {
+    checkCounterKey(key);
+    checkReservation(count);
+    return (await this.counters.next(key, count)) - count + 1;
   }
   close(): Promise<void> {
     return this.counters.close();
