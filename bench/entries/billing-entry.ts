@@ -5,16 +5,7 @@
  * bridge; then, in the same page, the bare operations the day cannot avoid.
  */
 import { openDB } from 'idb';
-import {
-  BillingNumbering,
-  SAMPLE_CATALOGUE,
-  buildTransmission,
-  invoicesFromJsonText,
-  prepareInvoices,
-  signPending,
-  simulatorAdapter,
-  type BillingFile,
-} from '../../src/lib/billing/index.js';
+import { BillingNumbering, SAMPLE_CATALOGUE, billDay, invoicesFromJsonText, simulatorAdapter, type BillingFile } from '../../src/lib/billing/index.js';
 import { b64u } from '../../src/lib/card/protocol.js';
 import { bridgeSigner } from '../../src/lib/client/billing/bridge-signer.js';
 import { BridgeClient } from '../../src/lib/client/card/client.js';
@@ -101,21 +92,23 @@ export async function day(p: DayParams): Promise<DayResult> {
   const compostage = new IdbCompostageStore(`bench-compostage-${round}`);
   const drafts = invoicesFromJsonText(p.invoicesJson).map((x) => x.invoice);
   phase('entered');
-  const prepared = await prepareInvoices(drafts, { adapter, numbering, checks: { clock, catalogue: SAMPLE_CATALOGUE } });
-  phase('prepare');
-  const batch = await signPending(prepared, signer);
-  if (batch.unsigned.length) throw new Error(`unsigned: ${batch.unsigned[0]!.error.message}`);
-  phase('sign');
-  const fileDate = new Date(p.now).toISOString().slice(0, 10);
-  const t = await buildTransmission(batch.signed, { adapter, numbering, way: 'direct', sender: p.sender, fileDate });
-  phase('lots_files');
-  const recipient: Recipient = await checkRecipient(unb64(p.recipient.leaf), {
+  // The recipient's certificate is checked while the card signs: neither waits for the other.
+  const recipientCheck = checkRecipient(unb64(p.recipient.leaf), {
     anchors: [unb64(p.recipient.root)],
     intermediates: [unb64(p.recipient.inter)],
     crls: p.recipient.crls.map(unb64),
     email: p.recipient.email,
     at: new Date(p.now),
   });
+  recipientCheck.catch(() => undefined);
+  const fileDate = new Date(p.now).toISOString().slice(0, 10);
+  const billed = await billDay(drafts, { adapter, numbering, checks: { clock, catalogue: SAMPLE_CATALOGUE }, signer, way: 'direct', sender: p.sender, fileDate });
+  const batch = billed.batch;
+  const prepared = billed.prepared;
+  if (batch.unsigned.length || !billed.transmission) throw new Error(`unsigned: ${batch.unsigned[0]?.error.message}`);
+  const t = billed.transmission;
+  phase('prepare_sign_lots_files');
+  const recipient: Recipient = await recipientCheck;
   phase('recipient');
   const packaged = [];
   for (const f of t.files as BillingFile[]) {

@@ -101,7 +101,7 @@ describe('signBatch (signature désynchronisée)', () => {
     expect(s.calls).toBe(4);
   });
 
-  it('a signature that does not verify stops the batch: the invoice signed meanwhile is dropped too', async () => {
+  it('a signature that does not verify leaves its invoice unsigned with the reason; the others stand', async () => {
     const docs = Array.from({ length: 5 }, (_, i) => doc(String(i + 1).padStart(9, '0')));
     let calls = 0;
     const garbling: InvoiceSigner = {
@@ -111,12 +111,13 @@ describe('signBatch (signature désynchronisée)', () => {
         return ++calls === 2 ? sig.map((b, i) => (i === 0 ? b ^ 0xff : b)) : sig;
       },
     };
-    const r = await signBatch(docs, garbling);
-    expect(r.signed.map((x) => x.number)).toEqual(['000000001']);
-    expect(r.unsigned.map((u) => u.document.number)).toEqual(['000000002', '000000003', '000000004', '000000005']);
-    expect(r.unsigned.every((u) => u.error.code === 'signature_failed' && u.error.field === 'signature')).toBe(true);
-    // The 3rd invoice was on the card while the 2nd was being verified; nothing after it.
-    expect(calls).toBe(3);
+    const progress: number[] = [];
+    const r = await signBatch(docs, garbling, { onProgress: (n) => progress.push(n) });
+    expect(r.signed.map((x) => x.number)).toEqual(['000000001', '000000003', '000000004', '000000005']);
+    for (const x of r.signed) expect(await verifyDocumentSignature(x)).toEqual({ ok: true });
+    expect(r.unsigned.map((u) => [u.document.number, u.error.code, u.error.field])).toEqual([['000000002', 'signature_failed', 'signature']]);
+    expect(calls).toBe(5);
+    expect(progress).toEqual([1, 2, 3, 4, 5]);
   });
 
   it('an FSE and its DRE: both signed or neither', async () => {

@@ -36,7 +36,7 @@ it('reports the SSV library absent, refuses engine calls with a typed error, and
 
     const engine = bridgeSsvAdapter(c, '140700');
     expect(engine.homologated).toBe(true);
-    const refused = await engine.buildLots([], { sender: '751234567', nextLotNumber: async () => '000001' }).catch((e: unknown) => e);
+    const refused = await engine.buildLots([], { sender: '751234567', lotNumbers: async (n: number) => Array.from({ length: n }, (_, i) => String(i + 1).padStart(6, '0')) }).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(BillingError);
     expect((refused as BillingError).code).toBe('ssv_unavailable');
     expect((refused as BillingError).message).toContain('bibliothèque SSV absente');

@@ -87,10 +87,24 @@ export class BillingNumbering {
     if (typeof billingNumber !== 'string' || !BILLING_NUMBER.test(billingNumber)) {
       fail('billing_number_format', 'billingNumber', 'Numéro de facturation invalide (9 caractères, département en tête).');
     }
+    return this.block(`invoice:${billingNumber}`, count, INVOICE_NUMBER_DIGITS, 'factures');
+  }
+
+  /** `count` lot numbers of this sender in one durable step. */
+  lotNumbers(sender: string, count: number): Promise<string[]> {
+    return this.block(`lot:${checkSender(sender)}`, count, LOT_NUMBER_DIGITS, 'lots');
+  }
+
+  /** `count` file numbers of this sender in one durable step. */
+  fileNumbers(sender: string, count: number): Promise<string[]> {
+    return this.block(`file:${checkSender(sender)}`, count, FILE_NUMBER_DIGITS, 'fichiers');
+  }
+
+  private async block(key: string, count: number, digits: number, what: string): Promise<string[]> {
     checkReservation(count);
-    const first = await this.store.reserve(`invoice:${billingNumber}`, count);
-    format(first + count - 1, INVOICE_NUMBER_DIGITS, 'factures');
-    return Array.from({ length: count }, (_, i) => format(first + i, INVOICE_NUMBER_DIGITS, 'factures'));
+    const first = await this.store.reserve(key, count);
+    format(first + count - 1, digits, what);
+    return Array.from({ length: count }, (_, i) => format(first + i, digits, what));
   }
 
   async lotNumber(sender: string): Promise<string> {

@@ -136,12 +136,14 @@ export interface BatchResult {
 
 /**
  * Signs pending documents in order, grouped by invoice number (FSE then DRE), all or nothing
- * per invoice. The card is the bottleneck, so the digests are computed up front and each
- * invoice's signatures are verified while the card signs the next one; an invoice is signed
- * only once all its signatures verified. After the first failure nothing more is sent to the
- * card (a pulled card or a locked session would fail every call, and each extra try is a
- * trace on the card); a signature that does not verify stops the batch too, and the next
- * invoice's signatures, already made, are dropped with it: that invoice stays unsigned.
+ * per invoice. The card is the slow part: the digests are computed up front, the card signs one
+ * document after the other, and the signatures are verified together once it is done (checking
+ * them meanwhile would queue behind the channel's own cryptography and slow every card call).
+ * An invoice is signed only once all its signatures verified; one whose signature does not
+ * verify stays unsigned with the reason, the others stand. After the first card failure
+ * nothing more is sent to the card (a pulled card or a locked session would fail every call,
+ * and each extra try is a trace on the card): every invoice from there stays unsigned.
+ * `onProgress` follows the card: after each invoice it signed.
  */
 export async function signBatch(docs: readonly FormattedDocument[], signer: InvoiceSigner, options: BatchOptions = {}): Promise<BatchResult> {
   const groups: FormattedDocument[][] = [];
@@ -155,14 +157,7 @@ export async function signBatch(docs: readonly FormattedDocument[], signer: Invo
     }
     g.push(d);
   }
-  const signed: SignedDocument[] = [];
-  const unsigned: BatchResult['unsigned'] = [];
   let stop: BillingError | undefined;
-  let done = 0;
-  const refuse = (group: readonly FormattedDocument[]): void => {
-    for (const document of group) unsigned.push({ document, error: stop! });
-  };
-
   let certificate: Uint8Array | undefined;
   try {
     certificate = await signer.certificate();
@@ -172,46 +167,35 @@ export async function signBatch(docs: readonly FormattedDocument[], signer: Invo
   const digests = stop ? [] : await Promise.all(docs.map((d) => documentDigest(d.bytes)));
   const digestOf = new Map(docs.map((d, i) => [d, digests[i]!] as const));
 
-  /** The previous invoice, whose signatures are being verified. */
-  let pending: { group: FormattedDocument[]; check: Promise<SignedDocument[]> } | undefined;
-  const settle = async (): Promise<void> => {
-    if (!pending) return;
-    const { group, check } = pending;
-    pending = undefined;
-    try {
-      const ok = await check;
-      if (stop) return refuse(group);
-      signed.push(...ok);
-      options.onProgress?.(++done, groups.length);
-    } catch (e) {
-      stop ??= signatureError(e);
-      refuse(group);
-    }
-  };
-
+  // The card: one signature per document, until the first failure.
+  const made = new Map<FormattedDocument[], Uint8Array[]>();
+  let done = 0;
   for (const group of groups) {
     if (!stop && options.signal?.aborted) stop = new BillingError('signature_failed', 'signer.aborted', 'Signature interrompue.');
-    if (stop) {
-      await settle();
-      refuse(group);
-      continue;
-    }
+    if (stop) break;
     const signatures: Uint8Array[] = [];
     try {
       for (const d of group) signatures.push(await signer.signDigest(digestOf.get(d)!));
     } catch (e) {
-      // The previous invoice was signed before the card failed: it stands if it verifies.
-      await settle();
-      stop ??= signatureError(e);
-      refuse(group);
-      continue;
+      stop = signatureError(e);
+      break;
     }
-    const check = Promise.all(group.map((d, i) => accepted(d, signatures[i]!, certificate!)));
-    check.catch(() => undefined); // awaited in settle()
-    await settle();
-    pending = { group, check };
+    made.set(group, signatures);
+    options.onProgress?.(++done, groups.length);
   }
-  await settle();
+
+  // Every signature verified, all together; then each invoice signed or not, in order.
+  const checked = await Promise.allSettled(groups.map((g) => (made.has(g) ? Promise.all(g.map((d, i) => accepted(d, made.get(g)![i]!, certificate!))) : Promise.reject(stop))));
+  const signed: SignedDocument[] = [];
+  const unsigned: BatchResult['unsigned'] = [];
+  groups.forEach((group, i) => {
+    const r = checked[i]!;
+    if (r.status === 'fulfilled') signed.push(...r.value);
+    else {
+      const error = r.reason === stop ? stop! : signatureError(r.reason);
+      for (const document of group) unsigned.push({ document, error });
+    }
+  });
   return { signed, unsigned };
 }
 

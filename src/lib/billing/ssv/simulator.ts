@@ -44,6 +44,10 @@ export function simulatorAdapter(options: SimulatorOptions = {}): SsvAdapter {
   const version = options.version ?? SIMULATOR_VERSION;
   if (!/^\d{6}$/.test(version)) fail('format_invalid', 'version', 'Version de spécification invalide (6 chiffres).');
   const maxPerLot = options.maxPerLot ?? MAX_DOCUMENTS_PER_LOT;
+  const fileOptions = {
+    ...(options.enrichedPerFund !== undefined ? { enrichedPerFund: options.enrichedPerFund } : {}),
+    ...(options.maxLotsPerFile !== undefined ? { maxLotsPerFile: options.maxLotsPerFile } : {}),
+  };
 
   return {
     name: 'Simulateur Teletrans (format propre, non homologué)',
@@ -77,8 +81,11 @@ export function simulatorAdapter(options: SimulatorOptions = {}): SsvAdapter {
 
     async buildLots(documents: readonly SignedDocument[], o: LotOptions): Promise<Lot[]> {
       const lots: Lot[] = [];
-      for (const plan of planLots(documents, maxPerLot)) {
-        const number = await o.nextLotNumber();
+      const plans = planLots(documents, maxPerLot);
+      // Numbers are drawn once the plan is known, all in one durable step.
+      const numbers = plans.length ? await o.lotNumbers(plans.length) : [];
+      for (const [i, plan] of plans.entries()) {
+        const number = numbers[i]!;
         const header = { kind: plan.kind, number, destination: plan.destination, senderType: SENDER_TYPE_PS, sender: o.sender, version };
         lots.push(Object.freeze({ ...header, documents: plan.documents, bytes: encodeLot(header, plan.documents) }));
       }
@@ -86,14 +93,12 @@ export function simulatorAdapter(options: SimulatorOptions = {}): SsvAdapter {
     },
 
     async buildFiles(lots: readonly Lot[], o: FileOptions): Promise<BillingFile[]> {
-      const plans = planFiles(lots, o.way, {
-        ...(options.enrichedPerFund !== undefined ? { enrichedPerFund: options.enrichedPerFund } : {}),
-        ...(options.maxLotsPerFile !== undefined ? { maxLotsPerFile: options.maxLotsPerFile } : {}),
-      });
+      const plans = planFiles(lots, o.way, fileOptions);
       const files: BillingFile[] = [];
-      for (const plan of plans) {
-        if (plan.kind === 'FACTURE' && !o.octNumber) fail('format_invalid', 'octNumber', 'Numéro de l’OCT manquant (groupe 12 champ 7).');
-        const number = await o.nextFileNumber();
+      if (plans.some((p) => p.kind === 'FACTURE') && !o.octNumber) fail('format_invalid', 'octNumber', 'Numéro de l’OCT manquant (groupe 12 champ 7).');
+      const numbers = plans.length ? await o.fileNumbers(plans.length) : [];
+      for (const [i, plan] of plans.entries()) {
+        const number = numbers[i]!;
         const name = simulatorFileName(plan.kind, o.sender, number);
         const bytes =
           plan.kind === 'FACTURE'

@@ -111,8 +111,8 @@ export interface BillingFile {
 export interface LotOptions {
   /** Sender number ("numéro émetteur"), equal in the lot and the file formatter. */
   readonly sender: string;
-  /** Draws the next lot number (durable counter, see numbering.ts). */
-  readonly nextLotNumber: () => Promise<string>;
+  /** Reserves `count` lot numbers at once, once the lots are planned (durable counter, numbering.ts). */
+  readonly lotNumbers: (count: number) => Promise<string[]>;
 }
 
 export interface FileOptions {
@@ -120,7 +120,8 @@ export interface FileOptions {
   readonly sender: string;
   /** YYYY-MM-DD. */
   readonly fileDate: string;
-  readonly nextFileNumber: () => Promise<string>;
+  /** Reserves `count` file numbers at once, once the files are planned. */
+  readonly fileNumbers: (count: number) => Promise<string[]>;
   /** OCT ways: group 12 field 7, the OCT's identifier. */
   readonly octNumber?: string;
   /** OCT ways: group 14 field 3, free. */
