@@ -5,8 +5,8 @@
  * rest unsigned and still transmits what was signed.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { BillingError, BillingNumbering, MemoryCounterStore, SAMPLE_CATALOGUE, billDay, simulatorAdapter, testKeySigner, type InvoiceSigner } from '../../src/lib/billing/index.js';
-import { genKey, issueCert, issueCpsCertificate } from '../../src/lib/pki/demo/index.js';
+import { BillingError, BillingNumbering, MemoryCounterStore, SAMPLE_CATALOGUE, billDay, simulatorAdapter, type InvoiceSigner } from '../../src/lib/billing/index.js';
+import { cpsPki } from './support/cps-pki.js';
 import { invoiceOf, RPPS } from './fixtures.js';
 
 const D = '2025-03-10';
@@ -14,11 +14,7 @@ const clock = () => Date.UTC(2025, 2, 10, 17, 0);
 let signer: InvoiceSigner;
 
 beforeAll(async () => {
-  const caKey = await genKey();
-  const root = await issueCert({ subject: 'CN=AC RACINE FICTIVE TEST,O=TELETRANS,C=FR', key: caKey, ca: true, notBefore: new Date('2024-01-01'), notAfter: new Date('2030-01-01') });
-  const key = await genKey();
-  const cert = await issueCpsCertificate({ rpps: RPPS.doctor, name: 'FICTIF-TEST CLAIRE', usage: 'sign', key, caDer: root, caKey, notBefore: new Date('2024-06-01'), notAfter: new Date('2027-06-01') });
-  signer = testKeySigner(key.privateKey, cert);
+  signer = (await cpsPki(RPPS.doctor)).signer;
 });
 
 const drafts = () => [

@@ -28,14 +28,13 @@ import {
   signPending,
   submitInvoice,
   simulatorAdapter,
-  testKeySigner,
   type InvoiceRecord,
   type InvoiceSigner,
   type Lot,
   type LotRecord,
   type SignedDocument,
 } from '../../src/lib/billing/index.js';
-import { genKey, issueCert, issueCpsCertificate } from '../../src/lib/pki/demo/index.js';
+import { cpsPki } from './support/cps-pki.js';
 import { invoiceOf, NIR, RPPS } from './fixtures.js';
 
 const D = '2025-03-10';
@@ -47,11 +46,7 @@ const SUBJECT = (compostage: string) => `SV140700/751234567/${compostage}/00001`
 let signer: InvoiceSigner;
 
 beforeAll(async () => {
-  const caKey = await genKey();
-  const root = await issueCert({ subject: 'CN=AC RACINE FICTIVE TEST,O=TELETRANS,C=FR', key: caKey, ca: true, notBefore: new Date('2024-01-01'), notAfter: new Date('2030-01-01') });
-  const key = await genKey();
-  const cert = await issueCpsCertificate({ rpps: RPPS.doctor, name: 'FICTIF-TEST CLAIRE', usage: 'sign', key, caDer: root, caKey, notBefore: new Date('2024-06-01'), notAfter: new Date('2027-06-01') });
-  signer = testKeySigner(key.privateKey, cert);
+  signer = (await cpsPki(RPPS.doctor)).signer;
 });
 
 const numbering = new BillingNumbering(new MemoryCounterStore());

@@ -7,14 +7,13 @@
  * card, a duplicated document.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { genKey, issueCert, issueCpsCertificate, type ForgeKey } from '../../src/lib/pki/demo/index.js';
+import { cpsPki, type CpsPki } from './support/cps-pki.js';
 import { BillingError, BillingNumbering, MemoryCounterStore, type Invoice, SAMPLE_CATALOGUE } from '../../src/lib/billing/index.js';
 import { readBillingFile } from '../../src/lib/billing/reader.js';
-import { testKeySigner } from '../../src/lib/billing/signing.js';
 import { buildTransmission, prepareInvoice, signPending, type PreparedInvoice } from '../../src/lib/billing/ssv/pipeline.js';
 import { encodeDocument, encodeFile, encodeLot, decodeFile } from '../../src/lib/billing/ssv/sim-format.js';
 import { simulatorAdapter, SIMULATOR_VERSION } from '../../src/lib/billing/ssv/simulator.js';
-import type { InvoiceSigner, SignedDocument, TransmissionWay } from '../../src/lib/billing/ssv/types.js';
+import type { SignedDocument, TransmissionWay } from '../../src/lib/billing/ssv/types.js';
 import { invoiceOf, RPPS, type InvoiceSpec } from './fixtures.js';
 
 /** Noon in Paris on 2025-03-10. */
@@ -23,20 +22,8 @@ const at = new Date(Date.UTC(2025, 2, 11, 9, 0));
 const D = '2025-03-10';
 const AMC = { amc: { identifier: '12345678', contractType: '01', from: '2020-01-01', coverPercent: 100, thirdParty: true } };
 
-interface Pki {
-  root: Uint8Array;
-  signer: InvoiceSigner;
-  cert: Uint8Array;
-  key: ForgeKey;
-}
-
-async function pki(rpps: string): Promise<Pki> {
-  const caKey = await genKey();
-  const root = await issueCert({ subject: 'CN=AC RACINE FICTIVE TEST,O=TELETRANS,C=FR', key: caKey, ca: true, notBefore: new Date('2024-01-01'), notAfter: new Date('2030-01-01') });
-  const key = await genKey();
-  const cert = await issueCpsCertificate({ rpps, name: 'FICTIF-TEST CLAIRE', usage: 'sign', key, caDer: root, caKey, notBefore: new Date('2024-06-01'), notAfter: new Date('2027-06-01') });
-  return { root, cert, key, signer: testKeySigner(key.privateKey, cert) };
-}
+type Pki = CpsPki;
+const pki = cpsPki;
 
 const specs: InvoiceSpec[] = [
   { id: 'A', acts: [{ code: 'G', date: D }] },

@@ -279,7 +279,8 @@ function priceAct(invoice: Invoice, act: Act, index: number, cat: Catalogue, use
   });
 }
 
-const PART_KEYS = [
+/** Every field of `Parts`, in one fixed order (the totals, and the simulator's groups 150 and 190). */
+export const PART_KEYS = [
   'feeCents',
   'baseCents',
   'amoCents',

@@ -6,7 +6,19 @@
 import { open, readFile, rename, rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { DecodedItem } from '../pki/types.js';
-import { CliError, type PkiCore } from './context.js';
+import { CliError, type Context, type PkiCore } from './context.js';
+
+/**
+ * How a subcommand reports a refusal: its name and the message on stderr, the way to its
+ * help after a usage error, and the exit code (2 unless said otherwise).
+ */
+export function refusal(ctx: Context, command: string): (e: CliError, code?: number) => number {
+  return (e, code = 2) => {
+    ctx.err(`teletrans ${command} : ${e.message}\n`);
+    if (e.code === 'usage') ctx.err(`Voir « teletrans ${command} --help ».\n`);
+    return code;
+  };
+}
 
 /** parseArgs errors in French. */
 export function parseArgsMessage(e: NodeJS.ErrnoException): string {

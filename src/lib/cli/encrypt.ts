@@ -6,7 +6,7 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { DecodedItem } from '../pki/types.js';
-import { parseArgsMessage, parseAt, pkiItems, readInput, writeAtomic } from './args.js';
+import { parseArgsMessage, parseAt, pkiItems, readInput, refusal, writeAtomic } from './args.js';
 import { CliError, type Context, type PkiCore } from './context.js';
 import type { Command } from './main.js';
 
@@ -59,11 +59,7 @@ const OPTIONS = {
 export const encryptCommand: Command = {
   summary: 'chiffrer un fichier pour son destinataire (CMS, pièce jointe SESAM-Vitale)',
   async run(args, ctx: Context) {
-    const fail = (e: CliError): number => {
-      ctx.err(`teletrans encrypt : ${e.message}\n`);
-      if (e.code === 'usage') ctx.err('Voir « teletrans encrypt --help ».\n');
-      return 2;
-    };
+    const fail = refusal(ctx, 'encrypt');
     let parsed;
     try {
       parsed = parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });

@@ -17,7 +17,7 @@ import type { ParsedInvoice } from '../billing/invoice-json.js';
 import type { PricedInvoice } from '../billing/pricing.js';
 import type { ReadReport } from '../billing/reader.js';
 import type { TransmissionWay } from '../billing/ssv/types.js';
-import { pkiItems, parseArgsMessage, parseAt, parseDay, readInput, writeAtomic } from './args.js';
+import { pkiItems, parseArgsMessage, refusal, parseAt, parseDay, readInput, writeAtomic } from './args.js';
 import { CliError, type Context } from './context.js';
 import type { Command } from './main.js';
 
@@ -352,11 +352,7 @@ async function readRun(v: Values, files: string[], ctx: Context): Promise<number
 export const invoiceCommand: Command = {
   summary: 'factures : tarifer, construire des lots (simulateur), relire un fichier (lecteur de l’assureur)',
   async run(args, ctx: Context) {
-    const fail = (e: CliError): number => {
-      ctx.err(`teletrans invoice : ${e.message}\n`);
-      if (e.code === 'usage') ctx.err('Voir « teletrans invoice --help ».\n');
-      return 2;
-    };
+    const fail = refusal(ctx, 'invoice');
     let parsed;
     try {
       parsed = parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });

@@ -12,7 +12,7 @@ import { FileCompostageStore, defaultCounterPath, CompostageFileError } from '..
 import { nodeAesCbc } from '../server/crypto/aes-cbc-node.js';
 import * as sesam from '../sesam/index.js';
 import type { OctLot } from '../sesam/oct.js';
-import { parseArgsMessage, parseAt, pkiItems, readInput } from './args.js';
+import { parseArgsMessage, parseAt, pkiItems, readInput, refusal } from './args.js';
 import { CliError, type Context } from './context.js';
 import type { Command } from './main.js';
 
@@ -115,11 +115,7 @@ async function writeMessage(bytes: Uint8Array, output: string | undefined, cwd: 
 export const packageCommand: Command = {
   summary: 'construire le message SMTP chiffré d’un fichier de lots (FSE, DRE, FACTURE)',
   async run(args, ctx: Context) {
-    const fail = (e: CliError, code = 2): number => {
-      ctx.err(`teletrans package : ${e.message}\n`);
-      if (e.code === 'usage') ctx.err('Voir « teletrans package --help ».\n');
-      return code;
-    };
+    const fail = refusal(ctx, 'package');
     let parsed;
     try {
       parsed = parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true, tokens: true });

@@ -18,7 +18,7 @@ import { createBeneficiary, type BeneficiaryInput } from '../beneficiary.js';
 import { BillingError, fail } from '../errors.js';
 import { createInvoice, type ActInput, type Invoice } from '../invoice.js';
 import { createPractitioner, type PractitionerInput } from '../practitioner.js';
-import type { Parts } from '../pricing.js';
+import { PART_KEYS, type Parts } from '../pricing.js';
 import { simulatorOctFramer } from '../../sesam/oct.js';
 import type { Destination, DocumentKind, FormatInput, Securing, SignedDocument } from './types.js';
 
@@ -30,21 +30,8 @@ export const MAX_LOTS = 1000;
 export const MAX_DOCUMENTS = 1000;
 export const MAX_ACTS = 100;
 
-/** The order of `Parts` fields in groups 150 and 190. */
-export const PART_FIELDS = [
-  'feeCents',
-  'baseCents',
-  'amoCents',
-  'flatContributionCents',
-  'deductibleCents',
-  'amoNetCents',
-  'amcCents',
-  'patientShareCents',
-  'patientTotalCents',
-  'payNowCents',
-  'amoToPractitionerCents',
-  'amcToPractitionerCents',
-] as const satisfies readonly (keyof Parts)[];
+/** The order of `Parts` fields in groups 150 and 190: pricing's own order. */
+export const PART_FIELDS = PART_KEYS;
 
 const enc = new TextEncoder();
 const dec = new TextDecoder('utf-8', { fatal: true });
