@@ -52,6 +52,9 @@ describe('IdbCounterStore in Chromium', () => {
       expect(await tab.evaluate(() => new TeletransNumbering.BillingNumbering(new TeletransNumbering.IdbCounterStore()).invoiceNumber('751234567'))).toBe('000000401');
       // Another billing number has its own sequence; lots have theirs.
       expect(await tab.evaluate(() => new TeletransNumbering.BillingNumbering(new TeletransNumbering.IdbCounterStore()).lotNumber('751234567'))).toBe('000001');
+      // Lot and file numbers of one transmission in one transaction, following on.
+      expect(await tab.evaluate(() => new TeletransNumbering.BillingNumbering(new TeletransNumbering.IdbCounterStore()).lotAndFileNumbers('751234567', 2, 1))).toEqual({ lots: ['000002', '000003'], files: ['000001'] });
+      expect(await tab.evaluate(() => new TeletransNumbering.BillingNumbering(new TeletransNumbering.IdbCounterStore()).lotNumbers('751234567', 1))).toEqual(['000004']);
       await tab.close();
     } finally {
       await page.close();

@@ -11,6 +11,12 @@ const fails = async (p: Promise<unknown>): Promise<string> => {
   }
 };
 
+
+/** A store whose every answer comes from `value` (by key): for the numbering's own checks. */
+function fake(value: (key: string) => Promise<number>): CounterStore {
+  return { next: value, reserve: value, reserveMany: (rs) => Promise.all(rs.map((r) => value(r.key))) };
+}
+
 describe('BillingNumbering', () => {
   it('numbers invoices per billing number (9 digits), lots and files per sender (6 digits)', async () => {
     const n = new BillingNumbering(new MemoryCounterStore());
@@ -25,7 +31,7 @@ describe('BillingNumbering', () => {
 
   it('refuses malformed billing and sender numbers, before drawing anything', async () => {
     const drawn: string[] = [];
-    const store: CounterStore = { next: async (k) => (drawn.push(k), 1), reserve: async (k) => (drawn.push(k), 1) };
+    const store = fake(async (k) => (drawn.push(k), 1));
     const n = new BillingNumbering(store);
     expect(await fails(n.invoiceNumber('75123456'))).toBe('billing_number_format');
     expect(await fails(n.invoiceNumber('../../etc'))).toBe('billing_number_format');
@@ -38,11 +44,11 @@ describe('BillingNumbering', () => {
 
   it('never wraps: an exhausted counter refuses instead of starting again', async () => {
     const value = async (k: string) => (k.startsWith('invoice') ? 1_000_000_000 : 1_000_000);
-    const store: CounterStore = { next: value, reserve: value };
+    const store = fake(value);
     const n = new BillingNumbering(store);
     expect(await fails(n.invoiceNumber('751234567'))).toBe('counter_invalid');
     expect(await fails(n.lotNumber('751234567'))).toBe('counter_invalid');
-    const last = new BillingNumbering({ next: async () => 999_999_999, reserve: async () => 999_999_998 });
+    const last = new BillingNumbering({ ...fake(async () => 999_999_998), next: async () => 999_999_999 });
     expect(await last.invoiceNumber('751234567')).toBe('999999999');
     expect(await last.invoiceNumbers('751234567', 2)).toEqual(['999999998', '999999999']);
     expect(await fails(last.invoiceNumbers('751234567', 3))).toBe('counter_invalid'); // 999999998 + 2 overflows
@@ -50,7 +56,7 @@ describe('BillingNumbering', () => {
 
   it('refuses a store that hands out 0, a negative or a fraction', async () => {
     for (const v of [0, -1, 1.5, Number.NaN]) {
-      expect(await fails(new BillingNumbering({ next: async () => v, reserve: async () => v }).invoiceNumber('751234567'))).toBe('counter_invalid');
+      expect(await fails(new BillingNumbering(fake(async () => v)).invoiceNumber('751234567'))).toBe('counter_invalid');
     }
   });
 
@@ -67,5 +73,9 @@ describe('BillingNumbering', () => {
     expect(await n.invoiceNumbers('751234567', 3)).toEqual(['000000002', '000000003', '000000004']);
     expect(await n.invoiceNumber('751234567')).toBe('000000005');
     expect(await n.invoiceNumbers('2A1234567', 2)).toEqual(['000000001', '000000002']);
+    expect(await n.lotNumber('751234567')).toBe('000001');
+    expect(await n.lotAndFileNumbers('751234567', 3, 2)).toEqual({ lots: ['000002', '000003', '000004'], files: ['000001', '000002'] });
+    expect(await n.fileNumber('751234567')).toBe('000003');
+    expect(await fails(n.lotAndFileNumbers('751234567', 0, 1))).toBe('counter_invalid');
   });
 });

@@ -22,6 +22,8 @@ export interface CounterStore {
    * `count` consecutive values now reserved (never handed out again, used or not).
    */
   reserve(key: string, count: number): Promise<number>;
+  /** Several reservations in one durable step where the store can (IndexedDB: one transaction); the firsts, in order. */
+  reserveMany(requests: readonly { key: string; count: number }[]): Promise<number[]>;
 }
 
 export const MAX_RESERVATION = 10_000;
@@ -38,11 +40,18 @@ export class MemoryCounterStore implements CounterStore {
     return this.reserve(key, 1);
   }
   async reserve(key: string, count: number): Promise<number> {
-    checkCounterKey(key);
-    checkReservation(count);
-    const first = (this.values.get(key) ?? 0) + 1;
-    this.values.set(key, first + count - 1);
-    return first;
+    return (await this.reserveMany([{ key, count }]))[0]!;
+  }
+  async reserveMany(requests: readonly { key: string; count: number }[]): Promise<number[]> {
+    for (const r of requests) {
+      checkCounterKey(r.key);
+      checkReservation(r.count);
+    }
+    return requests.map(({ key, count }) => {
+      const first = (this.values.get(key) ?? 0) + 1;
+      this.values.set(key, first + count - 1);
+      return first;
+    });
   }
 }
 
@@ -98,6 +107,22 @@ export class BillingNumbering {
   /** `count` file numbers of this sender in one durable step. */
   fileNumbers(sender: string, count: number): Promise<string[]> {
     return this.block(`file:${checkSender(sender)}`, count, FILE_NUMBER_DIGITS, 'fichiers');
+  }
+
+  /** The lot and file numbers of one transmission, in one durable step. */
+  async lotAndFileNumbers(sender: string, lots: number, files: number): Promise<{ lots: string[]; files: string[] }> {
+    const s = checkSender(sender);
+    checkReservation(lots);
+    checkReservation(files);
+    const [lot, file] = await this.store.reserveMany([
+      { key: `lot:${s}`, count: lots },
+      { key: `file:${s}`, count: files },
+    ]);
+    const block = (first: number, n: number, digits: number, what: string): string[] => {
+      format(first + n - 1, digits, what);
+      return Array.from({ length: n }, (_, i) => format(first + i, digits, what));
+    };
+    return { lots: block(lot!, lots, LOT_NUMBER_DIGITS, 'lots'), files: block(file!, files, FILE_NUMBER_DIGITS, 'fichiers') };
   }
 
   private async block(key: string, count: number, digits: number, what: string): Promise<string[]> {

@@ -25,6 +25,13 @@ export class FileCounterStore implements CounterStore {
     return (await this.counter(key).advance(count)) - count + 1;
   }
 
+  /** One file per counter: each reservation is durable on its own, one after the other. */
+  async reserveMany(requests: readonly { key: string; count: number }[]): Promise<number[]> {
+    const out: number[] = [];
+    for (const r of requests) out.push(await this.reserve(r.key, r.count));
+    return out;
+  }
+
   private counter(key: string): FileCompostageStore {
     checkCounterKey(key);
     let c = this.counters.get(key);

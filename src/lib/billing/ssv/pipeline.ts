@@ -110,18 +110,22 @@ export interface Transmission {
   readonly files: readonly BillingFile[];
 }
 
-/**
- * Groups signed documents into lots and files, numbered from the durable counters: the lot
- * numbers in one reservation once the lots are planned, the file numbers likewise.
- */
+/** Groups signed documents into lots and files, numbered from the durable counters. */
 export async function buildTransmission(documents: readonly SignedDocument[], o: TransmitOptions): Promise<Transmission> {
   if (documents.length === 0) fail('no_acts', 'documents', 'Aucune facture signée à transmettre.');
-  const lots = await o.adapter.buildLots(documents, { sender: o.sender, lotNumbers: (n) => o.numbering.lotNumbers(o.sender, n) });
+  if ((o.way === 'oct_single' || o.way === 'oct_enriched') && !o.octNumber) fail('format_invalid', 'octNumber', 'Numéro de l’OCT manquant (groupe 12 champ 7).');
+  // Lot and file numbers in one durable step when the engine says how many it will need
+  // (it plans the same way when it builds); otherwise each when asked.
+  const counts = o.adapter.planCounts?.(documents, o.way);
+  const reserved = counts ? await o.numbering.lotAndFileNumbers(o.sender, counts.lots, counts.files) : undefined;
+  const lotNumbers = (n: number) => (reserved?.lots.length === n ? Promise.resolve(reserved.lots) : o.numbering.lotNumbers(o.sender, n));
+  const fileNumbers = (n: number) => (reserved?.files.length === n ? Promise.resolve(reserved.files) : o.numbering.fileNumbers(o.sender, n));
+  const lots = await o.adapter.buildLots(documents, { sender: o.sender, lotNumbers });
   const files = await o.adapter.buildFiles(lots, {
     way: o.way,
     sender: o.sender,
     fileDate: o.fileDate,
-    fileNumbers: (n) => o.numbering.fileNumbers(o.sender, n),
+    fileNumbers,
     ...(o.octNumber !== undefined ? { octNumber: o.octNumber } : {}),
     ...(o.messageZone !== undefined ? { messageZone: o.messageZone } : {}),
   });

@@ -14,7 +14,7 @@ import { destinationOf } from '../routing-data.js';
 import type { RoutingTable } from '../routing-data.js';
 import { signDocument } from '../signing.js';
 import { encodeDocument, encodeFile, encodeLot } from './sim-format.js';
-import type { BillingFile, DocumentKind, FileOptions, FormatInput, FormattedDocument, Lot, LotOptions, SignedDocument, SsvAdapter } from './types.js';
+import type { BillingFile, DocumentKind, FileOptions, FormatInput, FormattedDocument, Lot, LotOptions, SignedDocument, SsvAdapter, TransmissionWay } from './types.js';
 
 /** Addendum 7 of the FSE specifications (docs/domain/workflow.md): the subject prefix becomes `SV140700`. */
 export const SIMULATOR_VERSION = '140700';
@@ -90,6 +90,11 @@ export function simulatorAdapter(options: SimulatorOptions = {}): SsvAdapter {
         lots.push(Object.freeze({ ...header, documents: plan.documents, bytes: encodeLot(header, plan.documents) }));
       }
       return lots;
+    },
+
+    planCounts(documents: readonly FormattedDocument[], way: TransmissionWay) {
+      const lots = planLots(documents, maxPerLot);
+      return { lots: lots.length, files: planFiles(lots, way, fileOptions).length };
     },
 
     async buildFiles(lots: readonly Lot[], o: FileOptions): Promise<BillingFile[]> {

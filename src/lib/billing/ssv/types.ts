@@ -144,4 +144,9 @@ export interface SsvAdapter {
   buildLots(documents: readonly SignedDocument[], options: LotOptions): Promise<Lot[]>;
   /** Files grouping lots, by the transmission way. */
   buildFiles(lots: readonly Lot[], options: FileOptions): Promise<BillingFile[]>;
+  /**
+   * How many lots and files these documents make by this way, so that their numbers are
+   * reserved in one durable step. Optional: an engine numbering with its own counters leaves it out.
+   */
+  planCounts?(documents: readonly FormattedDocument[], way: TransmissionWay): { lots: number; files: number };
 }

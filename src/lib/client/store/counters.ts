@@ -54,19 +54,31 @@ export class IdbCounters {
 
   /** Advances `key` by `count` (default 1) in one durable transaction; resolves to the new value, the last of the block. */
   async next(key: string, count = 1): Promise<number> {
+    return (await this.advance([{ key, count }]))[0]!;
+  }
+
+  /**
+   * Advances several counters in ONE durable transaction (all or none); resolves to each new
+   * value, the last of its block, in the order asked.
+   */
+  async advance(requests: readonly { key: string; count: number }[]): Promise<number[]> {
     const db = await this.open();
     const tx = db.transaction(STORE, 'readwrite', { durability: 'strict' });
     const store = tx.objectStore(STORE);
-    const current = (await store.get(key)) ?? 0;
-    if (!Number.isSafeInteger(current) || current < 0) {
-      tx.abort();
-      tx.done.catch(() => undefined);
-      throw new CounterDamagedError(key, current);
+    const values: number[] = [];
+    for (const { key, count } of requests) {
+      const current = (await store.get(key)) ?? 0;
+      if (!Number.isSafeInteger(current) || current < 0) {
+        tx.abort();
+        tx.done.catch(() => undefined);
+        throw new CounterDamagedError(key, current);
+      }
+      const value = current + count;
+      await store.put(value, key);
+      values.push(value);
     }
-    const value = current + count;
-    await store.put(value, key);
     await tx.done;
-    return value;
+    return values;
   }
 
   /** Closes the connection (tests, page teardown). */
@@ -90,9 +102,15 @@ export class IdbCounterStore implements CounterStore {
     return this.counters.next(key);
   }
   async reserve(key: string, count: number): Promise<number> {
-    checkCounterKey(key);
-    checkReservation(count);
-    return (await this.counters.next(key, count)) - count + 1;
+    return (await this.reserveMany([{ key, count }]))[0]!;
+  }
+  async reserveMany(requests: readonly { key: string; count: number }[]): Promise<number[]> {
+    for (const r of requests) {
+      checkCounterKey(r.key);
+      checkReservation(r.count);
+    }
+    const last = await this.counters.advance(requests);
+    return last.map((v, i) => v - requests[i]!.count + 1);
   }
   close(): Promise<void> {
     return this.counters.close();
