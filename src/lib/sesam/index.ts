@@ -15,3 +15,4 @@ export * from './compose.js';
 export * from './oct.js';
 export * from './parse.js';
 export * from './package.js';
+export * from './deadline.js';
