@@ -16,7 +16,9 @@ import {
   createLotRecord,
   dissolveLot,
   editDraft,
+  invoiceDeadline,
   invoiceStatus,
+  lotDeadlines,
   lotAccepted,
   lotDelivered,
   prepareInvoice,
@@ -220,5 +222,28 @@ describe('lots and the fates of documents', () => {
     expect(again.invoices[0]!.documents[0]!.lotId).toBe(again.lot.id);
     const queued = queueLot(again.lot, { compostage: '2025031012000000005', subject: SUBJECT('2025031012000000005') }, clock);
     expect(await codeOf(() => dissolveLot(queued, again.invoices, clock))).toBe('transition_forbidden');
+  });
+
+  it('deadlines: the invoice’s (3 or 8 working days) until delivered; the lot’s ARL and retransmission days', async () => {
+    now = Date.UTC(2025, 2, 10, 11, 0); // Monday 10 March 2025, noon in Paris
+    const draft = createInvoiceRecord(invoiceOf({ id: 'L-8', acts: [{ code: 'G', date: '2025-03-07' }, { code: 'G', date: D }] }), clock);
+    expect(invoiceDeadline(draft)).toBe('2025-03-13'); // the patient pays: 3 working days after the last act
+    const { record, signed } = await signedRecord('L-9'); // third-party payment (AMO and AMC)
+    expect(invoiceDeadline(record)).toBe('2025-03-20'); // 8 working days
+    expect(invoiceDeadline(cancelInvoice(record, 'entered_twice', clock))).toBeUndefined();
+    const [fseLot] = await lotsOf(signed.filter((d) => d.kind === 'FSE'));
+    let invoices = [record];
+    let lot: LotRecord;
+    ({ lot, invoices } = createLotRecord(fseLot!, '751234567', 'FSE-5.sim', invoices, clock));
+    expect(lotDeadlines(lot)).toEqual({});
+    lot = lotAccepted(queueLot(lot, { compostage: '2025031012000000009', subject: SUBJECT('2025031012000000009') }, clock), 'm9', clock);
+    ({ lot, invoices } = lotDelivered(lot, invoices, clock));
+    expect(lotDeadlines(lot)).toEqual({ arlDue: '2025-03-12', retransmitBy: '2025-03-14' });
+    // The DRE has not left: the invoice still has its own deadline; the FSE alone would not.
+    expect(invoiceDeadline(invoices[0]!)).toBe('2025-03-20');
+    now = Date.UTC(2025, 2, 14, 9, 0); // Friday: a negative ARL
+    const refused = recordArl(lot, { positive: false, reason: 'lot illisible' }, invoices, clock).lot;
+    expect(lotDeadlines(refused)).toEqual({ retransmitBy: '2025-03-18' });
+    expect(lotDeadlines(recordArl(lot, { positive: true }, invoices, clock).lot)).toEqual({});
   });
 });
