@@ -193,6 +193,14 @@ describe('teletrans invoice build and read', () => {
     const second = JSON.parse(again.stdout);
     expect(second.invoices.map((i: { number: string }) => i.number)).toEqual(['000000003', '000000004']);
     expect(second.files.map((f: { number: string }) => f.number)).toEqual(['000003', '000004']);
+
+    // Counters lost (another directory): the same names come again, and nothing is replaced.
+    const before = readFileSync(summary.files[0].path);
+    const clash = await build(out, join(dir, 'counters-lost'));
+    expect(clash.code).toBe(2);
+    expect(clash.stderr).toContain('existe déjà');
+    expect(readFileSync(summary.files[0].path).equals(before)).toBe(true);
+    expect(readdirSync(out).filter((f) => f.includes('.tmp-'))).toEqual([]);
   });
 
   it('the reader: another trust anchor is exit 1 (certificate_invalid); a changed amount is exit 1 (signature_invalid, amount_differs)', async () => {

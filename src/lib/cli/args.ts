@@ -3,7 +3,7 @@
  * ISO 8601 dates, reading input files, certificates and CRLs through the PKI core, and
  * writing an output file whole or not at all. One copy, so the commands speak alike.
  */
-import { open, readFile, rename, rm } from 'node:fs/promises';
+import { link, open, readFile, rename, rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { DecodedItem } from '../pki/types.js';
 import { CliError, type Context, type PkiCore } from './context.js';
@@ -91,19 +91,12 @@ export async function pkiItems(core: PkiCore, cwd: string, paths: readonly strin
 }
 
 /**
- * Writes the parts to a temporary file, fsyncs it and renames it into place: no half-written
- * output is ever left. `exclusive`: refuse to replace an existing file.
+ * Writes the parts to a temporary file, fsyncs it and moves it into place: no half-written
+ * output is ever left. `exclusive`: an existing file is never replaced — the finished file is
+ * hard-linked to its name, which fails if the name is taken, so two runs cannot both win.
  */
 export async function writeAtomic(path: string, parts: readonly Uint8Array[], options: { exclusive?: boolean } = {}): Promise<void> {
-  if (options.exclusive) {
-    // Claim the name first, so that two runs never both think it free.
-    const claim = await open(path, 'wx').catch((e: NodeJS.ErrnoException) => {
-      if (e.code === 'EEXIST') throw new CliError('output_exists', `« ${path} » existe déjà : rien n'est remplacé`);
-      throw e;
-    });
-    await claim.close();
-  }
-  const tmp = `${path}.tmp-${process.pid}`;
+  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
   const fh = await open(tmp, 'wx');
   try {
     // writev may write less than asked (Linux caps one write near 2 GiB): continue where it stopped.
@@ -117,9 +110,16 @@ export async function writeAtomic(path: string, parts: readonly Uint8Array[], op
   } catch (e) {
     await fh.close().catch(() => undefined);
     await rm(tmp, { force: true });
-    if (options.exclusive) await rm(path, { force: true });
     throw e;
   }
   await fh.close();
-  await rename(tmp, path);
+  if (!options.exclusive) return rename(tmp, path);
+  try {
+    await link(tmp, path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new CliError('output_exists', `« ${path} » existe déjà : rien n'est remplacé`);
+    throw e;
+  } finally {
+    await rm(tmp, { force: true });
+  }
 }
