@@ -28,6 +28,14 @@ export interface CounterStore {
 
 export const MAX_RESERVATION = 10_000;
 
+/** Every key and count of a multiple reservation, before anything is drawn. */
+export function checkReservations(requests: readonly { key: string; count: number }[]): void {
+  for (const r of requests) {
+    checkCounterKey(r.key);
+    checkReservation(r.count);
+  }
+}
+
 export function checkReservation(count: number): number {
   if (!Number.isSafeInteger(count) || count < 1 || count > MAX_RESERVATION) fail('counter_invalid', 'count', `Réservation de 1 à ${MAX_RESERVATION} numéros.`);
   return count;
@@ -43,10 +51,7 @@ export class MemoryCounterStore implements CounterStore {
     return (await this.reserveMany([{ key, count }]))[0]!;
   }
   async reserveMany(requests: readonly { key: string; count: number }[]): Promise<number[]> {
-    for (const r of requests) {
-      checkCounterKey(r.key);
-      checkReservation(r.count);
-    }
+    checkReservations(requests);
     return requests.map(({ key, count }) => {
       const first = (this.values.get(key) ?? 0) + 1;
       this.values.set(key, first + count - 1);

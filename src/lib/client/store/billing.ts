@@ -15,7 +15,8 @@
  *
  * Not here yet (the kiosk issue decides): encryption at rest of the invoices' content.
  */
-import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
+import type { DBSchema, IDBPDatabase } from 'idb';
+import { Connection } from './connection.js';
 import type { BillingEvent, InvoiceRecord, LotRecord } from '../../billing/lifecycle.js';
 
 export const BILLING_DB = 'teletrans-billing';
@@ -61,30 +62,18 @@ function frozen<T>(value: T): T {
 }
 
 export class IdbBillingStore {
-  private db?: Promise<IDBPDatabase<BillingDb>>;
+  private readonly connection: Connection<BillingDb>;
 
   /** `dbName` is for tests; the app uses the default. */
-  constructor(private readonly dbName: string = BILLING_DB) {}
+  constructor(dbName: string = BILLING_DB) {
+    this.connection = new Connection<BillingDb>(dbName, 1, (db) => {
+      db.createObjectStore('invoices', { keyPath: 'id' });
+      db.createObjectStore('lots', { keyPath: 'id' });
+    });
+  }
 
   private open(): Promise<IDBPDatabase<BillingDb>> {
-    this.db ??= openDB<BillingDb>(this.dbName, 1, {
-      upgrade(db) {
-        db.createObjectStore('invoices', { keyPath: 'id' });
-        db.createObjectStore('lots', { keyPath: 'id' });
-      },
-      // Another tab wants a newer schema: let it, and reopen on the next call.
-      blocking: () => {
-        void this.db?.then((d) => d.close());
-        this.db = undefined;
-      },
-      terminated: () => {
-        this.db = undefined;
-      },
-    });
-    this.db.catch(() => {
-      this.db = undefined;
-    });
-    return this.db;
+    return this.connection.get();
   }
 
   /**
@@ -130,9 +119,7 @@ export class IdbBillingStore {
   }
 
   /** Closes the connection (tests, page teardown). */
-  async close(): Promise<void> {
-    const db = this.db;
-    this.db = undefined;
-    if (db) (await db).close();
+  close(): Promise<void> {
+    return this.connection.close();
   }
 }

@@ -9,8 +9,9 @@
  * `IdbCounters` is the mechanism (the compostage counter uses it too); `IdbCounterStore` is the
  * billing numbering's store, with its key rules.
  */
-import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
-import { checkCounterKey, checkReservation, type CounterStore } from '../../billing/numbering.js';
+import type { DBSchema } from 'idb';
+import { Connection } from './connection.js';
+import { checkCounterKey, checkReservations, type CounterStore } from '../../billing/numbering.js';
 
 interface CounterSchema extends DBSchema {
   counters: { key: string; value: number };
@@ -27,29 +28,10 @@ export class CounterDamagedError extends Error {
 }
 
 export class IdbCounters {
-  private db?: Promise<IDBPDatabase<CounterSchema>>;
+  private readonly connection: Connection<CounterSchema>;
 
-  constructor(private readonly dbName: string) {}
-
-  private open(): Promise<IDBPDatabase<CounterSchema>> {
-    this.db ??= openDB<CounterSchema>(this.dbName, 1, {
-      upgrade(db) {
-        db.createObjectStore(STORE);
-      },
-      // Another tab wants a newer schema: let it, and reopen on the next call.
-      blocking: () => {
-        void this.db?.then((d) => d.close());
-        this.db = undefined;
-      },
-      terminated: () => {
-        this.db = undefined;
-      },
-    });
-    // A failed open is not cached: the next call retries.
-    this.db.catch(() => {
-      this.db = undefined;
-    });
-    return this.db;
+  constructor(dbName: string) {
+    this.connection = new Connection<CounterSchema>(dbName, 1, (db) => void db.createObjectStore(STORE));
   }
 
   /** Advances `key` by `count` (default 1) in one durable transaction; resolves to the new value, the last of the block. */
@@ -62,7 +44,7 @@ export class IdbCounters {
    * value, the last of its block, in the order asked.
    */
   async advance(requests: readonly { key: string; count: number }[]): Promise<number[]> {
-    const db = await this.open();
+    const db = await this.connection.get();
     const tx = db.transaction(STORE, 'readwrite', { durability: 'strict' });
     const store = tx.objectStore(STORE);
     const values: number[] = [];
@@ -82,10 +64,8 @@ export class IdbCounters {
   }
 
   /** Closes the connection (tests, page teardown). */
-  async close(): Promise<void> {
-    const db = this.db;
-    this.db = undefined;
-    if (db) (await db).close();
+  close(): Promise<void> {
+    return this.connection.close();
   }
 }
 
@@ -105,10 +85,7 @@ export class IdbCounterStore implements CounterStore {
     return (await this.reserveMany([{ key, count }]))[0]!;
   }
   async reserveMany(requests: readonly { key: string; count: number }[]): Promise<number[]> {
-    for (const r of requests) {
-      checkCounterKey(r.key);
-      checkReservation(r.count);
-    }
+    checkReservations(requests);
     const last = await this.counters.advance(requests);
     return last.map((v, i) => v - requests[i]!.count + 1);
   }
