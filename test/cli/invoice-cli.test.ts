@@ -9,16 +9,15 @@
  * and draws no number; two builds never reuse a number; the insurer's reader accepts what build
  * wrote and names the discrepancy when an amount is changed; exit codes 0 / 1 / 2.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeFile } from '../../src/lib/billing/ssv/sim-format.js';
 import { genKey, issueCert, issueCpsCertificate } from '../../src/lib/pki/demo/index.js';
+import { REPO, runCli as run, type CliRun } from './run-cli.js';
 
-const REPO = resolve(import.meta.dirname, '..', '..');
-const BIN = join(REPO, 'bin', 'teletrans.js');
 const EXAMPLES = join(REPO, 'docs', 'billing', 'examples');
 const CONSULTATION = join(EXAMPLES, 'consultation.json');
 const NURSE_ROUND = join(EXAMPLES, 'nurse-round.json');
@@ -26,27 +25,6 @@ const NURSE_RPPS = '10012345673';
 const DAY = '2025-03-10';
 const NIR = '255081416802538';
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(args: string[], cwd = REPO): Promise<Run> {
-  return new Promise((resolveRun, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolveRun({ code, stdout, stderr });
-    });
-  });
-}
 
 const pem = (label: string, der: Uint8Array): string => `-----BEGIN ${label}-----\n${Buffer.from(der).toString('base64').replace(/.{64}/g, '$&\n')}\n-----END ${label}-----\n`;
 
@@ -77,7 +55,7 @@ beforeAll(async () => {
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function build(out: string, counters: string, extra: string[] = [], files = [NURSE_ROUND]): Promise<Run> {
+function build(out: string, counters: string, extra: string[] = [], files = [NURSE_ROUND]): Promise<CliRun> {
   return run(['invoice', 'build', '--test-key', keyPem, '--test-cert', certPem, '--out', out, '--counters', counters, '--today', DAY, '--json', ...extra, ...files]);
 }
 

@@ -8,34 +8,18 @@
  * Also: an unreadable file in a pool is a warning naming it, not a failed line; an unreadable
  * leaf or trust anchor fails its line.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Verifier } from '../../src/lib/pki/index.js';
 import { PKITS_AT, PKITS_REASONS, loadPkits, pkitsFiles } from '../pki/pkits-data.js';
+import { runCli, type CliRun as Run } from './run-cli.js';
 
-const REPO = resolve(import.meta.dirname, '..', '..');
-const BIN = join(REPO, 'bin', 'teletrans.js');
+/** One process for the whole batch: generous bound. */
+const run = (args: string[]): Promise<Run> => runCli(args, { timeoutMs: 120_000 });
 
-interface Run { code: number | null; stdout: string; stderr: string }
 
-function run(args: string[]): Promise<Run> {
-  return new Promise((resolveRun, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolveRun({ code, stdout, stderr });
-    });
-  });
-}
 
 interface Issue { code: string; message: string; cert?: number; subject?: string; file?: string }
 interface Line { line: number; id?: string; valid: boolean; warnings: Issue[]; errors: Issue[]; path: Array<{ subject: string; anchor: boolean }> }

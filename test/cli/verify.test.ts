@@ -2,40 +2,23 @@
  * End-to-end tests of `teletrans verify`: spawn the real bin/teletrans.js (node) on files made
  * by test/pki/fixtures/forge.ts and by OpenSSL. Exit codes: 0 valid, 1 invalid, 2 usage/input.
  */
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   genKey, issueCert, issueCrl, pemCert, pemCrl, sesamChain, writeFiles, SESAM_EMAIL, SESAM_LEAF_KU,
   type ForgeKey, type SesamChain,
 } from '../pki/fixtures/forge';
+import { runCli, type CliRun } from './run-cli.js';
 
-const REPO = resolve(import.meta.dirname, '..', '..');
-const BIN = join(REPO, 'bin', 'teletrans.js');
 const SESAM = ['--profile', 'sesam-vitale-attachment', '--email', SESAM_EMAIL];
 const DAY = 86_400_000;
 
-interface Run { code: number | null; stdout: string; stderr: string; ms: number }
-
-function run(args: string[], opts: { input?: string; cwd?: string } = {}): Promise<Run> {
-  const t0 = performance.now();
-  return new Promise((resolveRun, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd ?? dir, stdio: 'pipe' });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolveRun({ code, stdout, stderr, ms: performance.now() - t0 });
-    });
-    child.stdin.end(opts.input ?? '');
-  });
-}
+type Run = CliRun;
+/** In the test's directory unless told otherwise. */
+const run = (args: string[], opts: { input?: string; cwd?: string } = {}): Promise<Run> => runCli(args, { ...opts, cwd: opts.cwd ?? dir });
 
 interface Issue { code: string; message: string; cert?: number; subject?: string }
 interface Result { valid: boolean; warnings: Issue[]; errors: Issue[]; path: Array<Record<string, unknown>> }
