@@ -5,7 +5,7 @@
  * bridge; then, in the same page, the bare operations the day cannot avoid.
  */
 import { openDB } from 'idb';
-import { BillingNumbering, SAMPLE_CATALOGUE, billDay, invoicesFromJsonText, simulatorAdapter, type BillingFile } from '../../src/lib/billing/index.js';
+import { BillingNumbering, SAMPLE_CATALOGUE, invoicesFromJsonText, sendDay, simulatorAdapter } from '../../src/lib/billing/index.js';
 import { b64u } from '../../src/lib/card/protocol.js';
 import { bridgeSigner } from '../../src/lib/client/billing/bridge-signer.js';
 import { BridgeClient } from '../../src/lib/client/card/client.js';
@@ -13,7 +13,6 @@ import { IdbKeyStore } from '../../src/lib/client/card/key-store.js';
 import { IdbCompostageStore } from '../../src/lib/client/store/compostage.js';
 import { IdbCounterStore } from '../../src/lib/client/store/counters.js';
 import { checkRecipient, encryptDocument, joinParts, type Recipient } from '../../src/lib/cms/index.js';
-import { packageLot } from '../../src/lib/sesam/package.js';
 
 export interface DayParams {
   url: string;
@@ -102,32 +101,26 @@ export async function day(p: DayParams): Promise<DayResult> {
   });
   recipientCheck.catch(() => undefined);
   const fileDate = new Date(p.now).toISOString().slice(0, 10);
-  const billed = await billDay(drafts, { adapter, numbering, checks: { clock, catalogue: SAMPLE_CATALOGUE }, signer, way: 'direct', sender: p.sender, fileDate });
-  const batch = billed.batch;
-  const prepared = billed.prepared;
-  if (batch.unsigned.length || !billed.transmission) throw new Error(`unsigned: ${batch.unsigned[0]?.error.message}`);
-  const t = billed.transmission;
-  phase('prepare_sign_lots_files');
-  const recipient: Recipient = await recipientCheck;
-  phase('recipient');
-  const packaged = [];
-  for (const f of t.files as BillingFile[]) {
-    packaged.push(
-      await packageLot({
-        kind: f.kind,
-        mode: 'test',
-        from: p.from,
-        exercice: p.sender,
-        invoices: f.invoiceCount,
-        version: f.version,
-        file: { name: f.name.replace(/\.sim$/, ''), data: f.bytes },
-        encrypt: async (plain) => joinParts((await encryptDocument(plain, recipient)).parts),
-        compostage,
-        clock: () => new Date(p.now),
-      }),
-    );
-  }
-  phase('encrypt_package');
+  const sent = await sendDay(drafts, {
+    adapter,
+    numbering,
+    checks: { clock, catalogue: SAMPLE_CATALOGUE },
+    signer,
+    way: 'direct',
+    sender: p.sender,
+    fileDate,
+    mode: 'test',
+    from: p.from,
+    encrypt: async (plain) => joinParts((await encryptDocument(plain, await recipientCheck)).parts),
+    compostage,
+    packagingClock: () => new Date(p.now),
+  });
+  const batch = sent.batch;
+  const prepared = sent.prepared;
+  if (batch.unsigned.length || !sent.transmission || !sent.messages) throw new Error(`unsigned: ${batch.unsigned[0]?.error.message}`);
+  const t = sent.transmission;
+  const packaged = sent.messages;
+  phase('bill_sign_encrypt_package');
   await commit(`bench-outbox-${round}`, packaged.map((m) => m.message));
   phase('commit');
   const ms = performance.now() - t0;

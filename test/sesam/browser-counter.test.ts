@@ -69,6 +69,23 @@ describe('IdbCompostageStore in Chromium', () => {
       await tab.reload();
       await tab.addScriptTag({ content: await bundleForBrowser(STORE_ENTRY, STORE_GLOBAL) });
       expect(await tab.evaluate(() => new TeletransCompostage.IdbCompostageStore().next())).toBe(601);
+      // A block in one transaction, while the other tab increments: never shared, never reused.
+      const [block, singles] = await Promise.all([
+        tab.evaluate(() => new TeletransCompostage.IdbCompostageStore().reserve(50)),
+        page.evaluate(async () => {
+          const s = new TeletransCompostage.IdbCompostageStore();
+          const out: number[] = [];
+          for (let i = 0; i < 5; i++) out.push(await s.next());
+          return out;
+        }),
+      ]);
+      const reserved = Array.from({ length: 50 }, (_, i) => block + i);
+      expect(new Set([...reserved, ...singles]).size).toBe(55);
+      expect(Math.min(block, ...singles)).toBe(602);
+      expect(Math.max(block + 49, ...singles)).toBe(656);
+      expect(await tab.evaluate(() => new TeletransCompostage.IdbCompostageStore().next())).toBe(657);
+      // A counter never moves back: no empty or negative block.
+      expect(await tab.evaluate(() => new TeletransCompostage.IdbCompostageStore().reserve(0).then(String, (e: Error) => e.name))).toBe('RangeError');
       await tab.close();
     } finally {
       await page.close();

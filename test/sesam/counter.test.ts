@@ -93,6 +93,17 @@ describe('FileCompostageStore', () => {
     expect(Math.max(...values)).toBe(43);
   });
 
+  it('reserves a block under one lock: the first value back, the whole block never handed out again', async () => {
+    const path = join(tmp(), 'compostage');
+    const s = new FileCompostageStore(path);
+    expect(await s.next()).toBe(1);
+    const [first, single] = await Promise.all([s.reserve(10), new FileCompostageStore(path).next()]);
+    expect([first, single].sort((x, y) => x - y)).toEqual(first === 2 ? [2, 12] : [2, 3]);
+    expect(await s.next()).toBe(13);
+    await expect(s.reserve(0)).rejects.toThrow(RangeError);
+    expect(await s.next()).toBe(14);
+  });
+
   it('breaks a lock left by a dead process', async () => {
     const path = join(tmp(), 'compostage');
     writeFileSync(path, '41\n');

@@ -6,7 +6,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  MemoryCompostageStore, SesamFieldError, SesamMessageError, composeMessage, packageLot, parseMessage,
+  MemoryCompostageStore, SesamFieldError, SesamMessageError, composeMessage, packageLot, parseMessage, reservedCompostages,
   simulatorOctFramer, type FlowKind, type FlowMode, type MessageStructure, type PackagedMessage, type ParsedMessage,
 } from '../../src/lib/sesam/index.js';
 import {
@@ -200,6 +200,25 @@ describe('composed messages, read by Python email and by our parser', () => {
     expect(msgs.map((m) => m.compostage)).toEqual(['2026030514030799999', '2026030514030700000', '2026030514030700001']);
     expect(new Set(msgs.map((m) => m.messageId)).size).toBe(3);
     expect(new Set(msgs.map((m) => m.subject)).size).toBe(3);
+  });
+
+  it('a block reserved ahead is handed out in order, then the store goes on; a failed reservation fails, never falls back', async () => {
+    const store = new MemoryCompostageStore(10);
+    const ahead = reservedCompostages(store, 3);
+    expect(await store.next()).toBe(14); // the block 11–13 is already taken
+    expect(await Promise.all([ahead.next(), ahead.next(), ahead.next(), ahead.next()])).toEqual([11, 12, 13, 15]);
+    // A store that cannot reserve is asked value by value.
+    let v = 0;
+    const plain = reservedCompostages({ next: async () => ++v }, 2);
+    expect([await plain.next(), await plain.next()]).toEqual([1, 2]);
+    // A damaged counter: every message waiting on the block fails with its error.
+    const damaged = Object.assign(new Error('compteur illisible'), { code: 'counter_corrupt' });
+    let fallbacks = 0;
+    const broken = reservedCompostages({ next: async () => ++fallbacks, reserve: () => Promise.reject(damaged) }, 2);
+    await expect(broken.next()).rejects.toBe(damaged);
+    await expect(broken.next()).rejects.toBe(damaged);
+    expect(fallbacks).toBe(0);
+    for (const n of [0, -1, 1.5, 1001]) expect(() => reservedCompostages(store, n)).toThrow(SesamFieldError);
   });
 
   it('FACTURE with only DRE lots takes the DR prefix; a prebuilt FACTURE file is sent as is', async () => {

@@ -39,6 +39,7 @@ export * from './lots.js';
 export * from './ssv/sim-format.js';
 export * from './ssv/simulator.js';
 export * from './ssv/pipeline.js';
+export * from './ssv/send.js';
 export * from './reader.js';
 export * from './signing.js';
 export * from './invoice-json.js';

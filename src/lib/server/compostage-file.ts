@@ -71,6 +71,11 @@ export class FileCompostageStore implements CompostageStore {
     return this.advance(1);
   }
 
+  /** `count` values under one lock and one fsync; resolves to the first of the block. */
+  async reserve(count: number): Promise<number> {
+    return (await this.advance(count)) - count + 1;
+  }
+
   /** Advances by `count` under one lock and one fsync; resolves to the new value (the last of the block). */
   advance(count: number): Promise<number> {
     if (!Number.isSafeInteger(count) || count < 1) return Promise.reject(new RangeError('advance: a positive whole count'));

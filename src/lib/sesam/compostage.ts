@@ -27,6 +27,41 @@ export const COUNTER_MODULUS = 100_000;
 export interface CompostageStore {
   /** Increments the persisted counter and resolves to the new value (≥ 1), never reused. */
   next(): Promise<number>;
+  /**
+   * Advances the counter by `count` in one durable step and resolves to the FIRST value of the
+   * block (the block is `first … first + count − 1`, none of it ever handed out again).
+   * Optional: a store without it is asked value by value.
+   */
+  reserve?(count: number): Promise<number>;
+}
+
+/** The most values one reservation may take (a day's files are a handful). */
+export const MAX_RESERVATION = 1000;
+
+/**
+ * A store that hands out a block reserved NOW, in order, then falls back to `store.next()`.
+ * The reservation starts at once, so its durable write runs beside whatever the caller does
+ * meanwhile (the card signing the day's invoices, billing/ssv/send.ts). Values of the block
+ * left unused are skipped, never reused: a gap in the counter, harmless to uniqueness. A failed
+ * reservation fails every `next()` that waits on it (the counter is damaged or locked: no
+ * message may be composed), it never falls back silently.
+ */
+export function reservedCompostages(store: CompostageStore, count: number): CompostageStore {
+  if (!Number.isSafeInteger(count) || count < 1 || count > MAX_RESERVATION) {
+    throw new SesamFieldError('invalid_counter', 'count', `réservation de compostages invalide : ${count} (1 à ${MAX_RESERVATION})`);
+  }
+  const first: Promise<number | undefined> = store.reserve ? store.reserve(count) : Promise.resolve(undefined);
+  first.catch(() => undefined);
+  let taken = 0;
+  return {
+    async next() {
+      const i = taken++;
+      const start = await first;
+      if (start === undefined || i >= count) return store.next();
+      if (!Number.isSafeInteger(start) || start < 1) throw new SesamFieldError('invalid_counter', 'counter', `compteur de compostage invalide : ${start}`);
+      return start + i;
+    },
+  };
 }
 
 /** For tests and one-shot tools: unique within the process only. */
@@ -38,6 +73,11 @@ export class MemoryCompostageStore implements CompostageStore {
   async next(): Promise<number> {
     this.value += 1;
     return this.value;
+  }
+  async reserve(count: number): Promise<number> {
+    const first = this.value + 1;
+    this.value += count;
+    return first;
   }
 }
 

@@ -39,8 +39,7 @@ export interface PrepareOptions {
 }
 
 /** Prices and formats an invoice that passed its checks (`to_sign`) under its number. */
-async function formatChecked(invoice: Invoice, number: string, o: PrepareOptions): Promise<PreparedInvoice> {
-  const priced = priceInvoice(invoice, o.checks.catalogue);
+async function formatChecked(invoice: Invoice, number: string, o: PrepareOptions, priced = priceInvoice(invoice, o.checks.catalogue)): Promise<PreparedInvoice> {
   const createdOn = today(o.checks.clock, o.checks.timeZone);
   const documents = await o.adapter.formatInvoice({ invoice, priced, number, createdOn, securing: o.securing ?? 'vitale' });
   return Object.freeze({ invoice, priced, number, documents: Object.freeze(documents) });
@@ -74,13 +73,21 @@ export async function prepareInvoices(drafts: readonly Invoice[], o: PrepareOpti
     if (list) list.push(d);
     else byBillingNumber.set(bn, [d]);
   }
-  const numbers = new Map<Invoice, string>();
-  for (const [bn, list] of byBillingNumber) {
-    const block = await o.numbering.invoiceNumbers(bn, list.length);
-    list.forEach((d, i) => numbers.set(d, block[i]!));
-  }
+  // The numbers' durable write runs while the invoices are priced (pricing needs no number).
+  const reserved = (async () => {
+    const numbers = new Map<Invoice, string>();
+    for (const [bn, list] of byBillingNumber) {
+      const block = await o.numbering.invoiceNumbers(bn, list.length);
+      list.forEach((d, i) => numbers.set(d, block[i]!));
+    }
+    return numbers;
+  })();
+  reserved.catch(() => undefined);
+  const checked = drafts.map((d) => transition(d, 'to_sign'));
+  const priced = checked.map((inv) => priceInvoice(inv, o.checks.catalogue));
+  const numbers = await reserved;
   const out: PreparedInvoice[] = [];
-  for (const d of drafts) out.push(await formatChecked(transition(d, 'to_sign'), numbers.get(d)!, o));
+  for (const [i, inv] of checked.entries()) out.push(await formatChecked(inv, numbers.get(drafts[i]!)!, o, priced[i]));
   return out;
 }
 
@@ -105,21 +112,35 @@ export interface TransmitOptions {
   readonly messageZone?: string;
 }
 
+/** Lot and file numbers reserved ahead (`billDay` reserves them while the card signs). */
+export interface ReservedNumbers {
+  readonly lots: readonly string[];
+  readonly files: readonly string[];
+}
+
 export interface Transmission {
   readonly lots: readonly Lot[];
   readonly files: readonly BillingFile[];
 }
 
-/** Groups signed documents into lots and files, numbered from the durable counters. */
-export async function buildTransmission(documents: readonly SignedDocument[], o: TransmitOptions): Promise<Transmission> {
+/**
+ * Groups signed documents into lots and files, numbered from the durable counters.
+ * `reserved`: numbers reserved ahead for these documents or more (the whole day, before some
+ * invoice failed to sign); the first ones are used, the rest are skipped and never reused — a
+ * gap in the numbering, never a repeat (docs/billing/lots-and-files.md). A failed reservation
+ * fails the transmission: nothing is numbered from a counter in doubt.
+ */
+export async function buildTransmission(documents: readonly SignedDocument[], o: TransmitOptions, reserved?: Promise<ReservedNumbers>): Promise<Transmission> {
   if (documents.length === 0) fail('no_acts', 'documents', 'Aucune facture signée à transmettre.');
   if ((o.way === 'oct_single' || o.way === 'oct_enriched') && !o.octNumber) fail('format_invalid', 'octNumber', 'Numéro de l’OCT manquant (groupe 12 champ 7).');
   // Lot and file numbers in one durable step when the engine says how many it will need
   // (it plans the same way when it builds); otherwise each when asked.
-  const counts = o.adapter.planCounts?.(documents, o.way);
-  const reserved = counts ? await o.numbering.lotAndFileNumbers(o.sender, counts.lots, counts.files) : undefined;
-  const lotNumbers = (n: number) => (reserved?.lots.length === n ? Promise.resolve(reserved.lots) : o.numbering.lotNumbers(o.sender, n));
-  const fileNumbers = (n: number) => (reserved?.files.length === n ? Promise.resolve(reserved.files) : o.numbering.fileNumbers(o.sender, n));
+  const counts = reserved ? undefined : o.adapter.planCounts?.(documents, o.way);
+  const block = reserved ? await reserved : counts ? await o.numbering.lotAndFileNumbers(o.sender, counts.lots, counts.files) : undefined;
+  const take = (have: readonly string[] | undefined, n: number, draw: (n: number) => Promise<string[]>): Promise<string[]> =>
+    have && n <= have.length ? Promise.resolve(have.slice(0, n)) : draw(n);
+  const lotNumbers = (n: number) => take(block?.lots, n, (k) => o.numbering.lotNumbers(o.sender, k));
+  const fileNumbers = (n: number) => take(block?.files, n, (k) => o.numbering.fileNumbers(o.sender, k));
   const lots = await o.adapter.buildLots(documents, { sender: o.sender, lotNumbers });
   const files = await o.adapter.buildFiles(lots, {
     way: o.way,
@@ -132,9 +153,21 @@ export async function buildTransmission(documents: readonly SignedDocument[], o:
   return Object.freeze({ lots: Object.freeze(lots), files: Object.freeze(files) });
 }
 
+/** How many lots and files the day's documents make, once formatted (the engine's plan). */
+export interface DayPlan {
+  readonly lots: number;
+  readonly files: number;
+}
+
 export interface DayOptions extends PrepareOptions, Omit<TransmitOptions, 'adapter' | 'numbering'> {
   readonly signer: InvoiceSigner;
   readonly batch?: Parameters<typeof signBatch>[2];
+  /**
+   * Called once the documents are formatted and planned, just before the card signs, so the
+   * caller can start durable reservations of its own (a compostage per file, send.ts) that run
+   * beside the card. Not called when the engine does not plan (`planCounts` absent).
+   */
+  readonly onPlanned?: (plan: DayPlan) => void;
 }
 
 export interface BilledDay {
@@ -147,16 +180,28 @@ export interface BilledDay {
 /**
  * The evening's one action: the day's drafts checked, numbered and formatted, signed on the
  * card (one PIN entry, one signature each), grouped into lots and files. What could not be
- * signed stays unsigned, with its reason, and the rest goes on. Everything runs one step after
- * the other: on a workstation of two cores, durable writes run beside the card's work slowed
- * the card more than they saved (measured with `npm run bench -- billing`).
+ * signed stays unsigned, with its reason, and the rest goes on.
+ *
+ * The card is the slow part, and the lot and file numbers the day needs are known once the
+ * documents are formatted: they are reserved in one durable step WHILE the card signs (ADR 0010,
+ * second addendum). If some invoice then fails to sign, fewer lots may be needed and the spare
+ * numbers are skipped. The invoice numbers cannot wait: they are in the bytes the card signs.
  */
 export async function billDay(drafts: readonly Invoice[], o: DayOptions): Promise<BilledDay> {
   if ((o.way === 'oct_single' || o.way === 'oct_enriched') && !o.octNumber) fail('format_invalid', 'octNumber', 'Numéro de l’OCT manquant (groupe 12 champ 7).');
   checkSender(o.sender);
   const prepared = await prepareInvoices(drafts, o);
-  const batch = await signBatch(prepared.flatMap((p) => p.documents), o.signer, o.batch);
+  const documents = prepared.flatMap((p) => p.documents);
+  const plan = o.adapter.planCounts?.(documents, o.way);
+  let reserved: Promise<ReservedNumbers> | undefined;
+  if (plan) {
+    reserved = o.numbering.lotAndFileNumbers(o.sender, plan.lots, plan.files);
+    // Awaited below, once the card is done; a failure then fails the transmission.
+    reserved.catch(() => undefined);
+    o.onPlanned?.(plan);
+  }
+  const batch = await signBatch(documents, o.signer, o.batch);
   if (batch.signed.length === 0) return Object.freeze({ prepared, batch });
-  const transmission = await buildTransmission(batch.signed, o);
+  const transmission = await buildTransmission(batch.signed, o, reserved);
   return Object.freeze({ prepared, batch, transmission });
 }

@@ -395,7 +395,11 @@ function readRecord(bytes: Uint8Array): DocumentRecord {
   };
 }
 
-const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 
 /** Reads one document back. Throws `format_invalid` (or the model's code, located) on any flaw. */
 export function decodeDocument(bytes: Uint8Array): DecodedDocument {
@@ -486,9 +490,12 @@ export function encodeLot(h: LotHeader, documents: readonly SignedDocument[]): U
   const fee = documents.reduce((n, d) => n + d.feeCents, 0);
   const asked = documents.reduce((n, d) => n + d.askedCents, 0);
   const parts: (string | Uint8Array)[] = [`#${SIM_FORMAT_ID} LOT${CRLF}`, line('200', [h.kind, h.number, h.senderType, h.sender, h.version, documents.length, fee, asked]), destinationLine(h.destination)];
+  // A lot's documents are signed with one card: its certificate is encoded once.
+  let certificate: { bytes: Uint8Array; text: string } | undefined;
   documents.forEach((d, i) => {
     if (d.kind !== h.kind) fail('format_invalid', `documents[${i}]`, 'Document d’une autre nature que le lot.');
-    parts.push(line('210', [i + 1, d.bytes.length]), d.bytes, CRLF, line('211', [i + 1, b64(d.signature), b64(d.certificate)]));
+    if (!certificate || !sameBytes(certificate.bytes, d.certificate)) certificate = { bytes: d.certificate, text: b64(d.certificate) };
+    parts.push(line('210', [i + 1, d.bytes.length]), d.bytes, CRLF, line('211', [i + 1, b64(d.signature), certificate.text]));
   });
   parts.push(line('299', [documents.length]));
   return concat(parts);

@@ -20,6 +20,11 @@ export class IdbCompostageStore implements CompostageStore {
     return this.counters.next(KEY);
   }
 
+  /** `count` values in one durable transaction; resolves to the first. */
+  async reserve(count: number): Promise<number> {
+    return (await this.counters.next(KEY, count)) - count + 1;
+  }
+
   /** Closes the connection (tests, page teardown). */
   close(): Promise<void> {
     return this.counters.close();

@@ -44,6 +44,9 @@ export class IdbCounters {
    * value, the last of its block, in the order asked.
    */
   async advance(requests: readonly { key: string; count: number }[]): Promise<number[]> {
+    // A counter only ever moves forward: a zero, negative or fractional step is refused here,
+    // whoever asks (the numbering checks its own requests; the compostage store relies on this).
+    for (const { count } of requests) if (!Number.isSafeInteger(count) || count < 1) throw new RangeError(`avance de compteur invalide : ${count}`);
     const db = await this.connection.get();
     const tx = db.transaction(STORE, 'readwrite', { durability: 'strict' });
     const store = tx.objectStore(STORE);
