@@ -13,6 +13,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket, type RawData } from 'ws';
 import {
+  DEFAULT_BRIDGE_PORT,
   MAX_FRAME,
   SecureChannel,
   b64u,
@@ -41,7 +42,7 @@ import { VirtualCardServices } from './services/virtual.js';
 import { CardSessions } from './services/card-session.js';
 import { loadSsv, type SsvDetection } from './services/ssv.js';
 
-export const DEFAULT_PORT = 7523;
+export const DEFAULT_PORT = DEFAULT_BRIDGE_PORT;
 /**
  * The development origins (Vite dev server, preview, `npm start`): allowed only in development
  * mode (`teletrans bridge --dev`, TELETRANS_BRIDGE_DEV=1, `dev: true`) and only while no origin

@@ -10,7 +10,7 @@
 import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { b64u, randomBytes, unb64u } from '../src/lib/card/protocol.js';
+import { CLI_ORIGIN, b64u, randomBytes, unb64u } from '../src/lib/card/protocol.js';
 
 export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
   if (env.TELETRANS_BRIDGE_DIR) return env.TELETRANS_BRIDGE_DIR;
@@ -123,11 +123,14 @@ const HOST_NAME = /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-
 
 /**
  * Checks a web origin before it may ask for a pairing (C1): https:// with a plain host name or
- * IPv4 address, or http:// for localhost / 127.0.0.1 with an explicit port (development).
+ * IPv4 address, or http:// for localhost / 127.0.0.1 with an explicit port (development); or
+ * exactly the command line's `teletrans-cli://localhost` (CLI_ORIGIN, ADR 0012).
  * Returns the canonical form, as browsers send it in the Origin header.
  */
 export function checkOrigin(input: string): OriginCheck {
   const no = (reason: OriginRejection): OriginCheck => ({ ok: false, reason, message: ORIGIN_MESSAGES[reason] });
+  // The command line's own origin (ADR 0012), exactly: no browser can present it.
+  if (input === CLI_ORIGIN) return { ok: true, origin: CLI_ORIGIN };
   // Scheme, authority, at most a trailing slash: no path, query, fragment or spaces.
   if (typeof input !== 'string' || input.length > 300 || !/^[a-z][a-z0-9+.-]*:\/\/[^/?#\s\\]+\/?$/i.test(input)) {
     return /^[a-z][a-z0-9+.-]*:\/\//i.test(String(input)) ? no('not_an_origin') : no('not_url');

@@ -35,6 +35,8 @@ describe('checkOrigin', () => {
     ['https://10.1.2.3', 'https://10.1.2.3'],
     ['http://localhost:5173', 'http://localhost:5173'],
     ['http://127.0.0.1:4173', 'http://127.0.0.1:4173'],
+    // The command line's own origin (ADR 0012), exactly.
+    ['teletrans-cli://localhost', 'teletrans-cli://localhost'],
   ])('accepts %s as %s', (input, origin) => {
     expect(checkOrigin(input)).toEqual({ ok: true, origin });
   });
@@ -44,6 +46,9 @@ describe('checkOrigin', () => {
     ['http://192.168.1.10:8080', 'insecure_scheme'],
     ['ftp://app.example', 'insecure_scheme'],
     ['ws://localhost:5173', 'insecure_scheme'],
+    ['teletrans-cli://other.example', 'insecure_scheme'],
+    ['teletrans-cli://localhost:1', 'insecure_scheme'],
+    ['Teletrans-CLI://localhost', 'insecure_scheme'],
     ['http://localhost', 'port_required'],
     ['http://127.0.0.1', 'port_required'],
     ['http://localhost:80', 'port_required'],

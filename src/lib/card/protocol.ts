@@ -40,6 +40,18 @@ const enc = new TextEncoder();
 
 export const PROTOCOL_VERSION = 1;
 
+/**
+ * The origin the command line presents to the bridge (`teletrans invoice build`, ADR 0012). No
+ * browser can send it: a page's Origin is its web origin, and a custom scheme gives "null". The
+ * bridge accepts it only once an administrator allowed it (`teletrans bridge origins add
+ * teletrans-cli://localhost`), and pairing stays an approval on the bridge's terminal.
+ */
+export const CLI_ORIGIN = 'teletrans-cli://localhost';
+
+/** Where the bridge listens unless told otherwise (loopback only). */
+export const DEFAULT_BRIDGE_PORT = 7523;
+export const DEFAULT_BRIDGE_URL = `ws://127.0.0.1:${DEFAULT_BRIDGE_PORT}/`;
+
 /** What a PIN pad answers instead of the card: timeout, cancel key, bad length, bad parameters. */
 export type PinPadErrorCode = 'pin_pad_timeout' | 'pin_pad_cancelled' | 'pin_pad_length' | 'pin_pad_invalid';
 /** Reason codes of failed requests, shared by the bridge and the page. */

@@ -16,7 +16,8 @@ import type { BillingError } from '../billing/errors.js';
 import type { ParsedInvoice } from '../billing/invoice-json.js';
 import type { PricedInvoice } from '../billing/pricing.js';
 import type { ReadReport } from '../billing/reader.js';
-import type { TransmissionWay } from '../billing/ssv/types.js';
+import type { InvoiceSigner, TransmissionWay } from '../billing/ssv/types.js';
+import type { CardSession } from './card-signer.js';
 import { pkiItems, parseArgsMessage, refusal, parseAt, parseDay, readInput, writeAtomic } from './args.js';
 import { CliError, type Context } from './context.js';
 import type { Command } from './main.js';
@@ -30,11 +31,20 @@ Les factures sont en JSON (format « teletrans-invoice-1 », docs/billing/invoic
       Contrôle et tarife chaque facture, avec le détail du calcul de chaque montant.
       Sortie 0 : tarifée et contrôlée ; 1 : un contrôle a échoué ; 2 : entrée invalide.
 
-  teletrans invoice build --test-key CLÉ.pem --test-cert CERT.pem [options] FACTURES.json…
+  teletrans invoice build [signature] [options] FACTURES.json…
       Contrôle, numérote, met en forme (simulateur), signe, groupe en lots et en fichiers,
       et écrit chaque fichier dans --out. Rien n'est numéroté si un contrôle échoue.
-      --test-key/--test-cert : clé et certificat de signature d'ESSAI (démonstrations et
-      tests uniquement ; une vraie facture est signée par la CPS, dans l'application).
+      Signature par la CPS, à travers le pont de cartes (par défaut) :
+      --bridge URL       le pont (défaut ws://127.0.0.1:7523/) ; une fois pour toutes :
+                         « teletrans bridge origins add teletrans-cli://localhost »,
+                         puis approuver l'appairage sur le terminal du pont
+      --reader NOM       le lecteur de la CPS (défaut : le seul qui en contient une)
+      --pin-stdin        lire le code porteur sur l'entrée standard (scripts) ;
+                         sinon il est demandé sur ce terminal, sans écho
+      --pin-pad          le taper sur le clavier du lecteur
+      --pairing F        fichier d'appairage (défaut $XDG_STATE_HOME/teletrans/bridge-pairing.json)
+      Ou, pour les démonstrations et les tests uniquement :
+      --test-key/--test-cert : clé et certificat de signature d'ESSAI.
       --way direct|oct_split|oct_single|oct_enriched   mode de transmission (défaut direct)
       --sender N         numéro émetteur (défaut : le numéro de facturation commun)
       --oct-number N     identifiant de l'OCT (modes OCT)
@@ -65,6 +75,11 @@ const OPTIONS = {
   catalogue: { type: 'string' },
   'test-key': { type: 'string' },
   'test-cert': { type: 'string' },
+  bridge: { type: 'string' },
+  reader: { type: 'string' },
+  'pin-stdin': { type: 'boolean' },
+  'pin-pad': { type: 'boolean' },
+  pairing: { type: 'string' },
   way: { type: 'string' },
   sender: { type: 'string' },
   'oct-number': { type: 'string' },
@@ -84,7 +99,7 @@ type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositi
 const WAYS: readonly TransmissionWay[] = ['direct', 'oct_split', 'oct_single', 'oct_enriched'];
 const ONLY: Record<string, readonly (keyof Values)[]> = {
   price: ['json', 'today', 'catalogue', 'help'],
-  build: ['json', 'today', 'catalogue', 'test-key', 'test-cert', 'way', 'sender', 'oct-number', 'message-zone', 'out', 'counters', 'help'],
+  build: ['json', 'today', 'catalogue', 'test-key', 'test-cert', 'bridge', 'reader', 'pin-stdin', 'pin-pad', 'pairing', 'way', 'sender', 'oct-number', 'message-zone', 'out', 'counters', 'help'],
   read: ['json', 'catalogue', 'anchor', 'intermediate', 'crl', 'at', 'revocation', 'help'],
 };
 
@@ -216,9 +231,13 @@ async function testSigner(ctx: Context, keyPath: string, certPath: string) {
 
 async function buildRun(v: Values, files: string[], ctx: Context): Promise<number> {
   if (files.length === 0) throw new CliError('usage', 'au moins un fichier de factures est attendu');
-  if (!v['test-key'] || !v['test-cert']) {
-    throw new CliError('usage', "--test-key et --test-cert sont requis : la signature par la CPS se fait dans l'application, à travers le pont");
-  }
+  const testKey = v['test-key'] !== undefined || v['test-cert'] !== undefined;
+  const card = ['bridge', 'reader', 'pin-stdin', 'pin-pad', 'pairing'].filter((k) => v[k as keyof Values] !== undefined);
+  if (testKey && (!v['test-key'] || !v['test-cert'])) throw new CliError('usage', '--test-key et --test-cert vont ensemble');
+  if (testKey && card.length) throw new CliError('usage', `--test-key exclut la signature par la CPS (--${card[0]})`);
+  if (v['pin-stdin'] && v['pin-pad']) throw new CliError('usage', '--pin-stdin ou --pin-pad, pas les deux');
+  const pin = v['pin-stdin'] ? 'stdin' : v['pin-pad'] ? 'pad' : 'tty';
+  if (!testKey) (await import('./card-signer.js')).checkPinSource(pin, ctx);
   const way = (v.way ?? 'direct') as TransmissionWay;
   if (!WAYS.includes(way)) throw new CliError('usage', `--way : ${WAYS.join(', ')} attendu`);
   if (way !== 'direct' && way !== 'oct_split' && !v['oct-number']) throw new CliError('usage', `--oct-number est requis en mode ${way}`);
@@ -249,9 +268,54 @@ async function buildRun(v: Values, files: string[], ctx: Context): Promise<numbe
   } catch (e) {
     throw new CliError('usage', `--sender : ${(e as Error).message}`);
   }
-  const signer = await testSigner(ctx, v['test-key'], v['test-cert']);
   const outDir = resolve(ctx.cwd, v.out ?? '.');
   await mkdir(outDir, { recursive: true });
+  // The card last: the PIN is asked only once everything else is in order.
+  let session: CardSession | undefined;
+  let signer: InvoiceSigner;
+  if (testKey) signer = await testSigner(ctx, v['test-key']!, v['test-cert']!);
+  else {
+    const { openCardSession } = await import('./card-signer.js');
+    const { defaultPairingPath } = await import('./pairing-file.js');
+    const { DEFAULT_BRIDGE_URL } = await import('../card/protocol.js');
+    try {
+      session = await openCardSession(
+        {
+          url: v.bridge ?? DEFAULT_BRIDGE_URL,
+          ...(v.reader !== undefined ? { reader: v.reader } : {}),
+          pin,
+          pairingPath: resolve(ctx.cwd, v.pairing ?? defaultPairingPath()),
+        },
+        ctx,
+      );
+    } catch (e) {
+      if (e instanceof CliError && e.code === 'usage') throw e;
+      ctx.err(`teletrans invoice build : signature impossible : ${(e as Error).message} ; aucun numéro tiré, aucun fichier écrit.\n`);
+      return 1;
+    }
+    signer = session.signer;
+  }
+  try {
+    return await buildSigned(v, ctx, { invoices, clock, catalogue, way, sender, outDir, signer, testKey });
+  } finally {
+    session?.close();
+  }
+}
+
+interface BuildInput {
+  invoices: ParsedInvoice[];
+  clock: () => number;
+  catalogue: Catalogue;
+  way: TransmissionWay;
+  sender: string;
+  outDir: string;
+  signer: InvoiceSigner;
+  testKey: boolean;
+}
+
+async function buildSigned(v: Values, ctx: Context, b: BuildInput): Promise<number> {
+  const { invoices, clock, catalogue, way, sender, outDir, signer } = b;
+  const billing = await import('../billing/index.js');
 
   const { FileCounterStore, defaultCountersDir } = await import('../server/counter-file.js');
   const numbering = new billing.BillingNumbering(new FileCounterStore(resolve(ctx.cwd, v.counters ?? defaultCountersDir())));
@@ -283,7 +347,7 @@ async function buildRun(v: Values, files: string[], ctx: Context): Promise<numbe
   }
   const summary = {
     engine: { name: adapter.name, homologated: adapter.homologated, version: adapter.version },
-    testKey: true,
+    testKey: b.testKey,
     invoices: prepared.map((p) => ({ id: p.invoice.id, number: p.number, documents: p.documents.map((d) => d.kind) })),
     files: written.map(({ f, path }) => ({
       name: f.name,
@@ -297,7 +361,11 @@ async function buildRun(v: Values, files: string[], ctx: Context): Promise<numbe
       lots: f.lots.map((l) => ({ number: l.number, kind: l.kind, organism: l.destination.organism, documents: l.documents.length })),
     })),
   };
-  ctx.err('teletrans invoice build : attention, signé avec une clé d’ESSAI (--test-key) par le SIMULATEUR : fichiers de démonstration, à ne jamais transmettre.\n');
+  ctx.err(
+    b.testKey
+      ? 'teletrans invoice build : attention, signé avec une clé d’ESSAI (--test-key) par le SIMULATEUR : fichiers de démonstration, à ne jamais transmettre.\n'
+      : 'teletrans invoice build : signé par la CPS, mis en forme par le SIMULATEUR (format propre à Teletrans, non homologué) : à ne jamais transmettre aux organismes.\n',
+  );
   if (v.json) {
     await ctx.out(JSON.stringify(summary));
   } else {

@@ -42,10 +42,14 @@ export interface StoredPairing {
   key: CryptoKey;
 }
 
-/** Where the pairing key lives: IndexedDB in the browser (non-extractable CryptoKey). */
+/**
+ * Where the pairing key lives: IndexedDB in the browser (non-extractable CryptoKey, `raw`
+ * ignored); a file readable by its owner only for the command line
+ * (src/lib/cli/pairing-file.ts), which needs `raw` to keep it. `raw` is wiped once `set` resolves.
+ */
 export interface PairingKeyStore {
   get(): Promise<StoredPairing | null>;
-  set(p: StoredPairing): Promise<void>;
+  set(p: StoredPairing, raw?: Uint8Array): Promise<void>;
   clear(): Promise<void>;
 }
 
@@ -185,8 +189,11 @@ export class BridgeClient {
       if (done.t !== 'paired' || typeof done.keyId !== 'string') throw new BridgeError('protocol', 'réponse inattendue');
       const raw = await pairingKeyBytes(z, t);
       const key = await importPairingKey(raw);
-      raw.fill(0);
-      await this.o.keys.set({ keyId: done.keyId, key });
+      try {
+        await this.o.keys.set({ keyId: done.keyId, key }, raw);
+      } finally {
+        raw.fill(0);
+      }
       return { keyId: done.keyId };
     } finally {
       s.close();

@@ -13,7 +13,8 @@ import {
   SHARED_LOCK_KEY, applyShared, nextLock, restoreLock, saveLock, sharedValue, type LockEvent, type LockStorage, type SessionLock,
 } from './session-lock.js';
 
-export const DEFAULT_BRIDGE_URL = 'ws://127.0.0.1:7523/';
+import { DEFAULT_BRIDGE_URL } from '../../card/protocol.js';
+export { DEFAULT_BRIDGE_URL };
 
 export type BridgeStatus = 'arrêté' | 'connexion' | 'connecté' | 'non appairé' | 'appairage' | 'injoignable';
 
