@@ -30,4 +30,26 @@ if [ -z "${TELETRANS_RELAY_CONFIG:-}" ]; then
   echo "start: relay on its embedded defaults in ${TELETRANS_RELAY_DEMO_DIR} (fictitious credentials, local test peer)"
 fi
 echo "start: Teletrans on http://${HOST}:${PORT}"
-exec node build
+if [ -n "${TELETRANS_RELAY_CONFIG:-}" ] || [ "${TELETRANS_START_BRIDGE:-1}" = 0 ]; then
+  # A configured deployment: the card bridge runs on each workstation (`npx teletrans bridge`).
+  exec node build
+fi
+
+# The embedded defaults: the card bridge too, with simulated cards whose certificates come from
+# the server's fictitious demo PKI (data/demo/pki.json, made at the server's start), so the
+# simulated CPS logs in to the demo relay. The bridge stays in the foreground: its pairing
+# requests are approved on this terminal (type « oui »). Stopping one stops the other.
+# A background job's standard input would be /dev/null: the bridge gets the terminal's (fd 3).
+exec 3<&0
+node build </dev/null &
+server=$!
+trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true' EXIT
+trap 'exit 130' INT TERM
+echo "start: card bridge with simulated cards on ws://127.0.0.1:7523/ (pairing approved here)"
+node bin/teletrans.js bridge --simulated-cards --demo-dir "${TELETRANS_RELAY_DEMO_DIR}" \
+  --state-dir "${TELETRANS_RELAY_DEMO_DIR}/bridge" \
+  --allow-origin "http://127.0.0.1:${PORT}" --allow-origin "http://localhost:${PORT}" <&3 &
+bridge=$!
+trap 'kill "$server" "$bridge" 2>/dev/null || true; wait "$server" "$bridge" 2>/dev/null || true' EXIT
+# Whichever ends first ends the other (the EXIT trap).
+wait -n "$server" "$bridge"

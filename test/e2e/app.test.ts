@@ -117,6 +117,27 @@ describe('Teletrans PWA (production build)', () => {
       const real = composeTestMessage({ from: 'ps.demo@teletrans.test', to: 'amo_pj.reel@reel.rss.fr', size: 10 });
       expect((await fetch(`${base}/api/relay/messages`, { method: 'POST', body: Buffer.from(real.bytes),
         headers: { authorization: `Bearer ${token}`, 'idempotency-key': 'e2e-demo-00002', 'content-type': 'message/rfc822' } })).status).toBe(422);
+
+      // The browser's trust store starts with the demo hierarchy, marked as demonstration data.
+      const bundle = await fetch(`${base}/api/demo/trust`);
+      expect(bundle.status).toBe(200);
+      const pemText = await bundle.text();
+      expect(pemText.match(/BEGIN CERTIFICATE/g)).toHaveLength(4);
+      expect(pemText.match(/BEGIN X509 CRL/g)).toHaveLength(2);
+      expect(pemText).not.toContain('PRIVATE');
+      const { context, page } = await newPage();
+      try {
+        await page.goto(`${base}/certificats`);
+        for (const mailbox of ['amo_pj.test@test.rss.fr', 'amc_pj.test@test.rss.fr']) {
+          const card = page.locator('li.recipient', { has: page.getByRole('heading', { name: mailbox }) });
+          await card.waitFor({ timeout: 20_000 });
+          expect(await card.textContent()).toContain('démonstration, fictif');
+          expect(await card.getAttribute('data-state')).toBe('valid');
+        }
+        expect(await page.getByRole('heading', { name: 'Test (GIE SESAM-Vitale)' }).count()).toBe(1);
+      } finally {
+        await context.close();
+      }
     } finally {
       await demoApp?.stop();
       rmSync(dir, { recursive: true, force: true });
@@ -128,6 +149,10 @@ describe('Teletrans PWA (production build)', () => {
     const page = await context.newPage();
     return { context, page };
   }
+
+  it('serves no demonstration data outside the embedded defaults', async () => {
+    expect((await fetch(`${app.url}/api/demo/trust`)).status).toBe(404);
+  });
 
   it('serves the manifest and its icons', async () => {
     const response = await fetch(`${app.url}/manifest.webmanifest`);

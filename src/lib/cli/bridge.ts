@@ -1,7 +1,7 @@
 /**
  * `teletrans bridge`: the local card bridge (bridge/). Node-only.
  *
- *   teletrans bridge [--port N] [--simulated-cards] [--allow-origin URL]… [--state-dir DIR] [--dev]
+ *   teletrans bridge [--port N] [--simulated-cards [--demo-dir DIR]] [--allow-origin URL]… [--state-dir DIR] [--dev]
  *   teletrans bridge pairings            list the paired origins
  *   teletrans bridge revoke <keyId|origin>   the running bridge closes their sessions at once
  *   teletrans bridge origins [add URL | remove URL]   the origins allowed to ask for a pairing
@@ -73,7 +73,7 @@ async function originsCommand(args: string[], dir: string, dev: boolean, ctx: Co
   return 0;
 }
 
-const HELP = `Usage : teletrans bridge [--port N] [--simulated-cards] [--allow-origin URL]… [--state-dir DIR] [--dev]
+const HELP = `Usage : teletrans bridge [--port N] [--simulated-cards [--demo-dir DIR]] [--allow-origin URL]… [--state-dir DIR] [--dev]
         teletrans bridge pairings | revoke <identifiant|origine> | log [N]
         teletrans bridge origins [add URL | remove URL]
 
@@ -84,6 +84,8 @@ ici en comparant le code affiché par le pont et par la page.
 Options :
   --port N            port d'écoute sur 127.0.0.1 (défaut 7523)
   --simulated-cards   cartes CPS et Vitale virtuelles (fictives) sans pcscd, pour démonstration
+  --demo-dir DIR      leurs certificats viennent de la PKI fictive de démonstration du serveur
+                      (npm start : data/demo), que le relais reconnaît
   --allow-origin URL  autorise une origine web à demander un appairage, et l'enregistre
                       (répétable ; https:// obligatoire, sauf http://localhost:PORT et
                       http://127.0.0.1:PORT)
@@ -113,6 +115,7 @@ export const bridgeCommand: Command = {
     let simulated = false;
     let dev = devModeFromEnv();
     let stateDir: string | undefined;
+    let demoDir: string | undefined;
     const origins: string[] = [];
     const rest: string[] = [];
     for (let i = 0; i < args.length; i++) {
@@ -137,6 +140,13 @@ export const bridgeCommand: Command = {
         }
         origins.push(c.origin);
       } else if (a === '--state-dir') stateDir = args[++i];
+      else if (a === '--demo-dir') {
+        demoDir = args[++i];
+        if (!demoDir) {
+          ctx.err('teletrans bridge : --demo-dir attend un répertoire.\n');
+          return 2;
+        }
+      }
       else if (a.startsWith('-')) {
         ctx.err(`teletrans bridge : option inconnue « ${a} ».\n\n${HELP}\n`);
         return 2;
@@ -173,6 +183,10 @@ export const bridgeCommand: Command = {
       ctx.err(`teletrans bridge : argument inattendu « ${rest[0]} ».\n`);
       return 2;
     }
+    if (demoDir !== undefined && !simulated) {
+      ctx.err('teletrans bridge : --demo-dir ne vaut qu’avec --simulated-cards.\n');
+      return 2;
+    }
     // Saved, not only for this run: a deployed origin must survive restarts.
     const originStore = new OriginStore(dir);
     for (const o of origins) {
@@ -199,7 +213,13 @@ export const bridgeCommand: Command = {
     if (simulated) {
       const profiles = await import('../../../bridge/cards/profiles.js');
       ctx.err('Préparation des cartes virtuelles (fictives)…\n');
-      const pki = await profiles.makeTestPki();
+      let pki: import('../../../bridge/cards/profiles.js').TestPki;
+      if (demoDir !== undefined) {
+        // The server's demo PKI (it makes it at start-up): the relay then knows these cards.
+        const { readDemoPki } = await import('../server/demo-pki.js');
+        const demo = await readDemoPki(demoDir);
+        pki = { rootDer: demo.igcRoot.der, caDer: demo.igcCa.der, caKey: demo.igcCa.key };
+      } else pki = await profiles.makeTestPki();
       sim = new SimulatedTransport();
       makeCard = async (kind) => {
         switch (kind) {

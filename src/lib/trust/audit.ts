@@ -138,7 +138,7 @@ export interface AuditDetails {
   /** A machine-readable reason code (e.g. "signature_invalid", "crl_older"). */
   code?: string;
   reason?: (typeof DETAIL_REASONS)[number];
-  source?: 'file' | 'directory' | 'update' | 'migration';
+  source?: 'file' | 'directory' | 'update' | 'migration' | 'demo';
   change?: 'anchor-added' | 'anchor-removed' | 'intermediate-added' | 'intermediate-removed';
   thisUpdate?: number;
   nextUpdate?: number;
@@ -315,7 +315,7 @@ const DETAIL_RULES: { [K in keyof Required<AuditDetails>]: DetailValidator } = {
   role: (v) => checkEnum('details.role', v, ['root', 'intermediate', 'recipient', 'data'] as const),
   code: (v) => checkPattern('details.code', v, CODE),
   reason: (v) => checkEnum('details.reason', v, DETAIL_REASONS),
-  source: (v) => checkEnum('details.source', v, ['file', 'directory', 'update', 'migration'] as const),
+  source: (v) => checkEnum('details.source', v, ['file', 'directory', 'update', 'migration', 'demo'] as const),
   change: (v) => checkEnum('details.change', v, ['anchor-added', 'anchor-removed', 'intermediate-added', 'intermediate-removed'] as const),
   thisUpdate: time('details.thisUpdate'),
   nextUpdate: time('details.nextUpdate'),

@@ -11,8 +11,11 @@ import { MIN_RETENTION_DAYS } from './audit.js';
 import { sha256HexSync } from './sha256.js';
 import type { Crl } from '../pki/crl-model.js';
 
-/** How an object entered the store. */
-export type Provenance = 'file' | 'directory' | 'update' | 'migration';
+/**
+ * How an object entered the store. `demo`: the fictitious hierarchy `npm start` installs on a
+ * new workstation (src/lib/server/demo-pki.ts), shown as demonstration data.
+ */
+export type Provenance = 'file' | 'directory' | 'update' | 'migration' | 'demo';
 
 /** What a recipient certificate is for (docs/domain/transmission.md §1–2). */
 export type Usage = 'attachment' | 'data';

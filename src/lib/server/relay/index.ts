@@ -26,7 +26,14 @@ export { Auth, AuthError, challengeDigestInput } from './auth.js';
 export * from './config.js';
 export * from './store/index.js';
 
-export interface Relay { api: RelayApi; store: RelayStore; worker: DeliveryWorker; stop(): Promise<void> }
+export interface Relay {
+  api: RelayApi;
+  store: RelayStore;
+  worker: DeliveryWorker;
+  /** Present only on the embedded defaults (`npm start`): the demo PKI's side for the browser. */
+  demo?: Pick<DemoRelay, 'trustBundle'>;
+  stop(): Promise<void>;
+}
 
 type RawConfig = Omit<RelayConfig, 'anchors' | 'intermediates' | 'crls'> & { anchors: string[]; intermediates?: string[]; crls?: string[] };
 
@@ -89,7 +96,7 @@ export function getRelay(): Promise<Relay | null> {
       store = new SqliteStore(file);
     }
     const started = await startRelay(config, store);
-    const r: Relay = demo ? { ...started, async stop() { await started.stop(); await demo.stop(); } } : started;
+    const r: Relay = demo ? { ...started, demo, async stop() { await started.stop(); await demo.stop(); } } : started;
     // adapter-node's graceful shutdown (SIGTERM/SIGINT): finish in-flight work, close SMTP and the store.
     (process as NodeJS.EventEmitter).once('sveltekit:shutdown', () => void r.stop().catch((e: Error) => process.stderr.write(`relay stop: ${e.message}\n`)));
     return r;

@@ -72,6 +72,8 @@ export interface CaView {
   expired: boolean;
   /** The CRL this CA issues, if stored. */
   crlId?: string;
+  /** Installed as demonstration data (the fictitious hierarchy of `npm start`). */
+  demo: boolean;
 }
 
 export interface HierarchyView {
@@ -91,6 +93,8 @@ export interface RecipientView {
   hierarchy: HierarchyLabel;
   notBefore: number;
   notAfter: number;
+  /** Installed as demonstration data (the fictitious hierarchy of `npm start`). */
+  demo: boolean;
   state: RecipientState;
   /** valide, expire bientôt, expiré, révoqué, obsolète. */
   stateLabel: string;
@@ -192,6 +196,7 @@ export function hierarchies(s: TrustState, now: number): HierarchyView[] {
       notAfter: c.notAfter,
       expired: now >= c.notAfter,
       ...(crl ? { crlId: crl.id } : {}),
+      demo: c.source === 'demo',
     };
     (c.role === 'root' ? h.roots : h.intermediates).push(v);
     out.set(c.hierarchy, h);
@@ -249,6 +254,7 @@ function recipientView(s: TrustState, r: RecipientRecord, now: number): Recipien
     hierarchy: r.hierarchy,
     notBefore: r.notBefore,
     notAfter: r.notAfter,
+    demo: r.source === 'demo',
     state,
     stateLabel: RECIPIENT_STATE_LABELS[state],
     crl,

@@ -10,6 +10,7 @@
  * Browser only: call `startTrust()` from an `onMount` (or an `$effect`).
  */
 import { TRUST_DB_NAME, openTrustService } from '$lib/client/store/trust';
+import { installDemoTrust } from '$lib/client/store/demo-trust';
 import type { Alert } from '$lib/trust/schedule';
 import type {
   AuditIntegrity,
@@ -83,6 +84,8 @@ class TrustState {
         const svc = await openTrustService();
         this.service = svc;
         this.openError = undefined;
+        // npm start's demonstration data, on an empty store or one that already holds it.
+        if (svc.integrity().state === 'intact') await installDemoTrust(svc).catch(() => undefined);
         this.sync();
         this.listen(svc);
         this.arm();
