@@ -159,3 +159,34 @@ it('a reload during the session comes back locked; the PIN lifts it', async () =
   await expect.poll(() => lockDialog().count(), POLL).toBe(0);
   expect(await page.getByRole('heading', { level: 1, name: 'Certificats' }).isVisible()).toBe(true);
 }, 120_000);
+
+it('15 minutes without activity lock every page; the PIN lifts it (the page clock moved forward)', async () => {
+  // The page's clock is Playwright's from here on, flowing normally until moved forward.
+  await page.clock.install();
+  await page.reload();
+  const lockPin = lockDialog().getByLabel('Code porteur de la CPS');
+  await expect.poll(() => lockPin.isVisible(), POLL).toBe(true);
+  await lockPin.fill('1234');
+  await lockPin.press('Enter');
+  await expect.poll(() => lockDialog().count(), POLL).toBe(0);
+  const title = page.getByRole('heading', { level: 1, name: 'Certificats' });
+  expect(await title.isVisible()).toBe(true);
+
+  const lockedBefore = bridge.audit.read().filter((e) => e.event === 'session' && e.outcome === 'locked').length;
+  // 14 minutes of reading, a key, 14 more: still open.
+  await page.clock.fastForward('14:00');
+  await page.keyboard.press('Shift');
+  await page.clock.fastForward('14:00');
+  expect(await lockDialog().count()).toBe(0);
+  // Then a quarter of an hour with nothing: locked, and the bridge's session with it.
+  await page.clock.fastForward('16:00');
+  await expect.poll(() => lockDialog().isVisible(), POLL).toBe(true);
+  expect(await lockDialog().getByText('Session verrouillée après 15 minutes sans activité').isVisible()).toBe(true);
+  expect(await title.isVisible()).toBe(false);
+  await expect.poll(() => bridge.audit.read().filter((e) => e.event === 'session' && e.outcome === 'locked').length, POLL).toBeGreaterThan(lockedBefore);
+
+  await lockPin.fill('1234');
+  await lockPin.press('Enter');
+  await expect.poll(() => lockDialog().count(), POLL).toBe(0);
+  expect(await title.isVisible()).toBe(true);
+}, 120_000);

@@ -1,5 +1,5 @@
 /**
- * The practitioner's session lock for the whole app (SA4: CPS removed → lock): a pure state
+ * The practitioner's session lock for the whole app (SA4: CPS removed or 15 minutes idle → lock): a pure state
  * machine fed with the bridge's card events, kept in sessionStorage so that reloading the tab
  * does not lift it, and shared by the profile's tabs through localStorage (SHARED_LOCK_KEY).
  * The root layout hides every page behind it while `locked`. Every lock is also sent to the
@@ -7,7 +7,7 @@
  * until the PIN is verified again in that tab's session, and resets the card.
  *
  *   none ──PIN verified──▶ unlocked(reader) ──CPS removed from that reader──▶ locked
- *     ▲                                                                          │
+ *     ▲                         │ 15 min without activity (inactivity.ts) ──▶ locked (idle)
  *     └──────────── (new tab)          unlocked ◀──PIN verified again────────────┘
  */
 
@@ -20,7 +20,9 @@ export type LockReason =
    * The connection to the bridge was lost and opened again: the bridge ended the old session and
    * reset the card, the new session has no PIN.
    */
-  | 'reconnected';
+  | 'reconnected'
+  /** No activity in any tab for the idle period (SA4: 15 minutes, inactivity.ts). */
+  | 'idle';
 
 export type SessionLock =
   /** No CPS session in this tab yet: nothing to lock. */
@@ -38,7 +40,9 @@ export type LockEvent =
   /** The CPS no longer holds a verified PIN (reset, swapped while the bridge was unreachable). */
   | { type: 'pin-lost'; reader: string }
   /** A new session with the bridge: it holds no PIN until the practitioner types it in it. */
-  | { type: 'session-lost' };
+  | { type: 'session-lost' }
+  /** Nobody used the app for the idle period. */
+  | { type: 'idle' };
 
 const LOCKED_REMOVED: SessionLock = { state: 'locked', reason: 'removed' };
 
@@ -54,6 +58,8 @@ export function nextLock(s: SessionLock, e: LockEvent): SessionLock {
       return s.state === 'unlocked' && !e.readers.includes(s.reader) ? LOCKED_REMOVED : s;
     case 'session-lost':
       return s.state === 'unlocked' ? { state: 'locked', reason: 'reconnected' } : s;
+    case 'idle':
+      return s.state === 'unlocked' ? { state: 'locked', reason: 'idle' } : s;
   }
 }
 
@@ -85,7 +91,7 @@ export function restoreLock(storage: LockStorage | null): SessionLock {
     v = null;
   }
   if (v === null) return { state: 'none' };
-  return { state: 'locked', reason: v === 'locked:removed' ? 'removed' : 'reload' };
+  return { state: 'locked', reason: v === 'locked:removed' ? 'removed' : v === 'locked:idle' ? 'idle' : 'reload' };
 }
 
 /**
@@ -122,5 +128,7 @@ export function lockMessage(reason: LockReason): string {
       return 'Session verrouillée : la page a été rechargée. Saisissez votre code PIN pour reprendre.';
     case 'reconnected':
       return 'Session verrouillée : la connexion au pont de cartes a été interrompue. Saisissez votre code PIN pour reprendre.';
+    case 'idle':
+      return 'Session verrouillée après 15 minutes sans activité. Saisissez votre code PIN pour reprendre.';
   }
 }

@@ -8,6 +8,7 @@
 import { derived, get, writable, type Readable } from 'svelte/store';
 import { BridgeClient, BridgeError, type PairingKeyStore, type SocketLike } from './client.js';
 import { IdbKeyStore } from './key-store.js';
+import { watchInactivity, type InactivityOptions } from './inactivity.js';
 import type { PinResult } from '../../card/protocol.js';
 import {
   SHARED_LOCK_KEY, applyShared, nextLock, restoreLock, saveLock, sharedValue, type LockEvent, type LockStorage, type SessionLock,
@@ -62,6 +63,11 @@ export interface CardBridgeOptions {
   lockStorage?: LockStorage | null;
   /** Where the tabs share the lock (default: localStorage; null: not shared). */
   sharedLockStorage?: LockStorage | null;
+  /**
+   * Locking after inactivity (SA4, inactivity.ts): on by default in a page (15 minutes, activity
+   * shared by the tabs); null turns it off (Node tests without a document).
+   */
+  inactivity?: Omit<InactivityOptions, 'onIdle'> | null;
 }
 
 function defaultSharedStorage(): LockStorage | null {
@@ -135,9 +141,16 @@ export function createCardBridge(o: CardBridgeOptions = {}): CardBridge {
   let wasLocked = get(session).state === 'locked';
   session.subscribe((s) => {
     const nowLocked = s.state === 'locked';
-    if (nowLocked && !wasLocked) void client?.lock().catch(() => undefined);
+    if (nowLocked && !wasLocked) {
+      // The PIN must be typed again (the panel offers it): the bridge no longer counts it.
+      locked.set(true);
+      void client?.lock().catch(() => undefined);
+    }
     wasLocked = nowLocked;
   });
+  // Inactivity locks the session like a removed card does (and so the bridge's session too).
+  const inactivity = o.inactivity === undefined ? (globalThis.document ? {} : null) : o.inactivity;
+  if (inactivity) watchInactivity({ ...inactivity, onIdle: () => feed({ type: 'idle' }) });
   let running = false;
   let delay = o.minDelay ?? 500;
   let timer: ReturnType<typeof setTimeout> | null = null;
