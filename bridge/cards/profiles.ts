@@ -34,14 +34,11 @@ for (const atr of [ATR_CPS, ATR_VITALE]) {
   atr[atr.length - 1] = tck;
 }
 
-export interface BillingSituation {
-  number: number;
-  mode: string;
-  structure: string;
-  structureId: string;
-  conventionSector: string;
-  specialty: string;
-}
+import type { CardBeneficiary, CardSituation } from '../../src/lib/card/reads.js';
+
+/** The card data types are the page's too (src/lib/card/reads.ts). */
+export type BillingSituation = CardSituation;
+export type Beneficiary = CardBeneficiary;
 
 export interface CpsData {
   cardType: 'CPS';
@@ -55,18 +52,6 @@ export interface CpsData {
   situations: BillingSituation[];
   validFrom: string;
   validTo: string;
-}
-
-export interface Beneficiary {
-  rank: number;
-  nir: string;
-  birthDate: string;
-  birthRank: number;
-  lastName: string;
-  firstName: string;
-  quality: string;
-  amo: { from: string; to: string; coverageCode: string; exemption?: string };
-  amc?: { organism: string; from: string; to: string };
 }
 
 export interface VitaleData {
@@ -157,9 +142,9 @@ export async function makeCps(pki: TestPki, o: CpsOptions = {}): Promise<{ card:
     firstName: 'CAMILLE',
     profession: { code: '10', label: 'Médecin (fictif)' },
     situations: [
-      { number: 1, mode: 'libéral', structure: 'CABINET FICTIF DES TESTS', structureId: '999000001', conventionSector: '1', specialty: '01' },
-      { number: 2, mode: 'libéral', structure: 'MAISON DE SANTÉ FICTIVE', structureId: '999000002', conventionSector: '1', specialty: '01' },
-      { number: 3, mode: 'remplaçant', structure: 'CABINET FICTIF REMPLACEMENT', structureId: '999000003', conventionSector: '2', specialty: '01' },
+      { number: 1, mode: 'libéral', structure: 'CABINET FICTIF DES TESTS', structureId: '999000001', conventionSector: '1', specialty: '01', tariffZone: '10' },
+      { number: 2, mode: 'libéral', structure: 'MAISON DE SANTÉ FICTIVE', structureId: '999000002', conventionSector: '1', specialty: '01', tariffZone: '10' },
+      { number: 3, mode: 'remplaçant', structure: 'CABINET FICTIF REMPLACEMENT', structureId: '999000003', conventionSector: '2', specialty: '01', tariffZone: '10' },
     ],
     validFrom: day(expired ? -3 * 365 : -1),
     validTo: day(expired ? -2 : 3 * 365),

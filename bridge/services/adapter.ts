@@ -6,43 +6,14 @@
  *      Lecture"/"API CPS") is loaded when it is installed. Never required.
  */
 import type { PinPad, Transmit } from '../transport.js';
-import type { BillingSituation, Beneficiary } from '../cards/profiles.js';
 import type { CardErrorCode, PinResult } from '../../src/lib/card/protocol.js';
+import type { CpsRead, VitaleRead } from '../../src/lib/card/reads.js';
 
 export type { PinResult };
 
 export type CardKind = 'CPS' | 'VITALE';
 
-export interface CpsRead {
-  cardType: 'CPS';
-  serial: string;
-  rpps: string;
-  civility: string;
-  lastName: string;
-  firstName: string;
-  profession: { code: string; label: string };
-  situations: BillingSituation[];
-  validFrom: string;
-  validTo: string;
-  expired: boolean;
-  /** Tries left; -1 while the PIN is verified in the card's current power-up (by any session: the bridge holds which). */
-  pinTriesLeft: number;
-  blocked: boolean;
-  fictitious?: boolean;
-}
-
-export interface VitaleRead {
-  cardType: 'VITALE';
-  serial: string;
-  holderNir: string;
-  scheme: string;
-  fund: string;
-  centre: string;
-  beneficiaries: Beneficiary[];
-  validTo: string;
-  expired: boolean;
-  fictitious?: boolean;
-}
+export type { CpsRead, VitaleRead };
 
 export interface CardCertificates {
   auth: Uint8Array;

@@ -7,6 +7,7 @@
 export * from './errors.js';
 export * from './dates.js';
 export * from './practitioner.js';
+export * from './from-cards.js';
 export * from './beneficiary.js';
 // `transition` stays internal: state changes go through the domain operations (lifecycle.ts).
 export {

@@ -1,0 +1,62 @@
+/**
+ * What the card services read from the cards, as the bridge sends it and the page receives it
+ * (`cps.read`, `vitale.read`): one definition for both sides (the bridge's card services and
+ * simulator import it; the page maps it to the billing model with billing/from-cards.ts).
+ */
+
+/** A billing situation ("situation d'exercice") as the CPS carries it. */
+export interface CardSituation {
+  number: number;
+  /** libéral, salarié, remplaçant… */
+  mode: string;
+  structure: string;
+  /** The billing number (AM number) of the situation: 9 characters. */
+  structureId: string;
+  conventionSector: string;
+  specialty: string;
+  /** Tariff zone code (2 digits). */
+  tariffZone: string;
+}
+
+export interface CardBeneficiary {
+  rank: number;
+  nir: string;
+  birthDate: string;
+  birthRank: number;
+  lastName: string;
+  firstName: string;
+  quality: string;
+  amo: { from: string; to: string; coverageCode: string; exemption?: string };
+  amc?: { organism: string; from: string; to: string };
+}
+
+export interface CpsRead {
+  cardType: 'CPS';
+  serial: string;
+  rpps: string;
+  civility: string;
+  lastName: string;
+  firstName: string;
+  profession: { code: string; label: string };
+  situations: CardSituation[];
+  validFrom: string;
+  validTo: string;
+  expired: boolean;
+  /** Tries left; -1 while the PIN is verified in the card's current power-up (by any session: the bridge holds which). */
+  pinTriesLeft: number;
+  blocked: boolean;
+  fictitious?: boolean;
+}
+
+export interface VitaleRead {
+  cardType: 'VITALE';
+  serial: string;
+  holderNir: string;
+  scheme: string;
+  fund: string;
+  centre: string;
+  beneficiaries: CardBeneficiary[];
+  validTo: string;
+  expired: boolean;
+  fictitious?: boolean;
+}

@@ -1,0 +1,130 @@
+/**
+ * The practitioner's session in Chromium on the production build with the relay on its embedded
+ * defaults (issue 14 item 2), and the card bridge with simulated cards made from the server's
+ * demo PKI, as `npm start` runs them: pair, type the PIN, the header says who is signed in, the
+ * billing situation is chosen among the card's three, the app logs in to the relay with the
+ * card's authentication key. The CPS pulled: locked, the identity gone from the page; back with
+ * the PIN: the same situation. axe-core finds nothing serious in the session bar.
+ */
+import { createRequire } from 'node:module';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AxeResults } from 'axe-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeCps, makeVitale } from '../../bridge/cards/profiles.js';
+import type { VirtualCard } from '../../bridge/cards/card.js';
+import { startBridge, type Bridge } from '../../bridge/server.js';
+import { SimulatedTransport } from '../../bridge/transport.js';
+import { BRIDGE_URL_KEY } from '../../src/lib/client/card/bridge-instance.js';
+import { readDemoPki } from '../../src/lib/server/demo-pki.js';
+import { launchChromium } from '../browser/harness.js';
+import { stateDir } from '../bridge/helpers.js';
+import { buildApp, startApp, type PrivateBuild, type RunningApp } from './app-server.js';
+
+const AXE_PATH = createRequire(import.meta.url).resolve('axe-core');
+const POLL = { timeout: 20_000, interval: 100 };
+const SHOTS = process.env.TELETRANS_SCREENSHOTS;
+
+describe('the practitioner session (npm start’s embedded defaults)', () => {
+  let build: PrivateBuild;
+  let app: RunningApp;
+  let browser: Browser;
+  let bridge: Bridge;
+  let sim: SimulatedTransport;
+  let cps: VirtualCard;
+  let cpsReader: string;
+  let context: BrowserContext;
+  let page: Page;
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'teletrans-e2e-session-'));
+    [build, browser] = await Promise.all([buildApp(), launchChromium()]);
+    app = await startApp(build.server, { TELETRANS_RELAY_DEMO_DIR: join(dir, 'demo'), BODY_SIZE_LIMIT: '16M' });
+    // The bridge as `npm start` starts it: simulated cards from the server's demo PKI.
+    const pki = await readDemoPki(join(dir, 'demo'));
+    const cardPki = { rootDer: pki.igcRoot.der, caDer: pki.igcCa.der, caKey: pki.igcCa.key };
+    sim = new SimulatedTransport();
+    const names = sim.readers().map((r) => r.name);
+    cpsReader = names[0]!;
+    cps = (await makeCps(cardPki)).card;
+    sim.insert(cpsReader, cps);
+    sim.insert(names[1]!, (await makeVitale(cardPki)).card);
+    bridge = await startBridge({
+      port: 0,
+      transport: sim,
+      stateDir: await stateDir(),
+      allowedOrigins: [app.url],
+      approve: async ({ code }) => {
+        for (let i = 0; i < 200; i++) {
+          const shown = await page.locator('.code strong').textContent({ timeout: 100 }).catch(() => null);
+          if (shown) return shown === code;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        return false;
+      },
+    });
+    context = await browser.newContext({ bypassCSP: true, viewport: { width: 1366, height: 900 }, locale: 'fr-FR' });
+    await context.addInitScript(([key, url]) => localStorage.setItem(key, url), [BRIDGE_URL_KEY, bridge.url] as const);
+    page = await context.newPage();
+  }, 300_000);
+
+  afterAll(async () => {
+    await context?.close();
+    await browser?.close();
+    await bridge?.close();
+    await app?.stop();
+    build?.remove();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const bar = (): ReturnType<Page['getByRole']> => page.getByRole('region', { name: 'Session du praticien' });
+
+  it('PIN → who is signed in, the situation to choose among three, the relay connected with the card', async () => {
+    await page.goto(`${app.url}/cartes`);
+    expect(await bar().count()).toBe(0);
+    await page.getByRole('button', { name: 'Appairer ce navigateur avec le pont' }).click();
+    await expect.poll(() => page.getByText('Appairage réussi.').isVisible(), POLL).toBe(true);
+    const pin = page.getByLabel('Code porteur de la CPS');
+    await pin.fill('1234');
+    await pin.press('Enter');
+    await expect.poll(() => bar().isVisible(), POLL).toBe(true);
+    expect(await bar().textContent()).toContain('DR CAMILLE FICTIF-TEST');
+    expect(await bar().textContent()).toContain('carte fictive');
+    const situation = bar().getByLabel('Situation de facturation');
+    expect(await situation.locator('option').allTextContents()).toEqual([
+      '— à choisir —',
+      'CABINET FICTIF DES TESTS (libéral, n° 999000001)',
+      'MAISON DE SANTÉ FICTIVE (libéral, n° 999000002)',
+      'CABINET FICTIF REMPLACEMENT (remplaçant, n° 999000003)',
+    ]);
+    await expect.poll(() => bar().locator('.relay').getAttribute('data-state'), POLL).toBe('connected');
+    expect(await bar().locator('.relay').textContent()).toContain('Relais : connecté');
+    await situation.selectOption('999000002');
+    expect(await situation.inputValue()).toBe('999000002');
+
+    await page.addScriptTag({ path: AXE_PATH });
+    const results = await page.evaluate(() => (window as unknown as { axe: { run(c: Element, o: object): Promise<AxeResults> } }).axe.run(document.querySelector('.session-bar')!, { resultTypes: ['violations'] }));
+    expect(results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => v.id)).toEqual([]);
+    if (SHOTS) await page.screenshot({ path: join(SHOTS, 'session-bar.png') });
+    // Nothing of the identity in the page's storage.
+    const stored = await page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }));
+    expect(stored).not.toMatch(/FICTIF|CAMILLE|999000002|1999999/);
+  }, 120_000);
+
+  it('the CPS pulled: locked and the identity gone; back with the PIN: the same situation, the relay again', async () => {
+    sim.remove(cpsReader);
+    await expect.poll(() => page.getByRole('dialog', { name: 'Session verrouillée' }).isVisible(), POLL).toBe(true);
+    expect(await page.locator('.session-bar').count()).toBe(0);
+    sim.insert(cpsReader, cps);
+    const lockPin = page.getByRole('dialog', { name: 'Session verrouillée' }).getByLabel('Code porteur de la CPS');
+    await expect.poll(() => lockPin.isVisible(), POLL).toBe(true);
+    await lockPin.fill('1234');
+    await lockPin.press('Enter');
+    await expect.poll(() => bar().isVisible(), POLL).toBe(true);
+    expect(await bar().getByLabel('Situation de facturation').inputValue()).toBe('999000002');
+    await expect.poll(() => bar().locator('.relay').getAttribute('data-state'), POLL).toBe('connected');
+  }, 120_000);
+});
