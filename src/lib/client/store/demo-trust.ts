@@ -5,7 +5,7 @@
  * like root and CA, their CRLs, the insurers' test recipients) is imported with provenance
  * `demo`, which the pages show as « démonstration ». Importing again is harmless (what is there
  * stays, fresher CRLs replace older ones), so each start refreshes the demo CRLs. A store an
- * administrator filled with real data is never touched, and a server without the demo (404), or
+ * administrator filled with real data is never touched, and a server without the demo (204), or
  * no network, leaves the store as it is.
  */
 import type { ImportReport, TrustService } from '../../trust/service.js';
@@ -24,6 +24,7 @@ export async function installDemoTrust(svc: TrustService, fetcher: typeof fetch 
   let text: string;
   try {
     const res = await fetcher(DEMO_TRUST_URL, { cache: 'no-store', credentials: 'same-origin' });
+    if (res.status === 204) return { state: 'not-demo' };
     if (!res.ok) return { state: 'unavailable', reason: `HTTP ${res.status}` };
     text = await res.text();
   } catch (e) {
