@@ -2,7 +2,9 @@
  * The virtual CPS and Vitale cards: synthetic, clearly fictitious data, and a test PKI shaped
  * like IGC-Santé (a root, an intermediate for people, card certificates) whose keys are made
  * here and stay inside the card objects. Nothing in this file is real: names carry "FICTIF",
- * NIRs start with 9 (no real NIR does), RPPS and structure numbers start with 999/1999.
+ * NIRs are of people born abroad (department 99) in country 999, which INSEE never assigned: a
+ * shape the billing model accepts (the key is right) and no real person has. RPPS and structure
+ * numbers start with 1999/999.
  */
 import { luhnKey } from '../../src/lib/billing/practitioner.js';
 import { generateKeyPair, createHash, type KeyObject } from 'node:crypto';
@@ -185,24 +187,24 @@ export interface VitaleOptions {
 export async function makeVitale(pki: TestPki, o: VitaleOptions = {}): Promise<{ card: VirtualCard; data: VitaleData }> {
   const expired = o.expired ?? false;
   const serial = o.serial ?? '9990000101';
-  // NIRs start with 9 and use department 99 / commune 999: shapes no real NIR takes (fictitious).
+  // Born abroad (99) in country 999, never assigned: valid for the billing model, no real person's.
   const data: VitaleData = {
     cardType: 'VITALE',
     fictitious: true,
     serial,
-    holderNir: '999999999900142',
+    holderNir: '180059999900135',
     scheme: '01',
     fund: '999',
     centre: '9999',
     validTo: day(expired ? -2 : 5 * 365),
     beneficiaries: [
-      { rank: 1, nir: '999999999900142', birthDate: '1980-05-01', birthRank: 1, lastName: 'FICTIF', firstName: 'DOMINIQUE', quality: '00',
-        amo: { from: day(-365), to: day(expired ? -2 : 365), coverageCode: '100' },
-        amc: { organism: '99999999', from: day(-365), to: day(365) } },
-      { rank: 2, nir: '999999999900142', birthDate: '2012-09-15', birthRank: 1, lastName: 'FICTIF', firstName: 'SACHA', quality: '06',
+      { rank: 1, nir: '180059999900135', birthDate: '1980-05-01', birthRank: 1, lastName: 'FICTIF', firstName: 'DOMINIQUE', quality: '00',
+        amo: { from: day(-365), to: day(expired ? -2 : 365), coverageCode: '100', thirdParty: true },
+        amc: { organism: '99999999', from: day(-365), to: day(365), contractType: '01', coverPercent: 100, thirdParty: true } },
+      { rank: 2, nir: '180059999900135', birthDate: '2012-09-15', birthRank: 1, lastName: 'FICTIF', firstName: 'SACHA', quality: '06',
         amo: { from: day(-365), to: day(expired ? -2 : 365), coverageCode: '100' } },
-      { rank: 3, nir: '999999999900142', birthDate: '2015-02-03', birthRank: 2, lastName: 'FICTIF', firstName: 'ALEX', quality: '06',
-        amo: { from: day(-365), to: day(expired ? -2 : 365), coverageCode: '100', exemption: '4' } },
+      { rank: 3, nir: '180059999900135', birthDate: '2015-02-03', birthRank: 2, lastName: 'FICTIF', firstName: 'ALEX', quality: '06',
+        amo: { from: day(-365), to: day(expired ? -2 : 365), coverageCode: '100', exemption: 'ald', thirdParty: true } },
     ],
   };
   const auth = await cardKey();

@@ -20,6 +20,7 @@ const POLL = { timeout: 20_000, interval: 100 };
 
 const PAGES = [
   { path: '/', name: 'accueil' },
+  { path: '/facturer', name: 'facturer' },
   { path: '/cartes', name: 'cartes' },
   { path: '/certificats', name: 'certificats' },
   { path: '/certificats/verifier', name: 'certificats-verifier' },

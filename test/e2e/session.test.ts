@@ -35,6 +35,8 @@ describe('the practitioner session (npm start’s embedded defaults)', () => {
   let sim: SimulatedTransport;
   let cps: VirtualCard;
   let cpsReader: string;
+  let vitaleReader: string;
+  let cardPki: Parameters<typeof makeVitale>[0];
   let context: BrowserContext;
   let page: Page;
   let dir: string;
@@ -45,13 +47,14 @@ describe('the practitioner session (npm start’s embedded defaults)', () => {
     app = await startApp(build.server, { TELETRANS_RELAY_DEMO_DIR: join(dir, 'demo'), BODY_SIZE_LIMIT: '16M' });
     // The bridge as `npm start` starts it: simulated cards from the server's demo PKI.
     const pki = await readDemoPki(join(dir, 'demo'));
-    const cardPki = { rootDer: pki.igcRoot.der, caDer: pki.igcCa.der, caKey: pki.igcCa.key };
+    cardPki = { rootDer: pki.igcRoot.der, caDer: pki.igcCa.der, caKey: pki.igcCa.key };
     sim = new SimulatedTransport();
     const names = sim.readers().map((r) => r.name);
     cpsReader = names[0]!;
     cps = (await makeCps(cardPki)).card;
     sim.insert(cpsReader, cps);
-    sim.insert(names[1]!, (await makeVitale(cardPki)).card);
+    vitaleReader = names[1]!;
+    sim.insert(vitaleReader, (await makeVitale(cardPki)).card);
     bridge = await startBridge({
       port: 0,
       transport: sim,
@@ -126,5 +129,46 @@ describe('the practitioner session (npm start’s embedded defaults)', () => {
     await expect.poll(() => bar().isVisible(), POLL).toBe(true);
     expect(await bar().getByLabel('Situation de facturation').inputValue()).toBe('999000002');
     await expect.poll(() => bar().locator('.relay').getAttribute('data-state'), POLL).toBe('connected');
+  }, 120_000);
+
+  it('« Facturer »: the Vitale’s beneficiaries at once, one chosen by keyboard, rights and warnings; the card out keeps the patient', async () => {
+    await page.getByRole('navigation').getByRole('link', { name: 'Facturer' }).click();
+    await page.waitForURL(`${app.url}/facturer`);
+    const group = page.getByRole('group', { name: 'Bénéficiaire (à choisir)' });
+    await expect.poll(() => group.isVisible(), POLL).toBe(true);
+    const radios = group.getByRole('radio');
+    expect(await radios.count()).toBe(3);
+    expect(await group.textContent()).toContain('DOMINIQUE FICTIF');
+    expect(await group.textContent()).toContain('enfant, né(e) le 03/02/2015');
+    expect(await group.textContent()).toContain('exonération ALD');
+    // Keyboard only: into the group, then the arrows choose.
+    await radios.first().focus();
+    await page.keyboard.press('Space');
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('ArrowDown');
+    expect(await radios.nth(2).isChecked()).toBe(true);
+    expect(await page.getByRole('list', { name: 'À vérifier avant de facturer' }).count()).toBe(0);
+
+    await page.addScriptTag({ path: AXE_PATH });
+    const results = await page.evaluate(() => (window as unknown as { axe: { run(c: Document, o: object): Promise<AxeResults> } }).axe.run(document, { resultTypes: ['violations'] }));
+    expect(results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)).toEqual([]);
+    if (SHOTS) await page.screenshot({ path: join(SHOTS, 'facturer-patient.png'), fullPage: true });
+
+    // The card out: the patient stays for the invoice being built.
+    sim.remove(vitaleReader);
+    await expect.poll(() => page.getByText('Carte Vitale retirée : la facture en cours garde ce patient.').isVisible(), POLL).toBe(true);
+    expect(await radios.nth(2).isChecked()).toBe(true);
+
+    // An expired card: what to check, in French, with what to do.
+    sim.insert(vitaleReader, (await makeVitale(cardPki, { expired: true, serial: '9990000102' })).card);
+    await expect.poll(() => page.getByText('Carte Vitale retirée').count(), POLL).toBe(0);
+    await group.getByRole('radio').first().check();
+    const warnings = page.getByRole('list', { name: 'À vérifier avant de facturer' });
+    await expect.poll(() => warnings.isVisible(), POLL).toBe(true);
+    expect(await warnings.textContent()).toMatch(/Carte Vitale expirée le \d\d\/\d\d\/\d{4}/);
+    expect(await warnings.textContent()).toContain('Droits AMO fermés au');
+    // Nothing of the patient in the page's storage.
+    const stored = await page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }));
+    expect(stored).not.toMatch(/DOMINIQUE|180059|FICTIF/);
   }, 120_000);
 });

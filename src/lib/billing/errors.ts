@@ -21,6 +21,7 @@ export type BillingErrorCode =
   | 'nir_key'
   | 'birth_date_format'
   | 'rank_invalid'
+  | 'beneficiary_not_on_card'
   | 'quality_unknown'
   | 'scheme_format'
   | 'fund_format'

@@ -25,9 +25,19 @@ export interface CardBeneficiary {
   birthRank: number;
   lastName: string;
   firstName: string;
+  /** Qualité: 00 assuré, 01 ascendant…, 02 conjoint, 06 enfant, 09 autre ayant droit (billing/from-cards.ts). */
   quality: string;
-  amo: { from: string; to: string; coverageCode: string; exemption?: string };
-  amc?: { organism: string; from: string; to: string };
+  amo: {
+    from: string;
+    to: string;
+    coverageCode: string;
+    /** Exemption of the co-payment, in the simulator's words: `ald`, `maternity`, `work_accident`. */
+    exemption?: string;
+    /** Third-party payment allowed on the AMO part. */
+    thirdParty?: boolean;
+  };
+  /** The complementary (AMC) contract, when the card carries one. */
+  amc?: { organism: string; from: string; to: string; contractType?: string; coverPercent?: number; thirdParty?: boolean };
 }
 
 export interface CpsRead {
