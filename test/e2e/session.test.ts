@@ -171,4 +171,36 @@ describe('the practitioner session (npm start’s embedded defaults)', () => {
     const stored = await page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }));
     expect(stored).not.toMatch(/DOMINIQUE|180059|FICTIF/);
   }, 120_000);
+
+  it('the invoice typed by keyboard: « con gén » and Enter adds G; amounts live with their working; the checks in French', async () => {
+    sim.insert(vitaleReader, (await makeVitale(cardPki)).card);
+    const group = page.getByRole('group', { name: 'Bénéficiaire (à choisir)' });
+    await expect.poll(() => group.getByRole('radio').count(), POLL).toBe(3);
+    await group.getByRole('radio').first().check();
+    const search = page.getByLabel('Ajouter un acte (code ou mots du libellé)');
+    await expect.poll(() => search.isVisible(), POLL).toBe(true);
+    await search.fill('con gén');
+    await expect.poll(() => page.getByRole('list', { name: 'Actes trouvés' }).textContent(), POLL).toContain('Consultation de médecine générale');
+    await search.press('Enter');
+    const fee = page.locator('[data-amount="fee"]');
+    await expect.poll(() => fee.textContent(), POLL).toBe('30,00 €');
+    expect(await page.locator('[data-amount="pay-now"]').textContent()).toBe('30,00 €');
+    expect(await page.getByRole('note').textContent()).toContain('Tarifs d’exemple, non officiels');
+    // Third-party payment on the AMO part: the patient pays less today.
+    await page.getByLabel('Sur la part obligatoire (AMO)').check();
+    await expect.poll(() => page.locator('[data-amount="pay-now"]').textContent(), POLL).not.toBe('30,00 €');
+    await page.getByText('Détail du calcul').click();
+    expect(await page.locator('.working').textContent()).toContain('G :');
+    // An act dated tomorrow: said in French before anything is signed.
+    const tomorrow = new Date(Date.now() + 86_400_000 * 2).toISOString().slice(0, 10);
+    await page.getByLabel('Date de l’acte G').fill(tomorrow);
+    const problems = page.getByRole('list', { name: 'À corriger avant de signer' });
+    await expect.poll(() => problems.isVisible(), POLL).toBe(true);
+    expect(await problems.locator('li[data-code="act_in_future"]').count()).toBe(1);
+
+    await page.addScriptTag({ path: AXE_PATH });
+    const results = await page.evaluate(() => (window as unknown as { axe: { run(c: Document, o: object): Promise<AxeResults> } }).axe.run(document, { resultTypes: ['violations'] }));
+    expect(results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)).toEqual([]);
+    if (SHOTS) await page.screenshot({ path: join(SHOTS, 'facturer-invoice.png'), fullPage: true });
+  }, 120_000);
 });

@@ -30,9 +30,11 @@ export {
   type InvoiceInput,
 } from './invoice.js';
 export * from './catalogue.js';
+export * from './act-search.js';
 export { CATALOGUE_DATA } from './catalogue-data.js';
 export * from './pricing.js';
 export * from './checks.js';
+export * from './evaluate.js';
 export * from './ssv/types.js';
 export * from './numbering.js';
 export * from './routing-data.js';
