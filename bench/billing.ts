@@ -24,6 +24,7 @@ import { VpcdInsertion } from '../bridge/cards/vpcd.js';
 import { sesamChain, SESAM_EMAIL } from '../bridge/pki/forge.js';
 import { startBridge, type Bridge } from '../bridge/server.js';
 import type { InvoiceJson } from '../src/lib/billing/invoice-json.js';
+import { practitionerInputFromCps } from '../src/lib/billing/from-cards.js';
 import { CHROMIUM_PATH, launchChromium, openModulePage } from '../test/browser/harness.js';
 import { pcscAvailable, startPcscd, type Pcscd } from '../test/bridge/pcscd.js';
 import type { DayParams, DayResult } from './entries/billing-entry.js';
@@ -122,15 +123,7 @@ export async function benchBilling(): Promise<object[]> {
     const reader = pcscd.readers[0];
     const c = set.cpsData;
     const situation = c.situations[0]!;
-    const practitioner: InvoiceJson['practitioner'] = {
-      rpps: c.rpps,
-      lastName: c.lastName,
-      firstName: c.firstName,
-      professionCode: c.profession.code,
-      specialty: situation.specialty,
-      situations: c.situations.map((s) => ({ billingNumber: s.structureId, sector: s.conventionSector, tariffZone: '10' })),
-      chosenBillingNumber: situation.structureId,
-    };
+    const practitioner: InvoiceJson['practitioner'] = practitionerInputFromCps(c, situation.structureId);
     const params: DayParams = {
       url: b.url,
       reader,

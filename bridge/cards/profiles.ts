@@ -36,37 +36,17 @@ for (const atr of [ATR_CPS, ATR_VITALE]) {
   atr[atr.length - 1] = tck;
 }
 
-import type { CardBeneficiary, CardSituation } from '../../src/lib/card/reads.js';
+import type { CardBeneficiary, CardSituation, CpsRead, VitaleRead } from '../../src/lib/card/reads.js';
 
 /** The card data types are the page's too (src/lib/card/reads.ts). */
 export type BillingSituation = CardSituation;
 export type Beneficiary = CardBeneficiary;
 
-export interface CpsData {
-  cardType: 'CPS';
-  fictitious: true;
-  serial: string;
-  rpps: string;
-  civility: string;
-  lastName: string;
-  firstName: string;
-  profession: { code: string; label: string };
-  situations: BillingSituation[];
-  validFrom: string;
-  validTo: string;
-}
+/** What the virtual CPS holds: what `cps.read` returns, less the card's live state. */
+export type CpsData = Omit<CpsRead, 'expired' | 'pinTriesLeft' | 'blocked'> & { fictitious: true };
 
-export interface VitaleData {
-  cardType: 'VITALE';
-  fictitious: true;
-  serial: string;
-  holderNir: string;
-  scheme: string;
-  fund: string;
-  centre: string;
-  beneficiaries: Beneficiary[];
-  validTo: string;
-}
+/** What the virtual Vitale holds: what `vitale.read` returns, less the card's live state. */
+export type VitaleData = Omit<VitaleRead, 'expired'> & { fictitious: true };
 
 export interface TestPki {
   rootDer: Uint8Array;

@@ -16,7 +16,7 @@ import { BRIDGE_URL_KEY } from '../../src/lib/client/card/bridge-instance.js';
 import { CHROMIUM_PATH, launchChromium } from '../browser/harness.js';
 import { buildApp, startApp, type PrivateBuild, type RunningApp } from '../e2e/app-server.js';
 import { PCSCD, VPCD_DRIVER, pcscAvailable, startPcscd, type Pcscd } from './pcscd.js';
-import { stateDir, waitFor } from './helpers.js';
+import { pageApprover, stateDir, waitFor } from './helpers.js';
 
 const LOCK_TEXT = 'Session verrouillée : carte CPS retirée. Réinsérez votre carte CPS et saisissez votre code PIN.';
 const POLL = { timeout: 20_000, interval: 100 };
@@ -49,14 +49,7 @@ beforeAll(async () => {
     stateDir: await stateDir(),
     allowedOrigins: [app.url],
     // The practitioner's eye: approve when the page shows the very code the bridge shows.
-    approve: async ({ code }) => {
-      for (let i = 0; i < 200; i++) {
-        const shown = await page.locator('.code strong').textContent({ timeout: 100 }).catch(() => null);
-        if (shown) return shown === code;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      return false;
-    },
+    approve: pageApprover(() => page),
   });
   cpsSlot = new VpcdInsertion(set.cps, pcscd.port);
   await waitFor(() => bridge.transport.readers().length === 2, 30_000);

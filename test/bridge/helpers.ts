@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { BridgeClient, MemoryKeyStore, type SocketLike } from '../../src/lib/client/card/client.js';
+import type { Page } from 'playwright-core';
 import type { PairingRequest } from '../../bridge/server.js';
 
 export const APP_ORIGIN = 'http://localhost:5173';
@@ -96,4 +97,19 @@ export function droppableClient(url: string, keys = new MemoryKeyStore(), origin
     createSocket: (u) => (last = new WebSocket(u, { origin, maxPayload: 1 << 20 })) as unknown as SocketLike,
   });
   return { c, drop: () => last?.terminate() };
+}
+
+/**
+ * The practitioner's eye on a real page: approves when the app shows the very code the bridge
+ * shows (`.code strong` of the pairing panel). `page` is read at approval time.
+ */
+export function pageApprover(page: () => Page): (r: PairingRequest) => Promise<boolean> {
+  return async ({ code }) => {
+    for (let i = 0; i < 200; i++) {
+      const shown = await page().locator('.code strong').textContent({ timeout: 100 }).catch(() => null);
+      if (shown) return shown === code;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return false;
+  };
 }

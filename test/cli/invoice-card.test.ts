@@ -16,6 +16,8 @@ import { makeCardSet, type CardSet } from '../../bridge/cards/profiles.js';
 import { VpcdInsertion } from '../../bridge/cards/vpcd.js';
 import { startBridge, type Bridge, type PairingRequest } from '../../bridge/server.js';
 import { OriginStore } from '../../bridge/state.js';
+import { practitionerInputFromCps } from '../../src/lib/billing/from-cards.js';
+import type { InvoiceJson } from '../../src/lib/billing/invoice-json.js';
 import { CLI_ORIGIN, b64u, importPairingKey } from '../../src/lib/card/protocol.js';
 import { FilePairingKeyStore, PairingFileError } from '../../src/lib/cli/pairing-file.js';
 import { pcscAvailable, startPcscd, type Pcscd, PCSCD, VPCD_DRIVER } from '../bridge/pcscd.js';
@@ -69,15 +71,7 @@ describe('invoice build signed on the CPS through the bridge (pcscd + vpcd)', ()
     writeFileSync(join(dir, 'ca.der'), set.pki.caDer);
     const c = set.cpsData;
     const situation = c.situations[0]!;
-    const practitioner = {
-      rpps: c.rpps,
-      lastName: c.lastName,
-      firstName: c.firstName,
-      professionCode: c.profession.code,
-      specialty: situation.specialty,
-      situations: c.situations.map((s) => ({ billingNumber: s.structureId, sector: s.conventionSector, tariffZone: '10' })),
-      chosenBillingNumber: situation.structureId,
-    };
+    const practitioner: InvoiceJson['practitioner'] = practitionerInputFromCps(c, situation.structureId);
     const invoices = [0, 1, 2].map((i) => ({
       id: `CARTE-${i + 1}`,
       practitioner,

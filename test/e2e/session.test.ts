@@ -20,7 +20,7 @@ import { SimulatedTransport } from '../../bridge/transport.js';
 import { BRIDGE_URL_KEY } from '../../src/lib/client/card/bridge-instance.js';
 import { readDemoPki } from '../../src/lib/server/demo-pki.js';
 import { launchChromium } from '../browser/harness.js';
-import { stateDir } from '../bridge/helpers.js';
+import { pageApprover, stateDir } from '../bridge/helpers.js';
 import { buildApp, startApp, type PrivateBuild, type RunningApp } from './app-server.js';
 
 const AXE_PATH = createRequire(import.meta.url).resolve('axe-core');
@@ -60,14 +60,7 @@ describe('the practitioner session (npm start’s embedded defaults)', () => {
       transport: sim,
       stateDir: await stateDir(),
       allowedOrigins: [app.url],
-      approve: async ({ code }) => {
-        for (let i = 0; i < 200; i++) {
-          const shown = await page.locator('.code strong').textContent({ timeout: 100 }).catch(() => null);
-          if (shown) return shown === code;
-          await new Promise((r) => setTimeout(r, 50));
-        }
-        return false;
-      },
+      approve: pageApprover(() => page),
     });
     context = await browser.newContext({ bypassCSP: true, viewport: { width: 1366, height: 900 }, locale: 'fr-FR' });
     await context.addInitScript(([key, url]) => localStorage.setItem(key, url), [BRIDGE_URL_KEY, bridge.url] as const);

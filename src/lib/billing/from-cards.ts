@@ -12,13 +12,16 @@ import type { CardBeneficiary, CpsRead, VitaleRead } from '../card/reads.js';
 import { createBeneficiary, EXEMPTION_KINDS, type Beneficiary, type BeneficiaryInput, type ExemptionKind, type Quality } from './beneficiary.js';
 import type { IsoDate } from './dates.js';
 import { fail } from './errors.js';
-import { createPractitioner, type Practitioner } from './practitioner.js';
+import { createPractitioner, type Practitioner, type PractitionerInput } from './practitioner.js';
 
-/** The practitioner of `cps`, billing in the situation whose billing number is `billingNumber`. */
-export function practitionerFromCps(cps: CpsRead, billingNumber: string): Practitioner {
+/** What the model needs of a CPS (the card's state — expiry, PIN — is the session's business). */
+export type CpsIdentity = Pick<CpsRead, 'rpps' | 'lastName' | 'firstName' | 'profession' | 'situations'>;
+
+/** The billing model's input (also the invoice JSON's `practitioner`) for `cps` in the situation `billingNumber`. */
+export function practitionerInputFromCps(cps: CpsIdentity, billingNumber: string): PractitionerInput {
   const chosen = cps.situations.find((s) => s.structureId === billingNumber);
   if (!chosen) fail('situation_not_on_card', 'situation', `La CPS ne porte pas de situation de facturation n° ${billingNumber}.`);
-  return createPractitioner({
+  return {
     rpps: cps.rpps,
     lastName: cps.lastName,
     firstName: cps.firstName,
@@ -26,7 +29,12 @@ export function practitionerFromCps(cps: CpsRead, billingNumber: string): Practi
     specialty: chosen.specialty,
     situations: cps.situations.map((s) => ({ billingNumber: s.structureId, sector: s.conventionSector, tariffZone: s.tariffZone })),
     chosenBillingNumber: billingNumber,
-  });
+  };
+}
+
+/** The practitioner of `cps`, billing in the situation whose billing number is `billingNumber`. */
+export function practitionerFromCps(cps: CpsIdentity, billingNumber: string): Practitioner {
+  return createPractitioner(practitionerInputFromCps(cps, billingNumber));
 }
 
 /** Vitale « qualité » codes: the holder, a spouse or partner, a child, another dependant. */

@@ -124,32 +124,32 @@ async function issueCredential(dir: string, caDer: Uint8Array, caKey: ForgeKey):
   return leafDer;
 }
 
-async function makeIgc(dir: string): Promise<Saved> {
+/** A fictitious root and its CA (names say DEMO FICTIF), ten and about eight years long. */
+async function makeHierarchy(rootName: string, caName: string, pathLen?: number): Promise<{ rootDer: Uint8Array; caDer: Uint8Array; rootKey: ForgeKey; caKey: ForgeKey }> {
   const [rootKey, caKey] = await Promise.all([genKey(), genKey()]);
-  const rootDer = await issueCert({ subject: 'CN=DEMO FICTIF AC RACINE IGC-SANTE,OU=TELETRANS DEMO,O=TELETRANS FICTIF,C=FR', key: rootKey, ca: true, notAfter: new Date(Date.now() + 3650 * DAY) });
+  const dn = (cn: string): string => `CN=${cn},OU=TELETRANS DEMO,O=TELETRANS FICTIF,C=FR`;
+  const rootDer = await issueCert({ subject: dn(rootName), key: rootKey, ca: true, notAfter: new Date(Date.now() + 3650 * DAY) });
   const caDer = await issueCert({
-    subject: 'CN=DEMO FICTIF AC IGC-SANTE PERSONNES,OU=TELETRANS DEMO,O=TELETRANS FICTIF,C=FR',
+    subject: dn(caName),
     key: caKey,
     issuerCert: rootDer,
     signer: rootKey,
     ca: true,
+    ...(pathLen !== undefined ? { basicConstraints: { cA: true, pathLen, critical: true } } : {}),
     notAfter: new Date(Date.now() + 3000 * DAY),
   });
+  return { rootDer, caDer, rootKey, caKey };
+}
+
+async function makeIgc(dir: string): Promise<Saved> {
+  const { rootDer, caDer, rootKey, caKey } = await makeHierarchy('DEMO FICTIF AC RACINE IGC-SANTE', 'DEMO FICTIF AC IGC-SANTE PERSONNES');
   const leafDer = await issueCredential(dir, caDer, caKey);
   return { rootDer: b64(rootDer), caDer: b64(caDer), rootKey: b64(await pkcs8(rootKey)), caKey: b64(await pkcs8(caKey)), rootSpki: b64(rootKey.spki), caSpki: b64(caKey.spki), leafDer: b64(leafDer) };
 }
 
 async function makeSesam(): Promise<NonNullable<Saved['sesam']>> {
-  const [rootKey, caKey] = await Promise.all([genKey(), genKey()]);
-  const rootDer = await issueCert({ subject: 'CN=DEMO FICTIF AC RACINE SESAM-VITALE TEST,OU=TELETRANS DEMO,O=TELETRANS FICTIF,C=FR', key: rootKey, ca: true, notAfter: new Date(Date.now() + 3650 * DAY) });
-  const caDer = await issueCert({
-    subject: 'CN=DEMO FICTIF AC FACTURATION SESAM-VITALE TEST,OU=TELETRANS DEMO,O=TELETRANS FICTIF,C=FR',
-    key: caKey,
-    issuerCert: rootDer,
-    signer: rootKey,
-    basicConstraints: { cA: true, pathLen: 0, critical: true },
-    notAfter: new Date(Date.now() + 3000 * DAY),
-  });
+  // « TEST » in the names: the trust store files them under the test hierarchy (plan.ts guessHierarchy).
+  const { rootDer, caDer, rootKey, caKey } = await makeHierarchy('DEMO FICTIF AC RACINE SESAM-VITALE TEST', 'DEMO FICTIF AC FACTURATION SESAM-VITALE TEST', 0);
   const recipients = [];
   for (const [i, email] of DEMO_RECIPIENTS.entries()) {
     const key = await genKey();
