@@ -150,6 +150,28 @@ describe('Teletrans PWA (production build)', () => {
     return { context, page };
   }
 
+  it('says whether this workstation’s data is safe from eviction, and asks the browser to keep it', async () => {
+    const { context, page } = await newPage();
+    try {
+      await page.goto(app.url);
+      const notice = page.getByRole('region', { name: 'Données de ce poste' });
+      await notice.waitFor({ timeout: 20_000 });
+      const before = await notice.getAttribute('data-level');
+      expect(['ask', 'ok']).toContain(before);
+      if (before === 'ask') {
+        await notice.getByRole('button', { name: 'Protéger les données de ce poste' }).click();
+        await expect.poll(() => notice.getAttribute('data-level'), { timeout: 10_000 }).not.toBe('ask');
+        // Chromium decides: kept, or refused with the fix said plainly.
+        const after = await notice.getAttribute('data-level');
+        const persisted = await page.evaluate(() => navigator.storage.persisted());
+        expect(after).toBe(persisted ? 'ok' : 'warn');
+        if (!persisted) expect(await notice.textContent()).toContain('Installez l’application');
+      }
+    } finally {
+      await context.close();
+    }
+  });
+
   it('serves no demonstration data outside the embedded defaults', async () => {
     const r = await fetch(`${app.url}/api/demo/trust`);
     expect(r.status).toBe(204);
