@@ -140,7 +140,10 @@ export interface BridgeOptions {
    * no origin is allowed, unless `dev`.
    */
   allowedOrigins?: string[];
-  /** Development mode: DEV_ORIGINS are allowed while no origin is saved. Default false. */
+  /**
+   * Development mode: DEV_ORIGINS are allowed while no origin is saved, and the raw `apdu`
+   * method (diagnostics, the benchmark) is served. Default false.
+   */
   dev?: boolean;
   /** Bounds on connections, frames and requests; each defaults to DEFAULT_LIMITS. */
   limits?: Partial<BridgeLimits>;
@@ -527,6 +530,11 @@ export async function startBridge(o: BridgeOptions = {}): Promise<Bridge> {
       if (!kind || !s) throw new CardServiceError('unsupported', 'carte non reconnue');
       return { name, kind, s, pinPad: r.pinPad === true };
     };
+    // A locked session reads nothing from the cards (issue 24 defect 5): the identity, the
+    // beneficiaries and the certificates wait for the PIN typed again in this session.
+    const unlocked = (): void => {
+      if (cardSessions.isLocked(c)) throw new CardServiceError('session_locked', 'session verrouillée : saisissez de nouveau le code porteur');
+    };
     const digest = (): Uint8Array => {
       const b = unb64u(str(p.digest, 64));
       if (b.length !== 32) throw new CardServiceError('bad_request', 'empreinte SHA-256 attendue');
@@ -536,10 +544,12 @@ export async function startBridge(o: BridgeOptions = {}): Promise<Bridge> {
       case 'readers':
         return transport.readers().map(readerView);
       case 'cps.read': {
+        unlocked();
         const r = reader();
         return transport.withCard(r.name, (tx) => r.s.readCps(tx));
       }
       case 'vitale.read': {
+        unlocked();
         const r = reader();
         return transport.withCard(r.name, (tx) => r.s.readVitale(tx));
       }
@@ -596,6 +606,7 @@ export async function startBridge(o: BridgeOptions = {}): Promise<Bridge> {
         return { locked: true };
       }
       case 'card.certificates': {
+        unlocked();
         const r = reader();
         const certs = await transport.withCard(r.name, (tx) => r.s.certificates(tx, r.kind));
         return { auth: b64u(certs.auth), sign: certs.sign && b64u(certs.sign), ca: certs.ca && b64u(certs.ca) };
@@ -612,8 +623,11 @@ export async function startBridge(o: BridgeOptions = {}): Promise<Bridge> {
         // typed refusal that names why, so the page can say it and use the simulator.
         throw new CardServiceError('unsupported', ssvLoad.detection.reason);
       case 'apdu': {
-        // Raw APDUs for diagnostics and the benchmark, limited to commands that neither take a
-        // PIN nor use a key: SELECT, READ BINARY, and VERIFY without data (tries counter).
+        // Raw APDUs for diagnostics and the benchmark, in development mode only, limited to
+        // commands that neither take a PIN nor use a key: SELECT, READ BINARY, and VERIFY
+        // without data (tries counter). Never for a locked session.
+        if (!o.dev) throw new CardServiceError('bad_request', 'méthode inconnue');
+        unlocked();
         const name = str(p.reader);
         const apdu = unb64u(str(p.apdu, 400));
         const ins = apdu[1];

@@ -77,9 +77,18 @@ describe('the bridge holds the card session (pcscd + vpcd)', () => {
     expect(await c.lock()).toEqual({ locked: true });
     await expect(signs(c)).rejects.toMatchObject({ code: 'session_locked' });
     await expect(c.authenticate(R0, 'bm9uY2UtZHUtcmVsYWlzLWZpY3RpdmU')).rejects.toMatchObject({ code: 'session_locked' });
-    // The card itself lost the PIN: the bridge reset it.
+    // A locked session reads nothing either (issue 24 defect 5): no identity, no beneficiaries,
+    // no certificates, no raw APDU.
+    for (const [method, reader] of [['cps.read', R0], ['vitale.read', R1], ['card.certificates', R0]] as const) {
+      await expect(c.call(method, { reader })).rejects.toMatchObject({ code: 'session_locked' });
+    }
+    // Outside development mode the raw APDU method does not exist.
+    await expect(c.call('apdu', { reader: R0, apdu: Buffer.from('00A4040000', 'hex').toString('base64url') })).rejects.toMatchObject({ code: 'bad_request' });
+    // The card itself lost the PIN: the bridge reset it (read through another, unlocked session).
     expect(resets()).toBe(before + 1);
-    expect(await cardPinState(c)).toBe(3);
+    const other = (await pairedClient(bridge.url, a)).c;
+    expect(await cardPinState(other)).toBe(3);
+    other.close();
     // The PIN typed again in this session unlocks it.
     expect(await c.verifyPin(R0, PIN())).toMatchObject({ ok: true });
     expect((await signs(c)).signature.length).toBeGreaterThan(300);

@@ -61,6 +61,18 @@ export function createPatientStore(bridge: CardBridge, now: () => number = () =>
     }
   });
 
+  // A locked session reads nothing (the bridge refuses): once the PIN opens it again, a card
+  // that could not be read is read now.
+  let wasUnlocked = get(bridge.session).state === 'unlocked';
+  const unsubscribeSession = bridge.session.subscribe((s) => {
+    const nowUnlocked = s.state === 'unlocked';
+    if (nowUnlocked && !wasUnlocked && get(vitale).state === 'error') {
+      const reader = get(bridge.vitaleReader);
+      if (reader) void read(reader);
+    }
+    wasUnlocked = nowUnlocked;
+  });
+
   const chosen = derived([vitale, rank], ([v, r]) => (v.state === 'read' && r !== null ? (v.card.beneficiaries.find((b) => b.rank === r) ?? null) : null));
 
   return {
@@ -80,6 +92,7 @@ export function createPatientStore(bridge: CardBridge, now: () => number = () =>
     },
     stop() {
       unsubscribe();
+      unsubscribeSession();
     },
   };
 }
