@@ -172,6 +172,37 @@ describe('Teletrans PWA (production build)', () => {
     }
   });
 
+  it('fails closed: a trust store that cannot be opened (a database of another version) blocks every page', async () => {
+    const { context, page } = await newPage();
+    try {
+      await page.goto(app.url);
+      await expect.poll(() => page.locator('main').getAttribute('data-integrity'), { timeout: 20_000 }).toBe('intact');
+      // Another version of the database (a downgrade, a damaged upgrade): the app cannot open it.
+      await page.evaluate(
+        (name) =>
+          new Promise<void>((resolve, reject) => {
+            const r = indexedDB.open(name, 9999);
+            r.onupgradeneeded = () => undefined;
+            r.onsuccess = () => {
+              r.result.close();
+              resolve();
+            };
+            r.onerror = () => reject(r.error);
+          }),
+        'teletrans-trust',
+      );
+      const panel = page.getByRole('alert').filter({ hasText: 'Poste bloqué : magasin de confiance impossible à vérifier' });
+      for (const path of ['/', '/cartes', '/facturer']) {
+        await page.goto(`${app.url}${path}`);
+        await expect.poll(() => panel.isVisible(), { timeout: 20_000 }).toBe(true);
+        expect(await page.locator('main').getAttribute('data-integrity')).toBe('tampered');
+        expect(await page.getByRole('button', { name: 'Appairer ce navigateur avec le pont' }).count()).toBe(0);
+      }
+    } finally {
+      await context.close();
+    }
+  });
+
   it('serves no demonstration data outside the embedded defaults', async () => {
     const r = await fetch(`${app.url}/api/demo/trust`);
     expect(r.status).toBe(204);

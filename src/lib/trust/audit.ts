@@ -607,7 +607,12 @@ export type ChainProblem =
   /** The key does not match its check value (replaced), or the check is missing. */
   | 'key_check'
   /** The key and its check were replaced together (the witness or the key in use tells). */
-  | 'key_replaced';
+  | 'key_replaced'
+  /**
+   * The store or its journal could not be opened or checked at all (a damaged record, a
+   * database of another version): nothing can be verified, so everything sensitive is blocked.
+   */
+  | 'unverifiable';
 
 export type ChainVerification =
   | { ok: true; count: number; firstSeq?: number; lastSeq?: number; mac: 'verified' | 'unchecked'; message: string }

@@ -92,6 +92,8 @@ class TrustState {
         return svc;
       } catch (e) {
         this.openError = `Le magasin de certificats de ce poste n’a pas pu être ouvert (${e instanceof Error ? e.message : String(e)}).`;
+        // Fail closed (issue 24 defect 4): what cannot be verified blocks like what is altered.
+        this.integrity = { state: 'tampered', problem: 'unverifiable', message: this.openError, detectedAt: Date.now() };
         this.opening = undefined;
         return undefined;
       }
