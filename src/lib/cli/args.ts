@@ -5,6 +5,7 @@
  */
 import { link, open, readFile, rename, rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { DecodedItem } from '../pki/types.js';
 import { CliError, type Context, type PkiCore } from './context.js';
 
@@ -21,6 +22,18 @@ export function refusal(ctx: Context, command: string): (e: CliError, code?: num
 }
 
 /** parseArgs errors in French. */
+type Options = NonNullable<ParseArgsConfig['options']>;
+type Strict<T extends Options> = ReturnType<typeof parseArgs<{ args: string[]; options: T; allowPositionals: true; strict: true }>>;
+
+/** Parses a subcommand's arguments strictly; a bad one is a usage error in French, never a throw. */
+export function parseStrict<T extends Options>(args: string[], options: T): Strict<T> | CliError {
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true }) as Strict<T>;
+  } catch (e) {
+    return new CliError('usage', parseArgsMessage(e as NodeJS.ErrnoException));
+  }
+}
+
 export function parseArgsMessage(e: NodeJS.ErrnoException): string {
   const opt = /'(-[^']*)'/.exec(e.message)?.[1] ?? '';
   switch (e.code) {

@@ -4,9 +4,8 @@
  * profile), encryption the CMS core's, with AES-CBC and RSA from node:crypto (OpenSSL).
  */
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import type { DecodedItem } from '../pki/types.js';
-import { parseArgsMessage, parseAt, pkiItems, readInput, refusal, writeAtomic } from './args.js';
+import { parseAt, parseStrict, pkiItems, readInput, refusal, writeAtomic } from './args.js';
 import { CliError, type Context, type PkiCore } from './context.js';
 import type { Command } from './main.js';
 
@@ -60,12 +59,8 @@ export const encryptCommand: Command = {
   summary: 'chiffrer un fichier pour son destinataire (CMS, pièce jointe SESAM-Vitale)',
   async run(args, ctx: Context) {
     const fail = refusal(ctx, 'encrypt');
-    let parsed;
-    try {
-      parsed = parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
-    } catch (e) {
-      return fail(new CliError('usage', parseArgsMessage(e as NodeJS.ErrnoException)));
-    }
+    const parsed = parseStrict(args, OPTIONS);
+    if (parsed instanceof CliError) return fail(parsed);
     const { values: v, positionals } = parsed;
     if (v.help) {
       await ctx.out(HELP.trimEnd());

@@ -18,7 +18,7 @@ import type { PricedInvoice } from '../billing/pricing.js';
 import type { ReadReport } from '../billing/reader.js';
 import type { InvoiceSigner, TransmissionWay } from '../billing/ssv/types.js';
 import type { CardSession } from './card-signer.js';
-import { pkiItems, parseArgsMessage, refusal, parseAt, parseDay, readInput, writeAtomic } from './args.js';
+import { pkiItems, parseStrict, refusal, parseAt, parseDay, readInput, writeAtomic } from './args.js';
 import { CliError, type Context } from './context.js';
 import type { Command } from './main.js';
 
@@ -421,12 +421,8 @@ export const invoiceCommand: Command = {
   summary: 'factures : tarifer, construire des lots (simulateur), relire un fichier (lecteur de l’assureur)',
   async run(args, ctx: Context) {
     const fail = refusal(ctx, 'invoice');
-    let parsed;
-    try {
-      parsed = parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
-    } catch (e) {
-      return fail(new CliError('usage', parseArgsMessage(e as NodeJS.ErrnoException)));
-    }
+    const parsed = parseStrict(args, OPTIONS);
+    if (parsed instanceof CliError) return fail(parsed);
     const { values: v, positionals } = parsed;
     const [sub, ...files] = positionals;
     if (v.help || sub === 'help') {

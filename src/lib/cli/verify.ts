@@ -5,9 +5,8 @@
 import { open, readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { parseArgs } from 'node:util';
 import type { DecodedItem, Profile, VerifyInput, VerifyIssue, VerifyResult } from '../pki/types.js';
-import { parseArgsMessage, parseAt } from './args.js';
+import { parseAt, parseStrict } from './args.js';
 import { CliError, type Context, type PkiCore } from './context.js';
 import type { Command } from './main.js';
 import { frenchReport } from './report.js';
@@ -241,12 +240,8 @@ export const verifyCommand: Command = {
       return 2;
     };
 
-    let parsed;
-    try {
-      parsed = parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
-    } catch (e) {
-      return fail(new CliError('usage', parseArgsMessage(e as NodeJS.ErrnoException)));
-    }
+    const parsed = parseStrict(args, OPTIONS);
+    if (parsed instanceof CliError) return fail(parsed);
     const { values: v, positionals } = parsed;
     if (v.help) {
       await ctx.out(HELP.trimEnd());
