@@ -32,6 +32,8 @@ import {
   FrameError,
   NONCE_PATTERN,
   authenticationInput,
+  atRestInput,
+  SALT_PATTERN,
   sha256,
   BUSY,
 } from '../src/lib/card/protocol.js';
@@ -491,7 +493,7 @@ export async function startBridge(o: BridgeOptions = {}): Promise<Bridge> {
   async function withSession(
     c: Conn,
     r: { name: string; kind: CardKind; s: CardServices },
-    event: 'signature' | 'authentication',
+    event: 'signature' | 'authentication' | 'key_derivation',
     op: (tx: Transmit) => Promise<Uint8Array>,
   ): Promise<Uint8Array> {
     let cert: string | undefined;
@@ -597,6 +599,18 @@ export async function startBridge(o: BridgeOptions = {}): Promise<Bridge> {
         const d = await sha256(await authenticationInput(c.origin, nonce));
         const sig = await withSession(c, r, 'authentication', (tx) => r.s.authenticate(tx, r.kind, d));
         return { signature: b64u(sig), algorithm: 'RS256' };
+      }
+      case 'card.deriveKey': {
+        // The key that opens the page's invoices at rest (ADR 0014): the CPS's authentication
+        // key over an input bound to the paired origin and the workstation's salt, one that
+        // card.authenticate never signs. The CPS only: a Vitale is the patient's.
+        const salt = str(p.salt, 86);
+        if (!SALT_PATTERN.test(salt)) throw new CardServiceError('bad_request', 'sel invalide');
+        const r = reader();
+        if (r.kind !== 'CPS') throw new CardServiceError('bad_request', 'pas une CPS');
+        const d = await sha256(await atRestInput(c.origin, unb64u(salt)));
+        const sig = await withSession(c, r, 'key_derivation', (tx) => r.s.authenticate(tx, r.kind, d));
+        return { secret: b64u(sig) };
       }
       case 'session.lock': {
         // The app locked (session-lock.ts): no signature until the PIN is verified again here.

@@ -148,3 +148,16 @@ describe('OpenSSL verifies our invoice signatures', () => {
     expect(refused.trim()).toBe('Verification failure');
   });
 });
+
+describe('bytes from Node (Buffer)', () => {
+  it('a digest of a pooled Buffer is the digest of its bytes, not of the pool behind them', async () => {
+    const bytes = new TextEncoder().encode('100|1=FSE|2=000000001');
+    // Small Buffers share one 8 KiB pool: their slice() is a view onto it.
+    const pooled = Buffer.from(bytes);
+    expect(pooled.buffer.byteLength).toBeGreaterThan(pooled.length);
+    expect(Buffer.from(await documentDigest(pooled))).toEqual(Buffer.from(await documentDigest(bytes)));
+    const signed = await signDocument(doc('000000777'), signer);
+    const fromFiles = { bytes: Buffer.from(signed.bytes), signature: Buffer.from(signed.signature), certificate: Buffer.from(signed.certificate) };
+    expect(await verifyDocumentSignature(fromFiles)).toEqual({ ok: true });
+  });
+});

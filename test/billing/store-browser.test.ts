@@ -4,6 +4,8 @@
  * each operation committed; after a reload the same frozen records come back, with their
  * history; a commit made from a stale copy (another tab changed the record meanwhile) is
  * refused with `history_conflict` and writes nothing, not even its other records.
+ * Encrypted at rest (ADR 0014): no NIR or name in what IndexedDB holds; another card opens
+ * nothing; an altered record does not open.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
@@ -33,6 +35,8 @@ describe('IdbBillingStore in Chromium', () => {
         const key = await T.genKey();
         const cert = await T.issueCpsCertificate({ rpps: '10000000009', name: 'FICTIF-TEST CLAIRE', usage: 'sign', key, caDer: root, caKey, notBefore: new Date('2024-06-01'), notAfter: new Date('2027-06-01') });
         const signer = T.testKeySigner(key.privateKey, cert);
+        await T.keepTestCard('claire', key.privateKey, cert);
+        const dk = await T.testCardKey('claire');
         const practitioner = T.createPractitioner({ rpps: '10000000009', lastName: 'FICTIF', firstName: 'CLAIRE', professionCode: '10', specialty: '01', situations: [{ billingNumber: '751234567', sector: '1', tariffZone: '10' }], chosenBillingNumber: '751234567' });
         const beneficiary = (fund: string) =>
           T.createBeneficiary({ holderNir: '255081416802538', lastName: 'FICTIF', firstName: 'LUCIE', birthDate: '1980-05-15', rank: 1, quality: 'holder', scheme: '01', fund, centre: '0001', amoRights: [{ from: '2015-01-01', thirdParty: true }] });
@@ -41,16 +45,16 @@ describe('IdbBillingStore in Chromium', () => {
         );
         const store = new T.IdbBillingStore();
         let records = drafts.map((d) => T.createInvoiceRecord(d, clock));
-        await store.commit({ invoices: records });
+        await store.commit({ invoices: records }, dk);
         const prepared = await T.prepareInvoices(drafts, { adapter: T.simulatorAdapter(), numbering: new T.BillingNumbering(new T.MemoryCounterStore()), checks: { clock, catalogue: T.SAMPLE_CATALOGUE } });
         records = records.map((r, i) => T.submitInvoice(r, prepared[i]!, clock));
-        await store.commit({ invoices: records });
+        await store.commit({ invoices: records }, dk);
         const batch = await T.signPending(prepared, signer);
         records = await Promise.all(records.map((r) => T.signInvoice(r, batch.signed.filter((s) => s.number === r.submission!.number), clock)));
-        await store.commit({ invoices: records });
+        await store.commit({ invoices: records }, dk);
         const t = await T.buildTransmission(batch.signed, { adapter: T.simulatorAdapter(), numbering: new T.BillingNumbering(new T.MemoryCounterStore()), way: 'direct', sender: '751234567', fileDate: '2025-03-10' });
         const built = T.createLotRecord(t.lots[0]!, '751234567', t.files[0]!.name, records, clock);
-        await store.commit({ invoices: built.invoices, lots: [built.lot] });
+        await store.commit({ invoices: built.invoices, lots: [built.lot] }, dk);
         await store.close();
         return { lotId: built.lot.id, lots: t.lots.length, states: built.invoices.map((r) => T.invoiceStatus(r)) };
       });
@@ -63,8 +67,9 @@ describe('IdbBillingStore in Chromium', () => {
       const back = await page.evaluate(async (lotId) => {
         const T = TeletransBillingStore;
         const store = new T.IdbBillingStore();
-        const invoices = [...(await store.listInvoices())].sort((a, b) => a.id.localeCompare(b.id));
-        const lot = await store.getLot(lotId);
+        const dk = await T.testCardKey('claire');
+        const invoices = [...(await store.listInvoices(dk))].sort((a, b) => a.id.localeCompare(b.id));
+        const lot = await store.getLot(lotId, dk);
         const first = invoices[0]!;
         const verified = await T.verifyDocumentSignature(first.documents[0]!.signed);
         await store.close();
@@ -98,19 +103,20 @@ describe('IdbBillingStore in Chromium', () => {
             const T = TeletransBillingStore;
             const clock = () => Date.UTC(2025, 2, 10, 18, which);
             const store = new T.IdbBillingStore();
-            const [s1, s2] = [...(await store.listInvoices())].sort((a, b) => a.id.localeCompare(b.id));
+            const dk = await T.testCardKey('claire');
+            const [s1, s2] = [...(await store.listInvoices(dk))].sort((a, b) => a.id.localeCompare(b.id));
             // Both tabs read before either writes.
             localStorage.setItem(`read-${which}`, '1');
             while (!localStorage.getItem(`read-${1 - which}`)) await new Promise((r) => setTimeout(r, 5));
-            const lot = (await store.listLots())[0]!;
+            const lot = (await store.listLots(dk))[0]!;
             try {
               if (which === 0) {
                 const d = T.dissolveLot(lot, [s1!, s2!], clock);
-                await store.commit({ invoices: d.invoices, lots: [d.lot] });
+                await store.commit({ invoices: d.invoices, lots: [d.lot] }, dk);
                 return 'committed';
               }
               await new Promise((r) => setTimeout(r, 200)); // the other tab commits first
-              await store.commit({ invoices: [T.cancelInvoice(s2!, 'entered_twice', clock)], lots: [T.queueLot(lot, { compostage: '2025031018000000001', subject: 'SV140700/751234567/2025031018000000001/00001' }, clock)] });
+              await store.commit({ invoices: [T.cancelInvoice(s2!, 'entered_twice', clock)], lots: [T.queueLot(lot, { compostage: '2025031018000000001', subject: 'SV140700/751234567/2025031018000000001/00001' }, clock)] }, dk);
               return 'committed';
             } catch (e) {
               return (e as { code?: string }).code ?? String(e);
@@ -124,14 +130,121 @@ describe('IdbBillingStore in Chromium', () => {
       const after = await tab.evaluate(async () => {
         const T = TeletransBillingStore;
         const store = new T.IdbBillingStore();
-        const invoices = [...(await store.listInvoices())].sort((a, b) => a.id.localeCompare(b.id));
-        const lots = await store.listLots();
+        const dk = await T.testCardKey('claire');
+        const invoices = [...(await store.listInvoices(dk))].sort((a, b) => a.id.localeCompare(b.id));
+        const lots = await store.listLots(dk);
         await store.close();
         // The refused commit wrote nothing: S-2 was not cancelled although only the lot conflicted.
         return { states: invoices.map((r) => T.invoiceStatus(r)), lot: lots[0]!.state };
       });
       expect(after).toEqual({ states: ['signed', 'signed'], lot: 'dissolved' });
       await tab.close();
+    } finally {
+      await page.close();
+    }
+  }, 60_000);
+
+  it('at rest: no NIR or name in IndexedDB; another card opens nothing; an altered or moved record does not open', async () => {
+    const page = await openModulePage(browser, ENTRY, GLOBAL);
+    try {
+      const out = await page.evaluate(async () => {
+        const T = TeletransBillingStore;
+        const clock = () => Date.UTC(2025, 2, 10, 17, 0);
+        const caKey = await T.genKey();
+        const root = await T.issueCert({ subject: 'CN=AC RACINE FICTIVE TEST,C=FR', key: caKey, ca: true, notBefore: new Date('2024-01-01'), notAfter: new Date('2030-01-01') });
+        const card = async (name: string, rpps: string) => {
+          const key = await T.genKey();
+          const cert = await T.issueCpsCertificate({ rpps, name: `FICTIF-TEST ${name}`, usage: 'auth', key, caDer: root, caKey, notBefore: new Date('2024-06-01'), notAfter: new Date('2027-06-01') });
+          await T.keepTestCard(name, key.privateKey, cert);
+          return T.testCardKey(name);
+        };
+        const a = await card('CLAIRE', '10000000009');
+        const b = await card('PAUL', '10000000017');
+        const practitioner = T.createPractitioner({ rpps: '10000000009', lastName: 'FICTIF', firstName: 'CLAIRE', professionCode: '10', specialty: '01', situations: [{ billingNumber: '751234567', sector: '1', tariffZone: '10' }], chosenBillingNumber: '751234567' });
+        const beneficiary = T.createBeneficiary({ holderNir: '255081416802538', lastName: 'MARTINEAU', firstName: 'LUCIE', birthDate: '1980-05-15', rank: 1, quality: 'holder', scheme: '01', fund: '751', centre: '0001', amoRights: [{ from: '2015-01-01', thirdParty: true }] });
+        const records = ['R-1', 'R-2'].map((id) => T.createInvoiceRecord(T.createInvoice({ id, practitioner, beneficiary, acts: [{ code: 'G', date: '2025-03-10', time: '10:00' }], carePathway: 'referring_doctor', context: 'amo' }), clock));
+        const lot = { id: '751234567:FSE:001', kind: 'FSE', number: '001', sender: '751234567', destination: { way: 'direct' }, fileName: 'F', documents: [], state: 'built', transmissions: [], history: [{ seq: 1, at: '2025-03-10T17:00:00.000Z', type: 'lot_built' }] } as unknown as Parameters<typeof T.queueLot>[0];
+        const store = new T.IdbBillingStore();
+        await store.commit({ invoices: records, lots: [lot] }, a);
+
+        // Everything IndexedDB holds, byte arrays read as text too.
+        const raw = await new Promise<string>((resolve, reject) => {
+          const req = indexedDB.open(T.BILLING_DB);
+          req.onerror = () => reject(req.error);
+          req.onsuccess = () => {
+            const db = req.result;
+            const tx = db.transaction(['invoices', 'lots']);
+            const parts: unknown[] = [];
+            for (const name of ['invoices', 'lots']) tx.objectStore(name).getAll().onsuccess = (e) => parts.push((e.target as IDBRequest).result);
+            tx.oncomplete = () => {
+              db.close();
+              resolve(JSON.stringify(parts, (_k, v: unknown) => (v instanceof Uint8Array ? String.fromCharCode(...v) : v)));
+            };
+          };
+        });
+        const code = async (p: Promise<unknown>) => p.then(() => 'ok', (e: { code?: string }) => e.code ?? String(e));
+        const listings = await store.listSummaries(a.keyId);
+        const mine = (await store.listInvoices(a)).map((r) => r.invoice.beneficiary.firstName);
+
+        // Raw changes, as a copied and edited profile would make them.
+        const edit = (storeName: string, id: string, f: (row: Record<string, unknown>) => Record<string, unknown>) =>
+          new Promise<void>((resolve, reject) => {
+            const req = indexedDB.open(T.BILLING_DB);
+            req.onsuccess = () => {
+              const db = req.result;
+              const tx = db.transaction(storeName, 'readwrite');
+              const os = tx.objectStore(storeName);
+              os.get(id).onsuccess = (e) => os.put(f((e.target as IDBRequest).result as Record<string, unknown>));
+              tx.oncomplete = () => (db.close(), resolve());
+              tx.onerror = () => reject(tx.error);
+            };
+          });
+        const sealedOfR1 = (await new Promise<unknown>((resolve) => {
+          const req = indexedDB.open(T.BILLING_DB);
+          req.onsuccess = () => {
+            const db = req.result;
+            db.transaction('invoices').objectStore('invoices').get('R-1').onsuccess = (e) => (resolve(((e.target as IDBRequest).result as { sealed: unknown }).sealed), db.close());
+          };
+        }));
+        await store.close();
+        await edit('invoices', 'R-1', (row) => ({ ...row, summary: { ...(row.summary as object), deadline: '2099-12-31' } }));
+        await edit('invoices', 'R-2', (row) => ({ ...row, sealed: sealedOfR1 }));
+        await edit('lots', lot.id, (row) => ({ ...row, lot: { ...(row.lot as object), state: 'acknowledged' } }));
+        const again = new T.IdbBillingStore();
+        const result = {
+          leaks: ['255081416802538', 'LUCIE', 'MARTINEAU', 'CLAIRE'].filter((x) => raw.includes(x)),
+          listings: listings.map((l) => [l.id, l.summary.status, l.summary.careDate, l.summary.thirdParty, l.summary.deadline]),
+          mine,
+          otherCardLists: (await again.listInvoices(b)).length + (await again.listLots(b)).length,
+          otherCardGets: await code(again.getInvoice('R-1', b)),
+          otherCardWrites: await code(again.commit({ invoices: [T.cancelInvoice(records[0]!, 'entered_twice', clock)] }, b)),
+          wrongCardOnSlot: await code(T.openDataKey({ keyId: a.keyId, card: T.cardSecretOf((await crypto.subtle.generateKey({ name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' }, false, ['sign'])).privateKey, location.origin), slots: new T.IdbKeySlotStore() })),
+          sameCardAgain: (await T.testCardKey('CLAIRE')).keyId === a.keyId,
+          summaryEdited: await code(again.getInvoice('R-1', a)),
+          sealedMoved: await code(again.getInvoice('R-2', a)),
+          lotEdited: await code(again.getLot(lot.id, a)),
+          listFails: await code(again.listInvoices(a)),
+        };
+        await again.close();
+        return result;
+      });
+      expect(out).toEqual({
+        leaks: [],
+        listings: [
+          ['R-1', 'draft', '2025-03-10', true, '2025-03-20'],
+          ['R-2', 'draft', '2025-03-10', true, '2025-03-20'],
+        ],
+        mine: ['LUCIE', 'LUCIE'],
+        otherCardLists: 0,
+        otherCardGets: 'record_foreign',
+        otherCardWrites: 'record_foreign',
+        wrongCardOnSlot: 'wrong_card',
+        sameCardAgain: true,
+        summaryEdited: 'record_unreadable',
+        sealedMoved: 'record_unreadable',
+        lotEdited: 'record_unreadable',
+        listFails: 'record_unreadable',
+      });
     } finally {
       await page.close();
     }

@@ -12,7 +12,8 @@ import { readFileSync } from 'node:fs';
 import { VpcdInsertion } from '../../bridge/cards/vpcd.js';
 import { makeCardSet, type CardSet } from '../../bridge/cards/profiles.js';
 import { startBridge, type Bridge } from '../../bridge/server.js';
-import { authenticationInput } from '../../src/lib/card/protocol.js';
+import { atRestInput, authenticationInput } from '../../src/lib/card/protocol.js';
+import { keyIdOf, openDataKey, seal, unseal, type KeySlot } from '../../src/lib/client/store/at-rest.js';
 import { get } from 'svelte/store';
 import WebSocket from 'ws';
 import { MemoryKeyStore, type BridgeClient, type SocketLike } from '../../src/lib/client/card/client.js';
@@ -323,5 +324,61 @@ describe('the bridge holds the card session (pcscd + vpcd)', () => {
     expect(text).not.toContain(nonce);
     expect(text).not.toContain(DIGEST.toString('base64url'));
     expect(text).not.toContain(DIGEST.toString('hex'));
+  });
+
+  it('card.deriveKey: the CPS gives the same secret for the same salt and origin, to a session with its PIN only; it opens the data key at rest (ADR 0014)', async () => {
+    const { c } = await pairedClient(bridge.url, a);
+    const salt = new Uint8Array(32).fill(7);
+    await expect(c.deriveKey(R0, salt)).rejects.toMatchObject({ code: 'pin_required' });
+    expect(await c.verifyPin(R0, PIN())).toMatchObject({ ok: true });
+    const first = Buffer.from((await c.deriveKey(R0, salt)).secret, 'base64url');
+    const second = Buffer.from((await c.deriveKey(R0, salt)).secret, 'base64url');
+    expect(second).toEqual(first);
+    expect(Buffer.from((await c.deriveKey(R0, new Uint8Array(32).fill(8))).secret, 'base64url')).not.toEqual(first);
+
+    // The card's authentication key over the at-rest input for the paired origin, and nothing a
+    // relay's nonce can obtain: card.authenticate signs a 64-byte input, this one 96.
+    const certs = await c.call<{ auth: string }>('card.certificates', { reader: R0 });
+    const key = createPublicKey({ key: Buffer.from(parseCertificate(Buffer.from(certs.auth, 'base64url')).spki), format: 'der', type: 'spki' });
+    expect(nodeVerify('sha256', await atRestInput(APP_ORIGIN, salt), key, first)).toBe(true);
+    expect((await atRestInput(APP_ORIGIN, salt)).length).toBe(96);
+    const asNonce = Buffer.from(salt).toString('base64url');
+    expect(Buffer.from((await c.authenticate(R0, asNonce)).signature, 'base64url')).not.toEqual(first);
+
+    // A salt out of bounds, a Vitale, a digest instead of a salt: refused.
+    await expect(c.deriveKey(R0, new Uint8Array(8))).rejects.toMatchObject({ code: 'bad_request' });
+    await expect(c.call('card.deriveKey', { reader: R0, salt: 'pas du base64url !' })).rejects.toMatchObject({ code: 'bad_request' });
+    await expect(c.deriveKey(R1, salt)).rejects.toMatchObject({ code: 'bad_request' });
+
+    // Another origin gets another secret from the same card and salt.
+    const { c: other } = await pairedClient(bridge.url, a, OTHER_ORIGIN);
+    expect(await other.verifyPin(R0, PIN())).toMatchObject({ ok: true });
+    expect(Buffer.from((await other.deriveKey(R0, salt)).secret, 'base64url')).not.toEqual(first);
+    other.close();
+
+    // The page's at-rest key from the bridge's secret: a slot made once, opened again later.
+    const slots = new Map<string, KeySlot>();
+    const slotStore = { get: async (id: string) => slots.get(id), add: async (sl: KeySlot) => (slots.has(sl.keyId) ? false : (slots.set(sl.keyId, sl), true)) };
+    const cardSecret = async (s: Uint8Array) => Buffer.from((await c.deriveKey(R0, s)).secret, 'base64url');
+    const keyId = await keyIdOf(Buffer.from(certs.auth, 'base64url'));
+    const made = await openDataKey({ keyId, card: cardSecret, slots: slotStore });
+    const sealed = await seal(made, { nir: 'chiffré' }, new Uint8Array([1]));
+    const reopened = await openDataKey({ keyId, card: cardSecret, slots: slotStore });
+    expect(await unseal(reopened, sealed, new Uint8Array([1]))).toEqual({ nir: 'chiffré' });
+    expect(reopened.key.extractable).toBe(false);
+
+    // Locked: no secret, and the slot does not open.
+    await c.lock();
+    await expect(c.deriveKey(R0, salt)).rejects.toMatchObject({ code: 'session_locked' });
+    await expect(openDataKey({ keyId, card: cardSecret, slots: slotStore })).rejects.toMatchObject({ code: 'card_refused' });
+    c.close();
+
+    const log = bridge.audit.read().filter((e) => e.event === 'key_derivation');
+    expect(log.some((e) => e.outcome === 'done' && e.origin === APP_ORIGIN && e.cert === createHash('sha256').update(Buffer.from(certs.auth, 'base64url')).digest('base64url'))).toBe(true);
+    expect(log.some((e) => e.outcome === 'refused' && e.detail === 'pin_required')).toBe(true);
+    expect(log.some((e) => e.outcome === 'refused' && e.detail === 'session_locked')).toBe(true);
+    const text = readFileSync(bridge.audit.path, 'utf8');
+    expect(text).not.toContain(first.toString('base64url'));
+    expect(text).not.toContain(asNonce);
   });
 });

@@ -47,3 +47,4 @@ export * from './reader.js';
 export * from './signing.js';
 export * from './invoice-json.js';
 export * from './lifecycle.js';
+export * from './summary.js';

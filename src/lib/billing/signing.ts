@@ -21,7 +21,7 @@ const RSA_ENCRYPTION = '1.2.840.113549.1.1.1';
 const KU_DIGITAL_SIGNATURE = 1 << 0;
 const KU_NON_REPUDIATION = 1 << 1;
 
-const buf = (b: Uint8Array): ArrayBuffer => b.slice().buffer as ArrayBuffer;
+const buf = (b: Uint8Array): ArrayBuffer => new Uint8Array(b).buffer as ArrayBuffer; // a copy: a Node Buffer's slice() shares its pool
 
 /** SHA-256 of a document's canonical bytes: what the card signs. */
 export async function documentDigest(bytes: Uint8Array): Promise<Uint8Array> {

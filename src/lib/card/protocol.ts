@@ -33,6 +33,9 @@
  * the PIN is lost, the bridge resets the card (its security state cleared) unless another live
  * session verified the PIN on it too. `card.authenticate` takes the relay's nonce, never a
  * digest: the bridge signs `authenticationInput(origin, nonce)` for the origin it paired with.
+ * `card.deriveKey` (the CPS, same session rule) takes a workstation's salt and signs
+ * `atRestInput(origin, salt)` with the authentication key: the page derives from it the key that
+ * opens its invoices at rest (docs/adr/0014-invoices-at-rest.md).
  */
 
 const subtle = globalThis.crypto.subtle;
@@ -93,6 +96,24 @@ export async function authenticationInput(origin: string, nonce: string): Promis
   return out;
 }
 
+/** Result of `card.deriveKey`: the card's PKCS#1 v1.5 signature over `atRestInput(origin, salt)`. */
+export type DerivedSecretResult = { secret: string };
+/** A workstation's at-rest salt as the bridge accepts it: base64url of 16 to 64 bytes. */
+export const SALT_PATTERN = /^[A-Za-z0-9_-]{22,86}$/;
+const AT_REST_LABEL = 'teletrans-at-rest v1';
+
+/**
+ * The bytes `card.deriveKey` signs (docs/adr/0014): SHA-256(label) ‖ SHA-256(origin) ‖
+ * SHA-256(salt), 96 bytes. `card.authenticate` signs 64 bytes, so no relay nonce can ever make
+ * the card produce this signature: the relay's login never learns a workstation's key.
+ */
+export async function atRestInput(origin: string, salt: Uint8Array): Promise<Uint8Array> {
+  const parts = await Promise.all([subtle.digest('SHA-256', enc.encode(AT_REST_LABEL)), subtle.digest('SHA-256', enc.encode(origin)), subtle.digest('SHA-256', buf(salt))]);
+  const out = new Uint8Array(96);
+  parts.forEach((p, i) => out.set(new Uint8Array(p), 32 * i));
+  return out;
+}
+
 /** SHA-256 of `b` (the digest a card signs in PKCS#1 v1.5 for RS256). */
 export async function sha256(b: Uint8Array): Promise<Uint8Array> {
   return new Uint8Array(await subtle.digest('SHA-256', buf(b)));
@@ -121,7 +142,8 @@ export function randomBytes(n: number): Uint8Array {
   return globalThis.crypto.getRandomValues(new Uint8Array(n));
 }
 
-const buf = (b: Uint8Array): ArrayBuffer => b.slice().buffer as ArrayBuffer;
+// A copy of exactly these bytes (a Node Buffer's slice() shares its pool: never `.slice().buffer`).
+const buf = (b: Uint8Array): ArrayBuffer => new Uint8Array(b).buffer as ArrayBuffer;
 
 export interface Ephemeral {
   keys: CryptoKeyPair;

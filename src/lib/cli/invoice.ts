@@ -224,7 +224,7 @@ async function testSigner(ctx: Context, keyPath: string, certPath: string) {
   }
   const core = await ctx.core();
   const [cert] = await pkiItems(core, ctx.cwd, [certPath], 'certificate', '--test-cert');
-  const privateKey = await globalThis.crypto.subtle.importKey('pkcs8', pkcs8.slice().buffer as ArrayBuffer, { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, true, ['sign']);
+  const privateKey = await globalThis.crypto.subtle.importKey('pkcs8', new Uint8Array(pkcs8).buffer as ArrayBuffer, { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, true, ['sign']);
   const { testKeySigner } = await import('../billing/index.js');
   return testKeySigner(privateKey, cert!);
 }

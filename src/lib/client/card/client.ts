@@ -15,6 +15,7 @@ import {
   importPairingKey,
   pairingCode,
   type AuthenticationResult,
+  type DerivedSecretResult,
   type LockResult,
   type PinResult,
   pairingKeyBytes,
@@ -323,6 +324,14 @@ export class BridgeClient {
    */
   authenticate(reader: string, nonce: string): Promise<AuthenticationResult> {
     return this.call<AuthenticationResult>('card.authenticate', { reader, nonce });
+  }
+
+  /**
+   * `card.deriveKey`: the CPS's secret for this workstation's `salt` (ADR 0014), from which the
+   * page derives the key that opens its invoices at rest. Same session rule as a signature.
+   */
+  deriveKey(reader: string, salt: Uint8Array): Promise<DerivedSecretResult> {
+    return this.call<DerivedSecretResult>('card.deriveKey', { reader, salt: b64u(salt) });
   }
 
   /** Locks the bridge's session (the app locked): no signature until the PIN is verified again. */

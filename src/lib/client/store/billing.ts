@@ -13,20 +13,56 @@
  *   caller reads again and redoes its operation. The same rule will guard a sync's replay.
  * - records come back as frozen values, as the operations make them.
  *
- * Not here yet (the kiosk issue decides): encryption at rest of the invoices' content.
+ * Encrypted at rest (docs/adr/0014-invoices-at-rest.md): an invoice's content (the patient, the
+ * acts, the documents) is sealed under the data key of the card that made it (./at-rest.ts),
+ * with its id, key id, history and summary as associated data; only the history (events carry
+ * no personal data) and the summary (src/lib/billing/summary.ts) stay in clear, for the lists
+ * a locked session still shows. Lots hold no personal data and stay in clear, with a tag under
+ * the same key. Each record names its card's key: a card reads and changes only its own.
  */
 import type { DBSchema, IDBPDatabase } from 'idb';
 import { Connection } from './connection.js';
+import { AtRestError, seal, unseal, type DataKey, type Sealed } from './at-rest.js';
 import type { BillingEvent, InvoiceRecord, LotRecord } from '../../billing/lifecycle.js';
+import { summarizeInvoice, type InvoiceSummary } from '../../billing/summary.js';
 
 export const BILLING_DB = 'teletrans-billing';
 
-interface BillingDb extends DBSchema {
-  invoices: { key: string; value: InvoiceRecord };
-  lots: { key: string; value: LotRecord };
+/** An invoice as stored: what stays in clear, and its sealed content. */
+export interface StoredInvoice {
+  readonly id: string;
+  readonly keyId: string;
+  readonly history: readonly BillingEvent[];
+  readonly summary: InvoiceSummary;
+  readonly sealed: Sealed;
 }
 
-export type BillingStoreErrorCode = 'history_conflict' | 'record_invalid';
+/** A lot as stored: the record in clear (no personal data) and a tag under its card's key. */
+export interface StoredLot {
+  readonly id: string;
+  readonly keyId: string;
+  readonly lot: LotRecord;
+  readonly tag: Sealed;
+}
+
+/** What a locked session may list: an invoice's clear part. */
+export interface InvoiceListing {
+  readonly id: string;
+  readonly summary: InvoiceSummary;
+}
+
+interface BillingDb extends DBSchema {
+  invoices: { key: string; value: StoredInvoice; indexes: { keyId: string } };
+  lots: { key: string; value: StoredLot; indexes: { keyId: string } };
+}
+
+export type BillingStoreErrorCode =
+  | 'history_conflict'
+  | 'record_invalid'
+  /** The record belongs to another card's key. */
+  | 'record_foreign'
+  /** Its sealed content or its tag does not open: altered, or not what it says it is. */
+  | 'record_unreadable';
 
 export class BillingStoreError extends Error {
   constructor(
@@ -52,6 +88,10 @@ function checkExtends(kind: 'facture' | 'lot', id: string, stored: { history: re
   }
 }
 
+function checkOwner(kind: 'facture' | 'lot', id: string, stored: { keyId: string } | undefined, key: DataKey): void {
+  if (stored && stored.keyId !== key.keyId) throw new BillingStoreError('record_foreign', id, `${kind} ${id} : enregistré avec une autre carte.`);
+}
+
 /** Deep-freezes what structured clone gave back (typed arrays cannot be frozen: left as they are). */
 function frozen<T>(value: T): T {
   if (value && typeof value === 'object' && !ArrayBuffer.isView(value) && !Object.isFrozen(value)) {
@@ -61,14 +101,64 @@ function frozen<T>(value: T): T {
   return value;
 }
 
+const enc = new TextEncoder();
+
+/** Associated data: what the sealed value is, and the clear part it goes with. */
+async function aad(kind: 'invoice' | 'lot', keyId: string, id: string, clear: unknown): Promise<Uint8Array> {
+  const head = enc.encode(`teletrans-${kind}-v1\0${keyId}\0${id}\0`);
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', enc.encode(JSON.stringify(clear))));
+  const out = new Uint8Array(head.length + 32);
+  out.set(head);
+  out.set(digest, head.length);
+  return out;
+}
+
+type InvoiceContent = Omit<InvoiceRecord, 'id' | 'history'>;
+
+async function sealInvoice(r: InvoiceRecord, key: DataKey): Promise<StoredInvoice> {
+  const summary = summarizeInvoice(r);
+  const { id, history, ...content } = r;
+  const sealed = await seal(key, content satisfies InvoiceContent, await aad('invoice', key.keyId, id, { history, summary }));
+  return { id, keyId: key.keyId, history, summary, sealed };
+}
+
+async function openInvoice(row: StoredInvoice, key: DataKey): Promise<InvoiceRecord> {
+  checkOwner('facture', row.id, row, key);
+  let content: InvoiceContent;
+  try {
+    content = await unseal<InvoiceContent>(key, row.sealed, await aad('invoice', key.keyId, row.id, { history: row.history, summary: row.summary }));
+  } catch (e) {
+    if (e instanceof AtRestError) throw new BillingStoreError('record_unreadable', row.id, `facture ${row.id} : contenu chiffré illisible ou modifié (${e.message})`);
+    throw e;
+  }
+  return frozen({ id: row.id, ...content, history: row.history });
+}
+
+async function tagLot(l: LotRecord, key: DataKey): Promise<StoredLot> {
+  return { id: l.id, keyId: key.keyId, lot: l, tag: await seal(key, null, await aad('lot', key.keyId, l.id, l)) };
+}
+
+async function openLot(row: StoredLot, key: DataKey): Promise<LotRecord> {
+  checkOwner('lot', row.id, row, key);
+  try {
+    await unseal(key, row.tag, await aad('lot', key.keyId, row.id, row.lot));
+  } catch {
+    throw new BillingStoreError('record_unreadable', row.id, `lot ${row.id} : enregistrement modifié.`);
+  }
+  return frozen(row.lot);
+}
+
 export class IdbBillingStore {
   private readonly connection: Connection<BillingDb>;
 
   /** `dbName` is for tests; the app uses the default. */
   constructor(dbName: string = BILLING_DB) {
-    this.connection = new Connection<BillingDb>(dbName, 1, (db) => {
-      db.createObjectStore('invoices', { keyPath: 'id' });
-      db.createObjectStore('lots', { keyPath: 'id' });
+    // Version 1 held records in clear and was only ever written by tests (the app stored no
+    // invoice before ADR 0014): its stores are replaced.
+    this.connection = new Connection<BillingDb>(dbName, 2, (db) => {
+      for (const name of ['invoices', 'lots'] as const) if (db.objectStoreNames.contains(name)) db.deleteObjectStore(name);
+      db.createObjectStore('invoices', { keyPath: 'id' }).createIndex('keyId', 'keyId');
+      db.createObjectStore('lots', { keyPath: 'id' }).createIndex('keyId', 'keyId');
     });
   }
 
@@ -77,22 +167,30 @@ export class IdbBillingStore {
   }
 
   /**
-   * Writes the records one operation changed, all or nothing, durable before it resolves.
-   * Throws `history_conflict` (nothing written) when any of them was changed meanwhile.
+   * Writes the records one operation changed, all or nothing, durable before it resolves, sealed
+   * under `key`. Throws `history_conflict` (nothing written) when any of them was changed
+   * meanwhile, `record_foreign` when one belongs to another card.
    */
-  async commit(change: { invoices?: readonly InvoiceRecord[]; lots?: readonly LotRecord[] }): Promise<void> {
+  async commit(change: { invoices?: readonly InvoiceRecord[]; lots?: readonly LotRecord[] }, key: DataKey): Promise<void> {
+    // Sealed before the transaction opens: WebCrypto's promises would let it commit midway.
+    const invoiceRows = await Promise.all((change.invoices ?? []).map((r) => sealInvoice(r, key)));
+    const lotRows = await Promise.all((change.lots ?? []).map((l) => tagLot(l, key)));
     const db = await this.open();
     const tx = db.transaction(['invoices', 'lots'], 'readwrite', { durability: 'strict' });
     try {
       const invoices = tx.objectStore('invoices');
       const lots = tx.objectStore('lots');
-      for (const r of change.invoices ?? []) {
-        checkExtends('facture', r.id, await invoices.get(r.id), r);
-        await invoices.put(r);
+      for (const row of invoiceRows) {
+        const stored = await invoices.get(row.id);
+        checkOwner('facture', row.id, stored, key);
+        checkExtends('facture', row.id, stored, row);
+        await invoices.put(row);
       }
-      for (const l of change.lots ?? []) {
-        checkExtends('lot', l.id, await lots.get(l.id), l);
-        await lots.put(l);
+      for (const row of lotRows) {
+        const stored = await lots.get(row.id);
+        checkOwner('lot', row.id, stored, key);
+        checkExtends('lot', row.id, stored?.lot, row.lot);
+        await lots.put(row);
       }
     } catch (e) {
       tx.abort();
@@ -102,20 +200,31 @@ export class IdbBillingStore {
     await tx.done;
   }
 
-  async getInvoice(id: string): Promise<InvoiceRecord | undefined> {
-    return frozen(await (await this.open()).get('invoices', id));
+  async getInvoice(id: string, key: DataKey): Promise<InvoiceRecord | undefined> {
+    const row = await (await this.open()).get('invoices', id);
+    return row && openInvoice(row, key);
   }
 
-  async listInvoices(): Promise<InvoiceRecord[]> {
-    return frozen(await (await this.open()).getAll('invoices'));
+  /** This card's invoices, opened. One that does not open fails the call (never skipped silently). */
+  async listInvoices(key: DataKey): Promise<InvoiceRecord[]> {
+    const rows = await (await this.open()).getAllFromIndex('invoices', 'keyId', key.keyId);
+    return Promise.all(rows.map((r) => openInvoice(r, key)));
   }
 
-  async getLot(id: string): Promise<LotRecord | undefined> {
-    return frozen(await (await this.open()).get('lots', id));
+  /** The clear part of a card's invoices, for the lists a locked session shows (unverified until opened). */
+  async listSummaries(keyId: string): Promise<InvoiceListing[]> {
+    const rows = await (await this.open()).getAllFromIndex('invoices', 'keyId', keyId);
+    return rows.map((r) => frozen({ id: r.id, summary: r.summary }));
   }
 
-  async listLots(): Promise<LotRecord[]> {
-    return frozen(await (await this.open()).getAll('lots'));
+  async getLot(id: string, key: DataKey): Promise<LotRecord | undefined> {
+    const row = await (await this.open()).get('lots', id);
+    return row && openLot(row, key);
+  }
+
+  async listLots(key: DataKey): Promise<LotRecord[]> {
+    const rows = await (await this.open()).getAllFromIndex('lots', 'keyId', key.keyId);
+    return Promise.all(rows.map((r) => openLot(r, key)));
   }
 
   /** Closes the connection (tests, page teardown). */

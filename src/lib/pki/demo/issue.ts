@@ -252,7 +252,7 @@ function ext(e: RawExtension): pkijs.Extension {
   return new pkijs.Extension({
     extnID: e.oid,
     critical: e.critical ?? false,
-    extnValue: e.value.slice().buffer,
+    extnValue: new Uint8Array(e.value).buffer,
   });
 }
 

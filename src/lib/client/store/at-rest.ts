@@ -1,0 +1,181 @@
+/**
+ * Encryption at rest of what the practitioner's records hold (docs/adr/0014-invoices-at-rest.md).
+ *
+ * - One **data key** per practitioner's card and workstation (AES-GCM 256), random, kept only
+ *   wrapped (AES-KW) in a key slot; unwrapped, it lives in the page's memory as a
+ *   non-extractable CryptoKey until the next lock.
+ * - The **key-encryption key** comes from the card: the bridge's `card.deriveKey` signs a
+ *   workstation salt with the CPS's authentication key after its PIN (PKCS#1 v1.5 is
+ *   deterministic: the same card and salt give the same secret), and
+ *   KEK = HKDF-SHA-256(secret, salt, "teletrans at-rest v1"). A copied browser profile holds the
+ *   slot and the salt, not the card.
+ * - **Sealed values** are AES-GCM with a fresh 96-bit IV and associated data naming what the
+ *   value is (record id, key, history): a sealed value moved to another record, or a record whose
+ *   clear part was changed, fails to open.
+ *
+ * Every failure is an `AtRestError` with a reason code; nothing here falls back to clear text.
+ */
+import { b64u, unb64u } from '../../card/protocol.js';
+
+const subtle = globalThis.crypto.subtle;
+const enc = new TextEncoder();
+// A copy of exactly these bytes (a Node Buffer's slice() shares its pool: never `.slice().buffer`).
+const buf = (b: Uint8Array): ArrayBuffer => new Uint8Array(b).buffer as ArrayBuffer;
+
+export const AT_REST_INFO = 'teletrans at-rest v1';
+export const SALT_BYTES = 32;
+
+export type AtRestErrorCode =
+  /** The card (through the bridge) refused or failed to give its secret: PIN, lock, absent card. */
+  | 'card_refused'
+  /** The slot's key does not open with this card's secret: another card, or the slot was altered. */
+  | 'wrong_card'
+  /** The key slot itself is malformed. */
+  | 'slot_invalid'
+  /** A sealed value did not open: altered, moved, or sealed under another key. */
+  | 'sealed_invalid'
+  /** No data key in memory: the session is locked. */
+  | 'locked';
+
+export class AtRestError extends Error {
+  constructor(
+    readonly code: AtRestErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'AtRestError';
+  }
+}
+
+/** What a workstation keeps for one card: its salt and the data key wrapped under the card's KEK. */
+export interface KeySlot {
+  /** b64u SHA-256 of the card's authentication certificate: which card opens it. */
+  readonly keyId: string;
+  readonly v: 1;
+  readonly salt: Uint8Array;
+  readonly wrapped: Uint8Array;
+  /** ISO instant. */
+  readonly created: string;
+}
+
+export interface KeySlotStore {
+  get(keyId: string): Promise<KeySlot | undefined>;
+  /** Adds a new slot; resolves false, writing nothing, when one exists already for `keyId`. */
+  add(slot: KeySlot): Promise<boolean>;
+}
+
+/** The card's secret for a salt (`card.deriveKey` through the bridge), raw bytes. */
+export type CardSecret = (salt: Uint8Array) => Promise<Uint8Array>;
+
+/** An opened data key, with the id of the slot it came from (records name it). */
+export interface DataKey {
+  readonly keyId: string;
+  readonly key: CryptoKey;
+}
+
+/** The key id of a card: b64u SHA-256 of its authentication certificate (DER). */
+export async function keyIdOf(authCertificate: Uint8Array): Promise<string> {
+  return b64u(new Uint8Array(await subtle.digest('SHA-256', buf(authCertificate))));
+}
+
+async function kek(card: CardSecret, salt: Uint8Array): Promise<CryptoKey> {
+  let secret: Uint8Array;
+  try {
+    secret = await card(salt);
+  } catch (e) {
+    throw new AtRestError('card_refused', `La carte n’a pas ouvert les factures de ce poste : ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (!(secret instanceof Uint8Array) || secret.length < 128) throw new AtRestError('card_refused', 'La carte a donné une réponse inattendue : factures non ouvertes.');
+  try {
+    const ikm = await subtle.importKey('raw', buf(secret), 'HKDF', false, ['deriveKey']);
+    return await subtle.deriveKey({ name: 'HKDF', hash: 'SHA-256', salt: buf(salt), info: buf(enc.encode(AT_REST_INFO)) }, ikm, { name: 'AES-KW', length: 256 }, false, ['wrapKey', 'unwrapKey']);
+  } finally {
+    secret.fill(0);
+  }
+}
+
+function checkSlot(slot: KeySlot): void {
+  const ok = slot && slot.v === 1 && slot.salt instanceof Uint8Array && slot.salt.length === SALT_BYTES && slot.wrapped instanceof Uint8Array && slot.wrapped.length === 40;
+  if (!ok) throw new AtRestError('slot_invalid', 'Clé des factures de ce poste illisible : elle n’est jamais remplacée d’office (voir l’administrateur).');
+}
+
+async function unwrap(slot: KeySlot, card: CardSecret): Promise<CryptoKey> {
+  checkSlot(slot);
+  const k = await kek(card, slot.salt);
+  try {
+    return await subtle.unwrapKey('raw', buf(slot.wrapped), k, 'AES-KW', { name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt']);
+  } catch {
+    throw new AtRestError('wrong_card', 'Cette carte n’ouvre pas les factures enregistrées sur ce poste pour elle : clé modifiée ou autre carte.');
+  }
+}
+
+/**
+ * Opens this card's data key on this workstation, creating its slot the first time. Two tabs
+ * creating it at once: one slot wins (`add`), the other tab opens that one. A slot that exists
+ * and does not open is an error, never replaced: replacing it would lose every record under it.
+ */
+export async function openDataKey(o: { keyId: string; card: CardSecret; slots: KeySlotStore; now?: () => number }): Promise<DataKey> {
+  const existing = await o.slots.get(o.keyId);
+  if (existing) return { keyId: o.keyId, key: await unwrap(existing, o.card) };
+  const salt = globalThis.crypto.getRandomValues(new Uint8Array(SALT_BYTES));
+  const k = await kek(o.card, salt);
+  const fresh = await subtle.generateKey({ name: 'AES-GCM', length: 256 }, true, ['encrypt', 'decrypt']);
+  const wrapped = new Uint8Array(await subtle.wrapKey('raw', fresh, k, 'AES-KW'));
+  const slot: KeySlot = { keyId: o.keyId, v: 1, salt, wrapped, created: new Date(o.now?.() ?? Date.now()).toISOString() };
+  if (!(await o.slots.add(slot))) {
+    const winner = await o.slots.get(o.keyId);
+    if (!winner) throw new AtRestError('slot_invalid', 'Clé des factures de ce poste introuvable après sa création.');
+    return { keyId: o.keyId, key: await unwrap(winner, o.card) };
+  }
+  // The extractable copy is dropped; the page keeps a non-extractable one, as from a later open.
+  return { keyId: o.keyId, key: await subtle.unwrapKey('raw', buf(wrapped), k, 'AES-KW', { name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt']) };
+}
+
+/** A sealed value as stored: IV and AES-GCM ciphertext with its tag. */
+export interface Sealed {
+  readonly iv: Uint8Array;
+  readonly ct: Uint8Array;
+}
+
+/** JSON with byte arrays kept (`{"$bytes": b64u}`): records hold signed documents. */
+export function encodeValue(value: unknown): Uint8Array {
+  return enc.encode(JSON.stringify(value, (_k, v: unknown) => (v instanceof Uint8Array ? { $bytes: b64u(v) } : v)));
+}
+
+export function decodeValue<T>(bytes: Uint8Array): T {
+  return JSON.parse(new TextDecoder().decode(bytes), (_k, v: unknown) => {
+    if (v && typeof v === 'object' && !Array.isArray(v)) {
+      const keys = Object.keys(v);
+      if (keys.length === 1 && keys[0] === '$bytes') return unb64u((v as { $bytes: string }).$bytes, Number.MAX_SAFE_INTEGER);
+    }
+    return v;
+  }) as T;
+}
+
+export async function seal(key: DataKey, value: unknown, aad: Uint8Array): Promise<Sealed> {
+  const iv = globalThis.crypto.getRandomValues(new Uint8Array(12));
+  const plain = encodeValue(value);
+  try {
+    const ct = new Uint8Array(await subtle.encrypt({ name: 'AES-GCM', iv: buf(iv), additionalData: buf(aad) }, key.key, buf(plain)));
+    return { iv, ct };
+  } finally {
+    plain.fill(0);
+  }
+}
+
+export async function unseal<T>(key: DataKey, sealed: Sealed, aad: Uint8Array): Promise<T> {
+  if (!(sealed?.iv instanceof Uint8Array) || sealed.iv.length !== 12 || !(sealed.ct instanceof Uint8Array)) {
+    throw new AtRestError('sealed_invalid', 'Donnée chiffrée mal formée.');
+  }
+  let plain: Uint8Array;
+  try {
+    plain = new Uint8Array(await subtle.decrypt({ name: 'AES-GCM', iv: buf(sealed.iv), additionalData: buf(aad) }, key.key, buf(sealed.ct)));
+  } catch {
+    throw new AtRestError('sealed_invalid', 'Donnée chiffrée altérée, déplacée, ou chiffrée pour une autre carte.');
+  }
+  try {
+    return decodeValue<T>(plain);
+  } finally {
+    plain.fill(0);
+  }
+}
