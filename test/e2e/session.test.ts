@@ -196,4 +196,73 @@ describe('the practitioner session (npm start’s embedded defaults)', () => {
     expect(results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)).toEqual([]);
     if (SHOTS) await page.screenshot({ path: join(SHOTS, 'facturer-invoice.png'), fullPage: true });
   }, 120_000);
+
+  it('kept and signed: one invoice to sign later, one signed with Ctrl+Entrée, the batch signed, one cancelled; sealed in IndexedDB, back after a reload with the PIN', async () => {
+    const today = await page.evaluate(() => new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Paris' }).format(new Date()));
+    await page.getByLabel('Date de l’acte G').fill(today);
+    const list = page.getByRole('region', { name: 'Factures' });
+    await expect.poll(() => list.isVisible(), POLL).toBe(true);
+    expect(await list.textContent()).toContain('Aucune facture enregistrée');
+    await page.getByRole('button', { name: 'Garder à signer' }).click();
+    const outcome = page.locator('.invoice .outcome');
+    await expect.poll(() => outcome.textContent(), POLL).toMatch(/^Facture n° \d+ enregistrée, à signer\.$/);
+    const rows = list.locator('tbody tr');
+    await expect.poll(() => rows.count(), POLL).toBe(1);
+    expect(await rows.first().getAttribute('data-status')).toBe('to_sign');
+    expect(await rows.first().textContent()).toContain('30,00 €');
+
+    // The next one by keyboard alone: « V » (home visit) found, Enter, Ctrl+Entrée signs it on the card.
+    const search = page.getByLabel('Ajouter un acte (code ou mots du libellé)');
+    await search.fill('V');
+    await search.press('Enter');
+    await expect.poll(() => page.locator('[data-amount="fee"]').count(), POLL).toBe(1);
+    await search.press('Control+Enter');
+    await expect.poll(() => outcome.textContent(), POLL).toMatch(/^Facture n° \d+ signée\.$/);
+    await expect.poll(() => rows.count(), POLL).toBe(2);
+    expect(await rows.evaluateAll((trs) => trs.map((t) => t.getAttribute('data-status')))).toEqual(['signed', 'to_sign']);
+
+    // The batch: the one left to sign is ticked; one PIN typed already.
+    await list.getByRole('button', { name: 'Signer la sélection (1)' }).click();
+    await expect.poll(() => list.locator('.message').textContent(), POLL).toBe('1 facture signée.');
+    expect(await rows.evaluateAll((trs) => trs.map((t) => t.getAttribute('data-status')))).toEqual(['signed', 'signed']);
+    // Cancelled with a second click: it stays, marked.
+    await rows.nth(1).getByRole('button', { name: /^Annuler la facture/ }).click();
+    await rows.nth(1).getByRole('button', { name: 'Confirmer l’annulation' }).click();
+    await expect.poll(() => rows.nth(1).getAttribute('data-status'), POLL).toBe('cancelled');
+
+    await page.addScriptTag({ path: AXE_PATH });
+    const results = await page.evaluate(() => (window as unknown as { axe: { run(c: Document, o: object): Promise<AxeResults> } }).axe.run(document, { resultTypes: ['violations'] }));
+    expect(results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)).toEqual([]);
+    if (SHOTS) await page.screenshot({ path: join(SHOTS, 'facturer-list.png'), fullPage: true });
+
+    // What IndexedDB holds: no name, no NIR, no act label.
+    const raw = await page.evaluate(async () => {
+      const dump = (name: string) =>
+        new Promise<string>((resolve, reject) => {
+          const req = indexedDB.open(name);
+          req.onerror = () => reject(req.error);
+          req.onsuccess = () => {
+            const db = req.result;
+            const names = [...db.objectStoreNames];
+            const tx = db.transaction(names);
+            const parts: unknown[] = [];
+            for (const n of names) tx.objectStore(n).getAll().onsuccess = (e) => parts.push((e.target as IDBRequest).result);
+            tx.oncomplete = () => (db.close(), resolve(JSON.stringify(parts, (_k, v: unknown) => (v instanceof Uint8Array ? String.fromCharCode(...v) : v))));
+          };
+        });
+      return (await Promise.all((await indexedDB.databases()).map((d) => dump(d.name!)))).join('\n');
+    });
+    expect(raw).toContain('"status":"signed"');
+    expect(raw).not.toMatch(/DOMINIQUE|CAMILLE|180059999900135|Consultation/);
+
+    // A reload: a new bridge connection, the PIN again, the same invoices.
+    await page.reload();
+    const lockPin = page.getByRole('dialog', { name: 'Session verrouillée' }).getByLabel('Code porteur de la CPS');
+    await expect.poll(() => lockPin.isVisible(), POLL).toBe(true);
+    expect(await page.locator('.list tbody tr').count()).toBe(0);
+    await lockPin.fill('1234');
+    await lockPin.press('Enter');
+    await expect.poll(() => page.locator('.list tbody tr').count(), POLL).toBe(2);
+    expect(await page.locator('.list tbody tr').evaluateAll((trs) => trs.map((t) => t.getAttribute('data-status')))).toEqual(['signed', 'cancelled']);
+  }, 120_000);
 });

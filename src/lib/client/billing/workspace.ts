@@ -1,0 +1,201 @@
+/**
+ * The practitioner's invoices in the page (issue 14 item 4): kept encrypted at rest under the
+ * CPS's key (docs/adr/0014-invoices-at-rest.md), opened once the PIN unlocks the session and
+ * forgotten at every lock. Each action is one domain operation (src/lib/billing/lifecycle.ts)
+ * committed whole to the store before the page says it is done:
+ *
+ *   save for later  draft → to_sign: checked, numbered, priced and formatted (prepareInvoice)
+ *   sign            to_sign → signed on the CPS, one invoice or a batch with the PIN already
+ *                   typed (signature désynchronisée); a card failure leaves the rest to sign
+ *   cancel          before any of its documents left for a lot, with its reason in the history
+ *
+ * Errors come back as values with a French message (`Outcome`), never as a thrown exception
+ * the page would have to guess at.
+ */
+import { get, writable, type Readable } from 'svelte/store';
+import { b64u, unb64u } from '../../card/protocol.js';
+import { BillingError } from '../../billing/errors.js';
+import { createInvoice, type Invoice, type InvoiceInput } from '../../billing/invoice.js';
+import { cancelInvoice, createInvoiceRecord, invoiceStatus, signInvoice, submitInvoice, type InvoiceRecord } from '../../billing/lifecycle.js';
+import type { BillingNumbering } from '../../billing/numbering.js';
+import { signBatch } from '../../billing/signing.js';
+import { prepareInvoice } from '../../billing/ssv/pipeline.js';
+import type { InvoiceSigner, SignedDocument, SsvAdapter } from '../../billing/ssv/types.js';
+import type { Catalogue } from '../../billing/catalogue.js';
+import { AtRestError, keyIdOf, openDataKey, type DataKey, type KeySlotStore } from '../store/at-rest.js';
+import { BillingStoreError, type IdbBillingStore } from '../store/billing.js';
+import type { CardBridge } from '../card/stores.js';
+import { bridgeSigner } from './bridge-signer.js';
+
+export type VaultState =
+  | { state: 'locked' }
+  | { state: 'opening' }
+  | { state: 'open'; keyId: string }
+  | { state: 'error'; code: string; message: string };
+
+export type Outcome<T = undefined> = { ok: true; value: T } | { ok: false; code: string; message: string; problems?: readonly BillingError[] };
+
+export interface BillingWorkspace {
+  vault: Readable<VaultState>;
+  /** This card's invoices, newest first; empty while locked. */
+  invoices: Readable<readonly InvoiceRecord[]>;
+  /** Checks, numbers and formats a new invoice, and keeps it to sign (`to_sign`). */
+  saveToSign(input: InvoiceInput): Promise<Outcome<InvoiceRecord>>;
+  /** Signs these invoices (to_sign) on the CPS, in one batch. */
+  sign(ids: readonly string[]): Promise<Outcome<{ signed: number; unsigned: number; error?: string }>>;
+  cancel(id: string, reason?: string): Promise<Outcome<InvoiceRecord>>;
+  /** Reads the store again (another tab changed it). */
+  refresh(): Promise<void>;
+  stop(): void;
+}
+
+export interface WorkspaceOptions {
+  bridge: Pick<CardBridge, 'session' | 'call'>;
+  store: Pick<IdbBillingStore, 'commit' | 'listInvoices' | 'getInvoice'>;
+  slots: KeySlotStore;
+  numbering: BillingNumbering;
+  adapter: SsvAdapter;
+  catalogue: Catalogue;
+  clock?: () => number;
+  /** The card's signer for a reader (default: the bridge's `cps.sign`). */
+  signer?: (reader: string) => InvoiceSigner;
+  newId?: () => string;
+}
+
+const failure = (e: unknown): Outcome<never> => {
+  if (e instanceof BillingError) return { ok: false, code: e.code, message: e.message, ...(e.issues.length ? { problems: e.issues } : {}) };
+  if (e instanceof BillingStoreError || e instanceof AtRestError) return { ok: false, code: e.code, message: e.message };
+  const code = (e as { code?: unknown })?.code;
+  return { ok: false, code: typeof code === 'string' ? code : 'error', message: e instanceof Error ? e.message : String(e) };
+};
+
+const newest = (a: InvoiceRecord, b: InvoiceRecord): number => (b.history[0]?.at ?? '').localeCompare(a.history[0]?.at ?? '') || b.id.localeCompare(a.id);
+
+export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
+  const vault = writable<VaultState>({ state: 'locked' });
+  const invoices = writable<readonly InvoiceRecord[]>([]);
+  const clock = o.clock ?? (() => Date.now());
+  const newId = o.newId ?? (() => globalThis.crypto.randomUUID());
+  let key: DataKey | null = null;
+  let reader: string | null = null;
+  let generation = 0;
+
+  async function open(r: string): Promise<void> {
+    const g = ++generation;
+    vault.set({ state: 'opening' });
+    try {
+      const certs = await o.bridge.call<{ auth: string }>('card.certificates', { reader: r });
+      const k = await openDataKey({
+        keyId: await keyIdOf(unb64u(certs.auth)),
+        card: async (salt) => unb64u((await o.bridge.call<{ secret: string }>('card.deriveKey', { reader: r, salt: b64u(salt) })).secret),
+        slots: o.slots,
+        now: clock,
+      });
+      if (g !== generation) return; // locked meanwhile: this key is not for the new session
+      key = k;
+      reader = r;
+      const list = await o.store.listInvoices(k);
+      if (g !== generation) return;
+      invoices.set([...list].sort(newest));
+      vault.set({ state: 'open', keyId: k.keyId });
+    } catch (e) {
+      if (g !== generation) return;
+      const f = failure(e) as { code: string; message: string };
+      vault.set({ state: 'error', code: f.code, message: f.message });
+    }
+  }
+
+  function close(): void {
+    generation++;
+    key = null;
+    reader = null;
+    invoices.set([]);
+    vault.set({ state: 'locked' });
+  }
+
+  const unsubscribe = o.bridge.session.subscribe((s) => {
+    if (s.state === 'unlocked') {
+      if (s.reader !== reader || !key) void open(s.reader);
+    } else if (key || get(vault).state !== 'locked') close();
+  });
+
+  function opened(): DataKey {
+    if (!key) throw new AtRestError('locked', 'Session verrouillée : saisissez votre code porteur pour retrouver vos factures.');
+    return key;
+  }
+
+  async function refresh(): Promise<void> {
+    const k = key;
+    if (!k) return;
+    const list = await o.store.listInvoices(k);
+    if (k === key) invoices.set([...list].sort(newest));
+  }
+
+  /** Commits, then shows the store's state (another tab's changes included). */
+  async function commit(records: readonly InvoiceRecord[], k: DataKey): Promise<void> {
+    await o.store.commit({ invoices: records }, k);
+    await refresh();
+  }
+
+  async function record(id: string, k: DataKey): Promise<InvoiceRecord> {
+    const r = await o.store.getInvoice(id, k);
+    if (!r) throw new BillingError('transition_forbidden', 'id', 'Facture introuvable : elle a peut-être été supprimée dans un autre onglet.');
+    return r;
+  }
+
+  return {
+    vault,
+    invoices,
+    async saveToSign(input) {
+      try {
+        const k = opened();
+        const invoice: Invoice = createInvoice({ ...input, id: newId() });
+        const others = get(invoices).filter((r) => invoiceStatus(r) !== 'cancelled').map((r) => r.invoice);
+        const prepared = await prepareInvoice(invoice, { adapter: o.adapter, numbering: o.numbering, checks: { clock, catalogue: o.catalogue, others } });
+        const r = submitInvoice(createInvoiceRecord(invoice, clock), prepared, clock);
+        await commit([r], k);
+        return { ok: true, value: r };
+      } catch (e) {
+        return failure(e);
+      }
+    },
+    async sign(ids) {
+      try {
+        const k = opened();
+        const r0 = reader!;
+        const records = await Promise.all(ids.map((id) => record(id, k)));
+        const notToSign = records.find((r) => r.invoice.state !== 'to_sign');
+        if (notToSign) throw new BillingError('transition_forbidden', 'state', 'Seules les factures à signer se signent : la liste a changé, relisez-la.');
+        const docs = records.flatMap((r) => r.submission!.documents);
+        const batch = await signBatch(docs, (o.signer ?? ((rd) => bridgeSigner(o.bridge, rd)))(r0));
+        const byNumber = new Map<string, SignedDocument[]>();
+        for (const d of batch.signed) byNumber.set(`${d.billingNumber}|${d.number}`, [...(byNumber.get(`${d.billingNumber}|${d.number}`) ?? []), d]);
+        const signed: InvoiceRecord[] = [];
+        for (const r of records) {
+          const mine = byNumber.get(`${r.invoice.practitioner.situation.billingNumber}|${r.submission!.number}`);
+          if (mine) signed.push(await signInvoice(r, mine, clock));
+        }
+        if (signed.length) await commit(signed, k);
+        const error = batch.unsigned[0]?.error.message;
+        return { ok: true, value: { signed: signed.length, unsigned: records.length - signed.length, ...(error ? { error } : {}) } };
+      } catch (e) {
+        return failure(e);
+      }
+    },
+    async cancel(id, reason = 'practitioner_cancelled') {
+      try {
+        const k = opened();
+        const r = cancelInvoice(await record(id, k), reason, clock);
+        await commit([r], k);
+        return { ok: true, value: r };
+      } catch (e) {
+        return failure(e);
+      }
+    },
+    refresh,
+    stop() {
+      unsubscribe();
+      close();
+    },
+  };
+}
