@@ -238,6 +238,16 @@ describe('composed messages, read by Python email and by our parser', () => {
     expect(again.subject).toBe('DR140700/1/2026030514030700002/00002');
   });
 
+  it('the encryptor is told whose certificate: an FSE for the AMO, a DRE for the AMC, the OCT in OCT mode', async () => {
+    const seen: string[] = [];
+    const encrypt = async (p: Uint8Array, route: { certificateEmail: string; role: string }): Promise<Uint8Array> => (seen.push(`${route.role}:${route.certificateEmail}`), fakeEncrypt(p));
+    const common = { mode: 'test' as const, from: FROM, exercice: '1', invoices: 1, version: '140700', file: { name: 'L', data: LOT }, encrypt, compostage: new MemoryCompostageStore(), clock: () => AT };
+    await packageLot({ ...common, kind: 'FSE' });
+    await packageLot({ ...common, kind: 'DRE' });
+    await packageLot({ ...common, kind: 'DRE', oct: OCT });
+    expect(seen).toEqual(['amo:amo_pj.test@test.rss.fr', 'amc:amc_pj.test@test.rss.fr', `oct:${OCT.address}`]);
+  });
+
   it('refuses bad inputs with typed field errors', async () => {
     const base = { kind: 'FSE' as const, mode: 'real' as const, from: FROM, exercice: '1', invoices: 1, version: '140700', file: { name: 'L', data: LOT }, encrypt: fakeEncrypt, compostage: new MemoryCompostageStore() };
     const bad: Array<[object, string]> = [

@@ -18,8 +18,12 @@ import { routeFlow, type OctConfig, type Route } from './routing.js';
 import { checkExercice, checkInvoiceCount, checkVersion, formatSubject, subjectPrefix } from './subject.js';
 import { DEFAULT_TIME_ZONE } from './time.js';
 
-/** Encrypts the (possibly compressed) file for the recipient; resolves to DER EnvelopedData. */
-export type Encryptor = (plain: Uint8Array) => Promise<Uint8Array>;
+/**
+ * Encrypts the (possibly compressed) file for the recipient of `route` (whose certificate:
+ * `route.certificateEmail`; an FSE and a DRE go to different insurers); resolves to DER
+ * EnvelopedData.
+ */
+export type Encryptor = (plain: Uint8Array, route: Route) => Promise<Uint8Array>;
 /** Compresses the file before encryption (the `Z` flag). */
 export type Compressor = (plain: Uint8Array) => Promise<Uint8Array>;
 
@@ -153,7 +157,7 @@ export async function packageLot(input: PackageInput): Promise<PackagedMessage> 
   }
 
   const plain = input.compressed ? await (input.compress ?? gzip)(file) : file;
-  const attachment = await input.encrypt(plain);
+  const attachment = await input.encrypt(plain, route);
   const subject = formatSubject({ prefix, version: input.version, exercice: input.exercice, compostage, invoices: input.invoices });
   const to = input.to ?? route.to;
   const filename = `${name}.pkcs7`;

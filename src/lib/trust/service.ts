@@ -8,7 +8,9 @@
  * alerts, sources, settings, refresh, audit log), over one shared TrustContext; this class
  * only holds that context and keeps the public API (and its defaults) in one place.
  */
-import type { Cert } from '../pki/cert.js';
+import { parseCertificate, type Cert } from '../pki/cert.js';
+import type { VerifyInput, VerifyResult } from '../pki/types.js';
+import { verifyLeaf } from './service/import-recipient.js';
 import type { Crl } from '../pki/crl-model.js';
 import type { Parsed } from '../pki/input.js';
 import type { AuditActor, AuditInput, ChainVerification } from './audit.js';
@@ -32,6 +34,8 @@ export { type CaView, type CrlView, type HierarchyView, type RecipientView, type
 export type { RefreshItem, RefreshOptions, RefreshReport } from './service/refresh.js';
 export { type AuditIntegrity, AuditIntegrityError } from './service/integrity.js';
 export { type AuditResetRefusal, type AuditResetReport, type AuditRow, type AuditView, AuditResetRefused } from './service/audit-log.js';
+
+const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
 
 export class TrustService {
   private readonly ctx: TrustContext;
@@ -158,6 +162,36 @@ export class TrustService {
     // Encrypting for a recipient is a sensitive function: refused while the journal is tampered.
     this.ctx.latch.require();
     return views.certificateFor(this.ctx, recipient, usage, now);
+  }
+
+  /**
+   * What encrypting for `recipient` now needs (issue 14 item 5): its most recent usable
+   * attachment certificate, and a verifier that checks it again at this instant against this
+   * store — path to a stored root, the sesam-vitale-attachment profile and mailbox, the
+   * hierarchy the mailbox belongs to, the CRL of its CA present and not revoking it (no CRL:
+   * refused). The CMS module's `checkRecipient` takes both (its `verifier`). Undefined when no
+   * usable certificate is installed; refused while the journal is tampered.
+   */
+  encryptionCheck(recipient: string, now: number = this.ctx.clock()): { der: Uint8Array; verifier: { verify(input: VerifyInput): Promise<VerifyResult> } } | undefined {
+    this.ctx.latch.require();
+    const view = views.certificateFor(this.ctx, recipient, 'attachment', now);
+    if (!view) return undefined;
+    const ctx = this.ctx;
+    const der = view.der;
+    return {
+      der,
+      verifier: {
+        async verify(input: VerifyInput): Promise<VerifyResult> {
+          // Only the certificate chosen here, for the mailbox asked.
+          if (!sameBytes(input.leaf, der) || (input.email ?? '').toLowerCase() !== recipient.trim().toLowerCase()) {
+            return { valid: false, errors: [{ code: 'recipient_mismatch', message: 'Certificat ou adresse différents de ceux du magasin.' }], warnings: [], path: [] };
+          }
+          const v = await verifyLeaf(ctx, parseCertificate(der.slice()), recipient, 'attachment', now);
+          if (!v.ok) return { valid: false, errors: [{ code: v.code, message: v.message }], warnings: [], path: [] };
+          return { valid: true, errors: [], warnings: v.warnings.map((message) => ({ code: 'crl_expired', message })), path: v.path };
+        },
+      },
+    };
   }
 
   /** CRLs with thisUpdate, nextUpdate, freshness and the next scheduled fetch. */

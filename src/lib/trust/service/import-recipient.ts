@@ -6,6 +6,7 @@
  */
 import { type Cert, parseCertificate } from '../../pki/cert.js';
 import { nameToString } from '../../pki/name.js';
+import type { PathEntry } from '../../pki/types.js';
 import { sha256Hex } from '../../pki/signature.js';
 import type { AuditInput } from '../audit.js';
 import { type CaRecord, type Change, type RecipientRecord, type Usage, hierarchyLabel } from '../model.js';
@@ -16,7 +17,7 @@ import { crlSourceChanges } from './sources.js';
 import { isRevoked, recipientUsable } from './views.js';
 
 /** Path verification of a leaf against the store; revocation from the indexes. */
-async function verifyLeaf(ctx: TrustContext, cert: Cert, recipient: string, usage: Usage, now: number): Promise<{ ok: true; root: CaRecord; issuer: CaRecord; warnings: string[] } | { ok: false; code: string; message: string }> {
+export async function verifyLeaf(ctx: TrustContext, cert: Cert, recipient: string, usage: Usage, now: number): Promise<{ ok: true; root: CaRecord; issuer: CaRecord; warnings: string[]; path: PathEntry[] } | { ok: false; code: string; message: string }> {
   const roots = ctx.snap.cas.filter((c) => c.role === 'root');
   const inters = ctx.snap.cas.filter((c) => c.role === 'intermediate');
   const r = await ctx.verifier.verify({
@@ -47,7 +48,7 @@ async function verifyLeaf(ctx: TrustContext, cert: Cert, recipient: string, usag
     const caRev = isRevoked(ctx, ca.issuerKey, ca.serial, { ca: true });
     if (caRev.revoked) return { ok: false, code: 'ca_revoked', message: `L’autorité « ${ca.subject} » est révoquée.` };
   }
-  return { ok: true, root, issuer, warnings };
+  return { ok: true, root, issuer, warnings, path: r.path };
 }
 
 export async function prepareRecipient(ctx: TrustContext, input: Array<Cert | Uint8Array>, opts: ImportOptions & { recipient: string }): Promise<Plan> {
