@@ -48,3 +48,4 @@ export * from './signing.js';
 export * from './invoice-json.js';
 export * from './lifecycle.js';
 export * from './summary.js';
+export * from './transmit.js';

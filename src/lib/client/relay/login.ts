@@ -18,6 +18,8 @@ export interface RelaySession {
   token: string;
   /** The relay's identifier of the practitioner the card names. */
   practitioner: string;
+  /** The mailbox the relay accepts as this practitioner's `From`. */
+  from: string;
   expiresAt: number;
 }
 
@@ -86,6 +88,6 @@ export async function relayLogin(o: { fetch?: typeof fetch; base?: string; origi
     algorithm: signed.algorithm,
     signature: b64(signed.signature),
   });
-  if (typeof r.token !== 'string' || typeof r.practitioner !== 'string' || typeof r.expiresAt !== 'number') throw new RelayLoginError('protocol', 'session du relais illisible');
-  return { token: r.token, practitioner: r.practitioner, expiresAt: r.expiresAt };
+  if (typeof r.token !== 'string' || typeof r.practitioner !== 'string' || typeof r.from !== 'string' || typeof r.expiresAt !== 'number') throw new RelayLoginError('protocol', 'session du relais illisible');
+  return { token: r.token, practitioner: r.practitioner, from: r.from, expiresAt: r.expiresAt };
 }

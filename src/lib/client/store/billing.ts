@@ -51,9 +51,44 @@ export interface InvoiceListing {
   readonly summary: InvoiceSummary;
 }
 
+/**
+ * Where a message of the outbox stands: waiting to be sent (or sent again), accepted by the
+ * relay, delivered to the insurer's mail server, bounced, or refused by the relay (not retried).
+ */
+export type OutboxState = 'waiting' | 'accepted' | 'delivered' | 'bounced' | 'refused';
+
+/**
+ * A message of the outbox: the SMTP message of one file, its attachment already encrypted for
+ * the insurer (nothing of it is readable but by its recipient), with the trace the practitioner
+ * keeps (subject, compostage). Stored in clear: it holds no personal data in clear.
+ */
+export interface OutboxEntry {
+  /** Also the relay's Idempotency-Key: a retry is never a second message. */
+  readonly id: string;
+  readonly keyId: string;
+  readonly lotIds: readonly string[];
+  readonly subject: string;
+  readonly compostage: string;
+  readonly to: string;
+  /** The Message-ID header. */
+  readonly messageId: string;
+  readonly message: Uint8Array;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  readonly state: OutboxState;
+  readonly attempts: number;
+  /** Epoch ms: not before this (backoff). */
+  readonly nextAttemptAt: number;
+  /** The relay's id once it accepted the message. */
+  readonly relayId?: string;
+  /** French: why the last attempt failed, or why the relay refused it. */
+  readonly lastError?: string;
+}
+
 interface BillingDb extends DBSchema {
   invoices: { key: string; value: StoredInvoice; indexes: { keyId: string } };
   lots: { key: string; value: StoredLot; indexes: { keyId: string } };
+  outbox: { key: string; value: OutboxEntry; indexes: { keyId: string } };
 }
 
 export type BillingStoreErrorCode =
@@ -153,12 +188,15 @@ export class IdbBillingStore {
 
   /** `dbName` is for tests; the app uses the default. */
   constructor(dbName: string = BILLING_DB) {
-    // Version 1 held records in clear and was only ever written by tests (the app stored no
-    // invoice before ADR 0014): its stores are replaced.
-    this.connection = new Connection<BillingDb>(dbName, 2, (db) => {
-      for (const name of ['invoices', 'lots'] as const) if (db.objectStoreNames.contains(name)) db.deleteObjectStore(name);
-      db.createObjectStore('invoices', { keyPath: 'id' }).createIndex('keyId', 'keyId');
-      db.createObjectStore('lots', { keyPath: 'id' }).createIndex('keyId', 'keyId');
+    this.connection = new Connection<BillingDb>(dbName, 3, (db, oldVersion) => {
+      if (oldVersion < 2) {
+        // Version 1 held records in clear and was only ever written by tests (the app stored
+        // no invoice before ADR 0014): its stores are replaced.
+        for (const name of ['invoices', 'lots'] as const) if (db.objectStoreNames.contains(name)) db.deleteObjectStore(name);
+        db.createObjectStore('invoices', { keyPath: 'id' }).createIndex('keyId', 'keyId');
+        db.createObjectStore('lots', { keyPath: 'id' }).createIndex('keyId', 'keyId');
+      }
+      if (oldVersion < 3) db.createObjectStore('outbox', { keyPath: 'id' }).createIndex('keyId', 'keyId');
     });
   }
 
@@ -171,15 +209,20 @@ export class IdbBillingStore {
    * under `key`. Throws `history_conflict` (nothing written) when any of them was changed
    * meanwhile, `record_foreign` when one belongs to another card.
    */
-  async commit(change: { invoices?: readonly InvoiceRecord[]; lots?: readonly LotRecord[] }, key: DataKey): Promise<void> {
+  async commit(change: { invoices?: readonly InvoiceRecord[]; lots?: readonly LotRecord[]; outbox?: readonly OutboxEntry[] }, key: DataKey): Promise<void> {
     // Sealed before the transaction opens: WebCrypto's promises would let it commit midway.
     const invoiceRows = await Promise.all((change.invoices ?? []).map((r) => sealInvoice(r, key)));
     const lotRows = await Promise.all((change.lots ?? []).map((l) => tagLot(l, key)));
     const db = await this.open();
-    const tx = db.transaction(['invoices', 'lots'], 'readwrite', { durability: 'strict' });
+    const tx = db.transaction(['invoices', 'lots', 'outbox'], 'readwrite', { durability: 'strict' });
     try {
       const invoices = tx.objectStore('invoices');
       const lots = tx.objectStore('lots');
+      // New messages only: an id already there is a bug, never an overwrite.
+      for (const m of change.outbox ?? []) {
+        if (m.keyId !== key.keyId) throw new BillingStoreError('record_foreign', m.id, `message ${m.id} : d’une autre carte.`);
+        await tx.objectStore('outbox').add(m);
+      }
       for (const row of invoiceRows) {
         const stored = await invoices.get(row.id);
         checkOwner('facture', row.id, stored, key);
@@ -225,6 +268,29 @@ export class IdbBillingStore {
   async listLots(key: DataKey): Promise<LotRecord[]> {
     const rows = await (await this.open()).getAllFromIndex('lots', 'keyId', key.keyId);
     return Promise.all(rows.map((r) => openLot(r, key)));
+  }
+
+  /** Every message of the outbox (every card's: sending needs no card), oldest first. */
+  async listOutbox(): Promise<OutboxEntry[]> {
+    const all = await (await this.open()).getAll('outbox');
+    return all.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
+  }
+
+  /**
+   * Changes one message's state in its own durable transaction, from the state the caller saw
+   * (`from`): false, writing nothing, when another tab moved it meanwhile.
+   */
+  async updateOutbox(id: string, from: OutboxState, patch: Partial<Pick<OutboxEntry, 'state' | 'attempts' | 'nextAttemptAt' | 'relayId' | 'lastError' | 'updatedAt'>>): Promise<boolean> {
+    const db = await this.open();
+    const tx = db.transaction('outbox', 'readwrite', { durability: 'strict' });
+    const row = await tx.store.get(id);
+    if (!row || row.state !== from) {
+      await tx.done;
+      return false;
+    }
+    await tx.store.put({ ...row, ...patch });
+    await tx.done;
+    return true;
   }
 
   /** Closes the connection (tests, page teardown). */

@@ -11,13 +11,14 @@ export class Connection<S extends DBSchema> {
   constructor(
     private readonly name: string,
     private readonly version: number,
-    private readonly upgrade: (db: IDBPDatabase<S>) => void,
+    /** `oldVersion`: 0 for a new database. */
+    private readonly upgrade: (db: IDBPDatabase<S>, oldVersion: number) => void,
   ) {}
 
   get(): Promise<IDBPDatabase<S>> {
     const upgrade = this.upgrade;
     this.db ??= openDB<S>(this.name, this.version, {
-      upgrade: (db) => upgrade(db),
+      upgrade: (db, oldVersion) => upgrade(db, oldVersion),
       // Another tab wants a newer schema: let it, and reopen on the next call.
       blocking: () => {
         void this.db?.then((d) => d.close());

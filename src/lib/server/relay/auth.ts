@@ -91,7 +91,7 @@ export class Auth {
     return { nonce, origin, expiresAt };
   }
 
-  async token(req: TokenRequest, requestOrigin: string | null, now = Date.now()): Promise<{ token: string; practitioner: string; expiresAt: number }> {
+  async token(req: TokenRequest, requestOrigin: string | null, now = Date.now()): Promise<{ token: string; practitioner: string; from: string; expiresAt: number }> {
     if (typeof req.nonce !== 'string' || typeof req.origin !== 'string' || typeof req.signature !== 'string' || typeof req.certificate !== 'string') {
       throw new AuthError('malformed', 'nonce, origin, certificate and signature are required', 400);
     }
@@ -142,7 +142,8 @@ export class Auth {
     await this.store.createSession(s);
     this.remember(s.id, epoch);
     await this.store.audit({ at: now, actor: p.id, action: 'session.open', detail: { origin: req.origin, cert: s.certSha256, serial: x509.serialNumber } });
-    return { token, practitioner: p.id, expiresAt: Math.min(now + this.idle, now + this.max) };
+    // `from`: the mailbox the relay accepts as this practitioner's From (the PWA packages with it).
+    return { token, practitioner: p.id, from: p.from, expiresAt: Math.min(now + this.idle, now + this.max) };
   }
 
   private remember(id: string, epoch: string): void {

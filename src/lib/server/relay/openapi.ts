@@ -26,8 +26,8 @@ export const openapi = {
         nonce: { type: 'string' }, origin: { type: 'string' },
         algorithm: { enum: ['RS256', 'PS256', 'ES256', 'ES384'] },
         signature: { type: 'string', contentEncoding: 'base64', description: 'over SHA-256(origin) || SHA-256(nonce); ECDSA as r||s' } } },
-      Token: { type: 'object', required: ['token', 'practitioner', 'expiresAt'], properties: {
-        token: { type: 'string' }, practitioner: { type: 'string' }, expiresAt: { type: 'integer' } } },
+      Token: { type: 'object', required: ['token', 'practitioner', 'from', 'expiresAt'], properties: {
+        token: { type: 'string' }, practitioner: { type: 'string' }, from: { type: 'string', description: 'the mailbox a message must carry as its From' }, expiresAt: { type: 'integer' } } },
       Message: { type: 'object', required: ['id', 'idempotencyKey', 'status', 'size', 'to', 'attempts', 'duplicateRisk'], properties: {
         id: { type: 'string', format: 'uuid' }, idempotencyKey: { type: 'string' }, messageId: { type: ['string', 'null'] },
         subject: { type: ['string', 'null'] }, size: { type: 'integer' }, to: { type: 'array', items: { type: 'string' } },

@@ -1,0 +1,112 @@
+/**
+ * « Télétransmettre » over the records (issue 14 item 5): the signed invoices not yet in a lot
+ * are grouped into lots and files per billing number (the engine's rules), each file encrypted
+ * for its recipient and packaged into its SMTP message (src/lib/sesam), and the records moved
+ * on — lots built and queued with their compostage and subject, documents `in_lot`. Nothing is
+ * durable here but the counters: the caller commits the records and the messages in one
+ * transaction (the outbox), and only then says anything is done.
+ *
+ * Isomorphic and card-free: the documents were signed before; the encryptor is the caller's
+ * (the trust store checks each recipient certificate at that moment).
+ */
+import { parseMailbox } from '../sesam/address.js';
+import type { CompostageStore } from '../sesam/compostage.js';
+import { assertMode, type FlowMode } from '../sesam/description.js';
+import { packageLot, type Encryptor, type PackagedMessage } from '../sesam/package.js';
+import type { OctConfig } from '../sesam/routing.js';
+import { today, type Clock } from './dates.js';
+import { fail } from './errors.js';
+import { createLotRecord, queueLot, type InvoiceRecord, type LotRecord } from './lifecycle.js';
+import type { BillingNumbering } from './numbering.js';
+import { buildTransmission } from './ssv/pipeline.js';
+import type { BillingFile, SignedDocument, SsvAdapter, TransmissionWay } from './ssv/types.js';
+
+export interface TransmitRecordsOptions {
+  readonly adapter: SsvAdapter;
+  readonly numbering: BillingNumbering;
+  readonly way: TransmissionWay;
+  readonly mode: FlowMode;
+  /** The practitioner's mailbox (the messages' `From`). */
+  readonly from: string;
+  readonly encrypt: Encryptor;
+  readonly compostage: CompostageStore;
+  readonly clock: Clock;
+  readonly timeZone?: string;
+  readonly oct?: OctConfig & { readonly number?: string };
+}
+
+export interface QueuedMessage {
+  readonly message: PackagedMessage;
+  /** The lots the message's file carries. */
+  readonly lotIds: readonly string[];
+}
+
+export interface TransmittedRecords {
+  /** Every record changed: the invoices whose documents went into a lot. */
+  readonly invoices: readonly InvoiceRecord[];
+  /** The lots built, each queued with its message's compostage and subject. */
+  readonly lots: readonly LotRecord[];
+  readonly messages: readonly QueuedMessage[];
+}
+
+/** The documents of `records` that wait for a lot: signed and in none. */
+export function pendingDocuments(records: readonly InvoiceRecord[]): SignedDocument[] {
+  return records.filter((r) => r.invoice.state === 'signed').flatMap((r) => r.documents.filter((d) => d.state === 'signed').map((d) => d.signed));
+}
+
+const attachmentName = (f: BillingFile): string => f.name.replace(/\.[A-Za-z0-9]{1,8}$/, '');
+
+export async function transmitRecords(records: readonly InvoiceRecord[], o: TransmitRecordsOptions): Promise<TransmittedRecords> {
+  assertMode(o.mode);
+  parseMailbox(o.from, 'from');
+  const docs = pendingDocuments(records);
+  if (docs.length === 0) fail('no_acts', 'documents', 'Aucune facture signée à transmettre.');
+  const bySender = new Map<string, SignedDocument[]>();
+  for (const d of docs) bySender.set(d.billingNumber, [...(bySender.get(d.billingNumber) ?? []), d]);
+
+  let current = [...records];
+  const replace = (changed: readonly InvoiceRecord[]): void => {
+    const byId = new Map(changed.map((r) => [r.id, r]));
+    current = current.map((r) => byId.get(r.id) ?? r);
+  };
+  const lots: LotRecord[] = [];
+  const messages: QueuedMessage[] = [];
+  const fileDate = today(o.clock, o.timeZone);
+  for (const [sender, list] of bySender) {
+    const t = await buildTransmission(list, {
+      adapter: o.adapter,
+      numbering: o.numbering,
+      way: o.way,
+      sender,
+      fileDate,
+      ...(o.oct?.number ? { octNumber: o.oct.number } : {}),
+    });
+    for (const f of t.files) {
+      const message = await packageLot({
+        kind: f.kind,
+        mode: o.mode,
+        from: o.from,
+        exercice: sender,
+        invoices: f.invoiceCount,
+        version: f.version,
+        file: { name: attachmentName(f), data: f.bytes },
+        ...(f.kind === 'FACTURE' ? { lotKinds: f.lots.map((l) => l.kind) } : {}),
+        ...(o.oct ? { oct: o.oct } : {}),
+        encrypt: o.encrypt,
+        compostage: o.compostage,
+        clock: () => new Date(o.clock()),
+        ...(o.timeZone ? { timeZone: o.timeZone } : {}),
+      });
+      const ids: string[] = [];
+      for (const lot of f.lots) {
+        const built = createLotRecord(lot, sender, f.name, current, o.clock);
+        replace(built.invoices);
+        lots.push(queueLot(built.lot, { compostage: message.compostage, subject: message.subject }, o.clock));
+        ids.push(built.lot.id);
+      }
+      messages.push({ message, lotIds: ids });
+    }
+  }
+  const original = new Map(records.map((r) => [r.id, r]));
+  return { invoices: current.filter((r) => r !== original.get(r.id)), lots, messages };
+}
