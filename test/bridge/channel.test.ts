@@ -13,7 +13,7 @@ import WebSocket from 'ws';
 import { makeCardSet, type CardSet } from '../../bridge/cards/profiles.js';
 import { CLOSE_REVOKED, startBridge, type Bridge } from '../../bridge/server.js';
 import { SimulatedTransport } from '../../bridge/transport.js';
-import { BridgeError } from '../../src/lib/client/card/client.js';
+import { BridgeClient, BridgeError, MemoryKeyStore, type SocketLike } from '../../src/lib/client/card/client.js';
 import { APP_ORIGIN, approver, client, pairedClient, rawUpgrade, sleep, stateDir, waitFor } from './helpers.js';
 
 const BIN = fileURLToPath(new URL('../../bin/teletrans.js', import.meta.url));
@@ -183,6 +183,40 @@ describe('session frames (C2)', () => {
     await expect(p).rejects.toMatchObject({ code: 'card_absent' });
     sim.insert('R0', set.cps);
     expect((await c.call<{ rpps: string }>('cps.read', { reader: 'R0' })).rpps).toBe(set.cpsData.rpps);
+    c.close();
+  });
+});
+
+describe('an answer that never comes (no hang)', () => {
+  it('a call past its time limit fails `timeout` and the connection is closed, then reopens for the next call', async () => {
+    const keys = new MemoryKeyStore();
+    const paired = client(bridge.url, APP_ORIGIN, keys);
+    await paired.pair(a.pageCode);
+    paired.close();
+    // Frames the page sends vanish while `mute` is set, as on a cut link: the bridge never answers.
+    let mute = false;
+    const c = new BridgeClient({
+      url: bridge.url,
+      origin: APP_ORIGIN,
+      keys,
+      callTimeoutMs: 300,
+      createSocket: (u) => {
+        const ws = new WebSocket(u, { origin: APP_ORIGIN, maxPayload: 1 << 20 });
+        const send = ws.send.bind(ws);
+        ws.send = ((data: unknown) => (mute ? undefined : send(data as Buffer))) as typeof ws.send;
+        return ws as unknown as SocketLike;
+      },
+    });
+    await c.connect();
+    expect(Array.isArray(await c.call('readers'))).toBe(true);
+    mute = true;
+    const t0 = Date.now();
+    await expect(c.call('readers')).rejects.toMatchObject({ code: 'timeout' });
+    expect(Date.now() - t0).toBeLessThan(5_000);
+    await waitFor(() => !c.connected);
+    mute = false;
+    await c.connect();
+    expect(Array.isArray(await c.call('readers'))).toBe(true);
     c.close();
   });
 });

@@ -265,4 +265,54 @@ describe('the practitioner session (npm start’s embedded defaults)', () => {
     await expect.poll(() => page.locator('.list tbody tr').count(), POLL).toBe(2);
     expect(await page.locator('.list tbody tr').evaluateAll((trs) => trs.map((t) => t.getAttribute('data-status')))).toEqual(['signed', 'cancelled']);
   }, 120_000);
+
+  it('« Télétransmettre »: the signed invoice in a lot, encrypted for the AMO, queued in the outbox, sent to the relay and delivered; its subject as the trace', async () => {
+    const panel = page.getByRole('region', { name: 'Télétransmission' });
+    const button = panel.getByRole('button', { name: 'Télétransmettre (1 facture)' });
+    await expect.poll(() => button.isEnabled(), POLL).toBe(true);
+    await button.click();
+    await expect.poll(() => panel.locator('.message').textContent(), POLL).toMatch(/^1 facture en 1 message, chiffré et mis en boîte d’envoi\./);
+    const row = panel.getByRole('table', { name: 'Boîte d’envoi' }).locator('tbody tr');
+    await expect.poll(() => row.count(), POLL).toBe(1);
+    expect(await row.locator('th').textContent()).toMatch(/^SV\d{6}\/999000002\/\d{19}\/00001$/);
+    await expect.poll(() => row.getAttribute('data-state'), POLL).toBe('delivered');
+    expect(await row.textContent()).toContain('remis à l’Assurance Maladie');
+    // Its lot delivered, the invoice is sent: no deadline any more, no cancelling, nothing to transmit.
+    await expect.poll(() => page.locator('.list tbody tr').first().getAttribute('data-status'), POLL).toBe('sent');
+    expect(await page.locator('.list tbody tr').first().textContent()).toContain('envoyée');
+    expect(await page.locator('.list tbody tr').first().getByRole('button', { name: /^Annuler/ }).count()).toBe(0);
+    expect(await panel.getByRole('button', { name: 'Télétransmettre' }).isDisabled()).toBe(true);
+
+    await page.addScriptTag({ path: AXE_PATH });
+    const results = await page.evaluate(() => (window as unknown as { axe: { run(c: Document, o: object): Promise<AxeResults> } }).axe.run(document, { resultTypes: ['violations'] }));
+    expect(results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)).toEqual([]);
+    if (SHOTS) await page.screenshot({ path: join(SHOTS, 'facturer-outbox.png'), fullPage: true });
+  }, 120_000);
+
+  it('offline: signed and transmitted with the network cut, the message waits in the outbox; back online, it leaves by itself', async () => {
+    // The network cut, the machine's loopback kept (the card bridge is on it): Chromium's
+    // offline emulation would cut the loopback too, which a real outage does not.
+    const cut = (route: { abort(code: string): Promise<void> }) => route.abort('internetdisconnected');
+    await bar().getByLabel('Situation de facturation').selectOption('999000002');
+    const group = page.getByRole('group', { name: 'Bénéficiaire (à choisir)' });
+    await group.getByRole('radio').nth(1).check();
+    const search = page.getByLabel('Ajouter un acte (code ou mots du libellé)');
+    await expect.poll(() => search.isVisible(), POLL).toBe(true);
+    await page.route('**/api/relay/**', cut);
+    await page.evaluate(() => window.dispatchEvent(new Event('offline')));
+    await search.fill('G');
+    await search.press('Enter');
+    await expect.poll(() => page.locator('[data-amount="fee"]').count(), POLL).toBe(1);
+    await search.press('Control+Enter');
+    await expect.poll(() => page.locator('.invoice .outcome').textContent(), POLL).toMatch(/^Facture n° \d+ signée\.$/);
+    const panel = page.getByRole('region', { name: 'Télétransmission' });
+    await panel.getByRole('button', { name: 'Télétransmettre (1 facture)' }).click();
+    const rows = panel.getByRole('table', { name: 'Boîte d’envoi' }).locator('tbody tr');
+    await expect.poll(() => rows.count(), POLL).toBe(2);
+    await expect.poll(() => rows.first().textContent(), POLL).toContain('relais injoignable');
+    expect(await rows.first().getAttribute('data-state')).toBe('waiting');
+    await page.unroute('**/api/relay/**', cut);
+    await page.evaluate(() => window.dispatchEvent(new Event('online')));
+    await expect.poll(() => rows.first().getAttribute('data-state'), POLL).toBe('delivered');
+  }, 120_000);
 });

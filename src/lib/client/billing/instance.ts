@@ -3,6 +3,7 @@
  * from the durable counters, formatted by our simulator (the homologated engine, when the
  * bridge loads it, comes through `chooseSsvAdapter`: not wired yet).
  */
+import { get } from 'svelte/store';
 import { SAMPLE_CATALOGUE } from '../../billing/catalogue.js';
 import { BillingNumbering } from '../../billing/numbering.js';
 import { simulatorAdapter } from '../../billing/ssv/simulator.js';
@@ -10,12 +11,23 @@ import { cardBridge } from '../card/bridge-instance.js';
 import { IdbBillingStore } from '../store/billing.js';
 import { IdbCounterStore } from '../store/counters.js';
 import { IdbKeySlotStore } from '../store/key-slots.js';
+import { IdbCompostageStore } from '../store/compostage.js';
+import { trust } from '../ui/trust/trust-state.svelte.js';
+import { trustRecipients } from './recipients.js';
+import { outboxSender } from '../outbox/instance.js';
 import { createBillingWorkspace, type BillingWorkspace } from './workspace.js';
 
 let instance: BillingWorkspace | null = null;
 
 export function billingWorkspace(): BillingWorkspace {
-  instance ??= createBillingWorkspace({
+  if (instance) return instance;
+  const recipients = trustRecipients(() => trust.open());
+  instance = createBillingWorkspace({
+    compostage: new IdbCompostageStore(),
+    encrypt: recipients.encrypt,
+    checkRecipients: recipients.check,
+    // The demonstration and test platforms (npm start's fictitious PKI): `test` flows.
+    mode: 'test',
     bridge: cardBridge(),
     store: new IdbBillingStore(),
     slots: new IdbKeySlotStore(),
@@ -23,5 +35,12 @@ export function billingWorkspace(): BillingWorkspace {
     adapter: simulatorAdapter(),
     catalogue: SAMPLE_CATALOGUE,
   });
-  return instance;
+  const workspace = instance;
+  // What the outbox learns of a message moves its lots on (accepted, delivered).
+  const sender = outboxSender();
+  sender.entries.subscribe((entries) => void workspace.reconcile(entries));
+  workspace.vault.subscribe((v) => {
+    if (v.state === 'open') void workspace.reconcile(get(sender.entries));
+  });
+  return workspace;
 }

@@ -16,7 +16,7 @@ import { get, writable, type Readable } from 'svelte/store';
 import { b64u, unb64u } from '../../card/protocol.js';
 import { BillingError } from '../../billing/errors.js';
 import { createInvoice, type Invoice, type InvoiceInput } from '../../billing/invoice.js';
-import { cancelInvoice, createInvoiceRecord, invoiceStatus, signInvoice, submitInvoice, type InvoiceRecord } from '../../billing/lifecycle.js';
+import { cancelInvoice, createInvoiceRecord, invoiceStatus, lotAccepted, lotDelivered, signInvoice, submitInvoice, type InvoiceRecord, type LotRecord } from '../../billing/lifecycle.js';
 import type { BillingNumbering } from '../../billing/numbering.js';
 import { signBatch } from '../../billing/signing.js';
 import { prepareInvoice } from '../../billing/ssv/pipeline.js';
@@ -26,6 +26,12 @@ import { AtRestError, keyIdOf, openDataKey, type DataKey, type KeySlotStore } fr
 import { BillingStoreError, type IdbBillingStore } from '../store/billing.js';
 import type { CardBridge } from '../card/stores.js';
 import { bridgeSigner } from './bridge-signer.js';
+import type { CompostageStore } from '../../sesam/compostage.js';
+import type { FlowMode } from '../../sesam/description.js';
+import type { Encryptor } from '../../sesam/package.js';
+import { routeFlow } from '../../sesam/routing.js';
+import { pendingDocuments, transmitRecords } from '../../billing/transmit.js';
+import type { OutboxEntry } from '../store/billing.js';
 
 export type VaultState =
   | { state: 'locked' }
@@ -44,14 +50,25 @@ export interface BillingWorkspace {
   /** Signs these invoices (to_sign) on the CPS, in one batch. */
   sign(ids: readonly string[]): Promise<Outcome<{ signed: number; unsigned: number; error?: string }>>;
   cancel(id: string, reason?: string): Promise<Outcome<InvoiceRecord>>;
+  /**
+   * « Télétransmettre »: every signed invoice not yet in a lot, into lots and files, encrypted
+   * for each recipient the trust store vouches for now, packaged, and committed with the
+   * messages of the outbox in one transaction. `from`: the practitioner's mailbox.
+   */
+  transmit(from: string): Promise<Outcome<{ messages: number; invoices: number }>>;
   /** Reads the store again (another tab changed it). */
   refresh(): Promise<void>;
+  /**
+   * Moves this card's lots on from what the outbox says of their messages: accepted by the
+   * relay, then delivered (its documents `sent`: the ARL deadline runs from there).
+   */
+  reconcile(entries: readonly OutboxEntry[]): Promise<void>;
   stop(): void;
 }
 
 export interface WorkspaceOptions {
   bridge: Pick<CardBridge, 'session' | 'call'>;
-  store: Pick<IdbBillingStore, 'commit' | 'listInvoices' | 'getInvoice'>;
+  store: Pick<IdbBillingStore, 'commit' | 'listInvoices' | 'getInvoice' | 'listLots'>;
   slots: KeySlotStore;
   numbering: BillingNumbering;
   adapter: SsvAdapter;
@@ -60,6 +77,14 @@ export interface WorkspaceOptions {
   /** The card's signer for a reader (default: the bridge's `cps.sign`). */
   signer?: (reader: string) => InvoiceSigner;
   newId?: () => string;
+  /** The compostage counter (transmission.md §7). */
+  compostage: CompostageStore;
+  /** Encrypts a file for its route's recipient, checked at that moment (the trust store). */
+  encrypt: Encryptor;
+  /** Recipients' mailboxes the transmission needs, checked before any number is drawn. */
+  checkRecipients?: (mailboxes: readonly string[]) => Promise<void>;
+  /** `test` on the demonstration and test platforms. */
+  mode?: FlowMode;
 }
 
 const failure = (e: unknown): Outcome<never> => {
@@ -143,9 +168,50 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
     return r;
   }
 
+  let reconciling: Promise<void> = Promise.resolve();
+  async function reconcileNow(entries: readonly OutboxEntry[]): Promise<void> {
+    const k = key;
+    if (!k) return;
+    const mine = entries.filter((e) => e.keyId === k.keyId && (e.state === 'accepted' || e.state === 'delivered'));
+    if (mine.length === 0) return;
+    const lots = new Map((await o.store.listLots(k)).map((l) => [l.id, l]));
+    let records = await o.store.listInvoices(k);
+    const original = new Map(records.map((r) => [r.id, r]));
+    const changed = new Map<string, LotRecord>();
+    for (const e of mine) {
+      for (const id of e.lotIds) {
+        let lot = lots.get(id);
+        // Only the lot's latest transmission speaks: an older message's fate is history.
+        if (!lot || lot.transmissions.at(-1)?.compostage !== e.compostage) continue;
+        if (lot.state === 'queued') lot = lotAccepted(lot, e.relayId ?? e.id, clock);
+        if (e.state === 'delivered' && lot.state === 'accepted') {
+          const d = lotDelivered(lot, records, clock);
+          lot = d.lot;
+          records = d.invoices;
+        }
+        if (lot !== lots.get(id)) {
+          lots.set(id, lot);
+          changed.set(id, lot);
+        }
+      }
+    }
+    if (changed.size === 0) return;
+    try {
+      await o.store.commit({ invoices: records.filter((r) => r !== original.get(r.id)), lots: [...changed.values()] }, k);
+    } catch (e) {
+      // Another tab moved them first: what it wrote is read below.
+      if (!(e instanceof BillingStoreError && e.code === 'history_conflict')) throw e;
+    }
+    await refresh();
+  }
+
   return {
     vault,
     invoices,
+    reconcile(entries) {
+      reconciling = reconciling.then(() => reconcileNow(entries)).catch(() => undefined);
+      return reconciling;
+    },
     async saveToSign(input) {
       try {
         const k = opened();
@@ -188,6 +254,39 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
         const r = cancelInvoice(await record(id, k), reason, clock);
         await commit([r], k);
         return { ok: true, value: r };
+      } catch (e) {
+        return failure(e);
+      }
+    },
+    async transmit(from) {
+      try {
+        const k = opened();
+        const records = await o.store.listInvoices(k);
+        const docs = pendingDocuments(records);
+        if (docs.length === 0) throw new BillingError('no_acts', 'documents', 'Aucune facture signée à transmettre.');
+        const mode = o.mode ?? 'test';
+        // Every recipient this needs, vouched for by the trust store, before any number is drawn.
+        await o.checkRecipients?.([...new Set(docs.map((d) => routeFlow(d.kind, mode).certificateEmail))]);
+        const out = await transmitRecords(records, { adapter: o.adapter, numbering: o.numbering, way: 'direct', mode, from, encrypt: o.encrypt, compostage: o.compostage, clock });
+        const at = new Date(clock()).toISOString();
+        const outbox: OutboxEntry[] = out.messages.map((m) => ({
+          id: newId(),
+          keyId: k.keyId,
+          lotIds: m.lotIds,
+          subject: m.message.subject,
+          compostage: m.message.compostage,
+          to: m.message.to,
+          messageId: m.message.messageId,
+          message: m.message.message,
+          createdAt: at,
+          updatedAt: at,
+          state: 'waiting',
+          attempts: 0,
+          nextAttemptAt: 0,
+        }));
+        await o.store.commit({ invoices: out.invoices, lots: out.lots, outbox }, k);
+        await refresh();
+        return { ok: true, value: { messages: outbox.length, invoices: out.invoices.length } };
       } catch (e) {
         return failure(e);
       }

@@ -73,6 +73,12 @@ export interface BridgeClientOptions {
   origin: string;
   keys: PairingKeyStore;
   createSocket?: (url: string) => SocketLike;
+  /**
+   * How long a request may wait for its answer, ms (default 60 s; a PIN typed on the reader's
+   * pad: twice that). Past it the call fails `timeout` and the connection is closed: an answer
+   * that never comes must not leave the page waiting (its reconnection starts a new session).
+   */
+  callTimeoutMs?: number;
 }
 
 export class BridgeError extends Error {
@@ -286,7 +292,20 @@ export class BridgeClient {
     const ch = this.channel;
     if (!s || !ch) return Promise.reject(new BridgeError('closed', 'pas de session avec le pont'));
     const id = this.nextId++;
-    const result = new Promise<T>((resolve, reject) => this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject }));
+    const limit = (this.o.callTimeoutMs ?? 60_000) * (method === 'cps.verifyPin' && !attachment ? 2 : 1);
+    const result = new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        if (!this.pending.has(id)) return;
+        this.pending.delete(id);
+        reject(new BridgeError('timeout', 'le pont de cartes ne répond pas : connexion fermée, elle se rouvre d’elle-même.'));
+        if (this.socket === s) s.close(4408, 'request timeout');
+      }, limit);
+      const done = <V>(f: (v: V) => void) => (v: V): void => {
+        clearTimeout(timer);
+        f(v);
+      };
+      this.pending.set(id, { resolve: done(resolve as (v: unknown) => void), reject: done(reject) });
+    });
     this.sendQueue = this.sendQueue.then(async () => {
       const plain = encodeMessage({ id, m: method, p: params }, attachment);
       attachment?.fill(0);

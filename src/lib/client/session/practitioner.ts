@@ -34,6 +34,8 @@ export interface PractitionerSession {
   choose(billingNumber: string): void;
   /** The relay's bearer token while connected and not expired, else null (memory only). */
   token(): string | null;
+  /** The mailbox the relay sends this practitioner's messages from, once logged in (memory only). */
+  mailbox(): string | null;
   /** Tries the relay again (after `offline`, an expiry or a refusal). */
   connectRelay(): Promise<void>;
   /** Stops following the bridge (tests). */
@@ -53,6 +55,7 @@ export function createPractitionerSession(bridge: CardBridge, o: PractitionerSes
   const origin = o.origin ?? globalThis.location?.origin ?? 'null';
   const now = o.now ?? (() => Date.now());
   let token: { value: string; expiresAt: number } | null = null;
+  let mailbox: string | null = null;
   // The last choice, for the same card only (memory): a lock and the PIN again keep it.
   let remembered: { rpps: string; billingNumber: string } | null = null;
   let generation = 0;
@@ -73,6 +76,7 @@ export function createPractitionerSession(bridge: CardBridge, o: PractitionerSes
       const s = await relayLogin({ ...(o.fetch ? { fetch: o.fetch } : {}), origin, card, reader });
       if (g !== generation) return; // locked meanwhile: this login is not for the new session
       token = { value: s.token, expiresAt: s.expiresAt };
+      mailbox = s.from;
       relay.set({ state: 'connected', expiresAt: s.expiresAt });
     } catch (e) {
       if (g !== generation) return;
@@ -133,6 +137,9 @@ export function createPractitionerSession(bridge: CardBridge, o: PractitionerSes
     token() {
       if (!token || now() >= token.expiresAt) return null;
       return token.value;
+    },
+    mailbox() {
+      return mailbox;
     },
     connectRelay,
     stop() {

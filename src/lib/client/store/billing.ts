@@ -20,76 +20,14 @@
  * a locked session still shows. Lots hold no personal data and stay in clear, with a tag under
  * the same key. Each record names its card's key: a card reads and changes only its own.
  */
-import type { DBSchema, IDBPDatabase } from 'idb';
-import { Connection } from './connection.js';
-import { AtRestError, seal, unseal, type DataKey, type Sealed } from './at-rest.js';
+import type { IDBPDatabase } from 'idb';
+import type { Connection } from './connection.js';
+import { AtRestError, seal, unseal, type DataKey } from './at-rest.js';
+import { BILLING_DB, billingConnection, type BillingDb, type InvoiceListing, type OutboxEntry, type StoredInvoice, type StoredLot } from './billing-db.js';
 import type { BillingEvent, InvoiceRecord, LotRecord } from '../../billing/lifecycle.js';
-import { summarizeInvoice, type InvoiceSummary } from '../../billing/summary.js';
+import { summarizeInvoice } from '../../billing/summary.js';
 
-export const BILLING_DB = 'teletrans-billing';
-
-/** An invoice as stored: what stays in clear, and its sealed content. */
-export interface StoredInvoice {
-  readonly id: string;
-  readonly keyId: string;
-  readonly history: readonly BillingEvent[];
-  readonly summary: InvoiceSummary;
-  readonly sealed: Sealed;
-}
-
-/** A lot as stored: the record in clear (no personal data) and a tag under its card's key. */
-export interface StoredLot {
-  readonly id: string;
-  readonly keyId: string;
-  readonly lot: LotRecord;
-  readonly tag: Sealed;
-}
-
-/** What a locked session may list: an invoice's clear part. */
-export interface InvoiceListing {
-  readonly id: string;
-  readonly summary: InvoiceSummary;
-}
-
-/**
- * Where a message of the outbox stands: waiting to be sent (or sent again), accepted by the
- * relay, delivered to the insurer's mail server, bounced, or refused by the relay (not retried).
- */
-export type OutboxState = 'waiting' | 'accepted' | 'delivered' | 'bounced' | 'refused';
-
-/**
- * A message of the outbox: the SMTP message of one file, its attachment already encrypted for
- * the insurer (nothing of it is readable but by its recipient), with the trace the practitioner
- * keeps (subject, compostage). Stored in clear: it holds no personal data in clear.
- */
-export interface OutboxEntry {
-  /** Also the relay's Idempotency-Key: a retry is never a second message. */
-  readonly id: string;
-  readonly keyId: string;
-  readonly lotIds: readonly string[];
-  readonly subject: string;
-  readonly compostage: string;
-  readonly to: string;
-  /** The Message-ID header. */
-  readonly messageId: string;
-  readonly message: Uint8Array;
-  readonly createdAt: string;
-  readonly updatedAt: string;
-  readonly state: OutboxState;
-  readonly attempts: number;
-  /** Epoch ms: not before this (backoff). */
-  readonly nextAttemptAt: number;
-  /** The relay's id once it accepted the message. */
-  readonly relayId?: string;
-  /** French: why the last attempt failed, or why the relay refused it. */
-  readonly lastError?: string;
-}
-
-interface BillingDb extends DBSchema {
-  invoices: { key: string; value: StoredInvoice; indexes: { keyId: string } };
-  lots: { key: string; value: StoredLot; indexes: { keyId: string } };
-  outbox: { key: string; value: OutboxEntry; indexes: { keyId: string } };
-}
+export { BILLING_DB, type InvoiceListing, type OutboxEntry, type StoredInvoice, type StoredLot } from './billing-db.js';
 
 export type BillingStoreErrorCode =
   | 'history_conflict'
@@ -188,16 +126,7 @@ export class IdbBillingStore {
 
   /** `dbName` is for tests; the app uses the default. */
   constructor(dbName: string = BILLING_DB) {
-    this.connection = new Connection<BillingDb>(dbName, 3, (db, oldVersion) => {
-      if (oldVersion < 2) {
-        // Version 1 held records in clear and was only ever written by tests (the app stored
-        // no invoice before ADR 0014): its stores are replaced.
-        for (const name of ['invoices', 'lots'] as const) if (db.objectStoreNames.contains(name)) db.deleteObjectStore(name);
-        db.createObjectStore('invoices', { keyPath: 'id' }).createIndex('keyId', 'keyId');
-        db.createObjectStore('lots', { keyPath: 'id' }).createIndex('keyId', 'keyId');
-      }
-      if (oldVersion < 3) db.createObjectStore('outbox', { keyPath: 'id' }).createIndex('keyId', 'keyId');
-    });
+    this.connection = billingConnection(dbName);
   }
 
   private open(): Promise<IDBPDatabase<BillingDb>> {
@@ -268,29 +197,6 @@ export class IdbBillingStore {
   async listLots(key: DataKey): Promise<LotRecord[]> {
     const rows = await (await this.open()).getAllFromIndex('lots', 'keyId', key.keyId);
     return Promise.all(rows.map((r) => openLot(r, key)));
-  }
-
-  /** Every message of the outbox (every card's: sending needs no card), oldest first. */
-  async listOutbox(): Promise<OutboxEntry[]> {
-    const all = await (await this.open()).getAll('outbox');
-    return all.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
-  }
-
-  /**
-   * Changes one message's state in its own durable transaction, from the state the caller saw
-   * (`from`): false, writing nothing, when another tab moved it meanwhile.
-   */
-  async updateOutbox(id: string, from: OutboxState, patch: Partial<Pick<OutboxEntry, 'state' | 'attempts' | 'nextAttemptAt' | 'relayId' | 'lastError' | 'updatedAt'>>): Promise<boolean> {
-    const db = await this.open();
-    const tx = db.transaction('outbox', 'readwrite', { durability: 'strict' });
-    const row = await tx.store.get(id);
-    if (!row || row.state !== from) {
-      await tx.done;
-      return false;
-    }
-    await tx.store.put({ ...row, ...patch });
-    await tx.done;
-    return true;
   }
 
   /** Closes the connection (tests, page teardown). */
