@@ -315,4 +315,22 @@ describe('the practitioner session (npm start’s embedded defaults)', () => {
     await page.evaluate(() => window.dispatchEvent(new Event('online')));
     await expect.poll(() => rows.first().getAttribute('data-state'), POLL).toBe('delivered');
   }, 120_000);
+
+  it('home = the day: counts, the outbox, the lots awaiting their ARL; no patient named', async () => {
+    await page.goto(`${app.url}/`);
+    const lockPin = page.getByRole('dialog', { name: 'Session verrouillée' }).getByLabel('Code porteur de la CPS');
+    await expect.poll(() => lockPin.isVisible(), POLL).toBe(true);
+    await lockPin.fill('1234');
+    await lockPin.press('Enter');
+    const day = page.getByRole('region', { name: 'Ma journée' });
+    await expect.poll(() => day.locator('.counts').textContent(), POLL).toMatch(/remis aujourd’hui/);
+    const text = (await day.textContent())!;
+    expect(text).toMatch(/Boîte d’envoi : 0 en attente, 0 au relais, 2 remis aujourd’hui/);
+    expect(text).toContain('Lots envoyés sans accusé de réception (ARL)');
+    expect(text).not.toMatch(/DOMINIQUE|SACHA|FICTIF/);
+    await page.addScriptTag({ path: AXE_PATH });
+    const results = await page.evaluate(() => (window as unknown as { axe: { run(c: Document, o: object): Promise<AxeResults> } }).axe.run(document, { resultTypes: ['violations'] }));
+    expect(results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)).toEqual([]);
+    if (SHOTS) await page.screenshot({ path: join(SHOTS, 'home-day.png'), fullPage: true });
+  }, 120_000);
 });

@@ -1,0 +1,98 @@
+/**
+ * The practitioner's day on the home page (issue 14 item 8), from what the workstation keeps in
+ * clear (docs/adr/0014): the invoices' summaries, the lots and the outbox — so it shows while
+ * the session is locked, without the card and without the billing core. Pure: the page reads
+ * the store and the clock, this says what to show.
+ *
+ *  - today's invoices, those left to sign, those signed and not yet sent with each one's legal
+ *    deadline (CSS R161-47: 3 working days after the care, 8 with third-party payment) counted
+ *    down in working days;
+ *  - the outbox: waiting, accepted, delivered, and the messages that need the practitioner
+ *    (bounced, refused);
+ *  - the lots delivered without an ARL yet, with the day it is due and the last day to
+ *    retransmit (the returns issue fills the ARLs in).
+ */
+import { workingDaysBetween, type HolidayRegion } from '../../sesam/deadline.js';
+import type { LotRecord } from '../../billing/lifecycle.js';
+import { lotDeadlines } from '../../billing/deadlines.js';
+import type { InvoiceListing, OutboxEntry } from '../store/billing-db.js';
+
+export interface DayInput {
+  readonly invoices: readonly InvoiceListing[];
+  readonly lots: readonly LotRecord[];
+  readonly outbox: readonly OutboxEntry[];
+  /** Today in the practice's zone (ISO date), and the practice's zone. */
+  readonly today: string;
+  readonly timeZone?: string;
+  readonly region?: HolidayRegion;
+}
+
+export interface Unsent {
+  readonly id: string;
+  readonly number?: string;
+  readonly status: 'to_sign' | 'signed' | 'in_lot';
+  readonly careDate?: string;
+  readonly feeCents?: number;
+  readonly deadline: string;
+  /** Working days left until the deadline: 0 on the day, negative once passed. */
+  readonly workingDaysLeft: number;
+}
+
+export interface AwaitingArl {
+  readonly lotId: string;
+  readonly kind: string;
+  readonly number: string;
+  readonly arlDue: string;
+  readonly retransmitBy?: string;
+  /** The ARL's due day is past. */
+  readonly late: boolean;
+}
+
+export interface DayView {
+  readonly today: number;
+  readonly toSign: number;
+  readonly unsent: readonly Unsent[];
+  readonly outbox: { readonly waiting: number; readonly accepted: number; readonly deliveredToday: number };
+  /** Messages the practitioner must act on. */
+  readonly problems: readonly OutboxEntry[];
+  readonly awaitingArl: readonly AwaitingArl[];
+}
+
+const UNSENT = new Set(['to_sign', 'signed', 'in_lot']);
+
+export function dayView(d: DayInput): DayView {
+  const dayOf = (iso: string): string => new Intl.DateTimeFormat('en-CA', { timeZone: d.timeZone ?? 'Europe/Paris' }).format(new Date(iso));
+  const unsent: Unsent[] = [];
+  for (const { id, summary: s } of d.invoices) {
+    if (!UNSENT.has(s.status) || !s.deadline) continue;
+    unsent.push({
+      id,
+      ...(s.number ? { number: s.number } : {}),
+      status: s.status as Unsent['status'],
+      ...(s.careDate ? { careDate: s.careDate } : {}),
+      ...(s.feeCents !== undefined ? { feeCents: s.feeCents } : {}),
+      deadline: s.deadline,
+      workingDaysLeft: workingDaysBetween(d.today, s.deadline, d.region),
+    });
+  }
+  unsent.sort((a, b) => a.deadline.localeCompare(b.deadline) || (a.number ?? '').localeCompare(b.number ?? ''));
+  const awaitingArl: AwaitingArl[] = [];
+  for (const lot of d.lots) {
+    const dl = lotDeadlines(lot, { ...(d.region ? { region: d.region } : {}), ...(d.timeZone ? { timeZone: d.timeZone } : {}) });
+    if (!dl.arlDue) continue;
+    awaitingArl.push({ lotId: lot.id, kind: lot.kind, number: lot.number, arlDue: dl.arlDue, ...(dl.retransmitBy ? { retransmitBy: dl.retransmitBy } : {}), late: dl.arlDue < d.today });
+  }
+  awaitingArl.sort((a, b) => a.arlDue.localeCompare(b.arlDue));
+  return {
+    today: d.invoices.filter((i) => i.summary.createdAt && dayOf(i.summary.createdAt) === d.today).length,
+    toSign: d.invoices.filter((i) => i.summary.status === 'to_sign').length,
+    unsent,
+    outbox: {
+      waiting: d.outbox.filter((e) => e.state === 'waiting').length,
+      accepted: d.outbox.filter((e) => e.state === 'accepted').length,
+      deliveredToday: d.outbox.filter((e) => e.state === 'delivered' && dayOf(e.updatedAt) === d.today).length,
+    },
+    problems: d.outbox.filter((e) => e.state === 'bounced' || e.state === 'refused'),
+    awaitingArl,
+  };
+}
