@@ -316,6 +316,47 @@ describe('the practitioner session (npm start’s embedded defaults)', () => {
     await expect.poll(() => rows.first().getAttribute('data-state'), POLL).toBe('delivered');
   }, 120_000);
 
+  it('without the Vitale card: a patient already billed, or typed by hand (the NIR key checked); the invoice marked and what it implies said', async () => {
+    await page.getByRole('navigation').getByRole('link', { name: 'Facturer' }).click();
+    await page.waitForURL(`${app.url}/facturer`);
+    sim.remove(vitaleReader);
+    const toggle = page.getByRole('button', { name: 'Sans carte Vitale (mode dégradé)' });
+    await expect.poll(() => toggle.isVisible(), POLL).toBe(true);
+    await toggle.click();
+    // By hand, a wrong NIR key: refused in French, nothing built.
+    await page.getByLabel('NIR de l’assuré (13 chiffres et clé)').fill('180059999900199');
+    await page.getByLabel('Nom', { exact: true }).fill('Martin');
+    await page.getByLabel('Prénom').fill('Léa');
+    await page.getByLabel('Date de naissance').fill('1980-05-01');
+    await page.getByLabel('Caisse (3 chiffres)').fill('751');
+    await page.getByLabel('Centre (4 chiffres)').fill('0001');
+    await page.getByRole('button', { name: 'Utiliser ce patient' }).click();
+    await expect.poll(() => page.getByRole('alert').filter({ hasText: 'NIR' }).count(), POLL).toBe(1);
+    // A patient already billed with this card instead.
+    const known = page.getByLabel('Patient déjà facturé');
+    expect(await known.locator('option').allTextContents()).toContain('FICTIF SACHA, né(e) le 15/09/2012 (rang 1)');
+    await known.selectOption({ label: 'FICTIF SACHA, né(e) le 15/09/2012 (rang 1)' });
+    await page.getByRole('button', { name: 'Facturer ce patient' }).click();
+    const note = page.getByRole('region', { name: /^Patient sans carte Vitale/ });
+    await expect.poll(() => note.isVisible(), POLL).toBe(true);
+    expect(await note.textContent()).toContain('feuille de soins papier');
+    const search = page.getByLabel('Ajouter un acte (code ou mots du libellé)');
+    await search.fill('V');
+    await search.press('Enter');
+    await expect.poll(() => page.locator('[data-amount="fee"]').count(), POLL).toBe(1);
+    await search.press('Control+Enter');
+    await expect.poll(() => page.locator('.invoice .outcome').textContent(), POLL).toMatch(/^Facture n° \d+ signée\.$/);
+    const first = page.locator('.list tbody tr').first();
+    await expect.poll(() => first.textContent(), POLL).toContain('sans carte Vitale');
+    expect(await first.textContent()).toContain('SACHA FICTIF');
+    await page.addScriptTag({ path: AXE_PATH });
+    const results = await page.evaluate(() => (window as unknown as { axe: { run(c: Document, o: object): Promise<AxeResults> } }).axe.run(document, { resultTypes: ['violations'] }));
+    expect(results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)).toEqual([]);
+    if (SHOTS) await page.screenshot({ path: join(SHOTS, 'facturer-degraded.png'), fullPage: true });
+    await page.getByRole('button', { name: 'Revenir à la carte Vitale' }).click();
+    sim.insert(vitaleReader, (await makeVitale(cardPki)).card);
+  }, 120_000);
+
   it('home = the day: counts, the outbox, the lots awaiting their ARL; no patient named', async () => {
     await page.goto(`${app.url}/`);
     const lockPin = page.getByRole('dialog', { name: 'Session verrouillée' }).getByLabel('Code porteur de la CPS');

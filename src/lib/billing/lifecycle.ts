@@ -31,7 +31,7 @@ import { transition, type Invoice } from './invoice.js';
 import type { PricedInvoice } from './pricing.js';
 import { verifyDocumentSignature } from './signing.js';
 import type { PreparedInvoice } from './ssv/pipeline.js';
-import type { Destination, DocumentKind, FormattedDocument, Lot, SignedDocument } from './ssv/types.js';
+import type { Destination, DocumentKind, FormattedDocument, Lot, Securing, SignedDocument } from './ssv/types.js';
 
 export type EventType =
   | 'created'
@@ -81,6 +81,8 @@ export interface Submission {
   readonly priced: PricedInvoice;
   readonly catalogueVersion: string;
   readonly documents: readonly FormattedDocument[];
+  /** Built without the Vitale card (degraded mode): a paper copy goes to the patient's fund. Absent: read from the card. */
+  readonly securing?: Securing;
 }
 
 export interface InvoiceRecord {
@@ -171,8 +173,9 @@ export function submitInvoice(r: InvoiceRecord, prepared: PreparedInvoice, clock
     priced: prepared.priced,
     catalogueVersion: prepared.priced.catalogueVersion,
     documents: Object.freeze([...prepared.documents]),
+    ...(prepared.securing === 'degraded' ? { securing: 'degraded' as const } : {}),
   });
-  return withEvent(r, clock, 'submitted', { number: prepared.number, catalogueVersion: submission.catalogueVersion, feeCents: prepared.priced.totals.feeCents, documents: prepared.documents.map((d) => d.kind).join('+') }, { invoice: prepared.invoice, submission });
+  return withEvent(r, clock, 'submitted', { number: prepared.number, catalogueVersion: submission.catalogueVersion, feeCents: prepared.priced.totals.feeCents, documents: prepared.documents.map((d) => d.kind).join('+'), securing: prepared.securing ?? 'vitale' }, { invoice: prepared.invoice, submission });
 }
 
 /** to_sign → draft, to change it: its number is abandoned (a gap, never reused). */

@@ -16,6 +16,8 @@ export interface InvoiceSummary {
   readonly careDate?: string;
   /** The patient does not pay the whole fee (third-party payment). */
   readonly thirdParty: boolean;
+  /** Built without the Vitale card (degraded mode). */
+  readonly degraded: boolean;
   /** Once submitted: the invoice number and fee. */
   readonly number?: string;
   readonly feeCents?: number;
@@ -33,6 +35,7 @@ export function summarizeInvoice(r: InvoiceRecord, o: DeadlineOptions = {}): Inv
     updatedAt: r.history[r.history.length - 1]?.at ?? '',
     ...(careDate ? { careDate } : {}),
     thirdParty: r.invoice.context !== 'none',
+    degraded: r.submission?.securing === 'degraded',
     ...(r.submission ? { number: r.submission.number, feeCents: r.submission.priced.totals.feeCents } : {}),
     ...(deadline ? { deadline } : {}),
     documents: r.documents.map((d) => ({ kind: d.kind, number: d.number, state: d.state, ...(d.lotId ? { lotId: d.lotId } : {}) })),

@@ -29,6 +29,8 @@ export interface PreparedInvoice {
   readonly number: string;
   /** Its FSE, and its DRE when asked. */
   readonly documents: readonly FormattedDocument[];
+  /** How the beneficiary's data came in: read from the Vitale card, or by hand (degraded mode). */
+  readonly securing: Securing;
 }
 
 export interface PrepareOptions {
@@ -41,8 +43,9 @@ export interface PrepareOptions {
 /** Prices and formats an invoice that passed its checks (`to_sign`) under its number. */
 async function formatChecked(invoice: Invoice, number: string, o: PrepareOptions, priced = priceInvoice(invoice, o.checks.catalogue)): Promise<PreparedInvoice> {
   const createdOn = today(o.checks.clock, o.checks.timeZone);
-  const documents = await o.adapter.formatInvoice({ invoice, priced, number, createdOn, securing: o.securing ?? 'vitale' });
-  return Object.freeze({ invoice, priced, number, documents: Object.freeze(documents) });
+  const securing = o.securing ?? 'vitale';
+  const documents = await o.adapter.formatInvoice({ invoice, priced, number, createdOn, securing });
+  return Object.freeze({ invoice, priced, number, documents: Object.freeze(documents), securing });
 }
 
 /** Checks, prices, numbers and formats one invoice. Throws `checks_failed` with every problem. */

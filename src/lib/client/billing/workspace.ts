@@ -20,7 +20,7 @@ import { cancelInvoice, createInvoiceRecord, invoiceStatus, lotAccepted, lotDeli
 import type { BillingNumbering } from '../../billing/numbering.js';
 import { signBatch } from '../../billing/signing.js';
 import { prepareInvoice } from '../../billing/ssv/pipeline.js';
-import type { InvoiceSigner, SignedDocument, SsvAdapter } from '../../billing/ssv/types.js';
+import type { InvoiceSigner, Securing, SignedDocument, SsvAdapter } from '../../billing/ssv/types.js';
 import type { Catalogue } from '../../billing/catalogue.js';
 import { AtRestError, keyIdOf, openDataKey, type DataKey, type KeySlotStore } from '../store/at-rest.js';
 import { BillingStoreError, type IdbBillingStore } from '../store/billing.js';
@@ -45,8 +45,11 @@ export interface BillingWorkspace {
   vault: Readable<VaultState>;
   /** This card's invoices, newest first; empty while locked. */
   invoices: Readable<readonly InvoiceRecord[]>;
-  /** Checks, numbers and formats a new invoice, and keeps it to sign (`to_sign`). */
-  saveToSign(input: InvoiceInput): Promise<Outcome<InvoiceRecord>>;
+  /**
+   * Checks, numbers and formats a new invoice, and keeps it to sign (`to_sign`). `securing`:
+   * `degraded` when the beneficiary was not read from a Vitale card.
+   */
+  saveToSign(input: InvoiceInput, securing?: Securing): Promise<Outcome<InvoiceRecord>>;
   /** Signs these invoices (to_sign) on the CPS, in one batch. */
   sign(ids: readonly string[]): Promise<Outcome<{ signed: number; unsigned: number; error?: string }>>;
   cancel(id: string, reason?: string): Promise<Outcome<InvoiceRecord>>;
@@ -212,12 +215,12 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
       reconciling = reconciling.then(() => reconcileNow(entries)).catch(() => undefined);
       return reconciling;
     },
-    async saveToSign(input) {
+    async saveToSign(input, securing = 'vitale') {
       try {
         const k = opened();
         const invoice: Invoice = createInvoice({ ...input, id: newId() });
         const others = get(invoices).filter((r) => invoiceStatus(r) !== 'cancelled').map((r) => r.invoice);
-        const prepared = await prepareInvoice(invoice, { adapter: o.adapter, numbering: o.numbering, checks: { clock, catalogue: o.catalogue, others } });
+        const prepared = await prepareInvoice(invoice, { adapter: o.adapter, numbering: o.numbering, checks: { clock, catalogue: o.catalogue, others }, securing });
         const r = submitInvoice(createInvoiceRecord(invoice, clock), prepared, clock);
         await commit([r], k);
         return { ok: true, value: r };

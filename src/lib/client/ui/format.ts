@@ -12,3 +12,7 @@ const TIME = new Intl.DateTimeFormat('fr-FR', { timeZone: 'Europe/Paris', hour: 
 
 /** An ISO instant → its hour in Paris, « 14:05 ». */
 export const parisTime = (instant: string): string => TIME.format(new Date(instant));
+
+/** A birth date as the card gives it (a lunar date may have day or month 0) → « 15/05/1980 ». */
+export const frBirthDate = (b: { year: number; month: number; day: number }): string =>
+  `${String(b.day).padStart(2, '0')}/${String(b.month).padStart(2, '0')}/${String(b.year).padStart(4, '0')}`;
