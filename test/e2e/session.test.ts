@@ -290,10 +290,11 @@ describe('the practitioner session (npm start’s embedded defaults)', () => {
   }, 120_000);
 
   it('offline: signed and transmitted with the network cut, the message waits in the outbox; back online, it leaves by itself', async () => {
+    // The situation chosen before the reload came back with the card's sealed preferences.
+    await expect.poll(() => bar().getByLabel('Situation de facturation').inputValue(), POLL).toBe('999000002');
     // The network cut, the machine's loopback kept (the card bridge is on it): Chromium's
     // offline emulation would cut the loopback too, which a real outage does not.
     const cut = (route: { abort(code: string): Promise<void> }) => route.abort('internetdisconnected');
-    await bar().getByLabel('Situation de facturation').selectOption('999000002');
     const group = page.getByRole('group', { name: 'Bénéficiaire (à choisir)' });
     await group.getByRole('radio').nth(1).check();
     const search = page.getByLabel('Ajouter un acte (code ou mots du libellé)');

@@ -15,6 +15,7 @@ import { IdbCompostageStore } from '../store/compostage.js';
 import { trust } from '../ui/trust/trust-state.svelte.js';
 import { trustRecipients } from './recipients.js';
 import { outboxSender } from '../outbox/instance.js';
+import { practitionerSession } from '../session/instance.js';
 import { createBillingWorkspace, type BillingWorkspace } from './workspace.js';
 
 let instance: BillingWorkspace | null = null;
@@ -42,5 +43,22 @@ export function billingWorkspace(): BillingWorkspace {
   workspace.vault.subscribe((v) => {
     if (v.state === 'open') void workspace.reconcile(get(sender.entries));
   });
+  // The card's preferences: the last situation comes back after a reload; the relay's mailbox
+  // is remembered, so the day can be packaged offline from the start.
+  const session = practitionerSession();
+  const sync = (): void => {
+    const p = get(workspace.profile);
+    if (!p) return;
+    const situation = get(session.situation);
+    if (!situation) {
+      if (p.billingNumber && get(session.identity)) session.choose(p.billingNumber);
+    } else if (situation.structureId !== p.billingNumber) void workspace.rememberProfile({ billingNumber: situation.structureId }).catch(() => undefined);
+    const mailbox = session.mailbox();
+    if (mailbox && mailbox !== p.mailbox) void workspace.rememberProfile({ mailbox }).catch(() => undefined);
+  };
+  workspace.profile.subscribe(sync);
+  session.identity.subscribe(sync);
+  session.situation.subscribe(sync);
+  session.relay.subscribe(sync);
   return workspace;
 }

@@ -23,7 +23,7 @@ import { prepareInvoice } from '../../billing/ssv/pipeline.js';
 import type { InvoiceSigner, Securing, SignedDocument, SsvAdapter } from '../../billing/ssv/types.js';
 import type { Catalogue } from '../../billing/catalogue.js';
 import { AtRestError, keyIdOf, openDataKey, type DataKey, type KeySlotStore } from '../store/at-rest.js';
-import { BillingStoreError, type IdbBillingStore } from '../store/billing.js';
+import { BillingStoreError, type IdbBillingStore, type PractitionerProfile } from '../store/billing.js';
 import type { CardBridge } from '../card/stores.js';
 import { bridgeSigner } from './bridge-signer.js';
 import type { CompostageStore } from '../../sesam/compostage.js';
@@ -45,6 +45,10 @@ export interface BillingWorkspace {
   vault: Readable<VaultState>;
   /** This card's invoices, newest first; empty while locked. */
   invoices: Readable<readonly InvoiceRecord[]>;
+  /** This card's preferences on the workstation (sealed), once opened; null while locked. */
+  profile: Readable<PractitionerProfile | null>;
+  /** Remembers a change of preferences (no-op while locked or when nothing changes). */
+  rememberProfile(patch: PractitionerProfile): Promise<void>;
   /**
    * Checks, numbers and formats a new invoice, and keeps it to sign (`to_sign`). `securing`:
    * `degraded` when the beneficiary was not read from a Vitale card.
@@ -71,7 +75,7 @@ export interface BillingWorkspace {
 
 export interface WorkspaceOptions {
   bridge: Pick<CardBridge, 'session' | 'call'>;
-  store: Pick<IdbBillingStore, 'commit' | 'listInvoices' | 'getInvoice' | 'listLots'>;
+  store: Pick<IdbBillingStore, 'commit' | 'listInvoices' | 'getInvoice' | 'listLots' | 'getProfile' | 'putProfile'>;
   slots: KeySlotStore;
   numbering: BillingNumbering;
   adapter: SsvAdapter;
@@ -102,6 +106,7 @@ const newest = (a: InvoiceRecord, b: InvoiceRecord): number => (b.history[0]?.at
 export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
   const vault = writable<VaultState>({ state: 'locked' });
   const invoices = writable<readonly InvoiceRecord[]>([]);
+  const profile = writable<PractitionerProfile | null>(null);
   const clock = o.clock ?? (() => Date.now());
   const newId = o.newId ?? (() => globalThis.crypto.randomUUID());
   let key: DataKey | null = null;
@@ -122,9 +127,10 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
       if (g !== generation) return; // locked meanwhile: this key is not for the new session
       key = k;
       reader = r;
-      const list = await o.store.listInvoices(k);
+      const [list, prefs] = await Promise.all([o.store.listInvoices(k), o.store.getProfile(k)]);
       if (g !== generation) return;
       invoices.set([...list].sort(newest));
+      profile.set(prefs ?? {});
       vault.set({ state: 'open', keyId: k.keyId });
     } catch (e) {
       if (g !== generation) return;
@@ -138,6 +144,7 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
     key = null;
     reader = null;
     invoices.set([]);
+    profile.set(null);
     vault.set({ state: 'locked' });
   }
 
@@ -172,6 +179,7 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
   }
 
   let reconciling: Promise<void> = Promise.resolve();
+  let remembering: Promise<void> = Promise.resolve();
   async function reconcileNow(entries: readonly OutboxEntry[]): Promise<void> {
     const k = key;
     if (!k) return;
@@ -211,6 +219,22 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
   return {
     vault,
     invoices,
+    profile,
+    rememberProfile(patch) {
+      // One change after the other: each starts from what the previous one wrote.
+      remembering = remembering.then(async () => {
+        const k = key;
+        const current = get(profile);
+        if (!k || !current) return;
+        const next = { ...current, ...patch };
+        if (next.mailbox === current.mailbox && next.billingNumber === current.billingNumber) return;
+        await o.store.putProfile(k, next);
+        if (k === key) profile.set(next);
+      });
+      const done = remembering;
+      remembering = remembering.catch(() => undefined);
+      return done;
+    },
     reconcile(entries) {
       reconciling = reconciling.then(() => reconcileNow(entries)).catch(() => undefined);
       return reconciling;

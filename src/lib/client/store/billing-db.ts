@@ -69,14 +69,21 @@ export interface OutboxEntry {
   readonly lastError?: string;
 }
 
+/** A card's preferences on this workstation, sealed under its key: its mailbox, its last situation. */
+export interface StoredProfile {
+  readonly keyId: string;
+  readonly sealed: Sealed;
+}
+
 export interface BillingDb extends DBSchema {
+  profiles: { key: string; value: StoredProfile };
   invoices: { key: string; value: StoredInvoice; indexes: { keyId: string } };
   lots: { key: string; value: StoredLot; indexes: { keyId: string } };
   outbox: { key: string; value: OutboxEntry; indexes: { keyId: string } };
 }
 
 export function billingConnection(dbName: string = BILLING_DB): Connection<BillingDb> {
-  return new Connection<BillingDb>(dbName, 3, (db, oldVersion) => {
+  return new Connection<BillingDb>(dbName, 4, (db, oldVersion) => {
     if (oldVersion < 2) {
       // Version 1 held records in clear and was only ever written by tests (the app stored
       // no invoice before ADR 0014): its stores are replaced.
@@ -85,5 +92,6 @@ export function billingConnection(dbName: string = BILLING_DB): Connection<Billi
       db.createObjectStore('lots', { keyPath: 'id' }).createIndex('keyId', 'keyId');
     }
     if (oldVersion < 3) db.createObjectStore('outbox', { keyPath: 'id' }).createIndex('keyId', 'keyId');
+    if (oldVersion < 4) db.createObjectStore('profiles', { keyPath: 'keyId' });
   });
 }

@@ -121,6 +121,14 @@ async function openLot(row: StoredLot, key: DataKey): Promise<LotRecord> {
   return frozen(row.lot);
 }
 
+/** What the page remembers for a card between sessions (never a patient's data). */
+export interface PractitionerProfile {
+  /** The mailbox the relay sends this practitioner's messages from (known after a first login). */
+  readonly mailbox?: string;
+  /** The billing situation last chosen. */
+  readonly billingNumber?: string;
+}
+
 export class IdbBillingStore {
   private readonly connection: Connection<BillingDb>;
 
@@ -197,6 +205,25 @@ export class IdbBillingStore {
   async listLots(key: DataKey): Promise<LotRecord[]> {
     const rows = await (await this.open()).getAllFromIndex('lots', 'keyId', key.keyId);
     return Promise.all(rows.map((r) => openLot(r, key)));
+  }
+
+  /** This card's preferences (sealed: a mailbox may name the practitioner), or undefined. */
+  async getProfile(key: DataKey): Promise<PractitionerProfile | undefined> {
+    const row = await (await this.open()).get('profiles', key.keyId);
+    if (!row) return undefined;
+    try {
+      return frozen(await unseal<PractitionerProfile>(key, row.sealed, enc.encode(`teletrans-profile-v1\0${key.keyId}`)));
+    } catch {
+      throw new BillingStoreError('record_unreadable', key.keyId, 'préférences de la carte illisibles ou modifiées.');
+    }
+  }
+
+  async putProfile(key: DataKey, profile: PractitionerProfile): Promise<void> {
+    const sealed = await seal(key, profile, enc.encode(`teletrans-profile-v1\0${key.keyId}`));
+    const db = await this.open();
+    const tx = db.transaction('profiles', 'readwrite', { durability: 'strict' });
+    await tx.store.put({ keyId: key.keyId, sealed });
+    await tx.done;
   }
 
   /** Closes the connection (tests, page teardown). */
