@@ -7,7 +7,8 @@
  * the PIN: the same situation. axe-core finds nothing serious in the session bar.
  */
 import { createRequire } from 'node:module';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AxeResults } from 'axe-core';
@@ -19,6 +20,7 @@ import { startBridge, type Bridge } from '../../bridge/server.js';
 import { SimulatedTransport } from '../../bridge/transport.js';
 import { BRIDGE_URL_KEY } from '../../src/lib/client/card/bridge-instance.js';
 import { readDemoPki } from '../../src/lib/server/demo-pki.js';
+import { parseMessage } from '../../src/lib/sesam/index.js';
 import { launchChromium } from '../browser/harness.js';
 import { pageApprover, stateDir } from '../bridge/helpers.js';
 import { buildApp, startApp, type PrivateBuild, type RunningApp } from './app-server.js';
@@ -317,6 +319,50 @@ describe('the practitioner session (npm start’s embedded defaults)', () => {
     await expect.poll(() => rows.first().getAttribute('data-state'), POLL).toBe('delivered');
   }, 120_000);
 
+  it('a lost answer: the relay took the message but the page never heard; sent again under the same Idempotency-Key, the insurer gets it once, and OpenSSL opens it with the AMO test key', async () => {
+    const group = page.getByRole('group', { name: 'Bénéficiaire (à choisir)' });
+    await expect.poll(() => group.getByRole('radio').count(), POLL).toBe(3);
+    await group.getByRole('radio').nth(2).check();
+    const search = page.getByLabel('Ajouter un acte (code ou mots du libellé)');
+    await search.fill('G');
+    await search.press('Enter');
+    await expect.poll(() => page.locator('[data-amount="fee"]').count(), POLL).toBe(1);
+    await search.press('Control+Enter');
+    await expect.poll(() => page.locator('.invoice .outcome').textContent(), POLL).toMatch(/^Facture n° \d+ signée\.$/);
+    // The first upload reaches the relay; its answer is lost on the way back.
+    let posts = 0;
+    const lose = async (route: import('playwright-core').Route) => {
+      if (route.request().method() !== 'POST') return route.continue();
+      posts++;
+      if (posts > 1) return route.continue();
+      await route.fetch();
+      return route.abort('connectionreset');
+    };
+    await page.route('**/api/relay/messages', lose);
+    const panel = page.getByRole('region', { name: 'Télétransmission' });
+    await panel.getByRole('button', { name: 'Télétransmettre (1 facture)' }).click();
+    const rows = panel.getByRole('table', { name: 'Boîte d’envoi' }).locator('tbody tr');
+    await expect.poll(() => rows.first().textContent(), POLL).toContain('relais injoignable');
+    await page.evaluate(() => window.dispatchEvent(new Event('online')));
+    await expect.poll(() => rows.first().getAttribute('data-state'), POLL).toBe('delivered');
+    await page.unroute('**/api/relay/messages', lose);
+    expect(posts).toBe(2);
+    const subject = (await rows.first().locator('th').textContent())!;
+    expect(subject).toMatch(/\/00001$/);
+
+    // At the insurer's: that subject once, and the attachment opens with the AMO test key.
+    const inbox = join(dir, 'demo', 'peer-mail', 'amo_pj.test@test.rss.fr');
+    const received = readdirSync(inbox).map((f) => readFileSync(join(inbox, f))).filter((m) => m.toString('latin1').includes(`Subject: ${subject}`));
+    expect(received).toHaveLength(1);
+    const parsed = parseMessage(new Uint8Array(received[0]!));
+    writeFileSync(join(dir, 'lot.p7'), parsed.attachment);
+    const keys = join(dir, 'demo', 'recipients');
+    const opened = execFileSync('openssl', ['cms', '-decrypt', '-binary', '-inform', 'der', '-in', join(dir, 'lot.p7'), '-inkey', join(keys, 'amo_pj.test@test.rss.fr.key'), '-recip', join(keys, 'amo_pj.test@test.rss.fr.pem')]);
+    // Our simulator's FSE file: its header, and no patient name in what travelled in clear.
+    expect(opened.subarray(0, 64).toString('latin1')).toContain('TELETRANS-SSV-SIM');
+    expect(received[0]!.toString('latin1')).not.toMatch(/ALEX|DOMINIQUE|FICTIF-TEST/);
+  }, 120_000);
+
   it('without the Vitale card: a patient already billed, or typed by hand (the NIR key checked); the invoice marked and what it implies said', async () => {
     await page.getByRole('navigation').getByRole('link', { name: 'Facturer' }).click();
     await page.waitForURL(`${app.url}/facturer`);
@@ -367,7 +413,10 @@ describe('the practitioner session (npm start’s embedded defaults)', () => {
     const day = page.getByRole('region', { name: 'Ma journée' });
     await expect.poll(() => day.locator('.counts').textContent(), POLL).toMatch(/remis aujourd’hui/);
     const text = (await day.textContent())!;
-    expect(text).toMatch(/Boîte d’envoi : 0 en attente, 0 au relais, 2 remis aujourd’hui/);
+    expect(text).toMatch(/Boîte d’envoi : 0 en attente, 0 au relais, 3 remis aujourd’hui/);
+    // The degraded-mode invoice, signed and not sent yet, with its deadline counted down.
+    expect(text).toMatch(/1 signée, pas encore envoyée/);
+    expect(text).toMatch(/dans \d+ jours ouvrés|demain \(1 jour ouvré\)|aujourd’hui —/);
     expect(text).toContain('Lots envoyés sans accusé de réception (ARL)');
     expect(text).not.toMatch(/DOMINIQUE|SACHA|FICTIF/);
     await page.addScriptTag({ path: AXE_PATH });
