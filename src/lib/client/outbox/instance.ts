@@ -11,7 +11,7 @@ export function outboxSender(): OutboxSender {
   const s = createOutboxSender({ store: new IdbOutbox(), token: () => session.token(), onUnauthorized: () => void session.connectRelay() });
   // Logged in to the relay (after the PIN, or back from offline): what waits goes now.
   session.relay.subscribe((r) => {
-    if (r.state === 'connected') void s.run().catch(() => undefined);
+    if (r.state === 'connected') void s.run(true).catch(() => undefined);
   });
   sender = s;
   return s;

@@ -111,6 +111,15 @@ export function createPractitionerSession(bridge: CardBridge, o: PractitionerSes
     relay.set({ state: 'none' });
   }
 
+  // Offline, the relay is tried again when the network comes back, and every minute meanwhile
+  // (the outbox waits for its login).
+  const retry = (): void => {
+    const r = get(relay).state;
+    if (r === 'offline' || r === 'none') void connectRelay();
+  };
+  const retryTimer = typeof window !== 'undefined' ? setInterval(() => get(relay).state === 'offline' && retry(), 60_000) : undefined;
+  if (typeof window !== 'undefined') window.addEventListener('online', retry);
+
   let was = get(bridge.session).state;
   const unsubscribe = bridge.session.subscribe((s) => {
     if (s.state === was) return;
@@ -144,6 +153,8 @@ export function createPractitionerSession(bridge: CardBridge, o: PractitionerSes
     connectRelay,
     stop() {
       unsubscribe();
+      clearInterval(retryTimer);
+      if (typeof window !== 'undefined') window.removeEventListener('online', retry);
       close();
     },
   };
