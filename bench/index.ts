@@ -24,6 +24,7 @@ const groups: Record<string, Part[]> = {
   relay: [{ name: 'relay', load: async () => (await import('./relay.js')).benchRelay }],
   bridge: [{ name: 'bridge', load: async () => (await import('./bridge.js')).benchBridge }],
   billing: [{ name: 'billing-day', load: async () => (await import('./billing.js')).benchBilling }],
+  app: [{ name: 'app', load: async () => (await import('./app.js')).benchApp }],
 };
 
 async function main(argv: string[]): Promise<number> {
