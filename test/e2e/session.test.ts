@@ -424,4 +424,32 @@ describe('the practitioner session (npm start’s embedded defaults)', () => {
     expect(results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)).toEqual([]);
     if (SHOTS) await page.screenshot({ path: join(SHOTS, 'home-day.png'), fullPage: true });
   }, 120_000);
+
+  it('a returning patient by keyboard alone: Enter on the beneficiary, Enter takes the last coding, Enter signs', async () => {
+    await page.getByRole('navigation').getByRole('link', { name: 'Facturer' }).click();
+    await page.waitForURL(`${app.url}/facturer`);
+    const group = page.getByRole('group', { name: /^Bénéficiaire/ });
+    await expect.poll(() => group.getByRole('radio').count(), POLL).toBe(3);
+    // The card's invoices are open (as they are long before a patient sits down).
+    await expect.poll(() => page.locator('.list tbody tr').count(), POLL).toBeGreaterThan(0);
+    await group.getByRole('radio').first().focus();
+    await page.keyboard.press('Enter');
+    const offer = page.getByRole('button', { name: 'Reprendre ces actes' });
+    await expect.poll(() => offer.evaluate((el) => el === document.activeElement), POLL).toBe(true);
+    expect(await page.locator('.previous').textContent()).toContain('V');
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.locator('[data-amount="fee"]').textContent(), POLL).toBe('25,00 €');
+    const sign = page.getByRole('button', { name: 'Signer la facture' });
+    const time = page.getByLabel('Heure de l’acte V');
+    // Billed today already at this very minute (this test runs fast): the duplicate is said
+    // before signing, Sign waits and the act's hour has the focus; otherwise Sign has it.
+    const duplicate = (await page.locator('li[data-code="duplicate_invoice"]').count()) > 0;
+    await expect.poll(() => (duplicate ? time : sign).evaluate((el) => el === document.activeElement), POLL).toBe(true);
+    if (duplicate) expect(await sign.isDisabled()).toBe(true);
+    await time.fill('07:00');
+    await expect.poll(() => sign.isEnabled(), POLL).toBe(true);
+    await sign.focus();
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.locator('.invoice .outcome').textContent(), POLL).toMatch(/^Facture n° \d+ signée\.$/);
+  }, 120_000);
 });

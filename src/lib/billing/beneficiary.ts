@@ -152,6 +152,14 @@ function digits(value: unknown, n: number, code: 'scheme_format' | 'fund_format'
   return value;
 }
 
+/**
+ * Who a beneficiary is, as one string: the holder's NIR, the birth date and the rank (which
+ * tells twins apart). For finding a patient among earlier invoices; it holds a NIR: memory only.
+ */
+export function beneficiaryKey(b: Pick<Beneficiary, 'holderNir' | 'birthDate' | 'rank'>): string {
+  return `${b.holderNir.number}${b.holderNir.key}|${b.birthDate.year}-${b.birthDate.month}-${b.birthDate.day}|${b.rank}`;
+}
+
 export function createBeneficiary(input: BeneficiaryInput): Beneficiary {
   const holderNir = checkNir(input.holderNir, 'holderNir');
   const lastName = checkName(input.lastName, 'lastName');
