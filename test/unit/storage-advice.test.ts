@@ -20,4 +20,16 @@ describe('storageAdvice', () => {
     expect(storageAdvice({ ...base, supported: false, installed: true }).level).toBe('ok');
     expect(storageAdvice({ ...base, supported: false }).level).toBe('warn');
   });
+  it('unsent invoices only here: named while the storage is not protected, with the fix', () => {
+    const ask = storageAdvice(base, 3);
+    expect(ask.level).toBe('ask');
+    expect(ask.text).toMatch(/^3 factures ou envois pas encore partis n’existent que sur ce poste/);
+    expect(ask.text).toContain('Demandez-lui de le protéger, ou installez l’application');
+    const refused = storageAdvice({ ...base, refused: true }, 1);
+    expect(refused.level).toBe('warn');
+    expect(refused.text).toMatch(/^Une facture ou un envoi pas encore parti n’existe que sur ce poste/);
+    expect(refused.text).toContain('Installez l’application');
+    expect(storageAdvice({ ...base, persisted: true }, 5).level).toBe('ok');
+    expect(storageAdvice({ ...base, supported: false, installed: true }, 5).level).toBe('ok');
+  });
 });

@@ -23,8 +23,19 @@ export type StorageAdvice =
   | { level: 'ask'; text: string }
   | { level: 'warn'; text: string };
 
-/** What to tell the practitioner about the safety of the data kept on this workstation. */
-export function storageAdvice(f: StorageFacts): StorageAdvice {
+/**
+ * What to tell the practitioner about the safety of the data kept on this workstation.
+ * `unsent`: invoices and messages that exist only here (not yet at the relay): while the storage
+ * is not protected, they are named, whatever else is said.
+ */
+export function storageAdvice(f: StorageFacts, unsent = 0): StorageAdvice {
+  const safe = f.persisted || (!f.supported && f.installed);
+  if (!safe && unsent > 0) {
+    const n = unsent > 1 ? `${unsent} factures ou envois pas encore partis n’existent` : 'Une facture ou un envoi pas encore parti n’existe';
+    const canAsk = f.supported && !f.refused;
+    const fix = `${canAsk ? 'Demandez-lui de le protéger, ou installez' : 'Installez'} l’application (menu du navigateur, « Installer Teletrans ») et télétransmettez dès que possible.`;
+    return { level: canAsk ? 'ask' : 'warn', text: `${n} que sur ce poste, dans un stockage que le navigateur peut effacer. ${fix}` };
+  }
   if (f.persisted) return { level: 'ok', text: 'Données de ce poste protégées : le navigateur ne les effacera pas de lui-même.' };
   if (!f.supported) {
     return f.installed
