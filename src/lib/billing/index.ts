@@ -49,3 +49,4 @@ export * from './invoice-json.js';
 export * from './lifecycle.js';
 export * from './summary.js';
 export * from './transmit.js';
+export * from './retention.js';

@@ -48,6 +48,7 @@ export const AUDIT_EVENTS = [
   'audit.purge',
   'audit.export',
   'audit.reset',
+  'billing.purge',
 ] as const;
 export type AuditEvent = (typeof AUDIT_EVENTS)[number];
 
@@ -68,6 +69,7 @@ export const AUDIT_EVENT_LABELS: Record<AuditEvent, string> = {
   'audit.purge': 'Journal purgé',
   'audit.export': 'Journal exporté',
   'audit.reset': 'Journal réinitialisé (le précédent était altéré)',
+  'billing.purge': 'Copies de factures purgées (3 mois)',
 };
 
 export const AUDIT_OUTCOMES = ['success', 'failure', 'refused', 'unchanged'] as const;
@@ -146,6 +148,10 @@ export interface AuditDetails {
   notAfter?: number;
   /** Counts: CRL entries, purged records… */
   count?: number;
+  /** billing.purge: how many invoice copies, lots and sent messages went (never which). */
+  invoices?: number;
+  lots?: number;
+  messages?: number;
   /** Fingerprint of the object replaced by this one. */
   previous?: string;
   /** Sequence number of the last purged record. */
@@ -322,6 +328,9 @@ const DETAIL_RULES: { [K in keyof Required<AuditDetails>]: DetailValidator } = {
   notBefore: time('details.notBefore'),
   notAfter: time('details.notAfter'),
   count: (v) => checkInt('details.count', v, 0, 2 ** 32),
+  invoices: (v) => checkInt('details.invoices', v, 0, 2 ** 32),
+  lots: (v) => checkInt('details.lots', v, 0, 2 ** 32),
+  messages: (v) => checkInt('details.messages', v, 0, 2 ** 32),
   previous: (v) => checkPattern('details.previous', v, HEX64),
   through: (v) => checkInt('details.through', v, 0, Number.MAX_SAFE_INTEGER),
   anchorHash: (v) => checkPattern('details.anchorHash', v, HEX64),

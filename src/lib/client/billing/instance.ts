@@ -29,6 +29,10 @@ export function billingWorkspace(): BillingWorkspace {
     checkRecipients: recipients.check,
     // The demonstration and test platforms (npm start's fictitious PKI): `test` flows.
     mode: 'test',
+    auditPurge: async (counts) => {
+      const svc = await trust.open();
+      await svc?.log({ event: 'billing.purge', outcome: 'success', details: { ...counts } });
+    },
     bridge: cardBridge(),
     store: new IdbBillingStore(),
     slots: new IdbKeySlotStore(),

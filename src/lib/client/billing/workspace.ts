@@ -31,6 +31,8 @@ import type { FlowMode } from '../../sesam/description.js';
 import type { Encryptor } from '../../sesam/package.js';
 import { routeFlow } from '../../sesam/routing.js';
 import { pendingDocuments, transmitRecords } from '../../billing/transmit.js';
+import { purgeable } from '../../billing/retention.js';
+import { today } from '../../billing/dates.js';
 import type { OutboxEntry } from '../store/billing.js';
 
 export type VaultState =
@@ -75,7 +77,9 @@ export interface BillingWorkspace {
 
 export interface WorkspaceOptions {
   bridge: Pick<CardBridge, 'session' | 'call'>;
-  store: Pick<IdbBillingStore, 'commit' | 'listInvoices' | 'getInvoice' | 'listLots' | 'getProfile' | 'putProfile'>;
+  store: Pick<IdbBillingStore, 'commit' | 'listInvoices' | 'getInvoice' | 'listLots' | 'getProfile' | 'putProfile' | 'purge'>;
+  /** Records a purge in the workstation's audit journal (counts only: never a number or a name). */
+  auditPurge?: (counts: { invoices: number; lots: number; messages: number }) => Promise<void>;
   slots: KeySlotStore;
   numbering: BillingNumbering;
   adapter: SsvAdapter;
@@ -127,6 +131,7 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
       if (g !== generation) return; // locked meanwhile: this key is not for the new session
       key = k;
       reader = r;
+      await purgeOld(k);
       const [list, prefs] = await Promise.all([o.store.listInvoices(k), o.store.getProfile(k)]);
       if (g !== generation) return;
       invoices.set([...list].sort(newest));
@@ -137,6 +142,15 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
       const f = failure(e) as { code: string; message: string };
       vault.set({ state: 'error', code: f.code, message: f.message });
     }
+  }
+
+  /** The copies retention lets go (3 months, settled), at every opening; audited with counts. */
+  async function purgeOld(k: DataKey): Promise<void> {
+    const [all, lots] = await Promise.all([o.store.listInvoices(k), o.store.listLots(k)]);
+    const p = purgeable(all, lots, today(clock));
+    if (p.invoices.length === 0 && p.lots.length === 0) return;
+    const counts = await o.store.purge(p, k);
+    await o.auditPurge?.(counts);
   }
 
   function close(): void {

@@ -207,6 +207,49 @@ export class IdbBillingStore {
     return Promise.all(rows.map((r) => openLot(r, key)));
   }
 
+  /**
+   * Deletes this card's invoices and lots that retention lets go (src/lib/billing/retention.ts),
+   * with the outbox messages that carried only those lots, in one durable transaction. A record
+   * of another card is refused (`record_foreign`) and nothing is deleted. Returns the counts.
+   */
+  async purge(p: { invoices: readonly string[]; lots: readonly string[] }, key: DataKey): Promise<{ invoices: number; lots: number; messages: number }> {
+    const db = await this.open();
+    const tx = db.transaction(['invoices', 'lots', 'outbox'], 'readwrite', { durability: 'strict' });
+    try {
+      let invoices = 0;
+      let lots = 0;
+      let messages = 0;
+      for (const id of p.invoices) {
+        const row = await tx.objectStore('invoices').get(id);
+        if (!row) continue;
+        checkOwner('facture', id, row, key);
+        await tx.objectStore('invoices').delete(id);
+        invoices++;
+      }
+      const gone = new Set<string>();
+      for (const id of p.lots) {
+        const row = await tx.objectStore('lots').get(id);
+        if (!row) continue;
+        checkOwner('lot', id, row, key);
+        await tx.objectStore('lots').delete(id);
+        gone.add(id);
+        lots++;
+      }
+      for (const m of await tx.objectStore('outbox').index('keyId').getAll(key.keyId)) {
+        if (m.lotIds.length > 0 && m.lotIds.every((l) => gone.has(l)) && (m.state === 'delivered' || m.state === 'refused')) {
+          await tx.objectStore('outbox').delete(m.id);
+          messages++;
+        }
+      }
+      await tx.done;
+      return { invoices, lots, messages };
+    } catch (e) {
+      tx.abort();
+      await tx.done.catch(() => undefined);
+      throw e;
+    }
+  }
+
   /** This card's preferences (sealed: a mailbox may name the practitioner), or undefined. */
   async getProfile(key: DataKey): Promise<PractitionerProfile | undefined> {
     const row = await (await this.open()).get('profiles', key.keyId);
