@@ -451,5 +451,17 @@ describe('the practitioner session (npm start’s embedded defaults)', () => {
     await sign.focus();
     await page.keyboard.press('Enter');
     await expect.poll(() => page.locator('.invoice .outcome').textContent(), POLL).toMatch(/^Facture n° \d+ signée\.$/);
+
+    // Found again: by the patient's name (accents and case aside), by state.
+    const rows = page.locator('.list tbody tr');
+    const all = await rows.count();
+    await page.getByLabel('Patient, n° de facture ou de lot').fill('sacha');
+    await expect.poll(() => rows.count(), POLL).toBeLessThan(all);
+    expect((await rows.locator('th').allTextContents()).every((t) => t.startsWith('SACHA FICTIF'))).toBe(true);
+    await page.getByLabel('Patient, n° de facture ou de lot').fill('');
+    await page.getByLabel('État').selectOption({ label: 'annulée' });
+    await expect.poll(() => rows.count(), POLL).toBe(1);
+    expect(await rows.first().getAttribute('data-status')).toBe('cancelled');
+    expect(await page.getByRole('search', { name: 'Rechercher une facture' }).getByRole('status').textContent()).toBe(`1 facture sur ${all}`);
   }, 120_000);
 });
