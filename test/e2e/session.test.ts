@@ -463,5 +463,16 @@ describe('the practitioner session (npm start’s embedded defaults)', () => {
     await expect.poll(() => rows.count(), POLL).toBe(1);
     expect(await rows.first().getAttribute('data-status')).toBe('cancelled');
     expect(await page.getByRole('search', { name: 'Rechercher une facture' }).getByRole('status').textContent()).toBe(`1 facture sur ${all}`);
+
+    // The backup file: every invoice of the card, sealed — no NIR, no name, no act in it.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Exporter une sauvegarde' }).click()]);
+    expect(download.suggestedFilename()).toMatch(/^teletrans-sauvegarde-\d{4}-\d\d-\d\d\.json$/);
+    const text = readFileSync((await download.path())!, 'utf8');
+    const backup = JSON.parse(text) as { format: string; invoices: unknown[]; lots: unknown[]; slot: { salt: unknown } };
+    expect(backup.format).toBe('teletrans-backup-1');
+    expect(backup.invoices).toHaveLength(all);
+    expect(backup.lots.length).toBeGreaterThan(0);
+    expect(backup.slot.salt).toBeDefined();
+    expect(text).not.toMatch(/DOMINIQUE|SACHA|ALEX|180059999900135|Consultation/);
   }, 120_000);
 });

@@ -34,6 +34,7 @@ import { pendingDocuments, transmitRecords } from '../../billing/transmit.js';
 import { purgeable } from '../../billing/retention.js';
 import { today } from '../../billing/dates.js';
 import type { OutboxEntry } from '../store/billing.js';
+import { backupOf, type BackupFile } from '../store/backup.js';
 
 export type VaultState =
   | { state: 'locked' }
@@ -67,6 +68,8 @@ export interface BillingWorkspace {
   transmit(from: string): Promise<Outcome<{ messages: number; invoices: number }>>;
   /** Reads the store again (another tab changed it). */
   refresh(): Promise<void>;
+  /** A backup file of this card's records, still sealed under its key (store/backup.ts). */
+  backup(): Promise<Outcome<BackupFile>>;
   /**
    * Moves this card's lots on from what the outbox says of their messages: accepted by the
    * relay, then delivered (its documents `sent`: the ARL deadline runs from there).
@@ -333,6 +336,16 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
       }
     },
     refresh,
+    async backup() {
+      try {
+        const k = opened();
+        const slot = await o.slots.get(k.keyId);
+        if (!slot) throw new AtRestError('slot_invalid', 'Clé des factures de ce poste introuvable.');
+        return { ok: true, value: await backupOf(k.keyId, slot, { origin: globalThis.location?.origin ?? 'null', now: clock }) };
+      } catch (e) {
+        return failure(e);
+      }
+    },
     stop() {
       unsubscribe();
       close();
