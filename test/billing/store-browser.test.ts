@@ -150,20 +150,9 @@ describe('IdbBillingStore in Chromium', () => {
       const out = await page.evaluate(async () => {
         const T = TeletransBillingStore;
         const clock = () => Date.UTC(2025, 2, 10, 17, 0);
-        const caKey = await T.genKey();
-        const root = await T.issueCert({ subject: 'CN=AC RACINE FICTIVE TEST,C=FR', key: caKey, ca: true, notBefore: new Date('2024-01-01'), notAfter: new Date('2030-01-01') });
-        const card = async (name: string, rpps: string) => {
-          const key = await T.genKey();
-          const cert = await T.issueCpsCertificate({ rpps, name: `FICTIF-TEST ${name}`, usage: 'auth', key, caDer: root, caKey, notBefore: new Date('2024-06-01'), notAfter: new Date('2027-06-01') });
-          await T.keepTestCard(name, key.privateKey, cert);
-          return T.testCardKey(name);
-        };
-        const a = await card('CLAIRE', '10000000009');
-        const b = await card('PAUL', '10000000017');
-        const practitioner = T.createPractitioner({ rpps: '10000000009', lastName: 'FICTIF', firstName: 'CLAIRE', professionCode: '10', specialty: '01', situations: [{ billingNumber: '751234567', sector: '1', tariffZone: '10' }], chosenBillingNumber: '751234567' });
-        const beneficiary = T.createBeneficiary({ holderNir: '255081416802538', lastName: 'MARTINEAU', firstName: 'LUCIE', birthDate: '1980-05-15', rank: 1, quality: 'holder', scheme: '01', fund: '751', centre: '0001', amoRights: [{ from: '2015-01-01', thirdParty: true }] });
-        const records = ['R-1', 'R-2'].map((id) => T.createInvoiceRecord(T.createInvoice({ id, practitioner, beneficiary, acts: [{ code: 'G', date: '2025-03-10', time: '10:00' }], carePathway: 'referring_doctor', context: 'amo' }), clock));
-        const lot = { id: '751234567:FSE:001', kind: 'FSE', number: '001', sender: '751234567', destination: { way: 'direct' }, fileName: 'F', documents: [], state: 'built', transmissions: [], history: [{ seq: 1, at: '2025-03-10T17:00:00.000Z', type: 'lot_built' }] } as unknown as Parameters<typeof T.queueLot>[0];
+        const { a, b } = await T.twoCards();
+        const records = T.draftRecords(['R-1', 'R-2'], 'amo', clock);
+        const lot = T.bareLot('001', 'built');
         const store = new T.IdbBillingStore();
         await store.commit({ invoices: records, lots: [lot] }, a);
 
@@ -256,20 +245,9 @@ describe('IdbBillingStore in Chromium', () => {
       const out = await page.evaluate(async () => {
         const T = TeletransBillingStore;
         const clock = () => Date.UTC(2025, 2, 10, 17, 0);
-        const caKey = await T.genKey();
-        const root = await T.issueCert({ subject: 'CN=AC RACINE FICTIVE TEST,C=FR', key: caKey, ca: true, notBefore: new Date('2024-01-01'), notAfter: new Date('2030-01-01') });
-        const card = async (name: string, rpps: string) => {
-          const key = await T.genKey();
-          const cert = await T.issueCpsCertificate({ rpps, name: `FICTIF-TEST ${name}`, usage: 'auth', key, caDer: root, caKey, notBefore: new Date('2024-06-01'), notAfter: new Date('2027-06-01') });
-          await T.keepTestCard(name, key.privateKey, cert);
-          return T.testCardKey(name);
-        };
-        const a = await card('CLAIRE', '10000000009');
-        const b = await card('PAUL', '10000000017');
-        const practitioner = T.createPractitioner({ rpps: '10000000009', lastName: 'FICTIF', firstName: 'CLAIRE', professionCode: '10', specialty: '01', situations: [{ billingNumber: '751234567', sector: '1', tariffZone: '10' }], chosenBillingNumber: '751234567' });
-        const beneficiary = T.createBeneficiary({ holderNir: '255081416802538', lastName: 'MARTINEAU', firstName: 'LUCIE', birthDate: '1980-05-15', rank: 1, quality: 'holder', scheme: '01', fund: '751', centre: '0001', amoRights: [{ from: '2015-01-01' }] });
-        const records = ['P-1', 'P-2'].map((id) => T.createInvoiceRecord(T.createInvoice({ id, practitioner, beneficiary, acts: [{ code: 'G', date: '2025-03-10', time: '10:00' }], carePathway: 'referring_doctor', context: 'none' }), clock));
-        const lot = { id: '751234567:FSE:009', kind: 'FSE', number: '009', sender: '751234567', destination: { way: 'direct' }, fileName: 'F', documents: [], state: 'acknowledged', transmissions: [], history: [{ seq: 1, at: '2025-03-10T17:00:00.000Z', type: 'lot_built' }] } as unknown as Parameters<typeof T.queueLot>[0];
+        const { a, b } = await T.twoCards();
+        const records = T.draftRecords(['P-1', 'P-2'], 'none', clock);
+        const lot = T.bareLot('009', 'acknowledged');
         const message = (id: string, state: string) => ({ id, keyId: a.keyId, lotIds: [lot.id], subject: 's', compostage: '2025031018000000001', to: 'amo_pj.test@test.rss.fr', messageId: `<${id}@t>`, message: new Uint8Array(1), createdAt: '2025-03-10T17:00:00.000Z', updatedAt: '2025-03-10T17:00:00.000Z', state, attempts: 1, nextAttemptAt: 0 }) as never;
         const store = new T.IdbBillingStore();
         await store.commit({ invoices: records, lots: [lot], outbox: [message('m-delivered', 'delivered'), message('m-waiting', 'waiting')] }, a);

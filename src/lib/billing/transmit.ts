@@ -12,14 +12,15 @@
 import { parseMailbox } from '../sesam/address.js';
 import type { CompostageStore } from '../sesam/compostage.js';
 import { assertMode, type FlowMode } from '../sesam/description.js';
-import { packageLot, type Encryptor, type PackagedMessage } from '../sesam/package.js';
+import type { Encryptor, PackagedMessage } from '../sesam/package.js';
+import { packageBillingFile } from './ssv/send.js';
 import type { OctConfig } from '../sesam/routing.js';
 import { today, type Clock } from './dates.js';
 import { fail } from './errors.js';
 import { createLotRecord, queueLot, type InvoiceRecord, type LotRecord } from './lifecycle.js';
 import type { BillingNumbering } from './numbering.js';
 import { buildTransmission } from './ssv/pipeline.js';
-import type { BillingFile, SignedDocument, SsvAdapter, TransmissionWay } from './ssv/types.js';
+import type { SignedDocument, SsvAdapter, TransmissionWay } from './ssv/types.js';
 
 export interface TransmitRecordsOptions {
   readonly adapter: SsvAdapter;
@@ -54,8 +55,6 @@ export function pendingDocuments(records: readonly InvoiceRecord[]): SignedDocum
   return records.filter((r) => r.invoice.state === 'signed').flatMap((r) => r.documents.filter((d) => d.state === 'signed').map((d) => d.signed));
 }
 
-const attachmentName = (f: BillingFile): string => f.name.replace(/\.[A-Za-z0-9]{1,8}$/, '');
-
 export async function transmitRecords(records: readonly InvoiceRecord[], o: TransmitRecordsOptions): Promise<TransmittedRecords> {
   assertMode(o.mode);
   parseMailbox(o.from, 'from');
@@ -82,20 +81,15 @@ export async function transmitRecords(records: readonly InvoiceRecord[], o: Tran
       ...(o.oct?.number ? { octNumber: o.oct.number } : {}),
     });
     for (const f of t.files) {
-      const message = await packageLot({
-        kind: f.kind,
+      const message = await packageBillingFile(f, {
         mode: o.mode,
         from: o.from,
-        exercice: sender,
-        invoices: f.invoiceCount,
-        version: f.version,
-        file: { name: attachmentName(f), data: f.bytes },
-        ...(f.kind === 'FACTURE' ? { lotKinds: f.lots.map((l) => l.kind) } : {}),
-        ...(o.oct ? { oct: o.oct } : {}),
+        sender,
         encrypt: o.encrypt,
         compostage: o.compostage,
         clock: () => new Date(o.clock()),
         ...(o.timeZone ? { timeZone: o.timeZone } : {}),
+        ...(o.oct ? { oct: o.oct } : {}),
       });
       const ids: string[] = [];
       for (const lot of f.lots) {

@@ -43,6 +43,37 @@ export interface SentDay extends BilledDay {
 /** The attachment is `<name>.pkcs7`: the file's name without its engine's extension. */
 const attachmentName = (f: BillingFile): string => f.name.replace(/\.[A-Za-z0-9]{1,8}$/, '');
 
+/** How a file is packaged: who sends it, for which sender number, encrypted how. */
+export interface FilePackaging {
+  readonly mode: FlowMode;
+  readonly from: string;
+  readonly sender: string;
+  readonly encrypt: Encryptor;
+  readonly compostage: CompostageStore;
+  readonly clock?: () => Date;
+  readonly timeZone?: string;
+  readonly oct?: OctConfig;
+}
+
+/** One billing file into its SMTP message (src/lib/sesam `packageLot`): shared by `sendDay` and `transmitRecords`. */
+export function packageBillingFile(f: BillingFile, o: FilePackaging): Promise<PackagedMessage> {
+  return packageLot({
+    kind: f.kind,
+    mode: o.mode,
+    from: o.from,
+    exercice: o.sender,
+    invoices: f.invoiceCount,
+    version: f.version,
+    file: { name: attachmentName(f), data: f.bytes },
+    ...(f.kind === 'FACTURE' ? { lotKinds: f.lots.map((l) => l.kind) } : {}),
+    ...(o.oct ? { oct: o.oct } : {}),
+    encrypt: o.encrypt,
+    compostage: o.compostage,
+    ...(o.clock ? { clock: o.clock } : {}),
+    ...(o.timeZone ? { timeZone: o.timeZone } : {}),
+  });
+}
+
 /** Bills the day and packages every file. Throws before anything durable on bad sending settings. */
 export async function sendDay(drafts: readonly Invoice[], o: SendOptions): Promise<SentDay> {
   // Settings checked before any counter moves.
@@ -61,20 +92,15 @@ export async function sendDay(drafts: readonly Invoice[], o: SendOptions): Promi
   const messages: PackagedMessage[] = [];
   for (const f of billed.transmission.files) {
     messages.push(
-      await packageLot({
-        kind: f.kind,
+      await packageBillingFile(f, {
         mode: o.mode,
         from: o.from,
-        exercice: o.sender,
-        invoices: f.invoiceCount,
-        version: f.version,
-        file: { name: attachmentName(f), data: f.bytes },
-        ...(f.kind === 'FACTURE' ? { lotKinds: f.lots.map((l) => l.kind) } : {}),
-        ...(o.oct ? { oct: o.oct } : {}),
+        sender: o.sender,
         encrypt: o.encrypt,
         compostage,
         ...(o.packagingClock ? { clock: o.packagingClock } : {}),
         ...(o.timeZone ? { timeZone: o.timeZone } : {}),
+        ...(o.oct ? { oct: o.oct } : {}),
       }),
     );
   }
