@@ -474,5 +474,12 @@ describe('the practitioner session (npm start’s embedded defaults)', () => {
     expect(backup.lots.length).toBeGreaterThan(0);
     expect(backup.slot.salt).toBeDefined();
     expect(text).not.toMatch(/DOMINIQUE|SACHA|ALEX|180059999900135|Consultation/);
+
+    // A 10-inch tablet (768 px): the page holds, nothing wider than the screen.
+    await page.getByLabel('État').selectOption({ label: 'tous' });
+    await page.setViewportSize({ width: 768, height: 1024 });
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(768);
+    if (SHOTS) await page.screenshot({ path: join(SHOTS, 'facturer-768.png'), fullPage: true });
+    await page.setViewportSize({ width: 1366, height: 900 });
   }, 120_000);
 });
