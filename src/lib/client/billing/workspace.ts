@@ -134,8 +134,8 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
       if (g !== generation) return; // locked meanwhile: this key is not for the new session
       key = k;
       reader = r;
-      await purgeOld(k);
-      const [list, prefs] = await Promise.all([o.store.listInvoices(k), o.store.getProfile(k)]);
+      const [opened, prefs] = await Promise.all([o.store.listInvoices(k), o.store.getProfile(k)]);
+      const list = await purgeOld(k, opened);
       if (g !== generation) return;
       invoices.set([...list].sort(newest));
       profile.set(prefs ?? {});
@@ -147,13 +147,17 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
     }
   }
 
-  /** The copies retention lets go (3 months, settled), at every opening; audited with counts. */
-  async function purgeOld(k: DataKey): Promise<void> {
-    const [all, lots] = await Promise.all([o.store.listInvoices(k), o.store.listLots(k)]);
-    const p = purgeable(all, lots, today(clock));
-    if (p.invoices.length === 0 && p.lots.length === 0) return;
+  /**
+   * The copies retention lets go (3 months, settled), at every opening; audited with counts.
+   * Returns the invoices that stay (those just read, without the purged ones).
+   */
+  async function purgeOld(k: DataKey, all: readonly InvoiceRecord[]): Promise<readonly InvoiceRecord[]> {
+    const p = purgeable(all, await o.store.listLots(k), today(clock));
+    if (p.invoices.length === 0 && p.lots.length === 0) return all;
     const counts = await o.store.purge(p, k);
     await o.auditPurge?.(counts);
+    const gone = new Set(p.invoices);
+    return all.filter((r) => !gone.has(r.id));
   }
 
   function close(): void {
@@ -203,6 +207,12 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
     const mine = entries.filter((e) => e.keyId === k.keyId && (e.state === 'accepted' || e.state === 'delivered'));
     if (mine.length === 0) return;
     const lots = new Map((await o.store.listLots(k)).map((l) => [l.id, l]));
+    // Most runs change nothing: the lots (cheap, in clear) say so before any invoice is opened.
+    const moves = mine.some((e) => e.lotIds.some((id) => {
+      const lot = lots.get(id);
+      return lot?.transmissions.at(-1)?.compostage === e.compostage && (lot.state === 'queued' || (e.state === 'delivered' && lot.state === 'accepted'));
+    }));
+    if (!moves) return;
     let records = await o.store.listInvoices(k);
     const original = new Map(records.map((r) => [r.id, r]));
     const changed = new Map<string, LotRecord>();
