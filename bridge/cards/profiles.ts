@@ -7,6 +7,7 @@
  * numbers start with 1999/999.
  */
 import { luhnKey } from '../../src/lib/billing/practitioner.js';
+import { nirKey } from '../../src/lib/billing/beneficiary.js';
 import { generateKeyPair, createHash, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import { genKey, issueCert, type ForgeKey } from '../pki/forge.js';
@@ -162,28 +163,52 @@ export async function makeCps(pki: TestPki, o: CpsOptions = {}): Promise<{ card:
 export interface VitaleOptions {
   serial?: string;
   expired?: boolean;
+  /**
+   * Another fictitious household (1–99): its own holder NIR and names, three beneficiaries as
+   * the default card's (holder with third-party payment, a child, a child under ALD). 0 (the
+   * default) is the FICTIF household every test knows.
+   */
+  household?: number;
+}
+
+/** Surnames of the other households: words, not names anyone bears, after « FICTIF- ». */
+const HOUSEHOLD_NAMES = ['EXEMPLE', 'ESSAI', 'MODELE', 'MAQUETTE', 'SPECIMEN', 'TEMOIN', 'PILOTE', 'PATRON', 'ETALON', 'GABARIT'];
+const FIRST_NAMES = ['CLAUDE', 'MORGAN', 'LOUISON', 'ANDREA', 'CHARLIE', 'SASHA', 'NOA', 'ELIOTT', 'MAEL', 'LOU'];
+
+/** Holder NIR and names of household `n` (0: the FICTIF one). Born abroad (99), country 999. */
+function household(n: number): { holderNir: string; lastName: string; first: [string, string, string] } {
+  if (n === 0) return { holderNir: '180059999900135', lastName: 'FICTIF', first: ['DOMINIQUE', 'SACHA', 'ALEX'] };
+  if (!Number.isInteger(n) || n < 1 || n > 99) throw new RangeError(`household: 1 to 99, got ${n}`);
+  const nir13 = `2800599999${String(100 + n).padStart(3, '0')}`;
+  const at = (i: number): string => FIRST_NAMES[(n + i) % FIRST_NAMES.length]!;
+  return {
+    holderNir: nir13 + String(nirKey(nir13)).padStart(2, '0'),
+    lastName: `FICTIF-${HOUSEHOLD_NAMES[(n - 1) % HOUSEHOLD_NAMES.length]}${n > HOUSEHOLD_NAMES.length ? ` ${Math.ceil(n / HOUSEHOLD_NAMES.length)}` : ''}`,
+    first: [at(0), at(3), at(6)],
+  };
 }
 
 export async function makeVitale(pki: TestPki, o: VitaleOptions = {}): Promise<{ card: VirtualCard; data: VitaleData }> {
   const expired = o.expired ?? false;
   const serial = o.serial ?? '9990000101';
   // Born abroad (99) in country 999, never assigned: valid for the billing model, no real person's.
+  const h = household(o.household ?? 0);
   const data: VitaleData = {
     cardType: 'VITALE',
     fictitious: true,
     serial,
-    holderNir: '180059999900135',
+    holderNir: h.holderNir,
     scheme: '01',
     fund: '999',
     centre: '9999',
     validTo: day(expired ? -2 : 5 * 365),
     beneficiaries: [
-      { rank: 1, nir: '180059999900135', birthDate: '1980-05-01', birthRank: 1, lastName: 'FICTIF', firstName: 'DOMINIQUE', quality: '00',
+      { rank: 1, nir: h.holderNir, birthDate: '1980-05-01', birthRank: 1, lastName: h.lastName, firstName: h.first[0], quality: '00',
         amo: { from: day(-365), to: day(expired ? -2 : 365), coverageCode: '100', thirdParty: true },
         amc: { organism: '99999999', from: day(-365), to: day(365), contractType: '01', coverPercent: 100, thirdParty: true } },
-      { rank: 2, nir: '180059999900135', birthDate: '2012-09-15', birthRank: 1, lastName: 'FICTIF', firstName: 'SACHA', quality: '06',
+      { rank: 2, nir: h.holderNir, birthDate: '2012-09-15', birthRank: 1, lastName: h.lastName, firstName: h.first[1], quality: '06',
         amo: { from: day(-365), to: day(expired ? -2 : 365), coverageCode: '100' } },
-      { rank: 3, nir: '180059999900135', birthDate: '2015-02-03', birthRank: 2, lastName: 'FICTIF', firstName: 'ALEX', quality: '06',
+      { rank: 3, nir: h.holderNir, birthDate: '2015-02-03', birthRank: 2, lastName: h.lastName, firstName: h.first[2], quality: '06',
         amo: { from: day(-365), to: day(expired ? -2 : 365), coverageCode: '100', exemption: 'ald', thirdParty: true } },
     ],
   };

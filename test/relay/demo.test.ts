@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { genKey, issueCert } from '../../src/lib/pki/demo/index.js';
 import { cpsIdentity, parseCertificate } from '../../src/lib/pki/index.js';
 import { DEMO_RPPS, startDemo } from '../../src/lib/server/relay/demo.js';
-import { SqliteStore, startRelay } from '../../src/lib/server/relay/index.js';
+import { SqliteStore, demoSmtp, startRelay } from '../../src/lib/server/relay/index.js';
 import { login } from './fixtures/relay.js';
 
 const ORIGIN = 'http://127.0.0.1:3000';
@@ -61,5 +61,20 @@ describe('embedded defaults', () => {
     } finally {
       await demo.stop();
     }
+  });
+});
+
+describe('the embedded defaults with a mail server of the lab’s own (TELETRANS_RELAY_DEMO_SMTP)', () => {
+  it('is STARTTLS to host:port with the CA named, and stops the start on a malformed value', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'teletrans-demo-smtp-'));
+    dirs.push(dir);
+    writeFileSync(join(dir, 'ca.pem'), '-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n');
+    expect(demoSmtp({})).toBeUndefined();
+    expect(demoSmtp({ TELETRANS_RELAY_DEMO_SMTP: '127.0.0.1:2525', TELETRANS_RELAY_DEMO_SMTP_CA: join(dir, 'ca.pem') })).toEqual({
+      host: '127.0.0.1', port: 2525, security: 'starttls', tls: { ca: readFileSync(join(dir, 'ca.pem'), 'utf8'), servername: 'localhost' },
+    });
+    for (const bad of ['127.0.0.1', 'mx:0', 'mx:70000', 'mx:25 --x', 'a b:25'])
+      expect(() => demoSmtp({ TELETRANS_RELAY_DEMO_SMTP: bad, TELETRANS_RELAY_DEMO_SMTP_CA: join(dir, 'ca.pem') }), bad).toThrow(/expected host:port/);
+    expect(() => demoSmtp({ TELETRANS_RELAY_DEMO_SMTP: 'mx.test:587' })).toThrow(/TELETRANS_RELAY_DEMO_SMTP_CA/);
   });
 });

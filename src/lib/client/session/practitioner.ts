@@ -118,7 +118,16 @@ export function createPractitionerSession(bridge: CardBridge, o: PractitionerSes
     if (r === 'offline' || r === 'none') void connectRelay();
   };
   const retryTimer = typeof window !== 'undefined' ? setInterval(() => get(relay).state === 'offline' && retry(), 60_000) : undefined;
-  if (typeof window !== 'undefined') window.addEventListener('online', retry);
+  // The network gone: said at once, not « connecté » until a send fails. The token is kept (a
+  // flaky network may still carry a send); `online` logs in again.
+  const wentOffline = (): void => {
+    const r = get(relay).state;
+    if (r === 'connected' || r === 'connecting') relay.set({ state: 'offline' });
+  };
+  if (typeof window !== 'undefined') {
+    window.addEventListener('online', retry);
+    window.addEventListener('offline', wentOffline);
+  }
 
   let was = get(bridge.session).state;
   const unsubscribe = bridge.session.subscribe((s) => {
@@ -154,7 +163,10 @@ export function createPractitionerSession(bridge: CardBridge, o: PractitionerSes
     stop() {
       unsubscribe();
       clearInterval(retryTimer);
-      if (typeof window !== 'undefined') window.removeEventListener('online', retry);
+      if (typeof window !== 'undefined') {
+        window.removeEventListener('online', retry);
+        window.removeEventListener('offline', wentOffline);
+      }
       close();
     },
   };

@@ -10,12 +10,14 @@
  * - the local test peer (test-peer.ts) standing in for the insurers' front end: SMTP with
  *   STARTTLS on the loopback, its certificate made by OpenSSL, mail kept under `peer-mail/`.
  * Recipients are limited to the SESAM-Vitale TEST mailboxes (@test.rss.fr) and @teletrans.test.
+ * A test lab may put a mail server of its own in the test peer's place (`smtp`: what
+ * TELETRANS_RELAY_DEMO_SMTP names, see index.ts): everything else stays fictitious.
  */
 import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEMO_RPPS, demoTrustBundle, ensureDemoPki, issueDemoCrls, type DemoCrls } from '../demo-pki.js';
-import type { RelayConfig } from './config.js';
+import type { RelayConfig, SmtpConfig } from './config.js';
 import { startTestPeer } from './test-peer.js';
 
 /**
@@ -48,8 +50,11 @@ export interface DemoRelay {
   stop(): Promise<void>;
 }
 
-/** Prepares `dir` (the shared demo PKI, demo-pki.ts) and starts the test peer; returns the relay configuration that uses them. */
-export async function startDemo(dir: string, origins: string[]): Promise<DemoRelay> {
+/**
+ * Prepares `dir` (the shared demo PKI, demo-pki.ts) and starts the test peer, unless `smtp`
+ * names another server for the insurers' mail; returns the relay configuration that uses them.
+ */
+export async function startDemo(dir: string, origins: string[], smtp?: SmtpConfig): Promise<DemoRelay> {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const pki = await ensureDemoPki(dir);
   const crlFiles = [join(dir, 'root.crl'), join(dir, 'ca.crl')];
@@ -67,8 +72,12 @@ export async function startDemo(dir: string, origins: string[]): Promise<DemoRel
   };
   const crlTimer = setInterval(() => void reissue().catch((e: Error) => process.stderr.write(`relay demo CRL: ${e.message}\n`)), DAY);
   crlTimer.unref();
-  const tlsPair = peerTls(dir);
-  const peer = await startTestPeer({ port: 0, dir: join(dir, 'peer-mail'), cert: tlsPair.cert, key: tlsPair.key });
+  let peer: Awaited<ReturnType<typeof startTestPeer>> | null = null;
+  if (!smtp) {
+    const tlsPair = peerTls(dir);
+    peer = await startTestPeer({ port: 0, dir: join(dir, 'peer-mail'), cert: tlsPair.cert, key: tlsPair.key });
+    smtp = { host: '127.0.0.1', port: peer.port, security: 'starttls', tls: { ca: tlsPair.cert, servername: 'localhost' } };
+  }
   const config: RelayConfig = {
     origins,
     anchors: [pki.igcRoot.der],
@@ -77,7 +86,7 @@ export async function startDemo(dir: string, origins: string[]): Promise<DemoRel
     // Re-read often: the daily re-issue must be seen well before the previous CRL expires.
     crlRefreshMs: 3600_000,
     practitioners: [{ id: 'demo', certificateMatch: { rpps: DEMO_RPPS }, from: DEMO_FROM, allowedRecipients: ['@test.rss.fr', '@teletrans.test'] }],
-    smtp: { host: '127.0.0.1', port: peer.port, security: 'starttls', tls: { ca: tlsPair.cert, servername: 'localhost' } },
+    smtp,
   };
   return {
     config,
@@ -85,7 +94,7 @@ export async function startDemo(dir: string, origins: string[]): Promise<DemoRel
     trustBundle: () => demoTrustBundle(pki, crls),
     async stop() {
       clearInterval(crlTimer);
-      await peer.close();
+      await peer?.close();
     },
   };
 }

@@ -7,7 +7,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { RelayApi } from './api.js';
-import { DEFAULTS, type RelayConfig } from './config.js';
+import { DEFAULTS, type RelayConfig, type SmtpConfig } from './config.js';
 import { CrlSources } from './crl-sources.js';
 import type { DemoRelay } from './demo.js';
 import { DeliveryWorker } from './delivery.js';
@@ -67,6 +67,21 @@ export async function startRelay(config: RelayConfig, store: RelayStore, opts: {
   return { api, store, worker, async stop() { if (timer) clearInterval(timer); clearInterval(pruneTimer); crls?.stop(); await worker.stop(); await store.close(); } };
 }
 
+/**
+ * The embedded defaults' mail server when not the local test peer: TELETRANS_RELAY_DEMO_SMTP is
+ * `host:port` of a server speaking STARTTLS (required), TELETRANS_RELAY_DEMO_SMTP_CA the PEM file
+ * of the CA its certificate chains to, for `localhost`. A malformed value stops the start.
+ */
+export function demoSmtp(env: NodeJS.ProcessEnv = process.env): SmtpConfig | undefined {
+  const target = env.TELETRANS_RELAY_DEMO_SMTP;
+  if (!target) return undefined;
+  const m = /^([A-Za-z0-9.-]+):(\d{1,5})$/.exec(target);
+  const caFile = env.TELETRANS_RELAY_DEMO_SMTP_CA;
+  if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new Error(`TELETRANS_RELAY_DEMO_SMTP: expected host:port, got ${JSON.stringify(target)}`);
+  if (!caFile) throw new Error('TELETRANS_RELAY_DEMO_SMTP needs TELETRANS_RELAY_DEMO_SMTP_CA (the PEM file of its CA)');
+  return { host: m[1]!, port: Number(m[2]), security: 'starttls', tls: { ca: readFileSync(caFile, 'utf8'), servername: 'localhost' } };
+}
+
 let relay: Promise<Relay | null> | null = null;
 
 /**
@@ -85,7 +100,7 @@ export function getRelay(): Promise<Relay | null> {
     else {
       const origins = (process.env.TELETRANS_RELAY_ORIGINS ?? `http://${process.env.HOST ?? '127.0.0.1'}:${process.env.PORT ?? '3000'}`).split(',');
       const { startDemo } = await import('./demo.js'); // demo PKI and test peer: only when asked for
-      demo = await startDemo(demoDir!, origins);
+      demo = await startDemo(demoDir!, origins, demoSmtp());
       config = demo.config;
     }
     let store: RelayStore;
