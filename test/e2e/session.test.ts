@@ -482,4 +482,63 @@ describe('the practitioner session (npm start’s embedded defaults)', () => {
     if (SHOTS) await page.screenshot({ path: join(SHOTS, 'facturer-768.png'), fullPage: true });
     await page.setViewportSize({ width: 1366, height: 900 });
   }, 120_000);
+
+  it('« Modifier » before the lot: one to sign corrected keeps its row and takes a new number; a signed one is cancelled with its trace and replaced', async () => {
+    const group = page.getByRole('group', { name: /^Bénéficiaire/ });
+    await expect.poll(() => group.getByRole('radio').count(), POLL).toBe(3);
+    await group.getByRole('radio').nth(2).check();
+    const search = page.getByLabel('Ajouter un acte (code ou mots du libellé)');
+    await search.fill('G');
+    await search.press('Enter');
+    await page.getByLabel('Heure de l’acte G').fill('06:10');
+    await page.getByRole('button', { name: 'Garder à signer' }).click();
+    const outcome = page.locator('.invoice .outcome');
+    await expect.poll(() => outcome.textContent(), POLL).toMatch(/^Facture n° \d+ enregistrée, à signer\.$/);
+    const first = (/n° (\d+)/.exec((await outcome.textContent())!))![1]!;
+    const rows = page.locator('.list tbody tr');
+    const count = await rows.count();
+
+    // Changed for a home visit: the same row, renumbered, the old number abandoned.
+    await rows.first().getByRole('button', { name: `Modifier la facture n° ${first} de ALEX FICTIF` }).click();
+    const note = page.getByRole('region', { name: `Modifier la facture n° ${first} : ALEX FICTIF` });
+    await expect.poll(() => note.isVisible(), POLL).toBe(true);
+    expect(await note.textContent()).toContain('nouveau numéro');
+    if (SHOTS) await page.screenshot({ path: join(SHOTS, 'facturer-correcting.png'), fullPage: true });
+    expect(await page.getByLabel('Heure de l’acte G').inputValue()).toBe('06:10');
+    await expect.poll(() => search.evaluate((el) => el === document.activeElement), POLL).toBe(true);
+    await page.getByRole('button', { name: 'Retirer l’acte G' }).click();
+    await search.fill('V');
+    await search.press('Enter');
+    await page.getByLabel('Heure de l’acte V').fill('06:10');
+    await page.getByRole('button', { name: 'Garder à signer' }).click();
+    await expect.poll(() => outcome.textContent(), POLL).toMatch(new RegExp(`^Facture n° ${first} corrigée\\. Facture n° \\d+ enregistrée, à signer\\.$`));
+    const second = (/n° (\d+) enregistrée/.exec((await outcome.textContent())!))![1]!;
+    expect(second).not.toBe(first);
+    expect(await note.count()).toBe(0);
+    await expect.poll(() => rows.first().locator('td.num').first().textContent(), POLL).toBe(second);
+    expect(await rows.count()).toBe(count);
+    expect(await rows.first().getAttribute('data-status')).toBe('to_sign');
+    expect(await rows.first().textContent()).toContain('25,00 €');
+
+    // « Abandonner »: nothing changes, the form empties.
+    await rows.first().getByRole('button', { name: /^Modifier la facture/ }).click();
+    await page.getByRole('button', { name: 'Abandonner la modification' }).click();
+    await expect.poll(() => page.locator('[data-amount="fee"]').count(), POLL).toBe(0);
+    expect(await rows.first().locator('td.num').first().textContent()).toBe(second);
+
+    // A signed one: cancelled (its trace stays) and replaced by a new one, signed with Ctrl+Entrée.
+    const signed = page.locator('.list tbody tr[data-status="signed"]').first();
+    const signedNumber = (await signed.locator('td.num').first().textContent())!;
+    await signed.getByRole('button', { name: /^Modifier la facture/ }).click();
+    await expect.poll(() => page.getByRole('region', { name: new RegExp(`^Modifier la facture n° ${signedNumber} :`) }).textContent(), POLL).toContain('sera annulée');
+    await search.press('Control+Enter');
+    await expect.poll(() => outcome.textContent(), POLL).toMatch(new RegExp(`^Facture n° ${signedNumber} annulée et remplacée\\. Facture n° \\d+ signée\\.$`));
+    await expect.poll(() => rows.count(), POLL).toBe(count + 1);
+    const old = rows.filter({ hasText: signedNumber });
+    expect(await old.getAttribute('data-status')).toBe('cancelled');
+    expect(await rows.first().getAttribute('data-status')).toBe('signed');
+    // A lot's invoices are no longer offered for a change.
+    expect(await page.locator('.list tbody tr[data-status="sent"]').getByRole('button', { name: /^Modifier/ }).count()).toBe(0);
+    if (SHOTS) await page.screenshot({ path: join(SHOTS, 'facturer-corrected.png'), fullPage: true });
+  }, 120_000);
 });

@@ -8,6 +8,10 @@
  *   sign            to_sign → signed on the CPS, one invoice or a batch with the PIN already
  *                   typed (signature désynchronisée); a card failure leaves the rest to sign
  *   cancel          before any of its documents left for a lot, with its reason in the history
+ *   replace         a correction before the lot: an invoice to sign goes back to draft, takes
+ *                   the new content and a new number (the old one abandoned, in its history); a
+ *                   signed one is cancelled (`replaced`) and a new one kept to sign, both in one
+ *                   commit
  *
  * Errors come back as values with a French message (`Outcome`), never as a thrown exception
  * the page would have to guess at.
@@ -16,7 +20,8 @@ import { get, writable, type Readable } from 'svelte/store';
 import { b64u, unb64u } from '../../card/protocol.js';
 import { BillingError } from '../../billing/errors.js';
 import { createInvoice, type Invoice, type InvoiceInput } from '../../billing/invoice.js';
-import { cancelInvoice, createInvoiceRecord, invoiceStatus, lotAccepted, lotDelivered, signInvoice, submitInvoice, type InvoiceRecord, type LotRecord } from '../../billing/lifecycle.js';
+import { beneficiaryKey } from '../../billing/beneficiary.js';
+import { cancelInvoice, createInvoiceRecord, editDraft, invoiceStatus, lotAccepted, lotDelivered, reopenInvoice, signInvoice, submitInvoice, type InvoiceRecord, type LotRecord } from '../../billing/lifecycle.js';
 import type { BillingNumbering } from '../../billing/numbering.js';
 import { signBatch } from '../../billing/signing.js';
 import { prepareInvoice } from '../../billing/ssv/pipeline.js';
@@ -60,6 +65,12 @@ export interface BillingWorkspace {
   /** Signs these invoices (to_sign) on the CPS, in one batch. */
   sign(ids: readonly string[]): Promise<Outcome<{ signed: number; unsigned: number; error?: string }>>;
   cancel(id: string, reason?: string): Promise<Outcome<InvoiceRecord>>;
+  /**
+   * Corrects an invoice not yet in a lot with `input` (same patient and situation): to sign →
+   * the same invoice, renumbered, to sign; signed → cancelled (`replaced`) and a new invoice to
+   * sign. The invoice kept to sign is returned; its securing (Vitale or not) stays the original's.
+   */
+  replace(id: string, input: InvoiceInput): Promise<Outcome<InvoiceRecord>>;
   /**
    * « Télétransmettre »: every signed invoice not yet in a lot, into lots and files, encrypted
    * for each recipient the trust store vouches for now, packaged, and committed with the
@@ -193,6 +204,12 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
     await refresh();
   }
 
+  /** Checked, numbered, priced, formatted; `replacing`: the invoice this one corrects (not its duplicate). */
+  async function prepare(invoice: Invoice, securing: Securing, replacing?: string) {
+    const others = get(invoices).filter((r) => invoiceStatus(r) !== 'cancelled' && r.id !== replacing).map((r) => r.invoice);
+    return prepareInvoice(invoice, { adapter: o.adapter, numbering: o.numbering, checks: { clock, catalogue: o.catalogue, others }, securing });
+  }
+
   async function record(id: string, k: DataKey): Promise<InvoiceRecord> {
     const r = await o.store.getInvoice(id, k);
     if (!r) throw new BillingError('transition_forbidden', 'id', 'Facture introuvable : elle a peut-être été supprimée dans un autre onglet.');
@@ -270,11 +287,36 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
       try {
         const k = opened();
         const invoice: Invoice = createInvoice({ ...input, id: newId() });
-        const others = get(invoices).filter((r) => invoiceStatus(r) !== 'cancelled').map((r) => r.invoice);
-        const prepared = await prepareInvoice(invoice, { adapter: o.adapter, numbering: o.numbering, checks: { clock, catalogue: o.catalogue, others }, securing });
-        const r = submitInvoice(createInvoiceRecord(invoice, clock), prepared, clock);
+        const r = submitInvoice(createInvoiceRecord(invoice, clock), await prepare(invoice, securing), clock);
         await commit([r], k);
         return { ok: true, value: r };
+      } catch (e) {
+        return failure(e);
+      }
+    },
+    async replace(id, input) {
+      try {
+        const k = opened();
+        const old = await record(id, k);
+        const status = invoiceStatus(old);
+        const securing = old.submission?.securing ?? 'vitale';
+        if (beneficiaryKey(input.beneficiary) !== beneficiaryKey(old.invoice.beneficiary)
+          || input.practitioner.situation.billingNumber !== old.invoice.practitioner.situation.billingNumber)
+          throw new BillingError('transition_forbidden', 'beneficiary', 'Une correction garde le patient et la situation de facturation : pour un autre patient, annulez et refaites la facture.');
+        if (status === 'to_sign') {
+          const draft = editDraft(reopenInvoice(old, clock), createInvoice({ ...input, id: old.id }), clock);
+          const r = submitInvoice(draft, await prepare(draft.invoice, securing, id), clock);
+          await commit([r], k);
+          return { ok: true, value: r };
+        }
+        if (status === 'signed') {
+          const cancelled = cancelInvoice(old, 'replaced', clock);
+          const invoice = createInvoice({ ...input, id: newId() });
+          const r = submitInvoice(createInvoiceRecord(invoice, clock), await prepare(invoice, securing, id), clock);
+          await commit([cancelled, r], k);
+          return { ok: true, value: r };
+        }
+        throw new BillingError('transition_forbidden', 'state', 'Cette facture est déjà dans un lot : elle ne se corrige plus ; elle s’annule avec une trace.');
       } catch (e) {
         return failure(e);
       }
