@@ -51,11 +51,11 @@ export function issue(code: IssueCode, message: string, cert?: number, subject?:
   return i;
 }
 
-const FR_DATE = new Intl.DateTimeFormat('fr-FR', { dateStyle: 'long', timeStyle: 'medium', timeZone: 'UTC' });
+let FR_DATE: Intl.DateTimeFormat | undefined; // made at first use: costly at start
 
 /** A date for a French sentence, in UTC: "1 janvier 2010 à 08:30:01 UTC". */
 export function frenchDate(ms: number): string {
-  return `${FR_DATE.format(ms)} UTC`;
+  return `${(FR_DATE ??= new Intl.DateTimeFormat('fr-FR', { dateStyle: 'long', timeStyle: 'medium', timeZone: 'UTC' })).format(ms)} UTC`;
 }
 
 /** CRLReason names (RFC 5280 §5.3.1) in French, for messages. */

@@ -61,7 +61,9 @@ export interface DayView {
 const UNSENT = new Set(['to_sign', 'signed', 'in_lot']);
 
 export function dayView(d: DayInput): DayView {
-  const dayOf = (iso: string): string => new Intl.DateTimeFormat('en-CA', { timeZone: d.timeZone ?? 'Europe/Paris' }).format(new Date(iso));
+  // One formatter per view, not per record: building one costs far more than using it.
+  const fmt = new Intl.DateTimeFormat('en-CA', { timeZone: d.timeZone ?? 'Europe/Paris' });
+  const dayOf = (iso: string): string => fmt.format(new Date(iso));
   const unsent: Unsent[] = [];
   for (const { id, summary: s } of d.invoices) {
     if (!UNSENT.has(s.status) || !s.deadline) continue;
