@@ -61,6 +61,12 @@ export interface ParsedMessage {
   /** From Content-Disposition `filename` (or `filename*`), else Content-Type `name`. */
   filename?: string;
   attachment: Uint8Array;
+  /** Leaf entities other than the file's (text parts, nested messages...): read past, counted. */
+  otherParts: number;
+  /** A multipart inside the top-level one. */
+  nestedMultipart: boolean;
+  /** Where the file's base64 text lies in the message bytes: [start, end). */
+  entityBody: { start: number; end: number };
 }
 
 /** Case-insensitive header lookup; the first occurrence. */
@@ -203,7 +209,7 @@ function parseContentType(value: string | undefined): ContentType {
 }
 
 /** Body parts of a multipart body, as ranges. Throws `truncated` without the close delimiter. */
-function splitMultipart(s: string, start: number, end: number, boundary: string, counter: { parts: number }, limits: ParseLimits): Array<[number, number]> {
+function splitMultipart(s: string, start: number, end: number, boundary: string, counter: Walk, limits: ParseLimits): Array<[number, number]> {
   const delimiter = `--${boundary}`;
   const parts: Array<[number, number]> = [];
   let partStart = -1;
@@ -246,8 +252,15 @@ interface Found {
   contentType: ContentType;
 }
 
+interface Walk {
+  parts: number;
+  /** Leaf entities that are not the file's. */
+  others: number;
+  nested: boolean;
+}
+
 /** Depth-first walk collecting the Application/EDI-consent entities. */
-function collect(s: string, entity: Entity, depth: number, limits: ParseLimits, counter: { parts: number }, found: Found[]): void {
+function collect(s: string, entity: Entity, depth: number, limits: ParseLimits, counter: Walk, found: Found[]): void {
   const ctValue = headerValue(entity.headers, 'Content-Type');
   let ct: ContentType;
   try {
@@ -255,13 +268,18 @@ function collect(s: string, entity: Entity, depth: number, limits: ParseLimits, 
   } catch (e) {
     // A malformed Content-Type on a part we would ignore anyway is not fatal; on the top level it is.
     if (depth === 0) throw e;
+    counter.others++;
     return;
   }
   if (ct.type === 'application' && ct.subtype === 'edi-consent') {
     found.push({ entity, contentType: ct });
     return;
   }
-  if (ct.type !== 'multipart') return;
+  if (ct.type !== 'multipart') {
+    counter.others++;
+    return;
+  }
+  if (depth > 0) counter.nested = true;
   const boundary = ct.params.get('boundary');
   if (boundary === undefined || boundary === '') {
     throw new SesamMessageError('missing_boundary', 'Content-Type multipart sans paramètre boundary', 'Content-Type');
@@ -310,7 +328,8 @@ export function parseMessage(bytes: Uint8Array, limits: Partial<ParseLimits> = {
   }
 
   const found: Found[] = [];
-  collect(s, top, 0, lim, { parts: 0 }, found);
+  const walk: Walk = { parts: 0, others: 0, nested: false };
+  collect(s, top, 0, lim, walk, found);
   if (found.length === 0) throw new SesamMessageError('no_attachment', 'aucune pièce jointe Application/EDI-consent dans le message');
   if (found.length > 1) throw new SesamMessageError('multiple_attachments', `${found.length} pièces jointes : un message ne porte qu'un seul fichier`);
   const { entity, contentType } = found[0]!;
@@ -344,6 +363,9 @@ export function parseMessage(bytes: Uint8Array, limits: Partial<ParseLimits> = {
     transferEncoding: cte,
     description: parseContentDescription(desc),
     attachment,
+    otherParts: walk.others,
+    nestedMultipart: walk.nested,
+    entityBody: { start: entity.bodyStart, end: entity.bodyEnd },
   };
   if (filename !== undefined && filename !== '') parsed.filename = filename;
   return parsed;

@@ -67,3 +67,24 @@ export function isValidTimestamp(digits: string): boolean {
   const dim = new Date(Date.UTC(y, mo, 0)).getUTCDate();
   return d <= dim;
 }
+
+const DATE_TIME = /^(?:(Mon|Tue|Wed|Thu|Fri|Sat|Sun), )?(\d{1,2}) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (\d{4}) (\d{2}):(\d{2})(?::(\d{2}))? ([+-])(\d{2})(\d{2})$/;
+
+/**
+ * Reads an RFC 5322 §3.3 date-time as this module writes it (single spaces, numeric zone, no
+ * comment): the instant in ms, or null when it does not parse or names no real time (21:65:44,
+ * 31 Feb, a weekday that is not that day's). Strict on purpose: the relay forwards only a
+ * Date it could read.
+ */
+export function parseRfc5322Date(value: string): number | null {
+  const m = DATE_TIME.exec(value);
+  if (!m) return null;
+  const [, wd, d, mon, y, h, mi, s, sign, oh, om] = m;
+  const month = MONTHS.indexOf(mon as (typeof MONTHS)[number]);
+  const [day, year, hour, minute, second, offH, offM] = [d, y, h, mi, s ?? '0', oh, om].map(Number) as [number, number, number, number, number, number, number];
+  if (year < 1900 || hour > 23 || minute > 59 || second > 60 || offH > 23 || offM > 59) return null;
+  if (day < 1 || day > new Date(Date.UTC(year, month + 1, 0)).getUTCDate()) return null;
+  if (wd !== undefined && DAYS[new Date(Date.UTC(year, month, day)).getUTCDay()] !== wd) return null;
+  const offset = (sign === '-' ? -1 : 1) * (offH * 60 + offM);
+  return Date.UTC(year, month, day, hour, minute, Math.min(second, 59)) - offset * 60_000;
+}

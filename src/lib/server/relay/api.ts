@@ -174,9 +174,11 @@ export class RelayApi {
     if (bad.length) return problem(422, 'recipient-not-allowed', `recipient(s) not allowed: ${bad.join(', ')}`);
     if (!messageId || !/^<[^<>\s]+@[^<>\s]+>$/.test(messageId)) return problem(422, 'message-id', 'a Message-ID header <id@domain> is required');
     if (headersAll(h, 'bcc').length) return problem(422, 'bcc', 'Bcc is not accepted');
-    // Principle 3: only encrypted lots go through; refused before anything is stored.
+    // Principle 3: only encrypted lots go through; refused before anything is stored. What is
+    // stored and delivered is the message written again from what was checked (profile.ts).
+    let canonical: Uint8Array;
     try {
-      checkOutboundProfile(raw);
+      canonical = checkOutboundProfile(raw).canonical;
     } catch (e) {
       if (!(e instanceof ProfileError)) throw e;
       await this.store.audit({ at: Date.now(), actor: p.id, action: 'message.refused', detail: { reason: e.reason, cause: e.detail ?? null, size: raw.byteLength } })
@@ -185,7 +187,7 @@ export class RelayApi {
     }
     const { created, message } = await this.store.insertMessage({
       id: randomUUID(), practitioner: p.id, idempotencyKey: key, sha256: digest, envelopeFrom: p.from, envelopeTo: to,
-      raw, messageId, subject: header(h, 'subject'), now: Date.now(),
+      raw: canonical, messageId, subject: header(h, 'subject'), now: Date.now(),
     });
     if (!created) return this.replay(message, digest);
     await this.store.audit({ at: Date.now(), actor: p.id, action: 'message.accepted',

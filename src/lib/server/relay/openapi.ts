@@ -15,7 +15,7 @@ export const openapi = {
     schemas: {
       Error: { type: 'object', required: ['error', 'detail'], properties: {
         error: { type: 'string', description: 'stable reason code' }, detail: { type: 'string' },
-        reason: { type: 'string', description: 'intake refusals (422): profile-malformed, profile-multiple-attachments, profile-not-encrypted, profile-not-enveloped-data' },
+        reason: { type: 'string', description: 'intake refusals (422): profile-malformed, profile-multiple-attachments, profile-not-encrypted, profile-not-enveloped-data, profile-extra-part, profile-header-malformed' },
         cause: { type: ['string', 'null'], description: 'the core parser’s code behind a profile refusal' },
         reasons: { type: 'array', items: { type: 'string' }, description: 'certificate refusals: the pki core’s reason codes (e.g. key_usage_not_authentication, weak_key, weak_signature_algorithm, cert_revoked)' } } },
       Challenge: { type: 'object', required: ['nonce', 'origin', 'expiresAt'], properties: {

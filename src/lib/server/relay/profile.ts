@@ -7,12 +7,18 @@
  *
  * Structure only: the relay holds no recipient key, never decrypts, and keeps nothing of the
  * content beyond the opaque message. A plaintext lot, a lot whose flag says `K` but whose
- * content is not an EnvelopedData, or a message carrying anything else is refused with a
- * stable reason code before anything is stored.
+ * content is not an EnvelopedData, a message with any other part, or a header that is not
+ * well formed is refused with a stable reason code before anything is stored.
+ *
+ * What is forwarded is only what was checked (issue 24 defect 1): the message is written again
+ * from the header fields the profile names (Date, From, To, Message-ID, Subject, MIME-Version)
+ * and the one entity (its content headers and its base64 text, verbatim): any other header, a
+ * preamble or an epilogue is dropped, never delivered.
  */
+import { createHash } from 'node:crypto';
 import { parseEnvelopedData } from '../../cms/decrypt.js';
 import { isCmsError } from '../../cms/index.js';
-import { isSesamError, parseMessage } from '../../sesam/index.js';
+import { formatSubject, headerValue, isSesamError, parseMessage, parseRfc5322Date, type Header } from '../../sesam/index.js';
 
 export type ProfileReason =
   /** Not a SESAM-Vitale message at all (no EDI-consent entity, bad headers, bad base64...). */
@@ -22,7 +28,11 @@ export type ProfileReason =
   /** Content-Description without the `K` flag: the lot would travel in clear. */
   | 'profile-not-encrypted'
   /** `K` announced, but the content is not a CMS EnvelopedData (or not one we can forward). */
-  | 'profile-not-enveloped-data';
+  | 'profile-not-enveloped-data'
+  /** A part beside the file (text, a nested message, another multipart): the file travels alone. */
+  | 'profile-extra-part'
+  /** A header the profile names is not well formed: a control or 8-bit byte, a Date that does not parse, a Subject not `SV…`/`DR…` exactly. */
+  | 'profile-header-malformed';
 
 export class ProfileError extends Error {
   /** `detail`: the core parser's own code (SesamMessageError / CmsError), for diagnosis. */
@@ -39,6 +49,36 @@ export interface AcceptedProfile {
   nature: string;
   compressed: boolean;
   recipients: number;
+  /** The message as the relay stores and delivers it: the checked fields and the one entity, nothing else. */
+  canonical: Uint8Array;
+}
+
+/** Visible ASCII and spaces/tabs only: no control byte (NUL, CR, LF, DEL...), no 8-bit byte. */
+const WELL_FORMED = /^[\x20-\x7e\t]*$/;
+const TOP = ['Date', 'From', 'To', 'Message-ID', 'Subject', 'MIME-Version'] as const;
+const ENTITY = ['Content-Type', 'Content-Transfer-Encoding', 'Content-Description', 'Content-Disposition'] as const;
+
+function wellFormed(headers: readonly Header[], names: readonly string[], where: string): [string, string][] {
+  const kept: [string, string][] = [];
+  for (const name of names) {
+    const value = headerValue(headers, name);
+    if (value === undefined) continue;
+    if (!WELL_FORMED.test(value) || value.length > 900) {
+      throw new ProfileError('profile-header-malformed', `${where} header ${name} holds a control or 8-bit byte, or is too long`, 'header_bytes');
+    }
+    kept.push([name, value]);
+  }
+  return kept;
+}
+
+const ascii = (text: string): Uint8Array => Uint8Array.from(text, (c) => c.charCodeAt(0));
+const block = (headers: readonly [string, string][]): string => headers.map(([n, v]) => `${n}: ${v}\r\n`).join('');
+
+/** The base64 text without its trailing line breaks. */
+function bodyOf(raw: Uint8Array, start: number, end: number): Uint8Array {
+  let e = end;
+  while (e > start && (raw[e - 1] === 10 || raw[e - 1] === 13 || raw[e - 1] === 32 || raw[e - 1] === 9)) e--;
+  return raw.subarray(start, e);
 }
 
 /** Checks `raw` against the SESAM-Vitale outbound profile; throws ProfileError when refused. */
@@ -53,6 +93,20 @@ export function checkOutboundProfile(raw: Uint8Array): AcceptedProfile {
     }
     throw new ProfileError('profile-malformed', `not a SESAM-Vitale message (${e.code})`, e.code);
   }
+  if (parsed.otherParts > 0 || parsed.nestedMultipart) {
+    throw new ProfileError('profile-extra-part', 'the Application/EDI-consent entity must be the message\'s only part', parsed.nestedMultipart ? 'nested_multipart' : 'other_part');
+  }
+  const top = wellFormed(parsed.headers, TOP, 'message');
+  const entity = wellFormed(parsed.entityHeaders, ENTITY, 'entity');
+  if (parseRfc5322Date(parsed.date) === null) throw new ProfileError('profile-header-malformed', 'Date is not an RFC 5322 date-time that names a real time', 'date');
+  const sp = parsed.subjectParsed;
+  let exact = false;
+  try {
+    exact = sp.type === 'invoice' && formatSubject(sp) === parsed.subject;
+  } catch {
+    exact = false;
+  }
+  if (!exact) throw new ProfileError('profile-header-malformed', 'Subject must be SVvvvvvv/exercice/compostage/nnnnn or DRvvvvvv/…, exactly', 'subject');
   const d = parsed.description;
   if (!d.wellFormed) throw new ProfileError('profile-malformed', 'Content-Description is not nature/norm/flags', 'description_malformed');
   if (!d.encrypted) {
@@ -69,5 +123,32 @@ export function checkOutboundProfile(raw: Uint8Array): AcceptedProfile {
   if (recipients === 0) {
     throw new ProfileError('profile-not-enveloped-data', 'the EnvelopedData has no key-transport recipient', 'no_key_transport');
   }
-  return { description: d.raw, nature: d.known?.flow ?? d.nature, compressed: d.compressed, recipients };
+  return { description: d.raw, nature: d.known?.flow ?? d.nature, compressed: d.compressed, recipients, canonical: canonicalMessage(raw, parsed.structure, top, entity, parsed.entityBody) };
+}
+
+/**
+ * The message written again from what was checked: the profile's top-level fields, then the
+ * entity alone (as the single part, or as the only part of a multipart/mixed whose boundary is
+ * derived from the content), its base64 text copied byte for byte. Nothing else of `raw`.
+ */
+function canonicalMessage(raw: Uint8Array, structure: 'single' | 'multipart', top: [string, string][], entity: [string, string][], body: { start: number; end: number }): Uint8Array {
+  const b64 = bodyOf(raw, body.start, body.end);
+  if (structure === 'single') return concat(ascii(block([...top, ...entity]) + '\r\n'), b64, ascii('\r\n'));
+  // No base64 line can begin with "--": the boundary cannot occur in the body.
+  const boundary = `=_relay_${createHash('sha256').update(b64).digest('hex').slice(0, 32)}`;
+  return concat(
+    ascii(block([...top, ['Content-Type', `multipart/mixed; boundary="${boundary}"`]]) + `\r\n--${boundary}\r\n` + block(entity) + '\r\n'),
+    b64,
+    ascii(`\r\n--${boundary}--\r\n`),
+  );
+}
+
+function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
 }
