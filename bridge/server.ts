@@ -114,6 +114,9 @@ export function devModeFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {
  * state directory (allowed-origins.json), else — in development mode only — DEV_ORIGINS.
  * Otherwise none: an empty list allows no origin.
  */
+/** How long the practitioner has to confirm a last PIN try; shorter than the page's wait for the answer. */
+export const LAST_TRY_WAIT_MS = 45_000;
+
 export function effectiveOrigins(store: OriginStore, o: { explicit?: string[]; dev?: boolean } = {}): string[] {
   if (o.explicit) return o.explicit;
   const saved = store.list();
@@ -154,6 +157,13 @@ export interface BridgeOptions {
    * tests pass a hook. Without one, every pairing is refused.
    */
   approve?: (req: PairingRequest) => Promise<boolean>;
+  /**
+   * Asked when a PIN typed in a page would be the card's last try (docs/adr/0017): resolve
+   * true only on the practitioner's word, where the page cannot answer for them (the CLI asks
+   * on its terminal). Without one, or no answer within `LAST_TRY_WAIT_MS`, it is refused
+   * (`pin_last_try`); a PIN typed on a pad is the practitioner's own and needs no question.
+   */
+  confirmLastPinTry?: (req: { origin: string; reader: string; signal: AbortSignal }) => Promise<boolean>;
   /** Services used for cards (default: the SSV library when loadable, then the virtual cards). */
   services?: CardServices[];
   log?: (line: string) => void;
@@ -564,6 +574,29 @@ export async function startBridge(o: BridgeOptions = {}): Promise<Bridge> {
         const entry = onPad ? 'pad' : 'typed';
         const epoch = cardSessions.epoch(c);
         try {
+          if (!onPad) {
+            // The last try is never spent on a page's word alone (issue 24 defect 5).
+            const st = await transport.withCard(r.name, (tx) => r.s.pinStatus(tx));
+            if (!st.verified && !st.blocked && st.triesLeft === 1) {
+              const asking = new AbortController();
+              const timer = setTimeout(() => asking.abort(), LAST_TRY_WAIT_MS);
+              let ok = false;
+              try {
+                ok = o.confirmLastPinTry
+                  ? await Promise.race([o.confirmLastPinTry({ origin: c.origin, reader: r.name, signal: asking.signal }).catch(() => false),
+                    new Promise<false>((res) => asking.signal.addEventListener('abort', () => res(false), { once: true }))])
+                  : false;
+              } finally {
+                clearTimeout(timer);
+                asking.abort();
+              }
+              audit.write({ event: 'pin', origin: c.origin, keyId: c.keyId, reader: r.name, outcome: ok ? 'last_try_confirmed' : 'last_try_refused', detail: entry });
+              if (!ok) {
+                throw new CardServiceError('pin_last_try',
+                  'Il ne reste qu’un essai au code porteur de cette carte : il n’a pas été tenté. Saisissez-le sur le clavier du lecteur, ou confirmez-le dans la fenêtre du pont Teletrans sur ce poste ; sinon faites débloquer la carte.');
+              }
+            }
+          }
           const res = await transport.withCard(r.name, (tx, pad) => {
             if (!onPad) return r.s.verifyPin(tx, attachment);
             if (!pad) throw new CardServiceError('bad_request', 'code porteur attendu : ce lecteur n’a pas de clavier');

@@ -39,6 +39,8 @@ export interface CardServices {
   readVitale(tx: Transmit): Promise<VitaleRead>;
   /** `pin`: ASCII digits. The implementation wipes every buffer it copies the PIN into. */
   verifyPin(tx: Transmit, pin: Uint8Array): Promise<PinResult>;
+  /** The CPS PIN's state without trying it (VERIFY without data): tries left, -1 while verified. */
+  pinStatus(tx: Transmit): Promise<{ verified: boolean; triesLeft: number; blocked: boolean }>;
   /**
    * Same, the PIN typed on the reader's pad (PC/SC part 10): same results as `verifyPin`;
    * the pad's own outcomes reject with CardServiceError `pin_pad_*`.

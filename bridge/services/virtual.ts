@@ -101,6 +101,11 @@ export class VirtualCardServices implements CardServices {
     return { cardType: 'VITALE', serial: info.serial, ...b, validTo: info.validTo, expired: info.validTo < today(), fictitious: true };
   }
 
+  async pinStatus(tx: Transmit): Promise<{ verified: boolean; triesLeft: number; blocked: boolean }> {
+    await selectApp(tx, 'CPS');
+    return pinStatus(tx);
+  }
+
   async verifyPin(tx: Transmit, pin: Uint8Array): Promise<PinResult> {
     let block: Uint8Array | null = null;
     let apdu: Uint8Array | null = null;

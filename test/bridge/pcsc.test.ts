@@ -40,7 +40,8 @@ describe('bridge over pcscd + vpcd', () => {
     set = await makeCardSet();
     pcscd = await startPcscd();
     dir = await stateDir();
-    bridge = await startBridge({ port: 0, stateDir: dir, approve: a.hook, dev: true });
+    // The practitioner confirms a last PIN try at the bridge's terminal (session.test.ts: otherwise refused).
+    bridge = await startBridge({ port: 0, stateDir: dir, approve: a.hook, dev: true, confirmLastPinTry: async () => true });
     await waitFor(() => bridge.transport.readers().length === 2, EVENT_MS);
     slot0 = new VpcdInsertion(set.cps, pcscd.port);
     slot1 = new VpcdInsertion(set.vitale, pcscd.port + 1);
@@ -118,6 +119,7 @@ describe('bridge over pcscd + vpcd', () => {
     // A wrong PIN drops the verified state: signing is refused until the right PIN.
     await expect(c.call('cps.sign', { reader: R0, digest: digest.toString('base64url') })).rejects.toMatchObject({ code: 'pin_required' });
     expect(await c.call('cps.verifyPin', { reader: R0 }, pin('1111'))).toEqual({ ok: false, triesLeft: 1, blocked: false });
+    // The last try, confirmed at the bridge's terminal: wrong, the card blocks.
     expect(await c.call('cps.verifyPin', { reader: R0 }, pin('2222'))).toEqual({ ok: false, triesLeft: 0, blocked: true });
     expect(await c.call('cps.verifyPin', { reader: R0 }, pin('1234'))).toEqual({ ok: false, triesLeft: 0, blocked: true });
     expect((await c.call<{ blocked: boolean }>('cps.read', { reader: R0 })).blocked).toBe(true);

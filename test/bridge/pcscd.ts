@@ -37,7 +37,8 @@ async function freePortPair(): Promise<number> {
 
 function otherPcscdAlive(): number | null {
   try {
-    const pid = Number(readFileSync('/run/pcscd/pcscd.pid', 'utf8').trim());
+    // pcscd writes "PID\n\0": the digits at the start, not the whole file (NaN would hide a running daemon).
+    const pid = parseInt(/^\s*(\d+)/.exec(readFileSync('/run/pcscd/pcscd.pid', 'latin1'))?.[1] ?? '', 10);
     if (pid > 0) {
       process.kill(pid, 0);
       return pid;
@@ -114,8 +115,23 @@ export async function startPcscd(): Promise<Pcscd> {
   }
 }
 
+/** A pcscd this fixture started, left behind by a run that died (we hold the lock: nobody else's). */
+function leftoverOfOurs(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0').some((a) => a.startsWith(join(tmpdir(), 'teletrans-pcscd-')));
+  } catch {
+    return false;
+  }
+}
+
 async function launch(): Promise<Pcscd> {
-  // A pcscd outside the lock (the system's, a run of an older fixture) may hold the one socket: wait.
+  // A fixture's pcscd left by a dead run is stopped; another (the system's) holds the one socket: wait.
+  const leftover = otherPcscdAlive();
+  if (leftover !== null && leftoverOfOurs(leftover)) {
+    process.kill(leftover, 'SIGTERM');
+    for (let i = 0; i < 50 && alive(leftover); i++) await new Promise((r) => setTimeout(r, 100));
+    if (alive(leftover)) process.kill(leftover, 'SIGKILL');
+  }
   for (let waited = 0; otherPcscdAlive(); waited += 200) {
     if (waited > WAIT_MS) throw new Error(`another pcscd is running (pid ${otherPcscdAlive()}); the fixture needs its socket`);
     await new Promise((r) => setTimeout(r, 200));

@@ -36,6 +36,8 @@ describe('the bridge holds the card session (pcscd + vpcd)', () => {
   let slot0: VpcdInsertion;
   let slot1: VpcdInsertion;
   const a = approver();
+  /** The practitioner's answer at the bridge's terminal when a last PIN try is asked (none: refused). */
+  let lastTry: ((r: { origin: string; reader: string }) => Promise<boolean>) | undefined;
   let R0: string;
   let R1: string;
 
@@ -43,7 +45,8 @@ describe('the bridge holds the card session (pcscd + vpcd)', () => {
     set = await makeCardSet();
     pcscd = await startPcscd();
     [R0, R1] = pcscd.readers;
-    bridge = await startBridge({ port: 0, stateDir: await stateDir(), approve: a.hook, allowedOrigins: [APP_ORIGIN, OTHER_ORIGIN] });
+    bridge = await startBridge({ port: 0, stateDir: await stateDir(), approve: a.hook, allowedOrigins: [APP_ORIGIN, OTHER_ORIGIN],
+      confirmLastPinTry: (r) => (lastTry ? lastTry(r) : Promise.resolve(false)) });
     await waitFor(() => bridge.transport.readers().length === 2, 10_000);
     slot0 = new VpcdInsertion(set.cps, pcscd.port);
     slot1 = new VpcdInsertion(set.vitale, pcscd.port + 1);
@@ -380,5 +383,29 @@ describe('the bridge holds the card session (pcscd + vpcd)', () => {
     const text = readFileSync(bridge.audit.path, 'utf8');
     expect(text).not.toContain(first.toString('base64url'));
     expect(text).not.toContain(asNonce);
+  });
+
+  it('the last PIN try is never spent on the page’s word: refused without reaching the card, tried once the practitioner confirms at the bridge', async () => {
+    const { c } = await pairedClient(bridge.url, a);
+    // A fresh buffer each time: the client wipes the PIN it sent.
+    const wrong = (): Uint8Array => new TextEncoder().encode('0000');
+    expect(await c.verifyPin(R0, wrong())).toMatchObject({ ok: false, triesLeft: 2 });
+    expect(await c.verifyPin(R0, wrong())).toMatchObject({ ok: false, triesLeft: 1 });
+    // The page types a third PIN: not sent to the card (the right one, even), a French way on.
+    await expect(c.verifyPin(R0, PIN())).rejects.toMatchObject({ code: 'pin_last_try', message: expect.stringContaining('clavier du lecteur') });
+    expect(await cardPinState(c)).toBe(1);
+    expect(bridge.audit.read().filter((e) => e.event === 'pin' && e.outcome === 'last_try_refused')).toHaveLength(1);
+    // The practitioner says no at the terminal: still not tried.
+    const asked: string[] = [];
+    lastTry = async (r) => (asked.push(`${r.origin} ${r.reader}`), false);
+    await expect(c.verifyPin(R0, PIN())).rejects.toMatchObject({ code: 'pin_last_try' });
+    expect(await cardPinState(c)).toBe(1);
+    // Yes at the terminal: tried, and the right PIN gives the card its three tries back.
+    lastTry = async (r) => (asked.push(`${r.origin} ${r.reader}`), true);
+    expect(await c.verifyPin(R0, PIN())).toEqual({ ok: true, triesLeft: 3 });
+    expect(asked).toEqual([`${APP_ORIGIN} ${R0}`, `${APP_ORIGIN} ${R0}`]);
+    expect(bridge.audit.read().filter((e) => e.event === 'pin' && e.outcome === 'last_try_confirmed')).toHaveLength(1);
+    lastTry = undefined;
+    c.close();
   });
 });

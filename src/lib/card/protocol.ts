@@ -64,6 +64,12 @@ export type CardErrorCode =
   /** This session was locked (`session.lock`): the PIN must be verified again in it. */
   | 'session_locked'
   | 'pin_blocked'
+  /**
+   * One PIN try left: a PIN typed in the page is not tried on the page's word alone (it could
+   * block the card); the practitioner confirms it where the page cannot answer for them (the
+   * bridge's terminal), or types it on a PIN pad (docs/adr/0017).
+   */
+  | 'pin_last_try'
   | 'card_error'
   | 'unsupported'
   | 'bad_request'

@@ -263,6 +263,24 @@ export const bridgeCommand: Command = {
         ctx.err(ok ? 'Appairage accepté.\n' : 'Appairage refusé.\n');
         return ok;
       },
+      confirmLastPinTry: async ({ origin, reader, signal }) => {
+        lines.length = 0;
+        ctx.err(`\nDernier essai du code porteur de la CPS (${reader}) demandé par ${origin}.\nUn code faux bloquerait la carte. Est-ce bien vous qui venez de le saisir ? Tapez « oui » pour le tenter, autre chose pour refuser : `);
+        const over = new Promise<null>((r) => {
+          if (signal.aborted) r(null);
+          signal.addEventListener('abort', () => r(null), { once: true });
+        });
+        const line = await Promise.race([nextLine(), over]);
+        if (line === null) {
+          waiter = null;
+          ctx.err('\nPas de réponse : le dernier essai n’a pas été tenté.\n');
+          return false;
+        }
+        const answer = line.trim().toLowerCase();
+        const ok = answer === 'oui' || answer === 'o';
+        ctx.err(ok ? 'Dernier essai autorisé.\n' : 'Dernier essai refusé : la carte n’a rien reçu.\n');
+        return ok;
+      },
     });
     ctx.err(`Pont Teletrans à l'écoute sur ${bridge.url} (${bridge.transport.kind === 'simulated' ? 'cartes simulées' : 'PC/SC'}).\n`);
     ctx.err(`SSV : ${bridge.ssv.reason}.\nÉtat : ${dir}\n`);
