@@ -4,7 +4,7 @@
  * reopened and after the relay's retention prune (≥ 12 months), holding no client address;
  * the client's pseudonym is made under the store's own key, the same after a restart.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -14,6 +14,7 @@ import { createDirectoryEndpoint, makeConfig } from '../../src/lib/server/direct
 import { durableAuditSink, loadPseudonymKey, pseudonymKeyId, pseudonymise } from '../../src/lib/server/directory/audit';
 import { DEFAULTS } from '../../src/lib/server/relay/config';
 import { SqliteStore } from '../../src/lib/server/relay/store/sqlite';
+import { directoryTrailStore } from '../../src/lib/server/directory/trail-store';
 import { pkitsDir } from '../pki/pkits-data';
 
 const APP = 'http://127.0.0.1:5999';
@@ -108,5 +109,48 @@ describe('directory audit in the relay store', () => {
     expect(res.status).toBe(200);
     await sink.flush();
     expect(errors).toEqual(['disk full']);
+  });
+
+  it('without a relay, the trail goes to an embedded SQLite file of its own: kept across a restart with the same pseudonyms, pruned past the retention', async () => {
+    const file = join(dir, 'no-relay', 'directory-audit.sqlite');
+    const noRelay = async (): Promise<null> => null;
+    const trail = directoryTrailStore(noRelay, file);
+    await loadPseudonymKey(trail);
+    const keyId = pseudonymKeyId();
+    const pseudonym = pseudonymise(CLIENT_ADDRESS);
+    const sink = durableAuditSink(trail, { stdout: null });
+    const endpoint = createDirectoryEndpoint({ config: () => makeConfig({ allow: `127.0.0.1:${port}`, rate: { burst: 100, perMinute: 100 } }), audit: sink });
+    const url = new URL('/api/directory/fetch', APP);
+    url.searchParams.append('url', `http://127.0.0.1:${port}/ca.crt`);
+    expect((await endpoint.GET({ request: new Request(url, { headers: { origin: APP } }), url, getClientAddress: () => CLIENT_ADDRESS })).status).toBe(200);
+    await sink.flush();
+    // The same store for every call: opened once.
+    expect(await trail()).toBe(await trail());
+    const store = (await trail()) as SqliteStore;
+    await store.audit({ at: Date.now() - DEFAULTS.auditRetentionMs - DAY, actor: null, action: 'directory.fetch', detail: { status: 200 } });
+    await store.close();
+
+    // A restart: a new store over the same file; the old row pruned at open, ours kept, the same key.
+    const again = directoryTrailStore(noRelay, file);
+    await loadPseudonymKey(again);
+    expect([pseudonymKeyId(), pseudonymise(CLIENT_ADDRESS)]).toEqual([keyId, pseudonym]);
+    const reopened = (await again()) as SqliteStore;
+    try {
+      await expect.poll(async () => (await reopened.listAudit(10)).filter((r) => r.action === 'directory.fetch').length).toBe(1);
+      const [row] = (await reopened.listAudit(10)).filter((r) => r.action === 'directory.fetch');
+      expect(row).toMatchObject({ detail: { status: 200, keyId, client: pseudonym } });
+      expect(JSON.stringify(row)).not.toContain(CLIENT_ADDRESS);
+    } finally {
+      await reopened.close();
+    }
+    // With a relay, its store is used and no file is made.
+    const relayFile = join(dir, 'unused', 'directory-audit.sqlite');
+    const relayStore = new SqliteStore(join(dir, 'relay2.sqlite'));
+    try {
+      expect(await directoryTrailStore(async () => relayStore, relayFile)()).toBe(relayStore);
+      expect(existsSync(relayFile)).toBe(false);
+    } finally {
+      await relayStore.close();
+    }
   });
 });

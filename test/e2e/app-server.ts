@@ -6,6 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../browser/harness';
@@ -97,15 +98,18 @@ export interface RunningApp {
 export async function startApp(serverDir: string, env: NodeJS.ProcessEnv = {}): Promise<RunningApp> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
+  // The directory door's trail without a relay: a file of this server's own, not ./data.
+  const trail = mkdtempSync(join(tmpdir(), 'teletrans-e2e-trail-'));
   const child: ChildProcess = spawn(process.execPath, [serverDir], {
     cwd: REPO_ROOT,
-    env: productionEnv({ ...env, HOST: '127.0.0.1', PORT: String(port), ORIGIN: url }),
+    env: productionEnv({ TELETRANS_DIRECTORY_AUDIT_SQLITE: join(trail, 'directory-audit.sqlite'), ...env, HOST: '127.0.0.1', PORT: String(port), ORIGIN: url }),
     stdio: ['ignore', 'pipe', 'pipe']
   });
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<void>((resolveExit) => child.once('exit', () => resolveExit()));
+  void exited.then(() => rmSync(trail, { recursive: true, force: true }));
 
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) {
