@@ -46,6 +46,26 @@ it('pairs through the terminal prompt, then reads the simulated cards; refuses w
     expect(readers.map((r) => r.cardType)).toEqual(['CPS', 'VITALE']);
     const vit = await c.call<{ beneficiaries: unknown[] }>('vitale.read', { reader: readers[1]!.name });
     expect(vit.beneficiaries).toHaveLength(3);
+
+    // Two wrong PINs from the page; the third is asked on this terminal (ADR 0017).
+    const cps = readers[0]!.name;
+    const pin = (s: string): Uint8Array => new TextEncoder().encode(s);
+    expect(await c.verifyPin(cps, pin('0000'))).toMatchObject({ ok: false, triesLeft: 2 });
+    expect(await c.verifyPin(cps, pin('0000'))).toMatchObject({ ok: false, triesLeft: 1 });
+    let mark = err.length;
+    const refusedTry = c.verifyPin(cps, pin('1234'));
+    await waitFor(() => err.slice(mark).includes('Dernier essai du code porteur'));
+    expect(err.slice(mark)).toContain('demandé par http://localhost:5173');
+    child.stdin.write('non\n');
+    await expect(refusedTry).rejects.toMatchObject({ code: 'pin_last_try' });
+    expect(err.slice(mark)).toContain('la carte n’a rien reçu');
+    expect((await c.call<{ pinTriesLeft: number }>('cps.read', { reader: cps })).pinTriesLeft).toBe(1);
+    mark = err.length;
+    const confirmed = c.verifyPin(cps, pin('1234'));
+    await waitFor(() => err.slice(mark).includes('Dernier essai du code porteur'));
+    child.stdin.write('oui\n');
+    expect(await confirmed).toEqual({ ok: true, triesLeft: 3 });
+    expect(err).not.toContain('1234');
     c.close();
   } finally {
     child.kill('SIGINT');

@@ -236,6 +236,27 @@ export const bridgeCommand: Command = {
       sim.insert(names[1]!, (await makeCard('vitale'))!);
     }
 
+    /** A yes/no question on this terminal: true only for « oui » (or « o ») typed while it stands. */
+    const askYes = async (question: string, signal: AbortSignal | undefined, say: { none: string; yes: string; no: string }): Promise<boolean> => {
+      // A line typed before this question (a late answer to an expired one) answers nothing.
+      lines.length = 0;
+      ctx.err(question);
+      // Over without an answer (timeout, the page left): the next line is not taken for it.
+      const over = new Promise<null>((r) => {
+        if (signal?.aborted) r(null);
+        signal?.addEventListener('abort', () => r(null), { once: true });
+      });
+      const line = await Promise.race([nextLine(), over]);
+      if (line === null) {
+        waiter = null;
+        ctx.err(say.none);
+        return false;
+      }
+      const answer = line.trim().toLowerCase();
+      const ok = answer === 'oui' || answer === 'o';
+      ctx.err(ok ? say.yes : say.no);
+      return ok;
+    };
     const bridge = await startBridge({
       port,
       transport: sim,
@@ -243,44 +264,12 @@ export const bridgeCommand: Command = {
       // No fixed list: the bridge reads allowed-origins.json at each connection.
       dev,
       log: (l) => ctx.err(`${l}\n`),
-      approve: async ({ origin, code, signal }) => {
-        // A line typed before this request (a late answer to an expired one) answers nothing.
-        lines.length = 0;
-        ctx.err(`\nDemande d'appairage de ${origin}\nCode : ${code}\nLe même code s'affiche-t-il sur la page ? Tapez « oui » pour accepter, autre chose pour refuser : `);
-        // Over without an answer (timeout, the page left): the next line is not taken for it.
-        const over = new Promise<null>((r) => {
-          if (signal?.aborted) r(null);
-          signal?.addEventListener('abort', () => r(null), { once: true });
-        });
-        const line = await Promise.race([nextLine(), over]);
-        if (line === null) {
-          waiter = null;
-          ctx.err('\nDemande d’appairage expirée ou abandonnée par la page.\n');
-          return false;
-        }
-        const answer = line.trim().toLowerCase();
-        const ok = answer === 'oui' || answer === 'o';
-        ctx.err(ok ? 'Appairage accepté.\n' : 'Appairage refusé.\n');
-        return ok;
-      },
-      confirmLastPinTry: async ({ origin, reader, signal }) => {
-        lines.length = 0;
-        ctx.err(`\nDernier essai du code porteur de la CPS (${reader}) demandé par ${origin}.\nUn code faux bloquerait la carte. Est-ce bien vous qui venez de le saisir ? Tapez « oui » pour le tenter, autre chose pour refuser : `);
-        const over = new Promise<null>((r) => {
-          if (signal.aborted) r(null);
-          signal.addEventListener('abort', () => r(null), { once: true });
-        });
-        const line = await Promise.race([nextLine(), over]);
-        if (line === null) {
-          waiter = null;
-          ctx.err('\nPas de réponse : le dernier essai n’a pas été tenté.\n');
-          return false;
-        }
-        const answer = line.trim().toLowerCase();
-        const ok = answer === 'oui' || answer === 'o';
-        ctx.err(ok ? 'Dernier essai autorisé.\n' : 'Dernier essai refusé : la carte n’a rien reçu.\n');
-        return ok;
-      },
+      approve: ({ origin, code, signal }) =>
+        askYes(`\nDemande d'appairage de ${origin}\nCode : ${code}\nLe même code s'affiche-t-il sur la page ? Tapez « oui » pour accepter, autre chose pour refuser : `, signal,
+          { none: '\nDemande d’appairage expirée ou abandonnée par la page.\n', yes: 'Appairage accepté.\n', no: 'Appairage refusé.\n' }),
+      confirmLastPinTry: ({ origin, reader, signal }) =>
+        askYes(`\nDernier essai du code porteur de la CPS (${reader}) demandé par ${origin}.\nUn code faux bloquerait la carte. Est-ce bien vous qui venez de le saisir ? Tapez « oui » pour le tenter, autre chose pour refuser : `, signal,
+          { none: '\nPas de réponse : le dernier essai n’a pas été tenté.\n', yes: 'Dernier essai autorisé.\n', no: 'Dernier essai refusé : la carte n’a rien reçu.\n' }),
     });
     ctx.err(`Pont Teletrans à l'écoute sur ${bridge.url} (${bridge.transport.kind === 'simulated' ? 'cartes simulées' : 'PC/SC'}).\n`);
     ctx.err(`SSV : ${bridge.ssv.reason}.\nÉtat : ${dir}\n`);

@@ -17,6 +17,7 @@
  */
 import { createHash } from 'node:crypto';
 import { parseEnvelopedData } from '../../cms/decrypt.js';
+import { concat } from '../../cms/der-writer.js';
 import { isCmsError } from '../../cms/index.js';
 import { formatSubject, headerValue, isSesamError, parseMessage, parseRfc5322Date, type Header } from '../../sesam/index.js';
 
@@ -133,22 +134,12 @@ export function checkOutboundProfile(raw: Uint8Array): AcceptedProfile {
  */
 function canonicalMessage(raw: Uint8Array, structure: 'single' | 'multipart', top: [string, string][], entity: [string, string][], body: { start: number; end: number }): Uint8Array {
   const b64 = bodyOf(raw, body.start, body.end);
-  if (structure === 'single') return concat(ascii(block([...top, ...entity]) + '\r\n'), b64, ascii('\r\n'));
+  if (structure === 'single') return concat([ascii(block([...top, ...entity]) + '\r\n'), b64, ascii('\r\n')]);
   // No base64 line can begin with "--": the boundary cannot occur in the body.
   const boundary = `=_relay_${createHash('sha256').update(b64).digest('hex').slice(0, 32)}`;
-  return concat(
+  return concat([
     ascii(block([...top, ['Content-Type', `multipart/mixed; boundary="${boundary}"`]]) + `\r\n--${boundary}\r\n` + block(entity) + '\r\n'),
     b64,
     ascii(`\r\n--${boundary}--\r\n`),
-  );
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  ]);
 }
