@@ -38,6 +38,7 @@ import { pageApprover, stateDir, waitFor } from '../bridge/helpers.js';
 import { pcscAvailable, startPcscd, PCSCD, VPCD_DRIVER, type Pcscd } from '../bridge/pcscd.js';
 import { startMailServers, type MailServers } from '../relay/fixtures/mail.js';
 import { buildApp, startApp, type PrivateBuild, type RunningApp } from './app-server.js';
+import { pairAndSignIn } from './practitioner.js';
 
 const AXE_PATH = createRequire(import.meta.url).resolve('axe-core');
 const POLL = { timeout: 30_000, interval: 100 };
@@ -215,16 +216,7 @@ describe('a day in the life: 30 patients on pcscd + vpcd, an hour offline, a res
 
   it('the morning, online: paired, the CPS logged in to the relay, 10 patients from 4 Vitale cards signed one by one and transmitted to Postfix', async () => {
     page = await launch();
-    await page.goto(`${app.url}/cartes`);
-    await page.getByRole('button', { name: 'Appairer ce navigateur avec le pont' }).click();
-    await expect.poll(() => page.getByText('Appairage réussi.').isVisible(), POLL).toBe(true);
-    const pin = page.getByLabel('Code porteur de la CPS');
-    await pin.fill('1234');
-    await pin.press('Enter');
-    const bar = page.getByRole('region', { name: 'Session du praticien' });
-    await expect.poll(() => bar.isVisible(), POLL).toBe(true);
-    await expect.poll(() => bar.locator('.relay').getAttribute('data-state'), POLL).toBe('connected');
-    await bar.getByLabel('Situation de facturation').selectOption('999000001');
+    await pairAndSignIn(page, app.url, '999000001');
     await page.getByRole('navigation').getByRole('link', { name: 'Facturer' }).click();
     await page.waitForURL(`${app.url}/facturer`);
     await expect.poll(() => page.getByRole('region', { name: 'Factures' }).isVisible(), POLL).toBe(true);

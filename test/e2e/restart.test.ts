@@ -18,6 +18,7 @@ import { readDemoPki } from '../../src/lib/server/demo-pki.js';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../browser/harness.js';
 import { pageApprover, stateDir } from '../bridge/helpers.js';
 import { buildApp, startApp, type PrivateBuild, type RunningApp } from './app-server.js';
+import { pairAndSignIn } from './practitioner.js';
 
 const POLL = { timeout: 20_000, interval: 100 };
 
@@ -66,16 +67,7 @@ describe('the outbox across a browser restart, offline', () => {
 
   it('closed offline with a message waiting: after the restart and the PIN it is still there; back online it is delivered once', async () => {
     page = await launch();
-    await page.goto(`${app.url}/cartes`);
-    await page.getByRole('button', { name: 'Appairer ce navigateur avec le pont' }).click();
-    await expect.poll(() => page.getByText('Appairage réussi.').isVisible(), POLL).toBe(true);
-    const pin = page.getByLabel('Code porteur de la CPS');
-    await pin.fill('1234');
-    await pin.press('Enter');
-    const bar = page.getByRole('region', { name: 'Session du praticien' });
-    await expect.poll(() => bar.isVisible(), POLL).toBe(true);
-    await expect.poll(() => bar.locator('.relay').getAttribute('data-state'), POLL).toBe('connected');
-    await bar.getByLabel('Situation de facturation').selectOption('999000001');
+    await pairAndSignIn(page, app.url, '999000001');
     await page.getByRole('navigation').getByRole('link', { name: 'Facturer' }).click();
     const group = page.getByRole('group', { name: 'Bénéficiaire (à choisir)' });
     await expect.poll(() => group.getByRole('radio').count(), POLL).toBe(3);
