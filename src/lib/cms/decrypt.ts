@@ -175,6 +175,45 @@ export function parseEnvelopedData(der: Uint8Array): Parsed {
   return { recipients, contentType, contentAlgorithm: alg.oid, keyBytes, iv, ciphertext };
 }
 
+const OUTLINE_SCRATCH_MAX = 64 * 1024 * 1024;
+let outlineScratch = new Uint8Array(0);
+
+/** The outer structure of an EnvelopedData: what a relay checks without any key. */
+export interface EnvelopedOutline {
+  /** Key-transport recipients. */
+  recipients: number;
+  /** The content-encryption algorithm (an AES-CBC OID). */
+  contentAlgorithm: string;
+}
+
+/**
+ * `parseEnvelopedData`'s verdict on an object of `length` bytes known only by its first bytes
+ * (`head`), for a relay that must not pay for decoding 75 KiB of ciphertext it never reads.
+ * The bytes past `head` stand as zeros; the answer is given only when it cannot depend on them:
+ * the ciphertext one primitive string that starts inside `head` and runs to the very end (so
+ * every enclosing length is definite and nothing follows it). Otherwise (BER indefinite
+ * lengths, a segmented ciphertext, attributes after it, a head too short, or any error) null:
+ * the caller decodes the whole object and asks `parseEnvelopedData`, which has the last word.
+ */
+export function outlineEnvelopedData(head: Uint8Array, length: number): EnvelopedOutline | null {
+  if (head.length >= length || length > OUTLINE_SCRATCH_MAX) return null;
+  // One scratch buffer, reused: allocating 75 KiB per message cost more than the parse.
+  if (outlineScratch.length < length) outlineScratch = new Uint8Array(Math.max(length, outlineScratch.length * 2));
+  const buf = outlineScratch.subarray(0, length);
+  buf.set(head);
+  buf.fill(0, head.length);
+  let parsed: Parsed;
+  try {
+    parsed = parseEnvelopedData(buf);
+  } catch {
+    return null;
+  }
+  const c = parsed.ciphertext;
+  const offset = c.byteOffset - buf.byteOffset;
+  if (c.buffer !== buf.buffer || offset > head.length || offset + c.length !== length) return null;
+  return { recipients: parsed.recipients.length, contentAlgorithm: parsed.contentAlgorithm };
+}
+
 /** PKCS #1 RSAPrivateKey → PKCS #8 PrivateKeyInfo, the only form WebCrypto imports. */
 function toPkcs8(der: Uint8Array): Uint8Array {
   const f = children(der, readRoot(der));

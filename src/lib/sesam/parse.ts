@@ -9,7 +9,7 @@
  * in the input and bounded by `ParseLimits`: no recursion past `maxDepth`, no header block
  * past `maxHeaderBytes`, so hostile input neither crashes nor hangs.
  */
-import { decodeBase64 } from './base64.js';
+import { base64Outline, decodeBase64 } from './base64.js';
 import { parseContentDescription, type ParsedDescription } from './description.js';
 import { SesamMessageError } from './errors.js';
 import { parseSubject, type ParsedSubject } from './subject.js';
@@ -78,11 +78,22 @@ export function headerValue(headers: readonly Header[], name: string): string | 
 // ---------------------------------------------------------------------------------------------
 // Bytes → text
 
-/** One char per byte: offsets in the string are offsets in the message. */
+// WHATWG's "latin1" is windows-1252: 27 of the bytes 0x80–0x9F become other characters (Node's
+// decoder keeps them, browsers' do not). Natively decoded in a tenth of the time `apply` takes.
+const windows1252 = new TextDecoder('latin1');
+const ABOVE_LATIN1 = /[^\u0000-\u00ff]/; // eslint-disable-line no-control-regex -- the whole byte range, on purpose
+
+/**
+ * One char per byte: offsets in the string are offsets in the message, and each char's code is
+ * its byte. The native decoder's answer is kept when no byte was remapped; otherwise 4 KiB
+ * chunks through `fromCharCode` (V8 runs `apply` with 32 KiB of arguments ten times slower).
+ */
 function binaryString(bytes: Uint8Array): string {
+  const fast = windows1252.decode(bytes);
+  if (fast.length === bytes.length && !ABOVE_LATIN1.test(fast)) return fast;
   let s = '';
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    s += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000) as unknown as number[]);
+  for (let i = 0; i < bytes.length; i += 0x1000) {
+    s += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x1000) as unknown as number[]);
   }
   return s;
 }
@@ -293,8 +304,36 @@ function collect(s: string, entity: Entity, depth: number, limits: ParseLimits, 
   }
 }
 
+/** A message read without decoding its file: what a relay needs to check it and forward it. */
+export type ParsedMessageOutline = Omit<ParsedMessage, 'attachment'> & {
+  /** Length of the decoded file. */
+  attachmentLength: number;
+  /** Its first bytes (`headBytes` asked, fewer if the file is shorter). */
+  attachmentHead: Uint8Array;
+};
+
 /** Parses a message. Throws SesamMessageError on anything malformed; never anything else. */
 export function parseMessage(bytes: Uint8Array, limits: Partial<ParseLimits> = {}): ParsedMessage {
+  const { fields, bodyText } = readMessage(bytes, limits);
+  const attachment = decodeBase64(bodyText);
+  if (attachment.length === 0) throw new SesamMessageError('no_attachment', 'pièce jointe vide');
+  return { ...fields, attachment };
+}
+
+/**
+ * Same checks and errors as `parseMessage`, the base64 validated in full, but only the file's
+ * first `headBytes` decoded.
+ */
+export function parseMessageOutline(bytes: Uint8Array, headBytes: number, limits: Partial<ParseLimits> = {}): ParsedMessageOutline {
+  const { fields, bodyText } = readMessage(bytes, limits);
+  const { length, head } = base64Outline(bodyText, headBytes);
+  if (length === 0) throw new SesamMessageError('no_attachment', 'pièce jointe vide');
+  return { ...fields, attachmentLength: length, attachmentHead: head };
+}
+
+type Fields = Omit<ParsedMessage, 'attachment'>;
+
+function readMessage(bytes: Uint8Array, limits: Partial<ParseLimits>): { fields: Fields; bodyText: string } {
   const lim: ParseLimits = { ...DEFAULT_LIMITS, ...limits };
   if (bytes.length > lim.maxMessageBytes) {
     throw new SesamMessageError('message_too_large', `message trop volumineux (${bytes.length} octets, maximum ${lim.maxMessageBytes})`);
@@ -342,14 +381,11 @@ export function parseMessage(bytes: Uint8Array, limits: Partial<ParseLimits> = {
   const desc = headerValue(entity.headers, 'Content-Description');
   if (desc === undefined) throw new SesamMessageError('missing_header', 'en-tête obligatoire absent : Content-Description', 'Content-Description');
 
-  const attachment = decodeBase64(s.slice(entity.bodyStart, entity.bodyEnd));
-  if (attachment.length === 0) throw new SesamMessageError('no_attachment', 'pièce jointe vide');
-
   const disposition = headerValue(entity.headers, 'Content-Disposition');
   const filename = (disposition !== undefined ? parseParams(disposition.slice(disposition.indexOf(';') + 1 || disposition.length)).get('filename') : undefined) ??
     contentType.params.get('name');
 
-  const parsed: ParsedMessage = {
+  const fields: Fields = {
     headers: top.headers,
     entityHeaders: entity.headers,
     date: values.Date ?? '',
@@ -362,11 +398,10 @@ export function parseMessage(bytes: Uint8Array, limits: Partial<ParseLimits> = {
     contentType: headerValue(entity.headers, 'Content-Type') ?? '',
     transferEncoding: cte,
     description: parseContentDescription(desc),
-    attachment,
     otherParts: walk.others,
     nestedMultipart: walk.nested,
     entityBody: { start: entity.bodyStart, end: entity.bodyEnd },
   };
-  if (filename !== undefined && filename !== '') parsed.filename = filename;
-  return parsed;
+  if (filename !== undefined && filename !== '') fields.filename = filename;
+  return { fields, bodyText: s.slice(entity.bodyStart, entity.bodyEnd) };
 }

@@ -15,11 +15,9 @@
  * and the one entity (its content headers and its base64 text, verbatim): any other header, a
  * preamble or an epilogue is dropped, never delivered.
  */
-import { createHash } from 'node:crypto';
-import { parseEnvelopedData } from '../../cms/decrypt.js';
-import { concat } from '../../cms/der-writer.js';
+import { outlineEnvelopedData, parseEnvelopedData } from '../../cms/decrypt.js';
 import { isCmsError } from '../../cms/index.js';
-import { formatSubject, headerValue, isSesamError, parseMessage, parseRfc5322Date, type Header } from '../../sesam/index.js';
+import { formatSubject, headerValue, isSesamError, parseMessage, parseMessageOutline, parseRfc5322Date, type Header } from '../../sesam/index.js';
 
 export type ProfileReason =
   /** Not a SESAM-Vitale message at all (no EDI-consent entity, bad headers, bad base64...). */
@@ -54,6 +52,13 @@ export interface AcceptedProfile {
   canonical: Uint8Array;
 }
 
+/**
+ * Decoded bytes read of the attachment: the EnvelopedData's structure up to its ciphertext
+ * (about 300 bytes per RSA-2048 recipient) fits for a lot of up to five recipients; more are checked by the whole decode.
+ */
+const OUTLINE_HEAD_BYTES = 2048;
+const BOUNDARY = '=_teletrans_relay_lot';
+
 /** Visible ASCII and spaces/tabs only: no control byte (NUL, CR, LF, DEL...), no 8-bit byte. */
 const WELL_FORMED = /^[\x20-\x7e\t]*$/;
 const TOP = ['Date', 'From', 'To', 'Message-ID', 'Subject', 'MIME-Version'] as const;
@@ -72,7 +77,21 @@ function wellFormed(headers: readonly Header[], names: readonly string[], where:
   return kept;
 }
 
-const ascii = (text: string): Uint8Array => Uint8Array.from(text, (c) => c.charCodeAt(0));
+const ascii = (text: string): Uint8Array => Buffer.from(text, 'latin1');
+
+/**
+ * The parts end to end. Every byte is written, so the buffer need not be zeroed first: a zeroed
+ * 100 KiB allocation cost a quarter of a millisecond per message here, half the whole check.
+ */
+function join(parts: readonly Uint8Array[]): Uint8Array {
+  const out = Buffer.allocUnsafeSlow(parts.reduce((n, p) => n + p.byteLength, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.byteLength;
+  }
+  return out;
+}
 const block = (headers: readonly [string, string][]): string => headers.map(([n, v]) => `${n}: ${v}\r\n`).join('');
 
 /** The base64 text without its trailing line breaks. */
@@ -86,7 +105,7 @@ function bodyOf(raw: Uint8Array, start: number, end: number): Uint8Array {
 export function checkOutboundProfile(raw: Uint8Array): AcceptedProfile {
   let parsed;
   try {
-    parsed = parseMessage(raw, { maxMessageBytes: raw.byteLength });
+    parsed = parseMessageOutline(raw, OUTLINE_HEAD_BYTES, { maxMessageBytes: raw.byteLength });
   } catch (e) {
     if (!isSesamError(e)) throw e;
     if (e.code === 'multiple_attachments') {
@@ -115,8 +134,9 @@ export function checkOutboundProfile(raw: Uint8Array): AcceptedProfile {
   }
   let recipients: number;
   try {
-    const env = parseEnvelopedData(parsed.attachment);
-    recipients = env.recipients.length;
+    // The outer structure from the first bytes; the whole decode only where they cannot tell.
+    recipients = outlineEnvelopedData(parsed.attachmentHead, parsed.attachmentLength)?.recipients ??
+      parseEnvelopedData(parseMessage(raw, { maxMessageBytes: raw.byteLength }).attachment).recipients.length;
   } catch (e) {
     if (!isCmsError(e)) throw new ProfileError('profile-not-enveloped-data', 'the attachment is not a CMS EnvelopedData', 'cms_malformed');
     throw new ProfileError('profile-not-enveloped-data', `the attachment is not a usable CMS EnvelopedData (${e.code})`, e.code);
@@ -129,15 +149,15 @@ export function checkOutboundProfile(raw: Uint8Array): AcceptedProfile {
 
 /**
  * The message written again from what was checked: the profile's top-level fields, then the
- * entity alone (as the single part, or as the only part of a multipart/mixed whose boundary is
- * derived from the content), its base64 text copied byte for byte. Nothing else of `raw`.
+ * entity alone (as the single part, or as the only part of a multipart/mixed with a fixed boundary), its base64 text copied byte for byte. Nothing else of `raw`.
  */
 function canonicalMessage(raw: Uint8Array, structure: 'single' | 'multipart', top: [string, string][], entity: [string, string][], body: { start: number; end: number }): Uint8Array {
   const b64 = bodyOf(raw, body.start, body.end);
-  if (structure === 'single') return concat([ascii(block([...top, ...entity]) + '\r\n'), b64, ascii('\r\n')]);
-  // No base64 line can begin with "--": the boundary cannot occur in the body.
-  const boundary = `=_relay_${createHash('sha256').update(b64).digest('hex').slice(0, 32)}`;
-  return concat([
+  if (structure === 'single') return join([ascii(block([...top, ...entity]) + '\r\n'), b64, ascii('\r\n')]);
+  // No line of what follows can begin with "--" (base64 has no "-"; each header is one line
+  // that starts with its name): a fixed boundary cannot occur in the body.
+  const boundary = BOUNDARY;
+  return join([
     ascii(block([...top, ['Content-Type', `multipart/mixed; boundary="${boundary}"`]]) + `\r\n--${boundary}\r\n` + block(entity) + '\r\n'),
     b64,
     ascii(`\r\n--${boundary}--\r\n`),

@@ -10,7 +10,7 @@
  * therefore never points to a missing body. A crash between the two leaves an orphan body,
  * removed at the next start (`sweep`).
  */
-import { close as closeCb, closeSync, fstat as fstatCb, fsyncSync, mkdirSync, open as openCb, openSync, read as readCb, readdirSync, unlink as unlinkCb, unlinkSync, writeSync } from 'node:fs';
+import { close as closeCb, closeSync, fstat as fstatCb, fsync as fsyncCb, fsyncSync, mkdirSync, open as openCb, openSync, read as readCb, readdirSync, unlink as unlinkCb, unlinkSync, write as writeCb, writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -63,13 +63,7 @@ export class BodySpool {
 
   /** Writes and fsyncs a new body; the directory entry becomes durable through `durableEntries`. */
   async put(id: string, bytes: Uint8Array): Promise<void> {
-    const f = await open(this.path(id), 'wx', 0o600);
-    try {
-      await f.writeFile(bytes);
-      await f.sync();
-    } finally {
-      await f.close();
-    }
+    await this.writeNew(this.path(id), bytes);
     this.dirty = true;
     this.written++;
     this.remember(id, bytes);
@@ -167,6 +161,24 @@ export class BodySpool {
     } finally {
       this.buffers.give(read.buffer);
     }
+  }
+
+  /**
+   * Creates `path` (never over an existing file), writes `bytes` and fsyncs, by callback I/O: the
+   * promise API's FileHandle cost 0.4 ms of the event loop per body (more than the write).
+   */
+  private writeNew(path: string, bytes: Uint8Array): Promise<void> {
+    return new Promise((resolve, reject) => {
+      openCb(path, 'wx', 0o600, (e, fd) => {
+        if (e) return reject(e);
+        const done = (e2: NodeJS.ErrnoException | null): void => closeCb(fd, (e3) => (e2 ?? e3 ? reject(e2 ?? e3) : resolve()));
+        const step = (at: number): void => {
+          if (at === bytes.byteLength) return fsyncCb(fd, done);
+          writeCb(fd, bytes, at, bytes.byteLength - at, null, (e4, n) => (e4 ? done(e4) : step(at + n)));
+        };
+        step(0);
+      });
+    });
   }
 
   /** Reads a whole file into a pooled buffer (callback I/O: the cheapest); null if it does not exist. */
