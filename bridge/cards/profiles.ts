@@ -11,6 +11,7 @@ import { nirKey } from '../../src/lib/billing/beneficiary.js';
 import { generateKeyPair, createHash, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import { genKey, issueCert, type ForgeKey } from '../pki/forge.js';
+import { DEMO_CPS_POLICIES } from '../../src/lib/pki/demo/cps.js';
 import { VirtualCard, type VirtualApp } from './card.js';
 
 /** Proprietary AIDs (RID F0 = not registered, ISO 7816-5): "TTCPS" and "TTVIT". */
@@ -98,6 +99,7 @@ async function cardCert(pki: TestPki, subject: string, k: ForgeKey, usage: 'auth
     notBefore: new Date(expired ? now - 3 * 365 * DAY : now - DAY),
     notAfter: new Date(expired ? now - 2 * DAY : now + 3 * 365 * DAY),
     keyUsage: { bits: usage === 'auth' ? ['digitalSignature'] : ['nonRepudiation'], critical: true },
+    policies: [DEMO_CPS_POLICIES[usage]],
   });
 }
 

@@ -6,6 +6,7 @@
  * authentication bound by the bridge to the paired origin and the relay's nonce; all of it
  * audited with the origin.
  */
+import { DEMO_CPS_POLICIES } from '../../src/lib/pki/demo/cps.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash, createPublicKey, verify as nodeVerify } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -230,6 +231,7 @@ describe('the bridge holds the card session (pcscd + vpcd)', () => {
       origins: [APP_ORIGIN],
       anchors: [set.pki.rootDer],
       intermediates: [set.pki.caDer],
+      cardAuthentication: { issuers: [set.pki.caDer], policies: [DEMO_CPS_POLICIES.auth] },
       revocation: 'off',
       practitioners: [{ id: 'ps-fictif', certificateMatch: { rpps: set.cpsData.rpps }, from: 'ps@teletrans.test', allowedRecipients: [] }],
       smtp: {},

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { genKey, issueCert, issueCrl, pem, type ForgeKey } from '../pki/fixtures/forge.js';
 import { CrlSources, RelayApi, SqliteStore, type PractitionerConfig, type RelayConfig } from '../../src/lib/server/relay/index.js';
 import { PRACTITIONER_ADDR } from './fixtures/mail.js';
-import { ORIGIN, cpsSubject, login, makeIgcSante, relayConfig, token, type IgcSante } from './fixtures/relay.js';
+import { CARD_AUTH_POLICY, ORIGIN, cpsSubject, login, makeIgcSante, relayConfig, token, type IgcSante } from './fixtures/relay.js';
 
 const B = 'http://relay.test';
 const INTER_DN = 'CN=TEST AC IGC-SANTE ELEMENTAIRE PERSONNES,OU=IGC-SANTE TEST,O=ANS,C=FR';
@@ -38,12 +38,21 @@ function setup(extra: Partial<RelayConfig> = {}, loadedCrls?: () => Uint8Array[]
   return { api: new RelayApi(store, config, undefined, loadedCrls), store };
 }
 
-/** A card certificate under the test "personnes" CA. */
-async function card(o: { subject?: string; key?: ForgeKey; bits?: Array<'digitalSignature' | 'nonRepudiation' | 'keyEncipherment'> } = {}): Promise<{ der: Uint8Array; key: ForgeKey; serial: number }> {
+type Bit = 'digitalSignature' | 'nonRepudiation' | 'keyEncipherment';
+const EKU_SERVER_AUTH = Uint8Array.of(0x30, 0x0a, 0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x01);
+const EKU_CLIENT_AUTH = Uint8Array.of(0x30, 0x0a, 0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x02);
+
+/**
+ * A card certificate under the test "personnes" CA: by default the authentication one (its
+ * policy, digitalSignature only); each option makes it something else.
+ */
+async function card(o: { subject?: string; key?: ForgeKey; bits?: Bit[]; policies?: string[]; eku?: Uint8Array; ca?: { der: Uint8Array; key: ForgeKey } } = {}):
+  Promise<{ der: Uint8Array; key: ForgeKey; serial: number }> {
   const key = o.key ?? await genKey();
   const s = ++serial;
-  const der = await issueCert({ subject: o.subject ?? cpsSubject('899700000001'), key, issuerCert: pki.inter, signer: pki.interKey, serial: s,
-    keyUsage: { bits: o.bits ?? ['digitalSignature'], critical: true } });
+  const der = await issueCert({ subject: o.subject ?? cpsSubject('899700000001'), key, issuerCert: o.ca?.der ?? pki.inter, signer: o.ca?.key ?? pki.interKey, serial: s,
+    keyUsage: { bits: o.bits ?? ['digitalSignature'], critical: true }, policies: o.policies ?? [CARD_AUTH_POLICY],
+    ...(o.eku ? { extensions: [{ oid: '2.5.29.37', value: o.eku }] } : {}) });
   return { der, key, serial: s };
 }
 
@@ -81,8 +90,8 @@ describe('CPS-authentication profile', () => {
     writeFileSync(join(d, 'inter.pem'), pem(pki.inter));
     writeFileSync(join(d, 'inter.key'), pem(await pkcs8(pki.interKey), 'PRIVATE KEY'));
     writeFileSync(join(d, 'leaf.key'), pem(await pkcs8(key), 'PRIVATE KEY'));
-    writeFileSync(join(d, 'ext.cnf'), 'keyUsage = critical, digitalSignature\n');
-    execFileSync('openssl', ['req', '-new', '-key', join(d, 'leaf.key'), '-subj', '/C=FR/O=TEST/OU=CPS/serialNumber=899700000001/CN=FICTIF SHA1',
+    writeFileSync(join(d, 'ext.cnf'), `keyUsage = critical, digitalSignature\ncertificatePolicies = ${CARD_AUTH_POLICY}\n`);
+    execFileSync('openssl', ['req', '-new', '-key', join(d, 'leaf.key'), '-subj', '/C=FR/O=TEST/OU=CPS/CN=899700000001\\/FICTIF SHA1',
       '-out', join(d, 'leaf.csr')], { stdio: 'ignore' });
     const der = new Uint8Array(execFileSync('openssl', ['x509', '-req', '-in', join(d, 'leaf.csr'), '-CA', join(d, 'inter.pem'), '-CAkey', join(d, 'inter.key'),
       '-sha1', '-set_serial', '777', '-days', '30', '-extfile', join(d, 'ext.cnf'), '-outform', 'DER'], { stdio: ['ignore', 'pipe', 'ignore'] }));
@@ -92,9 +101,46 @@ describe('CPS-authentication profile', () => {
   });
 });
 
+describe('only the card\'s authentication certificate, as its profile defines it (issue 24 defect 2)', () => {
+  it('refuses, each with its reason, the leaves of the same anchors that are not that certificate', async () => {
+    const { api } = setup();
+    // A second CA under the same root, issuing (say) establishments' certificates.
+    const orgKey = await genKey();
+    const org = { key: orgKey, der: await issueCert({ subject: 'CN=TEST AC IGC-SANTE ELEMENTAIRE ORGANISATIONS,OU=IGC-SANTE TEST,O=ANS,C=FR', key: orgKey,
+      issuerCert: pki.root, signer: pki.rootKey, ca: true, basicConstraints: { cA: true, pathLen: 0, critical: true }, serial: 3 }) };
+    const orgCrl = await issueCrl({ issuerCert: org.der, signer: org.key });
+    const api2 = setup({ intermediates: [pki.inter, org.der], crls: [pki.rootCrl, pki.interCrl, orgCrl] }).api;
+    const cases: Array<[string, Awaited<ReturnType<typeof card>>, RelayApi, string[]]> = [
+      ['digitalSignature and nonRepudiation', await card({ bits: ['digitalSignature', 'nonRepudiation'] }), api, ['key_usage_not_authentication']],
+      ['a TLS server certificate (ECDSA-style usage, serverAuth)', await card({ subject: 'CN=899700000001/relay.example.test,C=FR', eku: EKU_SERVER_AUTH }), api, ['eku_not_client_auth']],
+      ['a TLS server certificate (RSA-style usage)', await card({ bits: ['digitalSignature', 'keyEncipherment'], eku: EKU_SERVER_AUTH, policies: ['1.2.3.4'] }), api,
+        ['key_usage_not_authentication', 'eku_not_client_auth', 'policy_not_authentication']],
+      ['another end entity of the card CA, without the authentication policy', await card({ policies: [] }), api, ['policy_not_authentication']],
+      ['the card\'s signature certificate policy', await card({ policies: ['2.25.148276281164427754648465140806896172893.1.2'] }), api, ['policy_not_authentication']],
+      ['a leaf of another CA under the same anchor, with everything else right', await card({ ca: org }), api2, ['issuer_not_card_ca']],
+    ];
+    for (const [what, c, a, reasons] of cases) {
+      expect(await refused(a, c.der, c.key), what).toEqual({ status: 401, error: 'chain', reasons });
+    }
+    // With clientAuth, the authentication certificate still logs in; its RPPS comes from its CN.
+    const ok = await card({ eku: EKU_CLIENT_AUTH });
+    const r = await login((q) => api.handle(q), ok.der, ok.key);
+    expect(r.status).toBe(200);
+    expect(((await r.json()) as { practitioner: string }).practitioner).toBe('ps1');
+  });
+
+  it('a relay that is not told what a card is does not start', () => {
+    const store = new SqliteStore(join(dir, `cfg${++n}.sqlite`));
+    const base = relayConfig(pki, { host: '127.0.0.1', port: 9, security: 'starttls' });
+    for (const cardAuthentication of [undefined, { issuers: [], policies: [CARD_AUTH_POLICY] }, { issuers: [pki.inter], policies: [] }, { issuers: [pki.inter], policies: ['not an oid'] }]) {
+      expect(() => new RelayApi(store, { ...base, cardAuthentication } as RelayConfig)).toThrow(/cardAuthentication/);
+    }
+  });
+});
+
 describe('practitioner identity', () => {
-  it('tells apart two practitioners with the same common name (RPPS in serialNumber, or issuer and serial)', async () => {
-    const homonym = (id?: string): string => `CN=DR HOMONYME CAMILLE,${id ? `SERIALNUMBER=${id},` : ''}OU=CPS,O=TEST,C=FR`;
+  it('tells apart two practitioners with the same name (RPPS before the "/" of the CN, or issuer and serial); a serialNumber attribute is not an identity', async () => {
+    const homonym = (id?: string): string => `CN=${id ? `${id}/` : ''}DR HOMONYME CAMILLE,OU=CPS,O=TEST,C=FR`;
     const a = await card({ subject: homonym('810000000001') });
     const b = await card({ subject: homonym('810000000002') });
     const c = await card({ subject: homonym() });
@@ -105,9 +151,11 @@ describe('practitioner identity', () => {
     const who = async (x: { der: Uint8Array; key: ForgeKey }): Promise<string> =>
       ((await (await login((q) => api.handle(q), x.der, x.key)).json()) as { practitioner: string }).practitioner;
     expect([await who(a), await who(b), await who(c)]).toEqual(['ps-a', 'ps-b', 'ps-c']);
-    // A homonym with neither identifier nor a configured certificate is nobody.
+    // A homonym with neither identifier nor a configured certificate is nobody, even with an RPPS in serialNumber.
     const d = await card({ subject: homonym() });
     expect((await refused(api, d.der, d.key)).status).toBe(403);
+    const e = await card({ subject: 'CN=DR HOMONYME CAMILLE,SERIALNUMBER=810000000001,OU=CPS,O=TEST,C=FR' });
+    expect((await refused(api, e.der, e.key)).status).toBe(403);
   });
 
   it('refuses configurations that match by common name or e-mail, or overlap', () => {

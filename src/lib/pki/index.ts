@@ -23,7 +23,7 @@ export { parseCrl } from './crl.js';
 export type { Cert } from './cert.js';
 export type { Crl, CrlEntry } from './crl-model.js';
 export { nameToString } from './name.js';
-export { cpsIdentity, type CpsIdentity } from './profile-cps-auth.js';
+export { cpsIdentity, type CpsIdentity, type CpsAuthenticationProfile } from './profile-cps-auth.js';
 
 const ANY_POLICY = '2.5.29.32.0';
 /** Past this many cached objects a cache is emptied: bounded memory for long-running tabs. */
@@ -170,7 +170,7 @@ export class Verifier {
     if (profile === 'sesam-vitale-attachment') {
       errors.push(...sesamAttachmentIssues(r.path, complete ? 1 : 0, input.email));
     } else if (profile === 'cps-authentication') {
-      errors.push(...cpsAuthenticationIssues(r.path, complete ? 1 : 0));
+      errors.push(...cpsAuthenticationIssues(r.path, complete ? 1 : 0, input.cpsAuthentication));
     }
     const path = await Promise.all(r.path.map((c, i) => this.entry(c, complete && i === r.path.length - 1)));
     return { valid: errors.length === 0, warnings, errors, path };

@@ -42,7 +42,11 @@ export type IssueCode =
   | 'email_mismatch'
   | 'key_type_not_rsa'
   | 'key_usage_not_authentication'
-  | 'leaf_is_ca';
+  | 'leaf_is_ca'
+  | 'eku_not_client_auth'
+  | 'policy_not_authentication'
+  | 'issuer_not_card_ca'
+  | 'profile_not_configured';
 
 export function issue(code: IssueCode, message: string, cert?: number, subject?: string): VerifyIssue {
   const i: VerifyIssue = { code, message };

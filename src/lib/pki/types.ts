@@ -2,6 +2,7 @@
  * Public contract of the certificate validation core (isomorphic: browser and Node).
  * Everything the UI, the CLI and later the CMS/relay code need goes through these types.
  */
+import type { CpsAuthenticationProfile } from './profile-cps-auth.js';
 
 /**
  * Validation profiles. `sesam-vitale-attachment` adds docs/domain/transmission.md §2–3 on top of RFC 5280;
@@ -22,6 +23,8 @@ export interface VerifyInput {
   /** Validation time; defaults to now. */
   at?: Date;
   profile?: Profile;
+  /** The card's authentication profile (issuing CAs, policy) for cps-authentication; without it every leaf is refused. */
+  cpsAuthentication?: CpsAuthenticationProfile;
   /** Expected mailbox (subjectAltName rfc822Name) for the sesam-vitale-attachment profile. */
   email?: string;
   /** RFC 5280 §6.1.1 inputs. Default: anyPolicy and all three flags false. */

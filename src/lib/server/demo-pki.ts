@@ -16,7 +16,7 @@
  */
 import { chmodSync, existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { genKey, importKey, issueCert, issueCpsCertificate, issueCrl, pem, type ForgeKey } from '../pki/demo/index.js';
+import { DEMO_CPS_POLICIES, genKey, importKey, issueCert, issueCpsCertificate, issueCrl, pem, type ForgeKey } from '../pki/demo/index.js';
 import { cpsIdentity, parseCertificate } from '../pki/index.js';
 import { MAILBOXES } from '../sesam/routing.js';
 
@@ -207,8 +207,10 @@ export async function ensureDemoPki(dir: string): Promise<DemoPki> {
   const s = JSON.parse(readFileSync(file, 'utf8')) as Saved;
   let changed = false;
   const igcCa = { der: unb64(s.caDer), key: await importKey('rsa2048', unb64(s.caKey), unb64(s.caSpki)) };
-  // A credential made before practitioners were named by RPPS (CN only): a new one, same CAs.
-  if (cpsIdentity(parseCertificate(unb64(s.leafDer))).nationalId !== DEMO_RPPS) {
+  // A credential made before practitioners were named by RPPS (CN only), or before card
+  // certificates asserted their policy (the relay now requires it): a new one, same CAs.
+  const leaf = parseCertificate(unb64(s.leafDer));
+  if (cpsIdentity(leaf).nationalId !== DEMO_RPPS || !(leaf.policies ?? []).some((p) => p.oid === DEMO_CPS_POLICIES.auth)) {
     s.leafDer = b64(await issueCredential(dir, igcCa.der, igcCa.key));
     changed = true;
   }

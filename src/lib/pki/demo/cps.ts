@@ -4,10 +4,21 @@
  * "<national id>/<NAME>" in the common name, RSA 2048, critical keyUsage
  * - `auth`: digitalSignature only — the one the relay's CPS-authentication profile accepts;
  * - `sign`: nonRepudiation only — for signing invoices, refused for logging in.
+ * Each asserts its policy (DEMO_CPS_POLICIES), as IGC-Santé's certificates assert theirs: the
+ * relay's CPS-authentication profile requires the authentication one.
  */
 import { type ForgeKey, issueCert } from './issue.js';
 
 export type CpsUsage = 'auth' | 'sign';
+
+/**
+ * The fictitious PKI's certificate policies for the card's two certificates. Not IGC-Santé's
+ * OIDs: arcs of our own under 2.25 (a UUID, ITU-T X.667), which nobody else assigns.
+ */
+export const DEMO_CPS_POLICIES: Readonly<Record<CpsUsage, string>> = {
+  auth: '2.25.148276281164427754648465140806896172893.1.1',
+  sign: '2.25.148276281164427754648465140806896172893.1.2',
+};
 
 export interface CpsCertificateSpec {
   /** The holder's national identifier (fictitious RPPS), first in the common name. */
@@ -38,5 +49,6 @@ export function issueCpsCertificate(s: CpsCertificateSpec): Promise<Uint8Array> 
     notBefore: s.notBefore,
     notAfter: s.notAfter,
     keyUsage: { bits: s.usage === 'auth' ? ['digitalSignature'] : ['nonRepudiation'], critical: true },
+    policies: [DEMO_CPS_POLICIES[s.usage]],
   });
 }

@@ -10,7 +10,7 @@
  */
 import { createHash, randomBytes, X509Certificate, verify as nodeVerify, constants } from 'node:crypto';
 import { type VerifyResult, Verifier, cpsIdentity, parseCertificate } from '../../pki/index.js';
-import { DEFAULTS, checkPractitioners, normalDn, normalSerial, type PractitionerConfig, type RelayConfig } from './config.js';
+import { DEFAULTS, checkCardAuthentication, checkPractitioners, normalDn, normalSerial, type PractitionerConfig, type RelayConfig } from './config.js';
 import type { RelayStore, SessionRecord } from './store/types.js';
 
 export class AuthError extends Error {
@@ -53,6 +53,7 @@ export class Auth {
   /** `loadedCrls`: CRLs the relay keeps fresh itself (crl-sources.ts), used beside `config.crls`. */
   constructor(private readonly store: RelayStore, private readonly config: RelayConfig, private readonly loadedCrls: () => Uint8Array[] = () => []) {
     checkPractitioners(config.practitioners);
+    checkCardAuthentication(config.cardAuthentication);
   }
 
   private crls(): Uint8Array[] {
@@ -80,6 +81,7 @@ export class Auth {
       at: new Date(now),
       revocation: this.config.revocation ?? 'require',
       profile: 'cps-authentication',
+      cpsAuthentication: this.config.cardAuthentication,
     });
   }
 

@@ -40,8 +40,8 @@ export interface MailboxConfig {
 /**
  * How a practitioner's CPS authentication certificate is recognised: by what is unique, never by
  * a common name (two practitioners may share one). `rpps`: the national identifier as the
- * certificate carries it (subject serialNumber, or "<id>/<NAME>" in the CN; see cpsIdentity in
- * src/lib/pki); or one certificate by `issuer` (RFC 4514 DN) and `serial` (hex). Both may be
+ * certificate carries it ("<id>/<NAME>" in the CN, where the card's profile puts it; see
+ * cpsIdentity in src/lib/pki); or one certificate by `issuer` (RFC 4514 DN) and `serial` (hex). Both may be
  * given: then both must match.
  */
 export interface CertificateMatch {
@@ -66,6 +66,13 @@ export interface RelayConfig {
   origins: string[];
   /** Trust: DER of the anchors, intermediates and CRLs (IGC-Santé-like). */
   anchors: Uint8Array[];
+  /**
+   * What a card's authentication certificate is (issue 24 defect 2): the CAs that issue
+   * practitioner cards (DER; IGC-Santé's "personnes" CA) and the authentication certificate's
+   * policy OIDs. Only a leaf issued by one of those CAs under one of those policies, keyUsage
+   * exactly digitalSignature, opens a session. Required: without it the relay does not start.
+   */
+  cardAuthentication: { issuers: Uint8Array[]; policies: string[] };
   intermediates?: Uint8Array[];
   crls?: Uint8Array[];
   /**
@@ -114,6 +121,14 @@ export function normalDn(dn: string): string {
  * identifier (`rpps`, or `issuer` with `serial`); the former `cn` / `email` matches are refused
  * with a message saying why (neither is unique).
  */
+/** Refuses, at start, a relay that could not tell a card from any other certificate. */
+export function checkCardAuthentication(c: RelayConfig['cardAuthentication'] | undefined): void {
+  if (!c || !Array.isArray(c.issuers) || c.issuers.length === 0 || !Array.isArray(c.policies) || c.policies.length === 0) {
+    throw new Error('relay config: cardAuthentication needs the card-issuing CAs (issuers) and the authentication policy OIDs (policies)');
+  }
+  for (const o of c.policies) if (typeof o !== 'string' || !/^[0-2](\.(0|[1-9]\d*))+$/.test(o)) throw new Error(`relay config: cardAuthentication.policies: ${JSON.stringify(o)} is not an OID`);
+}
+
 export function checkPractitioners(practitioners: readonly PractitionerConfig[]): void {
   const byRpps = new Map<string, string>();
   const byCert = new Map<string, string>();

@@ -17,6 +17,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEMO_RPPS, demoTrustBundle, ensureDemoPki, issueDemoCrls, type DemoCrls } from '../demo-pki.js';
+import { DEMO_CPS_POLICIES } from '../../pki/demo/cps.js';
 import type { RelayConfig, SmtpConfig } from './config.js';
 import { startTestPeer } from './test-peer.js';
 
@@ -82,6 +83,8 @@ export async function startDemo(dir: string, origins: string[], smtp?: SmtpConfi
     origins,
     anchors: [pki.igcRoot.der],
     intermediates: [pki.igcCa.der],
+    // The cards (the bridge's simulated CPS, the demo credential) come from this CA, under this policy.
+    cardAuthentication: { issuers: [pki.igcCa.der], policies: [DEMO_CPS_POLICIES.auth] },
     crlSources: crlFiles,
     // Re-read often: the daily re-issue must be seen well before the previous CRL expires.
     crlRefreshMs: 3600_000,

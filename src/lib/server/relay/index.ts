@@ -35,12 +35,15 @@ export interface Relay {
   stop(): Promise<void>;
 }
 
-type RawConfig = Omit<RelayConfig, 'anchors' | 'intermediates' | 'crls'> & { anchors: string[]; intermediates?: string[]; crls?: string[] };
+type RawConfig = Omit<RelayConfig, 'anchors' | 'intermediates' | 'crls' | 'cardAuthentication'> &
+  { anchors: string[]; intermediates?: string[]; crls?: string[]; cardAuthentication?: { issuers?: string[]; policies?: string[] } };
 
 export function configFromJson(text: string): RelayConfig {
   const c = JSON.parse(text) as RawConfig;
   const b = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'base64'));
-  return { ...c, anchors: c.anchors.map(b), intermediates: c.intermediates?.map(b), crls: c.crls?.map(b) };
+  const card = c.cardAuthentication;
+  return { ...c, anchors: c.anchors.map(b), intermediates: c.intermediates?.map(b), crls: c.crls?.map(b),
+    cardAuthentication: { issuers: (card?.issuers ?? []).map(b), policies: card?.policies ?? [] } };
 }
 
 export async function startRelay(config: RelayConfig, store: RelayStore, opts: { deliver?: boolean; pickupSchedule?: boolean } = {}): Promise<Relay> {
