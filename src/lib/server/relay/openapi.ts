@@ -17,7 +17,7 @@ export const openapi = {
         error: { type: 'string', description: 'stable reason code' }, detail: { type: 'string' },
         reason: { type: 'string', description: 'intake refusals (422): profile-malformed, profile-multiple-attachments, profile-not-encrypted, profile-not-enveloped-data, profile-extra-part, profile-header-malformed' },
         cause: { type: ['string', 'null'], description: 'the core parser’s code behind a profile refusal' },
-        reasons: { type: 'array', items: { type: 'string' }, description: 'certificate refusals: the pki core’s reason codes (e.g. key_usage_not_authentication, weak_key, weak_signature_algorithm, cert_revoked)' } } },
+        reasons: { type: 'array', items: { type: 'string' }, description: 'certificate refusals: the pki core’s reason codes (e.g. key_usage_not_authentication, policy_not_authentication, issuer_not_card_ca, eku_not_client_auth, weak_key, weak_signature_algorithm, cert_revoked)' } } },
       Challenge: { type: 'object', required: ['nonce', 'origin', 'expiresAt'], properties: {
         nonce: { type: 'string' }, origin: { type: 'string' }, expiresAt: { type: 'integer', description: 'ms since epoch' } } },
       TokenRequest: { type: 'object', required: ['certificate', 'nonce', 'origin', 'algorithm', 'signature'], properties: {
