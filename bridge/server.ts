@@ -36,6 +36,7 @@ import {
   SALT_PATTERN,
   sha256,
   BUSY,
+  JOURNAL_BLOCKED_MESSAGE,
 } from '../src/lib/card/protocol.js';
 import { AuditLog, ORIGINS_FILE, OriginStore, PAIRINGS_FILE, PairingStore, defaultStateDir } from './state.js';
 import { CardAbsentError, PcscTransport, SimulatedTransport, type CardTransport, type ReaderState, type Transmit } from './transport.js';
@@ -259,6 +260,8 @@ export async function startBridge(o: BridgeOptions = {}): Promise<Bridge> {
   let pairingPending = false;
   /** Who may have the CPS sign or authenticate: the bridge's own account (services/card-session.ts). */
   const cardSessions = new CardSessions<Conn>(transport, log);
+  /** Pairings (key ids) whose page reported its audit journal blocked, with the problem it named. */
+  const journalBlocked = new Map<string, string>();
   /** Per reader, the ids of the card's certificates (audit of signatures); dropped with the card. */
   const certIds = new Map<string, { auth: string; sign?: string }>();
   const auditResets = (c: Conn, readers: string[], why: string): void => {
@@ -552,9 +555,29 @@ export async function startBridge(o: BridgeOptions = {}): Promise<Bridge> {
       if (b.length !== 32) throw new CardServiceError('bad_request', 'empreinte SHA-256 attendue');
       return b;
     };
+    // A page whose journal is blocked gets no card service (issue 24 defect 4): only the readers'
+    // list, its lock, and its next report. Kept per pairing: a reconnection does not clear it.
+    const pairing = c.keyId ?? '';
+    if (journalBlocked.has(pairing) && method !== 'readers' && method !== 'session.lock' && method !== 'journal.report') {
+      throw new CardServiceError('journal_blocked', JOURNAL_BLOCKED_MESSAGE);
+    }
     switch (method) {
       case 'readers':
         return transport.readers().map(readerView);
+      case 'journal.report': {
+        const state = str(p.state, 16);
+        if (state === 'intact') {
+          if (journalBlocked.delete(pairing)) audit.write({ event: 'journal', origin: c.origin, keyId: c.keyId, outcome: 'intact' });
+          return { blocked: false };
+        }
+        const problem = str(p.problem, 40);
+        if (state !== 'blocked' || !/^[a-z_]{1,40}$/.test(problem)) throw new CardServiceError('bad_request', 'état du journal invalide');
+        if (!journalBlocked.has(pairing)) audit.write({ event: 'journal', origin: c.origin, keyId: c.keyId, outcome: 'blocked', detail: problem });
+        journalBlocked.set(pairing, problem);
+        // Nothing stays open for a blocked page: its card session locks (the PIN is no longer held).
+        auditResets(c, await cardSessions.lock(c), 'journal blocked');
+        return { blocked: true };
+      }
       case 'cps.read': {
         unlocked();
         const r = reader();

@@ -410,4 +410,39 @@ describe('the bridge holds the card session (pcscd + vpcd)', () => {
     lastTry = undefined;
     c.close();
   });
+  it('a page whose audit journal is blocked is served no card, across reconnections, until it reports the journal intact (issue 24 defect 4)', async () => {
+    const keys = new MemoryKeyStore();
+    const c = client(bridge.url, APP_ORIGIN, keys);
+    await c.pair(a.pageCode);
+    await c.connect();
+    expect(await c.verifyPin(R0, PIN())).toMatchObject({ ok: true });
+    const before = resets();
+    expect(await c.call('journal.report', { state: 'blocked', problem: 'forged' })).toEqual({ blocked: true });
+    // The session locked with it: the card nobody holds any more was reset.
+    await waitFor(() => resets() > before);
+    const refusedAll = async (x: BridgeClient): Promise<void> => {
+      for (const [method, params] of [['cps.read', { reader: R0 }], ['vitale.read', { reader: R1 }], ['card.certificates', { reader: R0 }],
+        ['cps.verifyPin', { reader: R0 }], ['card.deriveKey', { reader: R0, salt: 'c2VsLWR1LXBvc3RlLWZpY3RpZg' }]] as const) {
+        await expect(x.call(method, params), method).rejects.toMatchObject({ code: 'journal_blocked' });
+      }
+      await expect(signs(x)).rejects.toMatchObject({ code: 'journal_blocked' });
+      await expect(x.verifyPin(R0, PIN())).rejects.toMatchObject({ code: 'journal_blocked' });
+      expect((await x.call<unknown[]>('readers')).length).toBe(2);
+    };
+    await refusedAll(c);
+    await expect(c.call('journal.report', { state: 'blocked', problem: 'pas un code' })).rejects.toMatchObject({ code: 'bad_request' });
+    c.close();
+    // Another connection of the same pairing: still blocked.
+    const again = client(bridge.url, APP_ORIGIN, keys);
+    await again.connect();
+    await refusedAll(again);
+    // Reported intact (after the administrator's reset): served again, the PIN to type anew.
+    expect(await again.call('journal.report', { state: 'intact' })).toEqual({ blocked: false });
+    expect((await again.call<{ pinTriesLeft: number }>('cps.read', { reader: R0 })).pinTriesLeft).toBe(3);
+    await expect(signs(again)).rejects.toMatchObject({ code: 'pin_required' });
+    const journal = bridge.audit.read().filter((e) => e.event === 'journal');
+    expect(journal.map((e) => e.outcome)).toEqual(['blocked', 'intact']);
+    expect(journal[0]).toMatchObject({ origin: APP_ORIGIN, detail: 'forged' });
+    again.close();
+  });
 });

@@ -169,3 +169,14 @@ export async function auditMeta(): Promise<{ keys: string[]; records: number; he
       }),
   };
 }
+
+/**
+ * One garbage record among the CAs (issue 24 defect 4): bytes that are no certificate under a
+ * fingerprint of their own, as a corrupted disk or a careless edit leaves them. Reading the
+ * store back fails on it.
+ */
+export async function garbageCa(): Promise<void> {
+  const db = await openTrustDb();
+  await db.put('cas', { fingerprint: 'f'.repeat(64), der: Uint8Array.of(0x30, 0x03, 0x02, 0x01, 0x00), role: 'root', hierarchy: 'test', addedAt: 0 } as never);
+  db.close();
+}

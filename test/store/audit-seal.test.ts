@@ -152,6 +152,39 @@ describe('attacks on the stored journal, detected by the next tab', () => {
   });
 });
 
+describe('the block fails closed (issue 24 defect 4)', () => {
+  it('a tampered journal plus one garbage record: the store opens blocked, never « intact », and refuses what is sensitive', async () => {
+    const { s, page } = await journal();
+    try {
+      await page.evaluate(() => TrustPage.attacks.rewriteRecord(2));
+      await page.evaluate(() => TrustPage.attacks.garbageCa());
+      const { page: tab, integrity } = await freshTab(s);
+      expect(integrity).toMatchObject({ state: 'tampered', problem: 'forged', seq: 2 });
+      expect(await importCa(tab, b64(world.der.prodRoot))).toMatchObject({ ok: false, code: 'audit_integrity_failed' });
+      expect(await tab.evaluate(() => TrustPage.outcome(() => TrustPage.trust().certificateFor('amo_pj.test@test.rss.fr')))).toMatchObject({ ok: false, code: 'audit_integrity_failed' });
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('a garbage record alone, with an intact journal: unverifiable, blocked — at open, and in a tab already open when it reads the store again', async () => {
+    const { s, page } = await journal();
+    try {
+      await page.evaluate(() => TrustPage.attacks.garbageCa());
+      const { page: tab, integrity } = await freshTab(s);
+      expect(integrity).toMatchObject({ state: 'tampered', problem: 'unverifiable' });
+      expect(await importCa(tab, b64(world.der.prodRoot))).toMatchObject({ ok: false, code: 'audit_integrity_failed', problem: 'unverifiable' });
+      // The tab that was open: its next reload fails and latches the block (it was intact).
+      expect(await page.evaluate(() => TrustPage.trust().integrity())).toMatchObject({ state: 'intact' });
+      expect(await page.evaluate(() => TrustPage.outcome(() => TrustPage.trust().reload()))).toMatchObject({ ok: false });
+      expect(await page.evaluate(() => TrustPage.trust().integrity())).toMatchObject({ state: 'tampered', problem: 'unverifiable' });
+      expect(await importCa(page, b64(world.der.prodRoot))).toMatchObject({ ok: false, code: 'audit_integrity_failed' });
+    } finally {
+      await s.close();
+    }
+  });
+});
+
 describe('a tampered journal blocks the sensitive functions until the administrator acts', () => {
   it('refuses an import with audit_integrity_failed, then works again after the reset', async () => {
     const { s, page } = await journal();

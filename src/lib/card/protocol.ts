@@ -70,6 +70,11 @@ export type CardErrorCode =
    * bridge's terminal), or types it on a PIN pad (docs/adr/0017).
    */
   | 'pin_last_try'
+  /**
+   * The page said its audit journal is blocked (altered, missing or unverifiable: `journal.report`):
+   * the bridge serves it no card until the page reports it intact again (issue 24 defect 4).
+   */
+  | 'journal_blocked'
   | 'card_error'
   | 'unsupported'
   | 'bad_request'
@@ -82,6 +87,10 @@ export const BUSY: CardErrorCode = 'busy';
 export const BUSY_MESSAGE = 'Le pont de cartes est occupé : trop de demandes sont en cours sur cette connexion. Réessayez dans un instant.';
 /** Result of `cps.verifyPin`, typed or on the pad. */
 export type PinResult = { ok: true; triesLeft: number } | { ok: false; triesLeft: number; blocked: boolean };
+/** What `journal.report` carries: the page's audit journal as its integrity check left it. */
+export type JournalReport = { state: 'intact' } | { state: 'blocked'; problem: string };
+/** The practitioner-facing message of `journal_blocked` (French UI). */
+export const JOURNAL_BLOCKED_MESSAGE = 'Le journal d’audit de ce poste est bloqué : le pont de cartes ne sert aucune carte tant qu’un administrateur ne l’a pas réinitialisé.';
 /** Result of `session.lock`. */
 export type LockResult = { locked: true };
 /** Result of `card.authenticate`: PKCS#1 v1.5 (RS256) over `authenticationInput(origin, nonce)`. */

@@ -55,9 +55,12 @@ export class TrustService {
     const k = await ctx.store.auditKey();
     ctx.latch.key = k.key;
     ctx.latch.journal = k.check?.journal;
-    await ctx.reload();
-    // The whole journal is verified once at open; commits then check the sealed head.
+    // The whole journal is verified once at open, before the rest of the store is read: its
+    // verdict must not depend on records that may not even load. Commits then check the head.
     await ctx.latch.check(k);
+    // A store that cannot be read back latches the block (context.reload) and the service opens
+    // blocked (issue 24 defect 4): the pages say so instead of running on nothing.
+    await ctx.reload().catch(() => undefined);
     if (ctx.conf.crlSlot === undefined && ctx.latch.state.state === 'intact') {
       const slot = drawCrlSlot(ctx.random, ctx.conf.crlWindowStart, ctx.conf.crlWindowEnd);
       await writeSettings(ctx, { crlSlot: slot }, 'system');

@@ -9,7 +9,7 @@ import { derived, get, writable, type Readable } from 'svelte/store';
 import { BridgeClient, BridgeError, type PairingKeyStore, type SocketLike } from './client.js';
 import { IdbKeyStore } from './key-store.js';
 import { watchInactivity, type InactivityOptions } from './inactivity.js';
-import type { PinResult } from '../../card/protocol.js';
+import type { JournalReport, PinResult } from '../../card/protocol.js';
 import {
   SHARED_LOCK_KEY, applyShared, nextLock, restoreLock, saveLock, sharedValue, type LockEvent, type LockStorage, type SessionLock,
 } from './session-lock.js';
@@ -49,6 +49,12 @@ export interface CardBridge {
    */
   verifyPin(pin?: Uint8Array): Promise<PinResult>;
   call<T = unknown>(method: string, params?: Record<string, unknown>): Promise<T>;
+  /**
+   * The page's audit journal as its integrity check left it (issue 24 defect 4): told to the
+   * bridge now if connected, and first thing at every (re)connection. While it says blocked the
+   * bridge serves no card to this pairing.
+   */
+  reportJournal(report: JournalReport): void;
 }
 
 export interface CardBridgeOptions {
@@ -157,6 +163,7 @@ export function createCardBridge(o: CardBridgeOptions = {}): CardBridge {
 
   const newClient = (): BridgeClient => new BridgeClient({ url, origin, keys, createSocket: o.createSocket });
 
+  let journal: JournalReport = { state: 'intact' };
   const upsert = (r: ReaderView): void => readers.update((rs) => [...rs.filter((x) => x.name !== r.name), r].sort((a, b) => a.name.localeCompare(b.name)));
 
   function schedule(): void {
@@ -191,6 +198,8 @@ export function createCardBridge(o: CardBridgeOptions = {}): CardBridge {
     });
     try {
       await c.connect();
+      // The journal's state before anything else: a blocked page must not be served in between.
+      await c.call('journal.report', journal);
       client = c;
       delay = o.minDelay ?? 500;
       status.set('connecté');
@@ -264,6 +273,12 @@ export function createCardBridge(o: CardBridgeOptions = {}): CardBridge {
     call(method, params = {}) {
       if (!client) return Promise.reject(new BridgeError('closed', 'pont non connecté'));
       return client.call(method, params);
+    },
+    reportJournal(report) {
+      if (report.state === journal.state && (report.state === 'intact' || (journal.state === 'blocked' && report.problem === journal.problem))) return;
+      journal = report;
+      // Connected: said now (a failure closes nothing: the next connection says it first).
+      client?.call('journal.report', report).catch(() => undefined);
     },
   };
 }

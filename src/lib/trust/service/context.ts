@@ -80,7 +80,12 @@ export class TrustContext implements TrustState {
    * snapshot never replaces a newer one, and an overtaken reload waits for the newer one.
    */
   reload(): Promise<void> {
-    const run = this.loadSnapshot(++this.reloads);
+    const run = this.loadSnapshot(++this.reloads).catch((e: unknown) => {
+      // Fail closed (issue 24 defect 4): what cannot be read back cannot be checked either; the
+      // sensitive functions block as for an altered journal, until the administrator acts.
+      this.latch.tamper({ ok: false, index: -1, problem: 'unverifiable', message: `magasin de certificats illisible (${e instanceof Error ? e.message : String(e)})` });
+      throw e;
+    });
     this.latestReload = run;
     return run;
   }
