@@ -313,7 +313,11 @@ describe('« Certificats » pages (production build)', () => {
       const [archive] = await Promise.all([page.waitForEvent('download'), confirmReset.click()]);
       expect(archive.suggestedFilename()).toMatch(/^teletrans-journal-altere-.*\.jsonl$/);
       await expect.poll(() => page.getByText('Journal intègre').isVisible(), POLL).toBe(true);
-      expect(await rows.evaluateAll((trs) => trs.map((tr) => (tr as HTMLElement).dataset.event))).toEqual(['audit.reset']);
+      // The new journal: the reset, then a seal of each trust record kept (newest first on the page).
+      const after = await rows.evaluateAll((trs) => trs.map((tr) => (tr as HTMLElement).dataset.event));
+      expect(after.at(-1)).toBe('audit.reset');
+      expect(after.length).toBeGreaterThan(1);
+      expect(new Set(after.slice(0, -1))).toEqual(new Set(['trust.seal']));
 
       // Reset: the home page and the cards page are usable again (checked after the store has
       // opened and verified the new journal: the journal page says « Journal intègre » first).

@@ -180,3 +180,60 @@ export async function garbageCa(): Promise<void> {
   await db.put('cas', { fingerprint: 'f'.repeat(64), der: Uint8Array.of(0x30, 0x03, 0x02, 0x01, 0x00), role: 'root', hierarchy: 'test', addedAt: 0 } as never);
   db.close();
 }
+
+/**
+ * Issue 24 defect 3: what a same-origin script (or anyone who lifted the key from a copy of the
+ * profile) does with the journal's own key: edits the records with `edit` (drop some, rename
+ * others), renumbers them, rechains, and reseals each record and the head under the stored key.
+ * Everything verifies as a journal; only its account of the store can disagree.
+ */
+export async function resealWithStoredKey(edit: (records: AuditRecord[]) => AuditRecord[]): Promise<void> {
+  const db = await openTrustDb();
+  const key = (await db.get('meta', 'audit-key'))!.value as CryptoKey;
+  const all = await records();
+  const first = all[0]!;
+  const edited = edit(all).map((r, i) => ({ ...r, seq: first.seq + i }));
+  const tx = db.transaction('audit', 'readwrite');
+  await tx.store.clear();
+  await tx.done;
+  db.close();
+  const resealed = await rechain(edited.map((r, i) => (i === 0 ? { ...r, prev: first.prev } : r)), (h) => hmacHex(key, h));
+  const last = resealed[resealed.length - 1]!;
+  await writeAll(resealed, await sealHead({ seq: last.seq, hash: last.hash }, key));
+}
+
+/**
+ * Replaces the stored DER of the recipient of `mailbox` with `der` (another certificate: same
+ * subject, another key), keeping the record and the fingerprint it is filed under: what lots
+ * would be encrypted to.
+ */
+export async function swapRecipientDer(mailbox: string, der: Uint8Array): Promise<void> {
+  const db = await openTrustDb();
+  const all = await db.getAll('recipients');
+  const r = all.find((x) => x.recipient === mailbox)!;
+  await db.put('recipients', { ...r, der });
+  db.close();
+}
+
+/** Files the recipient certificate of `from` under the mailbox `to` (encryption redirected). */
+export async function redirectRecipient(from: string, to: string): Promise<void> {
+  const db = await openTrustDb();
+  const all = await db.getAll('recipients');
+  const r = all.find((x) => x.recipient === from)!;
+  await db.put('recipients', { ...r, recipient: to });
+  db.close();
+}
+
+/**
+ * Deletes the journal entirely — records, key, key check, head, anchor — and the witness kept
+ * in localStorage, leaving the CAs, CRLs and recipients: a fresh « Journal vide » beside them.
+ */
+export async function deleteJournal(): Promise<void> {
+  const db = await openTrustDb();
+  const tx = db.transaction(['audit', 'meta'], 'readwrite');
+  await tx.objectStore('audit').clear();
+  for (const k of ['audit-key', 'audit-key-check', 'audit-head', 'audit-anchor', 'audit-mac-from']) await tx.objectStore('meta').delete(k);
+  await tx.done;
+  db.close();
+  for (const k of Object.keys(localStorage)) if (k.startsWith('teletrans') && k.includes('witness')) localStorage.removeItem(k);
+}

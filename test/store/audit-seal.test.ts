@@ -213,10 +213,12 @@ describe('a tampered journal blocks the sensitive functions until the administra
       expect(report.archive.trimEnd().split('\n')).toHaveLength(before.records + 1);
       expect(await tab.evaluate((text) => TrustPage.sha256HexSync(new TextEncoder().encode(text)), report.archive)).toBe(report.sha256);
 
-      // A new sealed journal whose first record says the previous one failed, with the archive's hash.
+      // A new sealed journal whose first record says the previous one failed, with the archive's
+      // hash, then a seal of each trust record kept (2 CAs and the slot setting: store-seal.ts).
       const view = await tab.evaluate(() => TrustPage.trust().auditView());
-      expect(view.integrity).toMatchObject({ ok: true, count: 1, mac: 'verified' });
-      expect(view.records[0]).toMatchObject({
+      expect(view.integrity).toMatchObject({ ok: true, count: 4, mac: 'verified' });
+      expect(view.records.slice(0, 3).map((r) => `${r.event}:${r.details?.reason}`)).toEqual(Array(3).fill('trust.seal:integrity'));
+      expect(view.records[3]).toMatchObject({
         seq: 0,
         event: 'audit.reset',
         outcome: 'success',
@@ -259,7 +261,7 @@ describe('a tampered journal blocks the sensitive functions until the administra
       expect(await other.evaluate(() => TrustPage.trust().verifyAudit())).toMatchObject({ ok: false });
       expect(await other.evaluate(() => TrustPage.outcome(() => TrustPage.trust().resetAudit({ confirm: true })))).toMatchObject({ ok: true });
       // This tab adopts the new journal once it verifies it.
-      expect(await page.evaluate(() => TrustPage.trust().verifyAudit())).toMatchObject({ ok: true, count: 1 });
+      expect(await page.evaluate(() => TrustPage.trust().verifyAudit())).toMatchObject({ ok: true, count: 4 });
       expect(await importCa(page, b64(world.der.prodRoot))).toEqual({ ok: true, value: 'stored' });
     } finally {
       await s.close();

@@ -93,8 +93,10 @@ describe('schema migrations', () => {
       const reset = await page.evaluate(() => TrustPage.outcome(() => TrustPage.trust().resetAudit({ confirm: true })));
       expect(reset).toMatchObject({ ok: true, value: { count: 3, problem: 'key_missing' } });
       await page.evaluate(() => TrustPage.trust().log({ event: 'session.open', outcome: 'success' }));
-      expect((await summary(page)).audit).toEqual({ ok: true, count: 2, mac: 'verified' });
-      expect((await summary(page)).auditEvents).toEqual(['audit.reset:success', 'session.open:success']);
+      // The new journal: the reset, a seal of each trust record kept (2 CAs, the CRL and its index,
+      // the recipient, the slot setting), then the session.
+      expect((await summary(page)).audit).toEqual({ ok: true, count: 8, mac: 'verified' });
+      expect((await summary(page)).auditEvents).toEqual(['audit.reset:success', ...Array<string>(6).fill('trust.seal:success'), 'session.open:success']);
       // The slot drawn by the old version is kept.
       expect(await page.evaluate(() => TrustPage.trust().settings().crlSlot)).toBe(600);
     } finally {
@@ -231,8 +233,8 @@ describe('audit chain in the browser', () => {
         }, n);
       await Promise.all([burst(a, 15), burst(b, 15)]);
       const st = await summary(a);
-      // 1 (slot drawn at first open) + 30.
-      expect(st.audit).toEqual({ ok: true, count: 31, mac: 'verified' });
+      // 1 (slot drawn at first open) and its seal, + 30.
+      expect(st.audit).toEqual({ ok: true, count: 32, mac: 'verified' });
     } finally {
       await s.close();
     }

@@ -217,7 +217,7 @@ describe('recipient certificates', () => {
     expect(r.trust.hierarchies()).toEqual([]);
     expect(r.trust.crls()).toEqual([]);
     expect(r.trust.recipients()[0]).toMatchObject({ state: 'obsolete', stateLabel: 'obsolète', usable: false });
-    const events = (await r.trust.auditView()).records.map((x) => `${x.event}:${x.details?.change ?? x.details?.reason ?? ''}`);
+    const events = (await r.trust.auditView()).records.filter((x) => x.event !== 'trust.seal').map((x) => `${x.event}:${x.details?.change ?? x.details?.reason ?? ''}`);
     expect(events.slice(0, 5).reverse()).toEqual([
       'ca.remove:',
       'trust-chain.change:anchor-removed',
@@ -458,7 +458,8 @@ describe('audit trail through the service', () => {
     await expect(r.trust.log({ event: 'session.close', outcome: 'success', details: { pin: '1234' } } as never)).rejects.toBeInstanceOf(AuditRefused);
     const view = await r.trust.auditView();
     expect(view.integrity).toMatchObject({ ok: true, mac: 'verified' });
-    expect(view.records.map((x) => x.event).reverse()).toEqual([
+    // Each write of a trust record also has its seal (store-seal.ts), checked in the seals' own tests.
+    expect(view.records.map((x) => x.event).filter((e) => e !== 'trust.seal').reverse()).toEqual([
       'settings.change',
       'ca.load',
       'trust-chain.change',
@@ -476,7 +477,7 @@ describe('audit trail through the service', () => {
     expect(text).not.toMatch(/"pin"|session\.close/);
     const parsed = parseJsonl(text);
     expect(parsed.records.at(-1)!.event).toBe('audit.export');
-    expect(await verifyChain(parsed.records, { head: parsed.head! })).toMatchObject({ ok: true, count: 10 });
+    expect(await verifyChain(parsed.records, { head: parsed.head! })).toMatchObject({ ok: true, count: 16 }); // the 10 above and the export, with 6 seals: the slot, 2 CAs, a CRL and its index, a recipient
   });
 
   it('logs a CA whose name holds a long number by fingerprint only, instead of failing the import', async () => {
@@ -503,7 +504,7 @@ describe('audit trail through the service', () => {
     expect(await r.trust.verifyAudit()).toMatchObject({ ok: false, index: 3, problem: 'missing' });
     raw.set(3, structuredClone(saved[3]!));
     expect(await r.trust.verifyAudit()).toMatchObject({ ok: true });
-    raw.delete(4);
+    raw.delete(Math.max(...raw.keys()));
     expect(await r.trust.verifyAudit()).toMatchObject({ ok: false, problem: 'truncated' });
   });
 
@@ -514,13 +515,15 @@ describe('audit trail through the service', () => {
       r.clock.now += 100 * DAY;
     }
     // 500 days later, the records of the first 104 days are past the 396-day retention:
-    // the slot setting and the sessions of day 0 and day 100.
+    // the slot setting and its seal, and the sessions of day 0 and day 100.
     const purged = await r.trust.purgeAudit();
-    expect(purged).toBe(3);
+    expect(purged).toBe(4);
     const view = await r.trust.auditView();
-    expect(view.anchor).toMatchObject({ seq: 2, purged: 3 });
+    expect(view.anchor).toMatchObject({ seq: 3, purged: 4 });
     expect(view.integrity).toMatchObject({ ok: true });
-    expect(view.records[0]).toMatchObject({ event: 'audit.purge', details: { count: 3, through: 2, reason: 'retention' } });
+    // The purge seals again what its removed records sealed: the slot setting, as a baseline.
+    expect(view.records[0]).toMatchObject({ event: 'trust.seal', object: { kind: 'settings', setting: 'crlSlot' }, details: { store: 'settings', reason: 'retention' } });
+    expect(view.records[1]).toMatchObject({ event: 'audit.purge', details: { count: 4, through: 3, reason: 'retention' } });
     // refresh() purges on its own period.
     r.clock.now += 300 * DAY;
     const rep = await r.trust.refresh();
@@ -553,7 +556,7 @@ describe('audit trail through the service', () => {
     expect(raced).toBe(true);
     const view = await trust.auditView();
     expect(view.integrity.ok).toBe(true);
-    expect(view.records.map((x) => x.event).reverse()).toEqual(['settings.change', 'session.lock', 'session.open']);
+    expect(view.records.map((x) => x.event).reverse()).toEqual(['settings.change', 'trust.seal', 'session.lock', 'session.open']);
     expect(ConcurrentAppendError.name).toBe('ConcurrentAppendError');
   });
 });

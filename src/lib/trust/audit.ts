@@ -49,6 +49,7 @@ export const AUDIT_EVENTS = [
   'audit.export',
   'audit.reset',
   'billing.purge',
+  'trust.seal',
 ] as const;
 export type AuditEvent = (typeof AUDIT_EVENTS)[number];
 
@@ -70,6 +71,7 @@ export const AUDIT_EVENT_LABELS: Record<AuditEvent, string> = {
   'audit.export': 'Journal exporté',
   'audit.reset': 'Journal réinitialisé (le précédent était altéré)',
   'billing.purge': 'Copies de factures purgées (3 mois)',
+  'trust.seal': 'Enregistrement du magasin scellé',
 };
 
 export const AUDIT_OUTCOMES = ['success', 'failure', 'refused', 'unchanged'] as const;
@@ -165,6 +167,10 @@ export interface AuditDetails {
   session?: string;
   /** Export format (audit.export). */
   format?: 'jsonl';
+  /** trust.seal: which store of the trust database the sealed record lives in. */
+  store?: 'cas' | 'recipients' | 'crls' | 'crlIndex' | 'settings';
+  /** trust.seal: SHA-256 of the record as stored (store-seal.ts); absent for a deletion. */
+  stored?: string;
 }
 
 export type AuditActor = 'system' | `user:${string}` | `device:${string}`;
@@ -342,6 +348,8 @@ const DETAIL_RULES: { [K in keyof Required<AuditDetails>]: DetailValidator } = {
   peer: (v) => checkFreeString('details.peer', checkPattern('details.peer', v, HOST), 260),
   session: (v) => checkPattern('details.session', v, SESSION),
   format: (v) => checkEnum('details.format', v, ['jsonl'] as const),
+  store: (v) => checkEnum('details.store', v, ['cas', 'recipients', 'crls', 'crlIndex', 'settings'] as const),
+  stored: (v) => checkPattern('details.stored', v, HEX64),
 };
 
 export function checkActor(a: unknown): AuditActor {
@@ -621,7 +629,11 @@ export type ChainProblem =
    * The store or its journal could not be opened or checked at all (a damaged record, a
    * database of another version): nothing can be verified, so everything sensitive is blocked.
    */
-  | 'unverifiable';
+  | 'unverifiable'
+  /** A trust record does not match its seal in the journal, or has none (store-seal.ts). */
+  | 'store_unsealed'
+  /** Trust data beside an empty journal: the journal was deleted. */
+  | 'journal_missing';
 
 export type ChainVerification =
   | { ok: true; count: number; firstSeq?: number; lastSeq?: number; mac: 'verified' | 'unchecked'; message: string }

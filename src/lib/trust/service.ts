@@ -57,10 +57,13 @@ export class TrustService {
     ctx.latch.journal = k.check?.journal;
     // The whole journal is verified once at open, before the rest of the store is read: its
     // verdict must not depend on records that may not even load. Commits then check the head.
-    await ctx.latch.check(k);
+    const content = await ctx.store.audit();
+    await ctx.latch.check(k, content);
     // A store that cannot be read back latches the block (context.reload) and the service opens
     // blocked (issue 24 defect 4): the pages say so instead of running on nothing.
     await ctx.reload().catch(() => undefined);
+    // Then the store against the journal's seals (issue 24 defect 3); a difference latches too.
+    await ctx.checkStore(content).catch(() => undefined);
     if (ctx.conf.crlSlot === undefined && ctx.latch.state.state === 'intact') {
       const slot = drawCrlSlot(ctx.random, ctx.conf.crlWindowStart, ctx.conf.crlWindowEnd);
       await writeSettings(ctx, { crlSlot: slot }, 'system');

@@ -19,7 +19,7 @@ import {
   planPurge,
   sealRecords,
 } from '../audit.js';
-import type { Change } from '../model.js';
+import type { AuditContent, Change } from '../model.js';
 import { DAY_MS } from '../schedule.js';
 import type { TrustContext } from './context.js';
 
@@ -63,7 +63,28 @@ export async function log(ctx: TrustContext, input: AuditInput): Promise<void> {
 }
 
 export async function verifyAudit(ctx: TrustContext): Promise<ChainVerification> {
-  return ctx.latch.check(await ctx.store.auditKey());
+  const a = await ctx.store.audit();
+  return withStore(ctx, await ctx.latch.check(await ctx.store.auditKey(), a), a);
+}
+
+/** A verified journal, then the store against its seals: the first failure is the verdict. */
+async function withStore(ctx: TrustContext, v: ChainVerification, a: AuditContent): Promise<ChainVerification> {
+  if (!v.ok) return v;
+  const latched = (): ChainVerification | undefined => {
+    const st = ctx.latch.state;
+    return st.state === 'tampered' ? { ok: false, index: -1, problem: st.problem, message: st.message } : undefined;
+  };
+  // A journal that verifies on its own, beside a store found not to match it: still a failure.
+  const st = ctx.latch.state;
+  if (st.state === 'tampered' && (st.problem === 'store_unsealed' || st.problem === 'journal_missing')) return latched()!;
+  try {
+    await ctx.checkStore(a);
+    return v;
+  } catch (e) {
+    const after = latched();
+    if (!after) throw e;
+    return after;
+  }
 }
 
 /** See TrustService.resetAudit. */
@@ -82,7 +103,10 @@ export async function resetAudit(ctx: TrustContext, opts: { confirm: boolean; ac
     const sha256 = await sha256Hex(new TextEncoder().encode(archive));
     const fresh = await newJournal(now);
     const first = await sealRecords(
-      [{ event: 'audit.reset', outcome: 'success', actor, object: { kind: 'audit', fingerprint: sha256 }, details: { reason: 'integrity', code: problem, count: a.records.length } }],
+      // The new journal starts with a seal of every trust record now stored (store-seal.ts):
+      // resetting is the administrator's act of taking the store as it is.
+      [{ event: 'audit.reset', outcome: 'success', actor, object: { kind: 'audit', fingerprint: sha256 }, details: { reason: 'integrity', code: problem, count: a.records.length } },
+        ...ctx.baseline('integrity')],
       fresh.head,
       now,
       fresh.key,
@@ -108,7 +132,7 @@ export async function resetAudit(ctx: TrustContext, opts: { confirm: boolean; ac
 
 export async function auditView(ctx: TrustContext): Promise<AuditView> {
   const a = await ctx.store.audit();
-  const integrity = await ctx.latch.check(await ctx.store.auditKey(), a);
+  const integrity = await withStore(ctx, await ctx.latch.check(await ctx.store.auditKey(), a), a);
   const records = a.records.map((r) => ({ ...r, eventLabel: AUDIT_EVENT_LABELS[r.event] ?? r.event, outcomeLabel: AUDIT_OUTCOME_LABELS[r.outcome] ?? r.outcome })).reverse();
   return a.anchor ? { records, integrity, anchor: a.anchor } : { records, integrity };
 }
@@ -133,7 +157,9 @@ export async function purgeAudit(ctx: TrustContext, now: number): Promise<number
   }
   await ctx.commit(
     [lastPurge],
-    [{ event: 'audit.purge', outcome: 'success', object: { kind: 'audit' }, details: { count: plan.remove.length, through: plan.anchor.seq, anchorHash: plan.anchor.hash, reason: 'retention' } }],
+    // The seals purged with the old records are written again: the journal still accounts for the whole store.
+    [{ event: 'audit.purge', outcome: 'success', object: { kind: 'audit' }, details: { count: plan.remove.length, through: plan.anchor.seq, anchorHash: plan.anchor.hash, reason: 'retention' } },
+      ...ctx.baseline('retention')],
     plan,
   );
   await ctx.reload();

@@ -12,10 +12,11 @@ import { Verifier } from '../../pki/index.js';
 import { type Cert, parseCertificate } from '../../pki/cert.js';
 import { type AuditActor, type AuditInput, type ChainAnchor, headSealValid, sealAnchor, sealRecords, withholdUnloggable } from '../audit.js';
 import type { Fetcher } from '../fetcher.js';
-import { type Change, ConcurrentAppendError, type CrlRecord, DEFAULT_SETTINGS, type TrustSettings, type TrustSnapshot, type TrustStorePort, settingsFrom } from '../model.js';
+import { type AuditContent, type Change, ConcurrentAppendError, type CrlRecord, DEFAULT_SETTINGS, type TrustSettings, type TrustSnapshot, type TrustStorePort, settingsFrom } from '../model.js';
 import { RevocationIndex } from '../revocation-index.js';
 import { cryptoRandom } from '../schedule.js';
 import { IntegrityLatch } from './integrity.js';
+import { type SealAccount, type SealedState, baselineInputs, noteRecords, readAccount, sealHash, sealInputs, sealProblem } from './store-seal.js';
 import { type ImportReport, type Plan, exact } from './plan.js';
 
 export interface TrustServiceDeps {
@@ -59,6 +60,10 @@ export class TrustContext implements TrustState {
   readonly certs = new Map<string, Cert>();
   /** Indexes by CRL sha256 (survive reloads while the CRL is unchanged). */
   readonly indexes = new Map<string, RevocationIndex>();
+  /** The seal hash of each index as it was read from (or written to) the store, by CRL sha256. */
+  readonly indexSeals = new Map<string, string>();
+  /** The journal's account of the trust records (store-seal.ts), as last read and since committed. */
+  private account: SealAccount | undefined;
   byIssuer = new Map<string, LoadedCrl[]>();
   private reloads = 0;
   private latestReload: Promise<void> = Promise.resolve();
@@ -106,6 +111,7 @@ export class TrustContext implements TrustState {
         if (!rec || rec.sha256 !== meta.sha256) continue; // written by a newer commit: next reload
         index = new RevocationIndex(rec.buffer);
         this.indexes.set(meta.sha256, index);
+        this.indexSeals.set(meta.sha256, sealHash('crlIndex', rec));
       }
       live.add(meta.sha256);
       const list = byIssuer.get(meta.issuerKey) ?? [];
@@ -117,11 +123,53 @@ export class TrustContext implements TrustState {
       return;
     }
     for (const k of [...this.indexes.keys()]) if (!live.has(k)) this.indexes.delete(k);
+    for (const k of [...this.indexSeals.keys()]) if (!live.has(k)) this.indexSeals.delete(k);
     this.certs.clear();
     for (const [k, v] of certs) this.certs.set(k, v);
     this.snap = snap;
     this.conf = conf;
     this.byIssuer = byIssuer;
+    await this.recheckStore();
+  }
+
+  /** The trust records as loaded, for their seals. */
+  private sealState(): SealedState {
+    return { cas: this.snap.cas, recipients: this.snap.recipients, crls: this.snap.crls, settings: this.snap.settings, indexSeals: this.indexSeals };
+  }
+
+  /**
+   * Compares the stored trust records with the journal's account of them (store-seal.ts) and
+   * latches the block on any difference. A journal from before the seals (records, none of
+   * them a seal) gets its baseline first. Called at open and whenever the journal is verified.
+   */
+  async checkStore(content?: AuditContent): Promise<void> {
+    if (this.latch.state.state !== 'intact') return;
+    const a = content ?? (await this.store.audit());
+    const account = readAccount(a.records);
+    const empty = a.records.length === 0 && !a.anchor;
+    this.account = account;
+    if (!account.sealed && !empty) {
+      await this.commit([], baselineInputs(this.sealState(), 'system', 'migration'));
+      return;
+    }
+    const p = sealProblem(this.sealState(), account, empty);
+    if (p) throw this.latch.tamper({ ok: false, index: -1, problem: p.problem, message: p.message });
+  }
+
+  /**
+   * After a reload: the records read must match the account already known (this instance's
+   * commits included); on a difference the journal is read again (another tab committed), and
+   * a difference that remains blocks.
+   */
+  private async recheckStore(): Promise<void> {
+    if (!this.account || this.latch.state.state !== 'intact') return;
+    if (!sealProblem(this.sealState(), this.account, false)) return;
+    await this.checkStore();
+  }
+
+  /** A seal for every trust record now stored (a reset's or a purge's baseline). */
+  baseline(reason: 'integrity' | 'retention'): AuditInput[] {
+    return baselineInputs(this.sealState(), 'system', reason);
   }
 
   /**
@@ -145,7 +193,9 @@ export class TrustContext implements TrustState {
     const now = this.clock();
     // The service's own events describe objects it parsed: names the trail would refuse are
     // withheld rather than failing the import. Events from other modules are checked as given.
-    const events = external ? inputs : inputs.map(withholdUnloggable);
+    const given = external ? inputs : inputs.map(withholdUnloggable);
+    // Every write of a trust record is sealed in the same commit (store-seal.ts).
+    const events = [...given, ...sealInputs(changes, given[0]?.actor ?? this.defaultActor)];
     const anchor = purge ? { remove: purge.remove, anchor: await sealAnchor(purge.anchor, key) } : undefined;
     const attempt = async (): Promise<void> => {
       for (let n = 1; ; n++) {
@@ -157,6 +207,8 @@ export class TrustContext implements TrustState {
         const sealed = await sealRecords(events, head, now, key);
         try {
           await this.store.commit(changes, anchor ? { expectHead: head, records: sealed.records, head: sealed.head, purge: anchor } : { expectHead: head, records: sealed.records, head: sealed.head });
+          if (this.account) noteRecords(this.account, sealed.records);
+          for (const c of changes) if (c.store === 'crlIndex' && 'put' in c) this.indexSeals.set(c.put.sha256, sealHash('crlIndex', c.put));
           return;
         } catch (e) {
           if (!(e instanceof ConcurrentAppendError) || n >= MAX_COMMIT_ATTEMPTS) throw e;
