@@ -10,6 +10,7 @@ import { addresses, header, headersAll, isAddress, splitHeaders } from './mime.j
 import { openapi } from './openapi.js';
 import { pickup } from './pickup.js';
 import { ProfileError, checkOutboundProfile } from './profile.js';
+import { AnchorService, RECEIPT_CONTEXT, parseAnchorRequest } from './anchor.js';
 import { RateLimiter } from './rate-limit.js';
 import type { MessageRecord, RelayStore } from './store/types.js';
 
@@ -66,8 +67,10 @@ function recipientAllowed(p: PractitionerConfig, a: string): boolean {
 export class RelayApi {
   readonly auth: Auth;
   private readonly authLimiter: RateLimiter;
+  private readonly anchors: AnchorService;
   constructor(readonly store: RelayStore, readonly config: RelayConfig, readonly worker?: DeliveryWorker, loadedCrls?: () => Uint8Array[]) {
     this.auth = new Auth(store, config, loadedCrls);
+    this.anchors = new AnchorService(store);
     this.authLimiter = new RateLimiter(config.authRateLimit ?? DEFAULTS.authRateLimit);
   }
 
@@ -104,8 +107,20 @@ export class RelayApi {
         const ended = await this.auth.logout(req.headers.get('authorization'));
         return json(200, { loggedOut: true, sessionEnded: ended });
       }
+      if (req.method === 'GET' && path === '/audit/receipt-key') {
+        return json(200, { key: await this.anchors.publicKey(), algorithm: 'ECDSA-P256-SHA256', context: RECEIPT_CONTEXT });
+      }
       const p = await this.auth.session(req.headers.get('authorization'));
       if (req.method === 'POST' && path === '/messages') return await this.intake(req, p);
+      if (req.method === 'POST' && path === '/audit/anchor') {
+        const raw = await readCapped(req, 1024);
+        if (raw === null) return problem(413, 'too-large', 'anchor request larger than 1024 bytes');
+        const body = parseAnchorRequest(parseJson(raw));
+        if (typeof body === 'string') return problem(400, 'malformed', body);
+        const a = await this.anchors.anchor(p.id, body, Date.now());
+        if (a.status === 409) return problem(409, a.reason, 'this journal does not continue the one the relay anchored for this workstation', { reason: a.reason, latest: a.latest });
+        return json(200, { outcome: a.outcome, receipt: a.receipt, signature: a.signature, latest: a.latest });
+      }
       if (req.method === 'GET' && path === '/messages') {
         return json(200, { messages: (await this.store.listMessages(p.id, 500)).map(publicMessage) });
       }

@@ -5,9 +5,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { rowToMessage, rowToReturn } from './sqlite-rows.js';
+import { anchorOf, newReceiptKey, rowToMessage, rowToReturn } from './sqlite-rows.js';
 import type {
-  AuditEvent, MessageRecord, NewMessage, NewReturn, RelayStore, ReturnRecord, SessionRecord,
+  AnchorRecord, AnchorVerdict, AuditEvent, MessageRecord, NewMessage, NewReturn, RelayStore, ReturnRecord, SessionRecord,
 } from './types.js';
 
 const SCHEMA = `
@@ -59,6 +59,17 @@ CREATE TABLE IF NOT EXISTS relay_audit (
   seq BIGSERIAL PRIMARY KEY, at BIGINT NOT NULL, actor TEXT, action TEXT NOT NULL, detail TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS relay_audit_keys (name TEXT PRIMARY KEY, key BYTEA NOT NULL, created_at BIGINT NOT NULL);
+-- Workstations' audit journal heads (issue 24 defect 3): sequence numbers and hashes, no content; append-only.
+CREATE TABLE IF NOT EXISTS relay_audit_anchors (
+  id BIGSERIAL PRIMARY KEY, device TEXT NOT NULL, journal TEXT NOT NULL, seq BIGINT NOT NULL,
+  head TEXT NOT NULL, practitioner TEXT NOT NULL, at BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS relay_audit_anchors_device ON relay_audit_anchors (device, id);
+CREATE OR REPLACE FUNCTION relay_audit_anchors_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'relay_audit_anchors is append-only'; END $$;
+DROP TRIGGER IF EXISTS relay_audit_anchors_append_only ON relay_audit_anchors;
+CREATE TRIGGER relay_audit_anchors_append_only BEFORE UPDATE OR DELETE ON relay_audit_anchors
+  FOR EACH ROW EXECUTE FUNCTION relay_audit_anchors_append_only();
 `;
 
 const MSG_COLS = `id, practitioner, idempotency_key, sha256, envelope_from, envelope_to, size, message_id, subject,
@@ -250,6 +261,35 @@ export class PostgresStore implements RelayStore {
     // Instances race on first use: the first insert wins, every instance reads it.
     await this.pool.query(`INSERT INTO relay_audit_keys (name, key, created_at) VALUES ('pseudonym', $1, $2) ON CONFLICT (name) DO NOTHING`, [randomBytes(32), Date.now()]);
     const r = await this.one(`SELECT key FROM relay_audit_keys WHERE name = 'pseudonym'`, []);
+    return new Uint8Array(r!.key as Buffer);
+  }
+
+  async anchorJournal(a: AnchorRecord, decide: (latest: AnchorRecord | null) => AnchorVerdict): Promise<{ verdict: AnchorVerdict; latest: AnchorRecord | null }> {
+    const c = await this.pool.connect();
+    try {
+      await c.query('BEGIN');
+      // One decision per device at a time, across instances.
+      await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`anchor:${a.device}`]);
+      const r = await c.query('SELECT device, journal, seq, head, practitioner, at FROM relay_audit_anchors WHERE device = $1 ORDER BY id DESC LIMIT 1', [a.device]);
+      const row = r.rows[0] as Record<string, unknown> | undefined;
+      const latest = row ? anchorOf(row) : null;
+      const verdict = decide(latest);
+      if (verdict.append) {
+        await c.query('INSERT INTO relay_audit_anchors (device, journal, seq, head, practitioner, at) VALUES ($1, $2, $3, $4, $5, $6)', [a.device, a.journal, a.seq, a.head, a.practitioner, a.at]);
+      }
+      await c.query('COMMIT');
+      return { verdict, latest };
+    } catch (e) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      throw e;
+    } finally {
+      c.release();
+    }
+  }
+
+  async receiptKey(): Promise<Uint8Array> {
+    await this.pool.query(`INSERT INTO relay_audit_keys (name, key, created_at) VALUES ('receipt', $1, $2) ON CONFLICT (name) DO NOTHING`, [newReceiptKey(), Date.now()]);
+    const r = await this.one(`SELECT key FROM relay_audit_keys WHERE name = 'receipt'`, []);
     return new Uint8Array(r!.key as Buffer);
   }
 

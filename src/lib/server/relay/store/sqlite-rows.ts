@@ -1,5 +1,6 @@
 /** Row → record converters shared by both engines (same column names). */
-import type { MessageRecord, MessageStatus, ReturnRecord } from './types.js';
+import { generateKeyPairSync } from 'node:crypto';
+import type { AnchorRecord, MessageRecord, MessageStatus, ReturnRecord } from './types.js';
 
 type Row = Record<string, unknown>;
 
@@ -40,3 +41,13 @@ export function rowToReturn(r: Row): ReturnRecord {
   };
 }
 
+
+/** A row of the anchors table (either engine). */
+export function anchorOf(r: Record<string, unknown>): AnchorRecord {
+  return { device: String(r.device), journal: String(r.journal), seq: Number(r.seq), head: String(r.head), practitioner: String(r.practitioner), at: Number(r.at) };
+}
+
+/** A new key for signing anchor receipts: ECDSA P-256, PKCS #8 DER. */
+export function newReceiptKey(): Buffer {
+  return generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'der' });
+}

@@ -20,9 +20,9 @@ import { chmodSync, close as closeFd, closeSync, fdatasync, openSync, statSync }
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type {
-  AuditEvent, MessageRecord, NewMessage, NewReturn, RelayStore, ReturnRecord, SessionRecord,
+  AnchorRecord, AnchorVerdict, AuditEvent, MessageRecord, NewMessage, NewReturn, RelayStore, ReturnRecord, SessionRecord,
 } from './types.js';
-import { rowToMessage, rowToReturn } from './sqlite-rows.js';
+import { anchorOf, newReceiptKey, rowToMessage, rowToReturn } from './sqlite-rows.js';
 import { BodySpool } from './spool.js';
 
 const SCHEMA = `
@@ -71,6 +71,14 @@ CREATE TABLE IF NOT EXISTS audit (
   seq INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, actor TEXT, action TEXT NOT NULL, detail TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS audit_keys (name TEXT PRIMARY KEY, key BLOB NOT NULL, created_at INTEGER NOT NULL);
+-- Workstations' audit journal heads (issue 24 defect 3): sequence numbers and hashes, no content; append-only.
+CREATE TABLE IF NOT EXISTS audit_anchors (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, device TEXT NOT NULL, journal TEXT NOT NULL, seq INTEGER NOT NULL,
+  head TEXT NOT NULL, practitioner TEXT NOT NULL, at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_anchors_device ON audit_anchors (device, id);
+CREATE TRIGGER IF NOT EXISTS audit_anchors_no_update BEFORE UPDATE ON audit_anchors BEGIN SELECT RAISE(ABORT, 'audit_anchors is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_anchors_no_delete BEFORE DELETE ON audit_anchors BEGIN SELECT RAISE(ABORT, 'audit_anchors is append-only'); END;
 `;
 
 type Row = Record<string, unknown>;
@@ -482,6 +490,26 @@ export class SqliteStore implements RelayStore {
       this.sql(`INSERT OR IGNORE INTO audit_keys (name, key, created_at) VALUES ('pseudonym', ?, ?)`).run(randomBytes(32), Date.now());
     });
     const r = this.sql(`SELECT key FROM audit_keys WHERE name = 'pseudonym'`).get() as Row;
+    return new Uint8Array(r.key as Buffer);
+  }
+
+  anchorJournal(a: AnchorRecord, decide: (latest: AnchorRecord | null) => AnchorVerdict): Promise<{ verdict: AnchorVerdict; latest: AnchorRecord | null }> {
+    return this.write(() => {
+      const r = this.sql('SELECT device, journal, seq, head, practitioner, at FROM audit_anchors WHERE device = ? ORDER BY id DESC LIMIT 1').get(a.device) as Row | undefined;
+      const latest = r ? anchorOf(r) : null;
+      const verdict = decide(latest);
+      if (verdict.append) {
+        this.sql('INSERT INTO audit_anchors (device, journal, seq, head, practitioner, at) VALUES (?, ?, ?, ?, ?, ?)').run(a.device, a.journal, a.seq, a.head, a.practitioner, a.at);
+      }
+      return { verdict, latest };
+    });
+  }
+
+  async receiptKey(): Promise<Uint8Array> {
+    await this.write(() => {
+      this.sql(`INSERT OR IGNORE INTO audit_keys (name, key, created_at) VALUES ('receipt', ?, ?)`).run(newReceiptKey(), Date.now());
+    });
+    const r = this.sql(`SELECT key FROM audit_keys WHERE name = 'receipt'`).get() as Row;
     return new Uint8Array(r.key as Buffer);
   }
 

@@ -88,6 +88,29 @@ export interface AuditEvent {
   detail: Record<string, unknown>;
 }
 
+/**
+ * One anchor of a workstation's audit journal (issue 24 defect 3): its sequence number and head
+ * hash at a moment, nothing of its content. Kept append-only.
+ */
+export interface AnchorRecord {
+  /** The workstation's random id (UUID). */
+  device: string;
+  /** The journal's random id (UUID, its key check's `journal`). */
+  journal: string;
+  /** Sequence number of the journal's last record (−1 for an empty journal). */
+  seq: number;
+  /** SHA-256 (hex) of that record (the head). */
+  head: string;
+  /** The relay's id of the practitioner whose session anchored it. */
+  practitioner: string;
+  at: number;
+}
+
+/** What the relay makes of an anchor against the device's latest (anchor.ts decideAnchor). */
+export type AnchorVerdict =
+  | { outcome: 'first' | 'advanced' | 'same' | 'reset'; append: boolean }
+  | { outcome: 'regressed' | 'forked' | 'journal-changed'; append: false };
+
 export interface RelayStore {
   readonly kind: 'sqlite' | 'postgres';
   /** Inserts unless (practitioner, idempotencyKey) exists; returns the stored record either way. */
@@ -144,5 +167,13 @@ export interface RelayStore {
    * instances for as long as the trail is kept. Never written to the trail itself.
    */
   auditPseudonymKey(): Promise<Uint8Array>;
+  /**
+   * Decides `a` against the device's latest anchor (`decide`) and appends it when told, in one
+   * transaction: two relay instances cannot both take a conflicting anchor. Never updates or
+   * deletes an anchor (the tables refuse it).
+   */
+  anchorJournal(a: AnchorRecord, decide: (latest: AnchorRecord | null) => AnchorVerdict): Promise<{ verdict: AnchorVerdict; latest: AnchorRecord | null }>;
+  /** The relay's key (PKCS #8, ECDSA P-256) for signing anchor receipts, made once and shared by the instances. */
+  receiptKey(): Promise<Uint8Array>;
   close(): Promise<void>;
 }
