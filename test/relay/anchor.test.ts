@@ -68,7 +68,11 @@ describe.each(engines)('%s', (_name, open, rows, exec) => {
       // A receipt whose fields were changed does not verify.
       expect(await verifies({ ...first.json, receipt: { ...(first.json.receipt as object), seq: 40 } })).toBe(false);
 
-      expect(await anchor({ device, journal, seq: 9, head: hash(9) })).toMatchObject({ status: 200, json: { outcome: 'advanced' } });
+      // Further on: the relay wants the proof that this chain passes through its latest point.
+      expect(await anchor({ device, journal, seq: 9, head: hash(9) })).toMatchObject({ status: 409, json: { reason: 'anchor-continuity', latest: { seq: 4, head: hash(4) } } });
+      // A chain rewritten before that point has another hash there.
+      expect(await anchor({ device, journal, seq: 9, head: hash(9), continuity: { seq: 4, head: hash(44) } })).toMatchObject({ status: 409, json: { reason: 'anchor-forked' } });
+      expect(await anchor({ device, journal, seq: 9, head: hash(9), continuity: { seq: 4, head: hash(4) } })).toMatchObject({ status: 200, json: { outcome: 'advanced' } });
       const same = await anchor({ device, journal, seq: 9, head: hash(9) });
       expect(same).toMatchObject({ status: 200, json: { outcome: 'same', receipt: { seq: 9 } } });
       expect(await verifies(same.json)).toBe(true);
@@ -95,7 +99,7 @@ describe.each(engines)('%s', (_name, open, rows, exec) => {
 
       // The relay's own trail: the first anchor, the reset and every refusal, without content.
       const trail = (await store.listAudit(50)).filter((e) => e.action === 'audit.anchor').map((e) => e.detail.outcome).reverse();
-      expect(trail).toEqual(['first', 'regressed', 'forked', 'journal-changed', 'journal-changed', 'reset', 'journal-changed']);
+      expect(trail).toEqual(['first', 'forked', 'regressed', 'forked', 'journal-changed', 'journal-changed', 'reset', 'journal-changed']);
 
       // The table: device, journal, sequence number, head hash, practitioner, time — nothing else.
       const kept = (await rows()).filter((r) => r.device === device);

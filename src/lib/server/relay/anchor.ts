@@ -5,9 +5,12 @@
  * in an append-only table per device, answering with a receipt it signs (ECDSA P-256). Against
  * the device's latest anchor:
  *
- * - the same journal, further on: taken (`advanced`); the same point with the same hash: `same`;
+ * - the same journal, further on, proving it passes through the latest anchored point (its
+ *   `continuity`: that record's sequence number and hash in the workstation's chain): taken
+ *   (`advanced`); without that proof, `anchor-continuity` (not a verdict: the workstation answers
+ *   with the proof for the point named); the same point with the same hash: `same`;
  * - the same journal at an earlier point (truncated, restored from an older copy): `regressed`;
- *   the same point with another hash (rewritten): `forked`;
+ *   the same point with another hash, or a proof that does not match (rewritten): `forked`;
  * - another journal: taken only as a `reset` of the latest one (the workstation names it);
  *   otherwise `journal-changed` (the journal deleted and started afresh).
  *
@@ -28,6 +31,8 @@ export interface AnchorRequest {
   head: string;
   /** The journal this one replaced by the administrator's reset (its id), if any. */
   previousJournal?: string;
+  /** The workstation's record at the relay's latest anchored point: its sequence number and hash. */
+  continuity?: { seq: number; head: string };
 }
 
 /** What the relay signs: the anchor as it took it. */
@@ -48,21 +53,31 @@ const HEX64 = /^[0-9a-f]{64}$/;
 export function parseAnchorRequest(body: unknown): AnchorRequest | string {
   if (!body || typeof body !== 'object' || Array.isArray(body)) return 'JSON object expected';
   const b = body as Record<string, unknown>;
-  for (const k of Object.keys(b)) if (!['device', 'journal', 'seq', 'head', 'previousJournal'].includes(k)) return `unexpected field ${k}`;
+  for (const k of Object.keys(b)) if (!['device', 'journal', 'seq', 'head', 'previousJournal', 'continuity'].includes(k)) return `unexpected field ${k}`;
   if (typeof b.device !== 'string' || !UUID.test(b.device)) return 'device: a UUID';
   if (typeof b.journal !== 'string' || !UUID.test(b.journal)) return 'journal: a UUID';
   if (typeof b.seq !== 'number' || !Number.isSafeInteger(b.seq) || b.seq < -1) return 'seq: an integer ≥ −1';
   if (typeof b.head !== 'string' || !HEX64.test(b.head)) return 'head: 64 lowercase hex digits';
   if (b.previousJournal !== undefined && (typeof b.previousJournal !== 'string' || !UUID.test(b.previousJournal))) return 'previousJournal: a UUID';
-  return { device: b.device, journal: b.journal, seq: b.seq, head: b.head, ...(b.previousJournal !== undefined ? { previousJournal: b.previousJournal as string } : {}) };
+  let continuity: AnchorRequest['continuity'];
+  if (b.continuity !== undefined) {
+    const c = b.continuity as Record<string, unknown> | null;
+    if (!c || typeof c !== 'object' || Object.keys(c).some((k) => k !== 'seq' && k !== 'head') || typeof c.seq !== 'number' || !Number.isSafeInteger(c.seq) || c.seq < -1 ||
+      typeof c.head !== 'string' || !HEX64.test(c.head)) return 'continuity: { seq, head }';
+    continuity = { seq: c.seq, head: c.head };
+  }
+  return { device: b.device, journal: b.journal, seq: b.seq, head: b.head, ...(b.previousJournal !== undefined ? { previousJournal: b.previousJournal as string } : {}),
+    ...(continuity ? { continuity } : {}) };
 }
 
 export function decideAnchor(latest: AnchorRecord | null, a: AnchorRequest): AnchorVerdict {
   if (!latest) return { outcome: 'first', append: true };
   if (latest.journal === a.journal) {
-    if (a.seq > latest.seq) return { outcome: 'advanced', append: true };
+    if (a.seq < latest.seq) return { outcome: 'regressed', append: false };
     if (a.seq === latest.seq) return latest.head === a.head ? { outcome: 'same', append: false } : { outcome: 'forked', append: false };
-    return { outcome: 'regressed', append: false };
+    if (!a.continuity) return { outcome: 'continuity', append: false };
+    if (a.continuity.seq !== latest.seq || a.continuity.head !== latest.head) return { outcome: 'forked', append: false };
+    return { outcome: 'advanced', append: true };
   }
   return a.previousJournal === latest.journal ? { outcome: 'reset', append: true } : { outcome: 'journal-changed', append: false };
 }
@@ -77,7 +92,7 @@ const view = (a: AnchorRecord | null): { journal: string; seq: number; head: str
 
 export type AnchorAnswer =
   | { status: 200; outcome: 'first' | 'advanced' | 'same' | 'reset'; receipt: AnchorReceipt; signature: string; latest: ReturnType<typeof view> }
-  | { status: 409; reason: 'anchor-regressed' | 'anchor-forked' | 'anchor-journal-changed'; latest: ReturnType<typeof view> };
+  | { status: 409; reason: 'anchor-regressed' | 'anchor-forked' | 'anchor-journal-changed' | 'anchor-continuity'; latest: ReturnType<typeof view> };
 
 export class AnchorService {
   private key: Promise<KeyObject> | undefined;
@@ -97,13 +112,13 @@ export class AnchorService {
   async anchor(practitioner: string, req: AnchorRequest, now: number): Promise<AnchorAnswer> {
     const record: AnchorRecord = { device: req.device, journal: req.journal, seq: req.seq, head: req.head, practitioner, at: now };
     const { verdict, latest } = await this.store.anchorJournal(record, (l) => decideAnchor(l, req));
-    if (verdict.outcome !== 'advanced' && verdict.outcome !== 'same') {
+    if (verdict.outcome !== 'advanced' && verdict.outcome !== 'same' && verdict.outcome !== 'continuity') {
       // Firsts, resets and every refusal are part of the relay's own trail (no journal content).
       await this.store.audit({ at: now, actor: practitioner, action: 'audit.anchor',
         detail: { device: req.device, outcome: verdict.outcome, seq: req.seq, latestSeq: latest?.seq ?? null, journalChanged: latest !== null && latest.journal !== req.journal } });
     }
     if (!verdict.append && verdict.outcome !== 'same') {
-      return { status: 409, reason: `anchor-${verdict.outcome}` as 'anchor-regressed' | 'anchor-forked' | 'anchor-journal-changed', latest: view(latest) };
+      return { status: 409, reason: `anchor-${verdict.outcome}` as 'anchor-regressed' | 'anchor-forked' | 'anchor-journal-changed' | 'anchor-continuity', latest: view(latest) };
     }
     const taken = verdict.outcome === 'same' ? latest! : record;
     const receipt: AnchorReceipt = { v: 1, device: taken.device, journal: taken.journal, seq: taken.seq, head: taken.head, at: taken.at, practitioner: taken.practitioner };

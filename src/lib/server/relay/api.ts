@@ -118,7 +118,10 @@ export class RelayApi {
         const body = parseAnchorRequest(parseJson(raw));
         if (typeof body === 'string') return problem(400, 'malformed', body);
         const a = await this.anchors.anchor(p.id, body, Date.now());
-        if (a.status === 409) return problem(409, a.reason, 'this journal does not continue the one the relay anchored for this workstation', { reason: a.reason, latest: a.latest });
+        if (a.status === 409) {
+          return problem(409, a.reason, a.reason === 'anchor-continuity' ? 'prove the journal passes through the latest anchored point (continuity)' : 'this journal does not continue the one the relay anchored for this workstation',
+            { reason: a.reason, latest: a.latest });
+        }
         return json(200, { outcome: a.outcome, receipt: a.receipt, signature: a.signature, latest: a.latest });
       }
       if (req.method === 'GET' && path === '/messages') {

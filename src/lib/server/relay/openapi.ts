@@ -81,7 +81,7 @@ export const openapi = {
       requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['device', 'journal', 'seq', 'head'],
         properties: { device: { type: 'string', format: 'uuid' }, journal: { type: 'string', format: 'uuid' }, seq: { type: 'integer', minimum: -1 }, head: { type: 'string', pattern: '^[0-9a-f]{64}$' }, previousJournal: { type: 'string', format: 'uuid' } } } } } },
       responses: { 200: { description: 'receipt (ECDSA P-256 over "teletrans-audit-receipt v1\\n" + canonical JSON, IEEE P1363 signature)' }, 400: errResp('malformed'),
-        409: errResp('anchor-regressed (earlier point of the same journal), anchor-forked (same point, other hash), anchor-journal-changed (another journal, not a reset of this one)') } } },
+        409: errResp('anchor-continuity (send continuity: your record at the latest anchored point), anchor-regressed (earlier point of the same journal), anchor-forked (same point or continuity with another hash), anchor-journal-changed (another journal, not a reset of this one)') } } },
     '/audit/receipt-key': { get: { summary: 'The public key (SPKI DER, base64) anchor receipts are signed with', responses: { 200: { description: 'key' } } } },
     '/returns/pickup': { post: { summary: 'Pick up returns from the mailbox now', security: bearer, responses: { 200: { description: 'counts' } } } },
     '/returns/{id}': { get: { summary: 'Raw return message', security: bearer,

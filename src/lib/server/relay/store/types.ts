@@ -109,7 +109,7 @@ export interface AnchorRecord {
 /** What the relay makes of an anchor against the device's latest (anchor.ts decideAnchor). */
 export type AnchorVerdict =
   | { outcome: 'first' | 'advanced' | 'same' | 'reset'; append: boolean }
-  | { outcome: 'regressed' | 'forked' | 'journal-changed'; append: false };
+  | { outcome: 'regressed' | 'forked' | 'journal-changed' | 'continuity'; append: false };
 
 export interface RelayStore {
   readonly kind: 'sqlite' | 'postgres';
