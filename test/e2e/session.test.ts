@@ -100,6 +100,18 @@ describe('the practitioner session (npm start’s embedded defaults)', () => {
     ]);
     await expect.poll(() => bar().locator('.relay').getAttribute('data-state'), POLL).toBe('connected');
     expect(await bar().locator('.relay').textContent()).toContain('Relais : connecté');
+    // Logged in, the app anchors its audit journal at the relay (issue 24 defect 3): the relay's
+    // signed receipt for this journal's head is kept in the trust store.
+    const receipt = (): Promise<{ seq: number; head: string } | null> => page.evaluate(() => new Promise((resolve) => {
+      const open = indexedDB.open('teletrans-trust');
+      open.onsuccess = () => {
+        const get = open.result.transaction('meta').objectStore('meta').get('audit-receipt');
+        get.onsuccess = () => { resolve((get.result?.value?.receipt as { seq: number; head: string } | undefined) ?? null); open.result.close(); };
+        get.onerror = () => resolve(null);
+      };
+      open.onerror = () => resolve(null);
+    }));
+    await expect.poll(async () => (await receipt())?.head ?? '', POLL).toMatch(/^[0-9a-f]{64}$/);
     await situation.selectOption('999000002');
     expect(await situation.inputValue()).toBe('999000002');
 

@@ -237,3 +237,23 @@ export async function deleteJournal(): Promise<void> {
   db.close();
   for (const k of Object.keys(localStorage)) if (k.startsWith('teletrans') && k.includes('witness')) localStorage.removeItem(k);
 }
+
+/** The journal as a copy of the profile holds it: records, head, anchor and the relay's last receipt. */
+export async function snapshotJournal(): Promise<{ records: AuditRecord[]; meta: Array<{ key: string; value: unknown }> }> {
+  const db = await openTrustDb();
+  const meta = (await db.getAll('meta')).filter((m) => ['audit-head', 'audit-anchor', 'audit-receipt'].includes(m.key)) as Array<{ key: string; value: unknown }>;
+  db.close();
+  return { records: await records(), meta };
+}
+
+/** Puts back a journal copied earlier (the same key: a restored older copy of the same profile). */
+export async function restoreJournal(saved: { records: AuditRecord[]; meta: Array<{ key: string; value: unknown }> }): Promise<void> {
+  const db = await openTrustDb();
+  const tx = db.transaction(['audit', 'meta'], 'readwrite');
+  await tx.objectStore('audit').clear();
+  for (const r of saved.records) await tx.objectStore('audit').put(r);
+  for (const k of ['audit-head', 'audit-anchor', 'audit-receipt']) await tx.objectStore('meta').delete(k);
+  for (const m of saved.meta) await (tx.objectStore('meta') as unknown as { put(v: unknown): Promise<unknown> }).put(m);
+  await tx.done;
+  db.close();
+}

@@ -633,7 +633,9 @@ export type ChainProblem =
   /** A trust record does not match its seal in the journal, or has none (store-seal.ts). */
   | 'store_unsealed'
   /** Trust data beside an empty journal: the journal was deleted. */
-  | 'journal_missing';
+  | 'journal_missing'
+  /** The journal does not continue what the relay anchored (or its last receipt): rewritten, truncated, replaced or restored. */
+  | 'anchor_mismatch';
 
 export type ChainVerification =
   | { ok: true; count: number; firstSeq?: number; lastSeq?: number; mac: 'verified' | 'unchecked'; message: string }

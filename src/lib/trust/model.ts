@@ -189,11 +189,35 @@ export type MetaRecord =
   /** A journal that failed verification, archived by the administrator's reset. */
   | { key: `audit-archive:${string}`; value: AuditArchive }
   | { key: 'last-purge'; value: number }
+  /** This workstation's random id at the relay's anchors (issue 24 defect 3). */
+  | { key: 'device-id'; value: string }
+  /** The relay's last signed receipt for this journal's head (service/anchor.ts). */
+  | { key: 'audit-receipt'; value: StoredReceipt }
+  /** The journal an administrator's reset replaced (its id, or `unknown` when it was gone): told to the relay. */
+  | { key: 'audit-previous-journal'; value: string }
   | { key: 'alerts-shown'; value: Record<string, number> };
 
 export type MetaKey = MetaRecord['key'];
 
 /** Meta records that load() leaves out of the snapshot (the seal, archives). */
+/** What the relay signed for an anchored head (src/lib/server/relay/anchor.ts). */
+export interface AnchorReceipt {
+  v: 1;
+  device: string;
+  journal: string;
+  seq: number;
+  head: string;
+  at: number;
+  practitioner: string;
+}
+
+/** A receipt as kept: what the relay signed, its signature, and the key it was checked with (base64). */
+export interface StoredReceipt {
+  receipt: AnchorReceipt;
+  signature: string;
+  key: string;
+}
+
 export function isPrivateMeta(key: string): boolean {
   return key === 'audit-key' || key === 'audit-key-check' || key === 'audit-mac-from' || key.startsWith('audit-archive:');
 }

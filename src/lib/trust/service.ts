@@ -17,6 +17,7 @@ import type { AuditActor, AuditInput, ChainVerification } from './audit.js';
 import type { SourceRecord, TrustSettings, TrustSnapshot, Usage } from './model.js';
 import { type Alert, drawCrlSlot } from './schedule.js';
 import * as alertOps from './service/alerts.js';
+import * as anchorOps from './service/anchor.js';
 import * as auditOps from './service/audit-log.js';
 import { TrustContext, type TrustServiceDeps } from './service/context.js';
 import * as importOps from './service/imports.js';
@@ -29,6 +30,7 @@ import * as sourceOps from './service/sources.js';
 import * as views from './service/views.js';
 
 export type { TrustServiceDeps } from './service/context.js';
+export type { AnchorBody, AnchorOutcome, AnchorPort } from './service/anchor.js';
 export { type ImportOptions, type ImportReport, expectedHierarchy, guessHierarchy } from './service/plan.js';
 export { type CaView, type CrlView, type HierarchyView, type RecipientView, type RevocationAnswer, type RevocationStatus, REASON_LABELS } from './service/views.js';
 export type { RefreshItem, RefreshOptions, RefreshReport } from './service/refresh.js';
@@ -62,8 +64,10 @@ export class TrustService {
     // A store that cannot be read back latches the block (context.reload) and the service opens
     // blocked (issue 24 defect 4): the pages say so instead of running on nothing.
     await ctx.reload().catch(() => undefined);
-    // Then the store against the journal's seals (issue 24 defect 3); a difference latches too.
+    // Then the store against the journal's seals, and the chain against the relay's last
+    // receipt (issue 24 defect 3); a difference latches too.
     await ctx.checkStore(content).catch(() => undefined);
+    await anchorOps.checkReceipt(ctx, content).catch(() => undefined);
     if (ctx.conf.crlSlot === undefined && ctx.latch.state.state === 'intact') {
       const slot = drawCrlSlot(ctx.random, ctx.conf.crlWindowStart, ctx.conf.crlWindowEnd);
       await writeSettings(ctx, { crlSlot: slot }, 'system');
@@ -285,6 +289,14 @@ export class TrustService {
   /** Verifies the whole journal now (key, check, witness, every seal); a failure blocks the service. */
   verifyAudit(): Promise<ChainVerification> {
     return auditOps.verifyAudit(this.ctx);
+  }
+
+  /**
+   * Anchors the journal's head at the relay through `port` (issue 24 defect 3): only its id,
+   * sequence number and hash leave the workstation. A refusal blocks (`anchor_mismatch`).
+   */
+  anchor(port: anchorOps.AnchorPort): Promise<anchorOps.AnchorOutcome> {
+    return anchorOps.anchorJournal(this.ctx, port);
   }
 
   /** The integrity state the service enforces. */

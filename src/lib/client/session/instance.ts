@@ -5,8 +5,39 @@ import { createPractitionerSession, type PractitionerSession } from './practitio
 
 let instance: PractitionerSession | null = null;
 
+/** How often the journal's head is anchored while the relay is reached (and at each login). */
+const ANCHOR_EVERY_MS = 5 * 60_000;
+
+/**
+ * Anchors the audit journal at the relay (issue 24 defect 3) with the session's token: at each
+ * login, then every few minutes. A refusal blocks the workstation (the trust state says so).
+ */
+async function anchorJournal(session: PractitionerSession): Promise<void> {
+  const token = session.token();
+  if (!token) return;
+  const { trust } = await import('../ui/trust/trust-state.svelte');
+  const svc = await trust.open();
+  if (!svc || svc.integrity().state !== 'intact') return;
+  const { relayAnchorPort } = await import('../relay/anchor.js');
+  await svc.anchor(relayAnchorPort(token)).catch(() => undefined);
+  trust.sync();
+}
+
 export function practitionerSession(): PractitionerSession {
-  instance ??= createPractitionerSession(cardBridge());
+  if (!instance) {
+    const session = createPractitionerSession(cardBridge());
+    instance = session;
+    let timer: ReturnType<typeof setInterval> | undefined;
+    session.relay.subscribe((r) => {
+      if (r.state === 'connected') {
+        void anchorJournal(session);
+        timer ??= typeof window !== 'undefined' ? setInterval(() => void anchorJournal(session), ANCHOR_EVERY_MS) : undefined;
+      } else if (timer !== undefined && r.state !== 'connecting') {
+        clearInterval(timer);
+        timer = undefined;
+      }
+    });
+  }
   return instance;
 }
 

@@ -21,6 +21,7 @@ import {
 } from '../audit.js';
 import type { AuditContent, Change } from '../model.js';
 import { DAY_MS } from '../schedule.js';
+import { checkReceipt } from './anchor.js';
 import type { TrustContext } from './context.js';
 
 export interface AuditRow extends AuditRecord {
@@ -76,9 +77,10 @@ async function withStore(ctx: TrustContext, v: ChainVerification, a: AuditConten
   };
   // A journal that verifies on its own, beside a store found not to match it: still a failure.
   const st = ctx.latch.state;
-  if (st.state === 'tampered' && (st.problem === 'store_unsealed' || st.problem === 'journal_missing')) return latched()!;
+  if (st.state === 'tampered' && (st.problem === 'store_unsealed' || st.problem === 'journal_missing' || st.problem === 'anchor_mismatch')) return latched()!;
   try {
     await ctx.checkStore(a);
+    await checkReceipt(ctx, a);
     return v;
   } catch (e) {
     const after = latched();
@@ -122,6 +124,8 @@ export async function resetAudit(ctx: TrustContext, opts: { confirm: boolean; ac
     latch.key = fresh.key;
     latch.journal = fresh.check.journal;
     latch.state = { state: 'intact' };
+    // Told to the relay at the next anchor: this journal replaces that one (service/anchor.ts).
+    await ctx.store.commit([{ store: 'meta', put: { key: 'audit-previous-journal', value: keys.check?.journal ?? 'unknown' } }]);
     return { archive, sha256, count: a.records.length, problem };
   };
   // Serialised with this tab's appends and, across tabs, with theirs.
