@@ -37,6 +37,7 @@ import {
   sha256,
   BUSY,
   JOURNAL_BLOCKED_MESSAGE,
+  auditResetInput,
 } from '../src/lib/card/protocol.js';
 import { AuditLog, ORIGINS_FILE, OriginStore, PAIRINGS_FILE, PairingStore, defaultStateDir } from './state.js';
 import { CardAbsentError, PcscTransport, SimulatedTransport, type CardTransport, type ReaderState, type Transmit } from './transport.js';
@@ -117,6 +118,8 @@ export function devModeFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {
  */
 /** How long the practitioner has to confirm a last PIN try; shorter than the page's wait for the answer. */
 export const LAST_TRY_WAIT_MS = 45_000;
+/** How recent the PIN must be for `journal.authorizeReset`: typed for the reset, not hours ago. */
+export const RESET_PIN_FRESH_MS = 120_000;
 
 export function effectiveOrigins(store: OriginStore, o: { explicit?: string[]; dev?: boolean } = {}): string[] {
   if (o.explicit) return o.explicit;
@@ -262,6 +265,8 @@ export async function startBridge(o: BridgeOptions = {}): Promise<Bridge> {
   const cardSessions = new CardSessions<Conn>(transport, log);
   /** Pairings (key ids) whose page reported its audit journal blocked, with the problem it named. */
   const journalBlocked = new Map<string, string>();
+  /** When each session last verified the PIN: a journal reset wants it fresh. */
+  const pinVerifiedAt = new WeakMap<Conn, number>();
   /** Per reader, the ids of the card's certificates (audit of signatures); dropped with the card. */
   const certIds = new Map<string, { auth: string; sign?: string }>();
   const auditResets = (c: Conn, readers: string[], why: string): void => {
@@ -558,7 +563,9 @@ export async function startBridge(o: BridgeOptions = {}): Promise<Bridge> {
     // A page whose journal is blocked gets no card service (issue 24 defect 4): only the readers'
     // list, its lock, and its next report. Kept per pairing: a reconnection does not clear it.
     const pairing = c.keyId ?? '';
-    if (journalBlocked.has(pairing) && method !== 'readers' && method !== 'session.lock' && method !== 'journal.report') {
+    // The administrator's reset of the journal needs the CPS and its PIN: those two only.
+    const forReset = method === 'cps.verifyPin' || method === 'journal.authorizeReset';
+    if (journalBlocked.has(pairing) && method !== 'readers' && method !== 'session.lock' && method !== 'journal.report' && !forReset) {
       throw new CardServiceError('journal_blocked', JOURNAL_BLOCKED_MESSAGE);
     }
     switch (method) {
@@ -575,6 +582,7 @@ export async function startBridge(o: BridgeOptions = {}): Promise<Bridge> {
         if (!journalBlocked.has(pairing)) audit.write({ event: 'journal', origin: c.origin, keyId: c.keyId, outcome: 'blocked', detail: problem });
         journalBlocked.set(pairing, problem);
         // Nothing stays open for a blocked page: its card session locks (the PIN is no longer held).
+        pinVerifiedAt.delete(c);
         auditResets(c, await cardSessions.lock(c), 'journal blocked');
         return { blocked: true };
       }
@@ -627,7 +635,10 @@ export async function startBridge(o: BridgeOptions = {}): Promise<Bridge> {
           });
           audit.write({ event: 'pin', origin: c.origin, keyId: c.keyId, reader: r.name, outcome: res.ok ? 'verified' : res.blocked ? 'blocked' : 'wrong', detail: entry });
           // The session now holds this card's PIN; a wrong or blocked PIN clears the card's state for all.
-          if (res.ok) await cardSessions.verified(c, r.name, epoch);
+          if (res.ok) {
+            await cardSessions.verified(c, r.name, epoch);
+            pinVerifiedAt.set(c, Date.now());
+          }
           else cardSessions.pinLost(r.name);
           return res;
         } catch (e) {
@@ -668,9 +679,29 @@ export async function startBridge(o: BridgeOptions = {}): Promise<Bridge> {
         const sig = await withSession(c, r, 'key_derivation', (tx) => r.s.authenticate(tx, r.kind, d));
         return { secret: b64u(sig) };
       }
+      case 'journal.authorizeReset': {
+        // The administrator's authorization to reset this page's journal (issue 24 defect 3): a
+        // PIN verified in this session within the last minutes, then the authentication key over
+        // an input bound to the paired origin and the journal; with the certificate that checks it.
+        const journal = str(p.journal, 36);
+        // A journal's UUID, or `none` for one whose key check is gone (trust/service/audit-log.ts).
+        if (journal !== 'none' && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(journal)) throw new CardServiceError('bad_request', 'journal invalide');
+        const r = reader();
+        if (r.kind !== 'CPS') throw new CardServiceError('bad_request', 'pas une CPS');
+        const at = pinVerifiedAt.get(c);
+        if (at === undefined || Date.now() - at > RESET_PIN_FRESH_MS) {
+          throw new CardServiceError('pin_required', 'saisissez le code porteur de la carte pour autoriser la réinitialisation');
+        }
+        const d = await sha256(await auditResetInput(c.origin, journal));
+        const sig = await withSession(c, r, 'authentication', (tx) => r.s.authenticate(tx, r.kind, d));
+        const certs = await transport.withCard(r.name, (tx) => r.s.certificates(tx, r.kind));
+        audit.write({ event: 'journal', origin: c.origin, keyId: c.keyId, reader: r.name, outcome: 'reset_authorized' });
+        return { signature: b64u(sig), certificate: b64u(certs.auth) };
+      }
       case 'session.lock': {
         // The app locked (session-lock.ts): no signature until the PIN is verified again here.
         const reset = await cardSessions.lock(c);
+        pinVerifiedAt.delete(c);
         audit.write({ event: 'session', origin: c.origin, keyId: c.keyId, outcome: 'locked' });
         auditResets(c, reset, 'locked');
         return { locked: true };

@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { VpcdInsertion } from '../../bridge/cards/vpcd.js';
 import { makeCardSet, type CardSet } from '../../bridge/cards/profiles.js';
 import { startBridge, type Bridge } from '../../bridge/server.js';
-import { atRestInput, authenticationInput } from '../../src/lib/card/protocol.js';
+import { atRestInput, auditResetInput, authenticationInput } from '../../src/lib/card/protocol.js';
 import { keyIdOf, openDataKey, seal, unseal, type KeySlot } from '../../src/lib/client/store/at-rest.js';
 import { get } from 'svelte/store';
 import WebSocket from 'ws';
@@ -422,13 +422,26 @@ describe('the bridge holds the card session (pcscd + vpcd)', () => {
     await waitFor(() => resets() > before);
     const refusedAll = async (x: BridgeClient): Promise<void> => {
       for (const [method, params] of [['cps.read', { reader: R0 }], ['vitale.read', { reader: R1 }], ['card.certificates', { reader: R0 }],
-        ['cps.verifyPin', { reader: R0 }], ['card.deriveKey', { reader: R0, salt: 'c2VsLWR1LXBvc3RlLWZpY3RpZg' }]] as const) {
+        ['card.deriveKey', { reader: R0, salt: 'c2VsLWR1LXBvc3RlLWZpY3RpZg' }]] as const) {
         await expect(x.call(method, params), method).rejects.toMatchObject({ code: 'journal_blocked' });
       }
       await expect(signs(x)).rejects.toMatchObject({ code: 'journal_blocked' });
-      await expect(x.verifyPin(R0, PIN())).rejects.toMatchObject({ code: 'journal_blocked' });
+      await expect(x.authenticate(R0, 'bm9uY2UtZHUtcmVsYWlzLWZpY3RpdmU')).rejects.toMatchObject({ code: 'journal_blocked' });
       expect((await x.call<unknown[]>('readers')).length).toBe(2);
     };
+    await refusedAll(c);
+    // The administrator's reset (issue 24 defect 3) is what a blocked page may still do: the PIN
+    // typed for it, then the card's authorization bound to this origin and journal.
+    const journal = '6f8cf916-1d64-4f4a-854e-042b48f5bf5d';
+    await expect(c.call('journal.authorizeReset', { reader: R0, journal })).rejects.toMatchObject({ code: 'pin_required' });
+    expect(await c.verifyPin(R0, PIN())).toMatchObject({ ok: true });
+    await expect(c.call('journal.authorizeReset', { reader: R0, journal: 'pas-un-journal' })).rejects.toMatchObject({ code: 'bad_request' });
+    const auth = await c.call<{ signature: string; certificate: string }>('journal.authorizeReset', { reader: R0, journal });
+    const cert = Buffer.from(auth.certificate, 'base64url');
+    const spki = createPublicKey({ key: Buffer.from(parseCertificate(cert).spki), format: 'der', type: 'spki' });
+    expect(nodeVerify('sha256', await auditResetInput(APP_ORIGIN, journal), spki, Buffer.from(auth.signature, 'base64url'))).toBe(true);
+    expect(nodeVerify('sha256', await auditResetInput(APP_ORIGIN, 'none'), spki, Buffer.from(auth.signature, 'base64url'))).toBe(false);
+    // The PIN verified for it opens nothing else while the journal is blocked.
     await refusedAll(c);
     await expect(c.call('journal.report', { state: 'blocked', problem: 'pas un code' })).rejects.toMatchObject({ code: 'bad_request' });
     c.close();
@@ -440,9 +453,9 @@ describe('the bridge holds the card session (pcscd + vpcd)', () => {
     expect(await again.call('journal.report', { state: 'intact' })).toEqual({ blocked: false });
     expect((await again.call<{ pinTriesLeft: number }>('cps.read', { reader: R0 })).pinTriesLeft).toBe(3);
     await expect(signs(again)).rejects.toMatchObject({ code: 'pin_required' });
-    const journal = bridge.audit.read().filter((e) => e.event === 'journal');
-    expect(journal.map((e) => e.outcome)).toEqual(['blocked', 'intact']);
-    expect(journal[0]).toMatchObject({ origin: APP_ORIGIN, detail: 'forged' });
+    const events = bridge.audit.read().filter((e) => e.event === 'journal');
+    expect(events.map((e) => e.outcome)).toEqual(['blocked', 'reset_authorized', 'intact']);
+    expect(events[0]).toMatchObject({ origin: APP_ORIGIN, detail: 'forged' });
     again.close();
   });
 });

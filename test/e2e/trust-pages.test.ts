@@ -22,6 +22,11 @@ import { launchChromium } from '../browser/harness';
 import { encodeDirectoryError, encodeDirectoryResponse } from '../../src/lib/trust/directory-wire';
 import { DAY, MAILBOX, URL as DIR, type World, makeWorld, nextParisWall, pemOf } from '../trust/world';
 import { buildApp, startApp, type PrivateBuild, type RunningApp } from './app-server';
+import { makeCardSet } from '../../bridge/cards/profiles';
+import { startBridge, type Bridge } from '../../bridge/server';
+import { SimulatedTransport } from '../../bridge/transport';
+import { BRIDGE_URL_KEY } from '../../src/lib/client/card/bridge-instance';
+import { pageApprover, stateDir } from '../bridge/helpers';
 
 const SHOTS = process.env.TELETRANS_SCREENSHOTS;
 /** A third recipient, fetched from the directory after its address is added in the page. */
@@ -47,10 +52,16 @@ describe('« Certificats » pages (production build)', () => {
   const files: Record<string, Buffer> = {};
   let crl2: Uint8Array;
   let other: Uint8Array;
+  /** The administrator's CPS for the journal's reset (issue 24 defect 3), through a simulated bridge. */
+  let bridge: Bridge;
+  let approvingPage: Page | undefined;
 
   beforeAll(async () => {
     [build, browser, world] = await Promise.all([buildApp(), launchChromium(), makeWorld()]);
     app = await startApp(build.server);
+    const sim = new SimulatedTransport();
+    sim.insert(sim.readers()[0]!.name, (await makeCardSet()).cps);
+    bridge = await startBridge({ port: 0, transport: sim, stateDir: await stateDir(), allowedOrigins: [app.url], approve: pageApprover(() => approvingPage!) });
     crl1At = second(world.now - 2 * 3_600_000);
     crl2At = second(world.now - 3_600_000);
     files['hierarchie-test.pem'] = Buffer.from(pemOf(world.der.testRoot) + pemOf(world.der.testInter));
@@ -66,6 +77,7 @@ describe('« Certificats » pages (production build)', () => {
 
   afterAll(async () => {
     await browser?.close();
+    await bridge?.close();
     await app?.stop();
     build?.remove();
   });
@@ -112,7 +124,14 @@ describe('« Certificats » pages (production build)', () => {
       fetched.push(url);
       await route.fulfill(url === DIR.testInterCrl ? items('crl', crl2) : url === OTHER_URL ? items('certificate', other) : notFound);
     });
+    await context.addInitScript(([key, url]) => localStorage.setItem(key, url), [BRIDGE_URL_KEY, bridge.url] as const);
     const page = await context.newPage();
+    approvingPage = page;
+    // The workstation's bridge is paired first (on the real clock; nothing is blocked yet): the
+    // administrator's card will authorize the journal's reset.
+    await page.goto(`${app.url}/cartes`);
+    await page.getByRole('button', { name: 'Appairer ce navigateur avec le pont' }).click();
+    await expect.poll(() => page.getByText('Appairage réussi.').isVisible(), POLL).toBe(true);
     // 23:00 Paris: outside the automatic CRL window, so only what the practitioner asks for runs
     // (and it runs at once); time flows normally from there.
     await page.clock.install({ time: nextParisWall(world.now, 23 * 60) });
@@ -310,6 +329,10 @@ describe('« Certificats » pages (production build)', () => {
       const confirmReset = page.getByRole('button', { name: 'Confirmer la réinitialisation' });
       expect(await confirmReset.isDisabled()).toBe(true);
       await page.getByRole('checkbox').check();
+      // The administrator's CPS and its PIN authorize it: the button waits for the PIN.
+      expect(await confirmReset.isDisabled()).toBe(true);
+      await page.getByLabel('Code porteur de la CPS').fill('1234');
+      await shot(page, 'journal-reinitialisation-carte');
       const [archive] = await Promise.all([page.waitForEvent('download'), confirmReset.click()]);
       expect(archive.suggestedFilename()).toMatch(/^teletrans-journal-altere-.*\.jsonl$/);
       await expect.poll(() => page.getByText('Journal intègre').isVisible(), POLL).toBe(true);
@@ -327,9 +350,18 @@ describe('« Certificats » pages (production build)', () => {
         await expect.poll(integrity, POLL).toBe('intact');
         expect(await page.locator('[data-integrity="blocked"]').count()).toBe(0);
       }
+      // The administrator's PIN unlocked the session too; after a reload the ordinary lock asks
+      // for it again (not the blocking panel), and the cards page is back behind it.
+      await expect.poll(() => page.getByRole('dialog', { name: 'Session verrouillée' }).isVisible(), POLL).toBe(true);
+      const unlockPin = page.getByRole('dialog', { name: 'Session verrouillée' }).getByLabel('Code porteur de la CPS');
+      await unlockPin.fill('1234');
+      await unlockPin.press('Enter');
       await expect.poll(() => page.getByRole('heading', { name: 'Cartes', exact: true }).isVisible(), POLL).toBe(true);
-      expect(await page.getByTestId('bridge-command').textContent()).toBe(`npx teletrans bridge --allow-origin ${app.url}`);
-      await page.goto(`${app.url}/certificats/journal`);
+      expect(await page.getByText('État du pont : connecté').count()).toBe(1);
+      // Within the app from here (a reload would lock again).
+      await page.getByRole('navigation', { name: 'Navigation principale' }).getByRole('link', { name: 'Certificats' }).click();
+      await page.getByRole('navigation', { name: 'Rubriques de la section' }).getByRole('link', { name: 'Journal d’audit' }).click();
+      await page.waitForURL(`${app.url}/certificats/journal`);
       await expect.poll(() => page.getByText('Journal intègre').isVisible(), POLL).toBe(true);
 
       // Removal, with confirmation.

@@ -17,6 +17,7 @@ import { RelayApi, SqliteStore } from '../../src/lib/server/relay/index.js';
 import { launchChromium } from '../browser/harness.js';
 import { makeIgcSante, relayConfig, token } from '../relay/fixtures/relay.js';
 import { type World, makeWorld, pemOf } from '../trust/world.js';
+import { adminCard } from './admin-card.js';
 import { type SameOriginSession, openSameOriginSession } from './same-origin.js';
 
 type TrustPageModule = typeof import('./entry.js');
@@ -159,7 +160,7 @@ describe('the journal anchored at the relay (issue 24 defect 3)', () => {
       const next = await tab(s);
       expect(await integrity(next)).toMatchObject({ state: 'tampered' });
       // The administrator resets: the new journal names the one it replaced; the relay takes it.
-      expect(await next.evaluate(() => TrustPage.outcome(() => TrustPage.trust().resetAudit({ confirm: true })))).toMatchObject({ ok: true });
+      expect(await next.evaluate((c) => TrustPage.outcome(() => TrustPage.resetWithCard(c)), await adminCard())).toMatchObject({ ok: true });
       expect(await anchor(next)).toEqual({ ok: true, value: 'reset' });
       expect(await integrity(await tab(s))).toEqual({ state: 'intact' });
     } finally {

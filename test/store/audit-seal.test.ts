@@ -11,6 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from '../browser/harness.js';
 import { type World, b64, makeWorld, pemOf } from '../trust/world.js';
+import { createHash } from 'node:crypto';
+import { type AdminCard, adminCard } from './admin-card.js';
 import { type SameOriginSession, openSameOriginSession } from './same-origin.js';
 
 type TrustPageModule = typeof import('./entry.js');
@@ -18,9 +20,10 @@ declare const TrustPage: TrustPageModule;
 
 let browser: Browser;
 let world: World;
+let card: AdminCard;
 
 beforeAll(async () => {
-  [browser, world] = await Promise.all([launchChromium(), makeWorld()]);
+  [browser, world, card] = await Promise.all([launchChromium(), makeWorld(), adminCard()]);
 });
 
 afterAll(async () => {
@@ -205,9 +208,15 @@ describe('a tampered journal blocks the sensitive functions until the administra
       expect((await tab.evaluate(() => TrustPage.attacks.auditMeta())).records).toBe(before.records);
       expect(await tab.evaluate(() => TrustPage.trust().hierarchies().map((h) => h.hierarchy))).toEqual(['test']);
 
-      // The reset needs an explicit confirmation.
+      // The reset needs an explicit confirmation, and the administrator's card with its PIN
+      // (issue 24 defect 3): a confirmation alone, a card's signature certificate, or an
+      // authorization for another journal are refused, and nothing is written.
       expect(await tab.evaluate(() => TrustPage.outcome(() => TrustPage.trust().resetAudit({ confirm: false })))).toMatchObject({ ok: false, name: 'AuditResetRefused', code: 'confirmation_required' });
-      const reset = await tab.evaluate(() => TrustPage.outcome(() => TrustPage.trust().resetAudit({ confirm: true })));
+      expect(await tab.evaluate(() => TrustPage.outcome(() => TrustPage.trust().resetAudit({ confirm: true })))).toMatchObject({ ok: false, name: 'AuditResetRefused', code: 'card_required' });
+      expect(await tab.evaluate((c) => TrustPage.outcome(() => TrustPage.resetWithCard(c)), await adminCard(['nonRepudiation']))).toMatchObject({ ok: false, code: 'card_invalid' });
+      expect(await tab.evaluate((c) => TrustPage.outcome(() => TrustPage.resetWithCard(c, '00000000-0000-4000-8000-000000000000')), card)).toMatchObject({ ok: false, code: 'card_invalid' });
+      expect((await tab.evaluate(() => TrustPage.attacks.auditMeta())).records).toBe(before.records);
+      const reset = await tab.evaluate((c) => TrustPage.outcome(() => TrustPage.resetWithCard(c)), card);
       expect(reset).toMatchObject({ ok: true, value: { count: before.records, problem: 'forged' } });
       const report = (reset as { value: { sha256: string; archive: string } }).value;
       expect(report.archive.trimEnd().split('\n')).toHaveLength(before.records + 1);
@@ -224,7 +233,8 @@ describe('a tampered journal blocks the sensitive functions until the administra
         outcome: 'success',
         actor: 'user:7c9e6679-7425-40de-944b-e07fc1f90ae7',
         object: { kind: 'audit', fingerprint: report.sha256 },
-        details: { reason: 'integrity', code: 'forged', count: before.records },
+        // The card that authorized it, by its certificate's fingerprint.
+        details: { reason: 'integrity', code: 'forged', count: before.records, card: createHash('sha256').update(card.der).digest('hex') },
       });
       const meta = await tab.evaluate(() => TrustPage.attacks.auditMeta());
       expect(meta.archives).toEqual([{ sha256: report.sha256, count: before.records, problem: 'forged', lines: before.records + 1 }]);
@@ -235,7 +245,7 @@ describe('a tampered journal blocks the sensitive functions until the administra
       const { integrity: after } = await freshTab(s);
       expect(after).toEqual({ state: 'intact' });
       // A sound journal is never reset.
-      expect(await tab.evaluate(() => TrustPage.outcome(() => TrustPage.trust().resetAudit({ confirm: true })))).toMatchObject({ ok: false, code: 'audit_intact' });
+      expect(await tab.evaluate((c) => TrustPage.outcome(() => TrustPage.resetWithCard(c)), card)).toMatchObject({ ok: false, code: 'audit_intact' });
     } finally {
       await s.close();
     }
@@ -259,7 +269,7 @@ describe('a tampered journal blocks the sensitive functions until the administra
       await openIn(other);
       await other.evaluate(() => TrustPage.attacks.rewriteRecord(2));
       expect(await other.evaluate(() => TrustPage.trust().verifyAudit())).toMatchObject({ ok: false });
-      expect(await other.evaluate(() => TrustPage.outcome(() => TrustPage.trust().resetAudit({ confirm: true })))).toMatchObject({ ok: true });
+      expect(await other.evaluate((c) => TrustPage.outcome(() => TrustPage.resetWithCard(c)), card)).toMatchObject({ ok: true });
       // This tab adopts the new journal once it verifies it.
       expect(await page.evaluate(() => TrustPage.trust().verifyAudit())).toMatchObject({ ok: true, count: 4 });
       expect(await importCa(page, b64(world.der.prodRoot))).toEqual({ ok: true, value: 'stored' });

@@ -14,6 +14,7 @@ import type { Fetcher } from '../../src/lib/trust/fetcher.js';
 import { TrustService } from '../../src/lib/trust/service.js';
 import { buildRevocationIndex } from '../../src/lib/trust/revocation-index.js';
 import { sha256HexSync } from '../../src/lib/trust/sha256.js';
+import { auditResetInput } from '../../src/lib/card/protocol.js';
 
 export { IdbTrustStore, MIGRATIONS, TRUST_DB_VERSION, TrustService, deleteTrustDb, openTrustDb, parseCertificate, parseCrl, sealRecords, verifyChain, sha256HexSync };
 export * as attacks from './attacks.js';
@@ -274,4 +275,18 @@ export async function benchLookups(probes: string[], batch: number): Promise<{ l
     perLookup.push(((performance.now() - s) * 1000) / batch);
   }
   return { loadMs, revoked, perLookup, isolated: globalThis.crossOriginIsolated === true };
+}
+
+/**
+ * The administrator's reset with a card (issue 24 defect 3), as the journal page does it through
+ * the bridge: `card` is a CPS authentication key (PKCS #8) and certificate (DER), base64, made
+ * by the test (test/store/admin-card.ts); the signature is over `auditResetInput` for this
+ * origin and the journal in use.
+ */
+export async function resetWithCard(card: { pkcs8: string; cert: string }, journal?: string): ReturnType<TrustService['resetAudit']> {
+  const t = trust();
+  const key = await crypto.subtle.importKey('pkcs8', new Uint8Array(bytes(card.pkcs8)), { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, false, ['sign']);
+  const input = await auditResetInput(location.origin, journal ?? t.journalId());
+  const signature = new Uint8Array(await crypto.subtle.sign('RSASSA-PKCS1-v1_5', key, new Uint8Array(input)));
+  return t.resetAudit({ confirm: true, authorization: { certificate: bytes(card.cert), signature, origin: location.origin } });
 }

@@ -12,6 +12,7 @@ import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from '../browser/harness.js';
 import { genKey, issueCert } from '../pki/fixtures/forge.js';
 import { type World, MAILBOX, b64, makeWorld, pemOf } from '../trust/world.js';
+import { adminCard } from './admin-card.js';
 import { type SameOriginSession, openSameOriginSession } from './same-origin.js';
 
 type TrustPageModule = typeof import('./entry.js');
@@ -156,7 +157,7 @@ describe('the trust records sealed in the journal (issue 24 defect 3)', () => {
       await page.evaluate(() => TrustPage.attacks.rewriteRecord(3));
       const { page: tab, integrity } = await freshTab(s);
       expect(integrity).toMatchObject({ state: 'tampered', problem: 'forged' });
-      expect(await tab.evaluate(() => TrustPage.outcome(() => TrustPage.trust().resetAudit({ confirm: true })))).toMatchObject({ ok: true });
+      expect(await tab.evaluate((c) => TrustPage.outcome(() => TrustPage.resetWithCard(c)), await adminCard())).toMatchObject({ ok: true });
       const after = await freshTab(s);
       expect(after.integrity).toEqual({ state: 'intact' });
       expect(await certificateFor(after.page)).toMatchObject({ ok: true });

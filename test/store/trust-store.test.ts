@@ -4,6 +4,7 @@
  * new tab, a tab closed in the middle of an import (the previous state stays in force), two
  * tabs appending to the audit chain at once, and the audit chain verified in the browser.
  */
+import { adminCard } from './admin-card.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from '../browser/harness.js';
@@ -90,7 +91,7 @@ describe('schema migrations', () => {
       // It blocks trust changes until the administrator archives it and starts a sealed one.
       expect(st.audit).toEqual({ ok: false, problem: 'key_missing', index: 0 });
       expect(await page.evaluate(() => TrustPage.outcome(() => TrustPage.trust().log({ event: 'session.open', outcome: 'success' })))).toMatchObject({ ok: false, code: 'audit_integrity_failed' });
-      const reset = await page.evaluate(() => TrustPage.outcome(() => TrustPage.trust().resetAudit({ confirm: true })));
+      const reset = await page.evaluate((c) => TrustPage.outcome(() => TrustPage.resetWithCard(c)), await adminCard());
       expect(reset).toMatchObject({ ok: true, value: { count: 3, problem: 'key_missing' } });
       await page.evaluate(() => TrustPage.trust().log({ event: 'session.open', outcome: 'success' }));
       // The new journal: the reset, a seal of each trust record kept (2 CAs, the CRL and its index,

@@ -129,6 +129,24 @@ export async function atRestInput(origin: string, salt: Uint8Array): Promise<Uin
   return out;
 }
 
+/** Label of the administrator's authorization to reset a workstation's audit journal. */
+export const AUDIT_RESET_LABEL = 'teletrans-audit-reset v1';
+
+/**
+ * The bytes `journal.authorizeReset` signs with the CPS's authentication key (issue 24 defect 3):
+ * SHA-256(label) ‖ SHA-256(origin) ‖ SHA-256(journal id), 96 bytes — never a relay login (64
+ * bytes) nor the key at rest (another label). The trust service checks it before a reset.
+ */
+export async function auditResetInput(origin: string, journal: string): Promise<Uint8Array> {
+  const parts = await Promise.all([subtle.digest('SHA-256', enc.encode(AUDIT_RESET_LABEL)), subtle.digest('SHA-256', enc.encode(origin)), subtle.digest('SHA-256', enc.encode(journal))]);
+  const out = new Uint8Array(96);
+  parts.forEach((p, i) => out.set(new Uint8Array(p), 32 * i));
+  return out;
+}
+
+/** Result of `journal.authorizeReset`: the signature over `auditResetInput` and the certificate that checks it. */
+export type ResetAuthorizationResult = { signature: string; certificate: string };
+
 /** SHA-256 of `b` (the digest a card signs in PKCS#1 v1.5 for RS256). */
 export async function sha256(b: Uint8Array): Promise<Uint8Array> {
   return new Uint8Array(await subtle.digest('SHA-256', buf(b)));

@@ -167,6 +167,8 @@ export interface AuditDetails {
   session?: string;
   /** Export format (audit.export). */
   format?: 'jsonl';
+  /** audit.reset: SHA-256 of the authentication certificate of the CPS that authorized it. */
+  card?: string;
   /** trust.seal: which store of the trust database the sealed record lives in. */
   store?: 'cas' | 'recipients' | 'crls' | 'crlIndex' | 'settings';
   /** trust.seal: SHA-256 of the record as stored (store-seal.ts); absent for a deletion. */
@@ -348,6 +350,7 @@ const DETAIL_RULES: { [K in keyof Required<AuditDetails>]: DetailValidator } = {
   peer: (v) => checkFreeString('details.peer', checkPattern('details.peer', v, HOST), 260),
   session: (v) => checkPattern('details.session', v, SESSION),
   format: (v) => checkEnum('details.format', v, ['jsonl'] as const),
+  card: (v) => checkPattern('details.card', v, HEX64),
   store: (v) => checkEnum('details.store', v, ['cas', 'recipients', 'crls', 'crlIndex', 'settings'] as const),
   stored: (v) => checkPattern('details.stored', v, HEX64),
 };

@@ -35,7 +35,7 @@ export { type ImportOptions, type ImportReport, expectedHierarchy, guessHierarch
 export { type CaView, type CrlView, type HierarchyView, type RecipientView, type RevocationAnswer, type RevocationStatus, REASON_LABELS } from './service/views.js';
 export type { RefreshItem, RefreshOptions, RefreshReport } from './service/refresh.js';
 export { type AuditIntegrity, AuditIntegrityError } from './service/integrity.js';
-export { type AuditResetRefusal, type AuditResetReport, type AuditRow, type AuditView, AuditResetRefused } from './service/audit-log.js';
+export { type AuditResetRefusal, type AuditResetReport, type AuditRow, type AuditView, type ResetAuthorization, AuditResetRefused } from './service/audit-log.js';
 
 const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
 
@@ -299,6 +299,11 @@ export class TrustService {
     return anchorOps.anchorJournal(this.ctx, port);
   }
 
+  /** The id of the journal in use (its key check's UUID; `none` without one): what a reset authorization names. */
+  journalId(): string {
+    return this.ctx.latch.journal ?? auditOps.NO_JOURNAL;
+  }
+
   /** The integrity state the service enforces. */
   integrity(): AuditIntegrity {
     return { ...this.ctx.latch.state };
@@ -308,10 +313,11 @@ export class TrustService {
    * The administrator's action on a journal that failed verification (or an unsealed journal
    * of an older version): archives it as it is (in the store, and returned for download),
    * and starts a new sealed journal with a new key whose first record says so, with the
-   * archive's SHA-256. Refused on a journal that verifies. There is no administrator role yet
-   * (a later issue): the action is explicit (`confirm`) and audited under `actor`.
+   * archive's SHA-256. Refused on a journal that verifies. An administrator's act (issue 24
+   * defect 3): explicit (`confirm`) and authorized by a CPS with its PIN (`authorization`, from
+   * the bridge's `journal.authorizeReset`); the record names the card's certificate.
    */
-  resetAudit(opts: { confirm: boolean; actor?: AuditActor }): Promise<auditOps.AuditResetReport> {
+  resetAudit(opts: { confirm: boolean; actor?: AuditActor; authorization?: auditOps.ResetAuthorization }): Promise<auditOps.AuditResetReport> {
     return auditOps.resetAudit(this.ctx, opts);
   }
 

@@ -3,6 +3,8 @@
  * retention purge and the administrator's reset. The integrity latch they rely on is in
  * integrity.ts (every commit consults it).
  */
+import { auditResetInput } from '../../card/protocol.js';
+import { type Cert, KU, parseCertificate } from '../../pki/cert.js';
 import { sha256Hex } from '../../pki/signature.js';
 import {
   type AuditActor,
@@ -35,7 +37,49 @@ export interface AuditView {
   anchor?: ChainAnchor;
 }
 
-export type AuditResetRefusal = 'confirmation_required' | 'audit_intact';
+/** What a reset authorization names when the journal has no id (its key check is gone). */
+export const NO_JOURNAL = 'none';
+
+export type AuditResetRefusal = 'confirmation_required' | 'audit_intact' | 'card_required' | 'card_invalid';
+
+/**
+ * The administrator's authorization of a reset (issue 24 defect 3): the CPS's authentication
+ * key over `auditResetInput(origin, journal)` (src/lib/card/protocol.ts), made by the bridge
+ * right after the PIN was typed (`journal.authorizeReset`), and the certificate that checks it.
+ */
+export interface ResetAuthorization {
+  /** The card's authentication certificate, DER. */
+  certificate: Uint8Array;
+  /** RSASSA-PKCS1-v1_5 / SHA-256 over the 96-byte input. */
+  signature: Uint8Array;
+  /** The origin the bridge bound the signature to (the page's). */
+  origin: string;
+}
+
+/** The card's certificate fingerprint when `a` authorizes resetting `journal`; a refusal otherwise. */
+async function checkAuthorization(a: ResetAuthorization | undefined, journal: string): Promise<string> {
+  if (!a) throw new AuditResetRefused('card_required', 'La réinitialisation du journal est un acte d’administrateur : elle exige sa carte CPS et son code porteur.');
+  const invalid = (): AuditResetRefused => new AuditResetRefused('card_invalid', 'L’autorisation de la carte ne correspond pas à ce journal ou n’est pas celle d’une carte CPS : la réinitialisation est refusée.');
+  let cert: Cert;
+  try {
+    cert = parseCertificate(a.certificate);
+  } catch {
+    throw invalid();
+  }
+  // The card's authentication certificate: digitalSignature (CPS-authentication profile, src/lib/pki).
+  if (cert.keyUsage === undefined || (cert.keyUsage & KU.digitalSignature) === 0 || cert.basicConstraints?.ca) throw invalid();
+  let ok = false;
+  try {
+    const key = await crypto.subtle.importKey('spki', exactBuffer(cert.spki), { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, false, ['verify']);
+    ok = await crypto.subtle.verify('RSASSA-PKCS1-v1_5', key, exactBuffer(a.signature), exactBuffer(await auditResetInput(a.origin, journal)));
+  } catch {
+    ok = false;
+  }
+  if (!ok) throw invalid();
+  return sha256Hex(exactBuffer(a.certificate));
+}
+
+const exactBuffer = (b: Uint8Array): Uint8Array<ArrayBuffer> => new Uint8Array(b);
 
 /** The reset was refused: not confirmed, or the journal verifies (a sound journal is never reset). */
 export class AuditResetRefused extends Error {
@@ -90,7 +134,7 @@ async function withStore(ctx: TrustContext, v: ChainVerification, a: AuditConten
 }
 
 /** See TrustService.resetAudit. */
-export async function resetAudit(ctx: TrustContext, opts: { confirm: boolean; actor?: AuditActor }): Promise<AuditResetReport> {
+export async function resetAudit(ctx: TrustContext, opts: { confirm: boolean; actor?: AuditActor; authorization?: ResetAuthorization }): Promise<AuditResetReport> {
   if (opts.confirm !== true) throw new AuditResetRefused('confirmation_required', 'La réinitialisation du journal doit être confirmée explicitement.');
   const actor = opts.actor ?? ctx.defaultActor;
   const latch = ctx.latch;
@@ -100,6 +144,8 @@ export async function resetAudit(ctx: TrustContext, opts: { confirm: boolean; ac
     const v = await latch.check(keys, a);
     if (v.ok || latch.state.state !== 'tampered') throw new AuditResetRefused('audit_intact', 'Le journal est intègre : il n’y a rien à réinitialiser.');
     const problem = latch.state.problem;
+    // The administrator's card, checked against the journal being replaced; named in the record.
+    const card = await checkAuthorization(opts.authorization, keys.check?.journal ?? NO_JOURNAL);
     const now = ctx.clock();
     const archive = exportJsonl(a.records, a.anchor, a.head, now);
     const sha256 = await sha256Hex(new TextEncoder().encode(archive));
@@ -107,7 +153,7 @@ export async function resetAudit(ctx: TrustContext, opts: { confirm: boolean; ac
     const first = await sealRecords(
       // The new journal starts with a seal of every trust record now stored (store-seal.ts):
       // resetting is the administrator's act of taking the store as it is.
-      [{ event: 'audit.reset', outcome: 'success', actor, object: { kind: 'audit', fingerprint: sha256 }, details: { reason: 'integrity', code: problem, count: a.records.length } },
+      [{ event: 'audit.reset', outcome: 'success', actor, object: { kind: 'audit', fingerprint: sha256 }, details: { reason: 'integrity', code: problem, count: a.records.length, card } },
         ...ctx.baseline('integrity')],
       fresh.head,
       now,

@@ -15,6 +15,7 @@ import type { Alert } from '$lib/trust/schedule';
 import type {
   AuditIntegrity,
   AuditResetReport,
+  ResetAuthorization,
   AuditView,
   CrlView,
   HierarchyView,
@@ -264,12 +265,17 @@ class TrustState {
     }
   }
 
-  /** The administrator's reset of a tampered journal (explicitly confirmed by the page). */
-  async resetAudit(): Promise<AuditResetReport | undefined> {
+  /** The id of the journal in use (what an administrator's reset authorization names). */
+  async journalId(): Promise<string | undefined> {
+    return (await this.open())?.journalId();
+  }
+
+  /** The administrator's reset of a tampered journal (confirmed by the page, authorized by a CPS with its PIN). */
+  async resetAudit(authorization: ResetAuthorization): Promise<AuditResetReport | undefined> {
     const svc = await this.open();
     if (!svc) return undefined;
     try {
-      return await svc.resetAudit({ confirm: true });
+      return await svc.resetAudit({ confirm: true, authorization });
     } finally {
       this.sync();
       this.arm();
