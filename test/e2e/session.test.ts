@@ -431,6 +431,9 @@ describe('the practitioner session (npm start’s embedded defaults)', () => {
     expect(text).toMatch(/dans \d+ jours ouvrés|demain \(1 jour ouvré\)|aujourd’hui —/);
     expect(text).toContain('Lots envoyés sans accusé de réception (ARL)');
     expect(text).not.toMatch(/DOMINIQUE|SACHA|FICTIF/);
+    // The card's last billing situation comes back after the reload here too, not only on « Facturer ».
+    const situation = page.getByRole('region', { name: 'Session du praticien' }).getByLabel('Situation de facturation');
+    await expect.poll(() => situation.inputValue(), POLL).toBe('999000002');
     await page.addScriptTag({ path: AXE_PATH });
     const results = await page.evaluate(() => (window as unknown as { axe: { run(c: Document, o: object): Promise<AxeResults> } }).axe.run(document, { resultTypes: ['violations'] }));
     expect(results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)).toEqual([]);
