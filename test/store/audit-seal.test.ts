@@ -14,6 +14,7 @@ import { type World, b64, makeWorld, pemOf } from '../trust/world.js';
 import { createHash } from 'node:crypto';
 import { type AdminCard, adminCard } from './admin-card.js';
 import { type SameOriginSession, openSameOriginSession } from './same-origin.js';
+import { freshTab, openIn } from './tabs.js';
 
 type TrustPageModule = typeof import('./entry.js');
 declare const TrustPage: TrustPageModule;
@@ -30,18 +31,12 @@ afterAll(async () => {
   await browser?.close();
 });
 
-async function openIn(page: Page): Promise<void> {
-  await page.evaluate(async (now) => {
-    TrustPage.clock.now = now;
-    await TrustPage.open();
-  }, world.now);
-}
 
 /** A session whose journal holds a few records: the test chain imported, sessions logged. */
 async function journal(): Promise<{ s: SameOriginSession; page: Page }> {
   const s = await openSameOriginSession(browser, 'test/store/entry.ts', 'TrustPage');
   const page = await s.open();
-  await openIn(page);
+  await openIn(page, world.now);
   await page.evaluate(async (chain) => {
     const t = TrustPage.trust();
     await t.importFile(chain);
@@ -51,12 +46,6 @@ async function journal(): Promise<{ s: SameOriginSession; page: Page }> {
   return { s, page };
 }
 
-/** Opens a new tab on the same storage and returns what its service says of the journal. */
-async function freshTab(s: SameOriginSession): Promise<{ page: Page; integrity: ReturnType<TrustPageModule['TrustService']['prototype']['integrity']> }> {
-  const page = await s.open();
-  await openIn(page);
-  return { page, integrity: await page.evaluate(() => TrustPage.trust().integrity()) };
-}
 
 /** An import of a CA (a trust-state change) in `page`: how it ended. */
 function importCa(page: Page, der: string): ReturnType<TrustPageModule['outcome']> {
@@ -68,7 +57,7 @@ describe('attacks on the stored journal, detected by the next tab', () => {
     const { s, page } = await journal();
     try {
       await page.evaluate(() => TrustPage.attacks.rewriteRecord(2));
-      const { integrity } = await freshTab(s);
+      const { integrity } = await freshTab(s, world.now);
       expect(integrity).toMatchObject({ state: 'tampered', problem: 'forged', seq: 2 });
     } finally {
       await s.close();
@@ -79,9 +68,9 @@ describe('attacks on the stored journal, detected by the next tab', () => {
     const { s, page } = await journal();
     try {
       await page.evaluate(() => TrustPage.attacks.deleteKey());
-      expect((await freshTab(s)).integrity).toMatchObject({ state: 'tampered', problem: 'key_missing' });
+      expect((await freshTab(s, world.now)).integrity).toMatchObject({ state: 'tampered', problem: 'key_missing' });
       await page.evaluate(() => TrustPage.attacks.deleteKey(true));
-      expect((await freshTab(s)).integrity).toMatchObject({ state: 'tampered', problem: 'key_missing' });
+      expect((await freshTab(s, world.now)).integrity).toMatchObject({ state: 'tampered', problem: 'key_missing' });
     } finally {
       await s.close();
     }
@@ -92,11 +81,11 @@ describe('attacks on the stored journal, detected by the next tab', () => {
     try {
       // The records and the head verify under the new key, but the key check does not.
       await page.evaluate(() => TrustPage.attacks.replaceKeyAndReseal({ forgeCheck: false, rewriteSeq: 1 }));
-      expect((await freshTab(s)).integrity).toMatchObject({ state: 'tampered', problem: 'key_check' });
+      expect((await freshTab(s, world.now)).integrity).toMatchObject({ state: 'tampered', problem: 'key_check' });
       // The check forged with the new key too: everything in IndexedDB is consistent; the
       // witness kept outside the database does not match.
       await page.evaluate(() => TrustPage.attacks.replaceKeyAndReseal({ forgeCheck: true, rewriteSeq: 1 }));
-      expect((await freshTab(s)).integrity).toMatchObject({ state: 'tampered', problem: 'key_replaced' });
+      expect((await freshTab(s, world.now)).integrity).toMatchObject({ state: 'tampered', problem: 'key_replaced' });
       // The tab that was open during the attack holds the real key and tells as well.
       expect(await page.evaluate(() => TrustPage.trust().verifyAudit())).toMatchObject({ ok: false, problem: 'key_replaced' });
       expect(await page.evaluate(() => TrustPage.trust().integrity())).toMatchObject({ state: 'tampered' });
@@ -110,7 +99,7 @@ describe('attacks on the stored journal, detected by the next tab', () => {
     try {
       // The head moved back two records (its seal kept: it cannot be remade without the key).
       await page.evaluate(() => TrustPage.attacks.editHeadAndMacFrom({ headSeq: 3 }));
-      expect((await freshTab(s)).integrity).toMatchObject({ state: 'tampered', problem: 'head' });
+      expect((await freshTab(s, world.now)).integrity).toMatchObject({ state: 'tampered', problem: 'head' });
     } finally {
       await s.close();
     }
@@ -119,7 +108,7 @@ describe('attacks on the stored journal, detected by the next tab', () => {
       // audit-mac-from set past every record, which used to exempt them from their seals,
       // and a record's seal removed: the seal is still required.
       await second.page.evaluate(() => TrustPage.attacks.editHeadAndMacFrom({ macFrom: 1000, stripMacOf: 1 }));
-      expect((await freshTab(second.s)).integrity).toMatchObject({ state: 'tampered', problem: 'unsealed', seq: 1 });
+      expect((await freshTab(second.s, world.now)).integrity).toMatchObject({ state: 'tampered', problem: 'unsealed', seq: 1 });
     } finally {
       await second.s.close();
     }
@@ -130,11 +119,11 @@ describe('attacks on the stored journal, detected by the next tab', () => {
     try {
       const before = await page.evaluate(() => TrustPage.attacks.auditMeta());
       await page.evaluate(() => TrustPage.attacks.truncate(2, 'no'));
-      expect((await freshTab(s)).integrity).toMatchObject({ state: 'tampered', problem: 'truncated' });
+      expect((await freshTab(s, world.now)).integrity).toMatchObject({ state: 'tampered', problem: 'truncated' });
       await page.evaluate(() => TrustPage.attacks.truncate(1, 'keep-seal'));
-      expect((await freshTab(s)).integrity).toMatchObject({ state: 'tampered', problem: 'head' });
+      expect((await freshTab(s, world.now)).integrity).toMatchObject({ state: 'tampered', problem: 'head' });
       await page.evaluate(() => TrustPage.attacks.truncate(1, 'drop-seal'));
-      expect((await freshTab(s)).integrity).toMatchObject({ state: 'tampered', problem: 'head' });
+      expect((await freshTab(s, world.now)).integrity).toMatchObject({ state: 'tampered', problem: 'head' });
       expect((await page.evaluate(() => TrustPage.attacks.auditMeta())).records).toBe(before.records - 4);
     } finally {
       await s.close();
@@ -148,7 +137,7 @@ describe('attacks on the stored journal, detected by the next tab', () => {
         TrustPage.trust().close();
         return TrustPage.attacks.deleteDatabase();
       });
-      expect((await freshTab(s)).integrity).toMatchObject({ state: 'tampered', problem: 'key_missing' });
+      expect((await freshTab(s, world.now)).integrity).toMatchObject({ state: 'tampered', problem: 'key_missing' });
     } finally {
       await s.close();
     }
@@ -161,7 +150,7 @@ describe('the block fails closed (issue 24 defect 4)', () => {
     try {
       await page.evaluate(() => TrustPage.attacks.rewriteRecord(2));
       await page.evaluate(() => TrustPage.attacks.garbageCa());
-      const { page: tab, integrity } = await freshTab(s);
+      const { page: tab, integrity } = await freshTab(s, world.now);
       expect(integrity).toMatchObject({ state: 'tampered', problem: 'forged', seq: 2 });
       expect(await importCa(tab, b64(world.der.prodRoot))).toMatchObject({ ok: false, code: 'audit_integrity_failed' });
       expect(await tab.evaluate(() => TrustPage.outcome(() => TrustPage.trust().certificateFor('amo_pj.test@test.rss.fr')))).toMatchObject({ ok: false, code: 'audit_integrity_failed' });
@@ -174,7 +163,7 @@ describe('the block fails closed (issue 24 defect 4)', () => {
     const { s, page } = await journal();
     try {
       await page.evaluate(() => TrustPage.attacks.garbageCa());
-      const { page: tab, integrity } = await freshTab(s);
+      const { page: tab, integrity } = await freshTab(s, world.now);
       expect(integrity).toMatchObject({ state: 'tampered', problem: 'unverifiable' });
       expect(await importCa(tab, b64(world.der.prodRoot))).toMatchObject({ ok: false, code: 'audit_integrity_failed', problem: 'unverifiable' });
       // The tab that was open: its next reload fails and latches the block (it was intact).
@@ -194,7 +183,7 @@ describe('a tampered journal blocks the sensitive functions until the administra
     try {
       const before = await page.evaluate(() => TrustPage.attacks.auditMeta());
       await page.evaluate(() => TrustPage.attacks.rewriteRecord(1));
-      const { page: tab, integrity } = await freshTab(s);
+      const { page: tab, integrity } = await freshTab(s, world.now);
       expect(integrity).toMatchObject({ state: 'tampered', problem: 'forged' });
 
       // Trust-state changes and sensitive functions are refused, with the typed error.
@@ -242,7 +231,7 @@ describe('a tampered journal blocks the sensitive functions until the administra
 
       // The import works again, and a new tab finds the journal intact.
       expect(await importCa(tab, b64(world.der.prodRoot))).toEqual({ ok: true, value: 'stored' });
-      const { integrity: after } = await freshTab(s);
+      const { integrity: after } = await freshTab(s, world.now);
       expect(after).toEqual({ state: 'intact' });
       // A sound journal is never reset.
       expect(await tab.evaluate((c) => TrustPage.outcome(() => TrustPage.resetWithCard(c)), card)).toMatchObject({ ok: false, code: 'audit_intact' });
@@ -266,7 +255,7 @@ describe('a tampered journal blocks the sensitive functions until the administra
       expect(await importCa(page, b64(world.der.prodRoot))).toMatchObject({ ok: false, code: 'audit_integrity_failed' });
       // The administrator resets in another tab (which found the journal as it is now).
       const other = await s.open();
-      await openIn(other);
+      await openIn(other, world.now);
       await other.evaluate(() => TrustPage.attacks.rewriteRecord(2));
       expect(await other.evaluate(() => TrustPage.trust().verifyAudit())).toMatchObject({ ok: false });
       expect(await other.evaluate((c) => TrustPage.outcome(() => TrustPage.resetWithCard(c)), card)).toMatchObject({ ok: true });

@@ -14,6 +14,7 @@ import { genKey, issueCert } from '../pki/fixtures/forge.js';
 import { type World, MAILBOX, b64, makeWorld, pemOf } from '../trust/world.js';
 import { adminCard } from './admin-card.js';
 import { type SameOriginSession, openSameOriginSession } from './same-origin.js';
+import { freshTab, openIn } from './tabs.js';
 
 type TrustPageModule = typeof import('./entry.js');
 declare const TrustPage: TrustPageModule;
@@ -36,18 +37,12 @@ afterAll(async () => {
   await browser?.close();
 });
 
-async function openIn(page: Page): Promise<void> {
-  await page.evaluate(async (now) => {
-    TrustPage.clock.now = now;
-    await TrustPage.open();
-  }, world.now);
-}
 
 /** A workstation with the test hierarchy, its CRL and the AMO test recipient, imported through the service. */
 async function workstation(): Promise<{ s: SameOriginSession; page: Page }> {
   const s = await openSameOriginSession(browser, 'test/store/entry.ts', 'TrustPage');
   const page = await s.open();
-  await openIn(page);
+  await openIn(page, world.now);
   const outcomes = await page.evaluate(async ([chain, c, l]) => {
     const t = TrustPage.trust();
     const out = (await t.importFile(chain!)).map((r) => r.outcome);
@@ -60,11 +55,6 @@ async function workstation(): Promise<{ s: SameOriginSession; page: Page }> {
   return { s, page };
 }
 
-async function freshTab(s: SameOriginSession): Promise<{ page: Page; integrity: ReturnType<TrustPageModule['TrustService']['prototype']['integrity']> }> {
-  const page = await s.open();
-  await openIn(page);
-  return { page, integrity: await page.evaluate(() => TrustPage.trust().integrity()) };
-}
 
 /** What encryption would use for the AMO test mailbox: refused while blocked. */
 const certificateFor = (page: Page): ReturnType<TrustPageModule['outcome']> =>
@@ -74,7 +64,7 @@ describe('the trust records sealed in the journal (issue 24 defect 3)', () => {
   it('an untouched workstation opens intact, its recipient usable; the journal holds a seal per trust record', async () => {
     const { s, page } = await workstation();
     try {
-      const { page: tab, integrity } = await freshTab(s);
+      const { page: tab, integrity } = await freshTab(s, world.now);
       expect(integrity).toEqual({ state: 'intact' });
       expect(await certificateFor(tab)).toMatchObject({ ok: true });
       const seals = await page.evaluate(async () => (await TrustPage.trust().auditView()).records.filter((r) => r.event === 'trust.seal').map((r) => r.details?.store).sort());
@@ -88,7 +78,7 @@ describe('the trust records sealed in the journal (issue 24 defect 3)', () => {
     const { s, page } = await workstation();
     try {
       await page.evaluate(([m, d]) => TrustPage.attacks.swapRecipientDer(m!, TrustPage.bytes(d!)), [MAILBOX.amoTest, b64(impostor)]);
-      const { page: tab, integrity } = await freshTab(s);
+      const { page: tab, integrity } = await freshTab(s, world.now);
       expect(integrity).toMatchObject({ state: 'tampered', problem: 'store_unsealed' });
       expect((integrity as { message: string }).message).toMatch(/empreinte/);
       expect(await certificateFor(tab)).toMatchObject({ ok: false, code: 'audit_integrity_failed' });
@@ -104,7 +94,7 @@ describe('the trust records sealed in the journal (issue 24 defect 3)', () => {
     const { s, page } = await workstation();
     try {
       await page.evaluate(([a, b]) => TrustPage.attacks.redirectRecipient(a!, b!), [MAILBOX.amoTest, MAILBOX.amcTest]);
-      expect((await freshTab(s)).integrity).toMatchObject({ state: 'tampered', problem: 'store_unsealed' });
+      expect((await freshTab(s, world.now)).integrity).toMatchObject({ state: 'tampered', problem: 'store_unsealed' });
     } finally {
       await s.close();
     }
@@ -114,7 +104,7 @@ describe('the trust records sealed in the journal (issue 24 defect 3)', () => {
     const { s, page } = await workstation();
     try {
       await page.evaluate(() => TrustPage.attacks.deleteJournal());
-      const { page: tab, integrity } = await freshTab(s);
+      const { page: tab, integrity } = await freshTab(s, world.now);
       expect(integrity).toMatchObject({ state: 'tampered', problem: 'journal_missing' });
       expect(await certificateFor(tab)).toMatchObject({ ok: false, code: 'audit_integrity_failed' });
       expect(await tab.evaluate(() => TrustPage.trust().verifyAudit())).toMatchObject({ ok: false, problem: 'journal_missing' });
@@ -132,7 +122,7 @@ describe('the trust records sealed in the journal (issue 24 defect 3)', () => {
           return rs.filter((_, i) => i !== root);
         }),
       );
-      const { integrity } = await freshTab(s);
+      const { integrity } = await freshTab(s, world.now);
       expect(integrity).toMatchObject({ state: 'tampered', problem: 'store_unsealed' });
       expect((integrity as { message: string }).message).toMatch(/enregistrement de chargement/);
     } finally {
@@ -143,7 +133,7 @@ describe('the trust records sealed in the journal (issue 24 defect 3)', () => {
       await second.page.evaluate(() =>
         TrustPage.attacks.resealWithStoredKey((rs) => rs.map((r) => (r.event === 'ca.load' && r.object?.subject ? { ...r, object: { ...r.object, subject: 'CN=AC RENOMMEE,O=sesam-vitale,C=FR' } } : r))),
       );
-      const { integrity } = await freshTab(second.s);
+      const { integrity } = await freshTab(second.s, world.now);
       expect(integrity).toMatchObject({ state: 'tampered', problem: 'store_unsealed' });
       expect((integrity as { message: string }).message).toMatch(/autre nom/);
     } finally {
@@ -155,10 +145,10 @@ describe('the trust records sealed in the journal (issue 24 defect 3)', () => {
     const { s, page } = await workstation();
     try {
       await page.evaluate(() => TrustPage.attacks.rewriteRecord(3));
-      const { page: tab, integrity } = await freshTab(s);
+      const { page: tab, integrity } = await freshTab(s, world.now);
       expect(integrity).toMatchObject({ state: 'tampered', problem: 'forged' });
       expect(await tab.evaluate((c) => TrustPage.outcome(() => TrustPage.resetWithCard(c)), await adminCard())).toMatchObject({ ok: true });
-      const after = await freshTab(s);
+      const after = await freshTab(s, world.now);
       expect(after.integrity).toEqual({ state: 'intact' });
       expect(await certificateFor(after.page)).toMatchObject({ ok: true });
     } finally {

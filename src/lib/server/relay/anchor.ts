@@ -19,32 +19,14 @@
  * Receipts let the workstation check its chain offline against the last point the relay saw.
  */
 import { createPrivateKey, createPublicKey, sign, type KeyObject } from 'node:crypto';
-import { canonicalJson } from '../../trust/audit.js';
+import type { AnchorReceipt } from '../../trust/model.js';
+import { type AnchorBody, RECEIPT_CONTEXT, receiptBytes } from '../../trust/service/anchor.js';
 import type { AnchorRecord, AnchorVerdict, RelayStore } from './store/types.js';
 
-export const RECEIPT_CONTEXT = 'teletrans-audit-receipt v1';
+export { RECEIPT_CONTEXT, receiptBytes, type AnchorReceipt };
 
-export interface AnchorRequest {
-  device: string;
-  journal: string;
-  seq: number;
-  head: string;
-  /** The journal this one replaced by the administrator's reset (its id), if any. */
-  previousJournal?: string;
-  /** The workstation's record at the relay's latest anchored point: its sequence number and hash. */
-  continuity?: { seq: number; head: string };
-}
-
-/** What the relay signs: the anchor as it took it. */
-export interface AnchorReceipt {
-  v: 1;
-  device: string;
-  journal: string;
-  seq: number;
-  head: string;
-  at: number;
-  practitioner: string;
-}
+/** What a workstation sends (the same shape its side builds: trust/service/anchor.ts). */
+export type AnchorRequest = AnchorBody;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -80,11 +62,6 @@ export function decideAnchor(latest: AnchorRecord | null, a: AnchorRequest): Anc
     return { outcome: 'advanced', append: true };
   }
   return a.previousJournal === latest.journal ? { outcome: 'reset', append: true } : { outcome: 'journal-changed', append: false };
-}
-
-/** The bytes a receipt's signature covers. */
-export function receiptBytes(r: AnchorReceipt): Uint8Array {
-  return new TextEncoder().encode(`${RECEIPT_CONTEXT}\n${canonicalJson(r)}`);
 }
 
 const b64 = (b: Uint8Array): string => Buffer.from(b).toString('base64');

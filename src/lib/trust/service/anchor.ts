@@ -38,7 +38,8 @@ const MESSAGES: Record<string, string> = {
 };
 
 const bytes = (b64: string): Uint8Array<ArrayBuffer> => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-const receiptBytes = (r: AnchorReceipt): Uint8Array<ArrayBuffer> => new TextEncoder().encode(`${RECEIPT_CONTEXT}\n${canonicalJson(r)}`);
+/** The bytes a receipt's signature covers (the relay signs them, the workstation verifies them). */
+export const receiptBytes = (r: AnchorReceipt): Uint8Array<ArrayBuffer> => new TextEncoder().encode(`${RECEIPT_CONTEXT}\n${canonicalJson(r)}`);
 
 async function verifyReceipt(s: StoredReceipt): Promise<boolean> {
   try {
