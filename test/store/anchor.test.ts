@@ -109,6 +109,26 @@ describe('the journal anchored at the relay (issue 24 defect 3)', () => {
     }
   });
 
+  it('a send that fails (no network) keeps the device id it drew: the next anchor is the same device', async () => {
+    const { s, page } = await workstation();
+    try {
+      const offline = (): ReturnType<TrustPageModule['outcome']> => page.evaluate(() =>
+        TrustPage.outcome(() => TrustPage.trust().anchor({ post: () => Promise.reject(new Error('réseau coupé')), receiptKey: () => Promise.reject(new Error('réseau coupé')) })));
+      const deviceId = (): Promise<unknown> => page.evaluate(() => TrustPage.trust().snapshot().meta.find((m) => m.key === 'device-id')?.value);
+      expect(await offline()).toMatchObject({ ok: false });
+      const first = await deviceId();
+      expect(first).toMatch(/^[0-9a-f-]{36}$/);
+      expect(await offline()).toMatchObject({ ok: false });
+      expect(await deviceId()).toBe(first);
+      // Not an integrity failure: the journal is as it was.
+      expect(await integrity(page)).toEqual({ state: 'intact' });
+      expect(await anchor(page)).toEqual({ ok: true, value: 'first' });
+      expect(await page.evaluate(() => (TrustPage.trust().snapshot().meta.find((m) => m.key === 'audit-receipt')?.value as { receipt: { device: string } }).receipt.device)).toBe(first);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('rewritten and resealed with the stored key after an anchor: blocked at the next start, offline, against the receipt', async () => {
     const { s, page } = await workstation();
     try {

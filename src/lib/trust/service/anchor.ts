@@ -111,7 +111,11 @@ export async function anchorJournal(ctx: TrustContext, port: AnchorPort): Promis
     const h = hashAt(content, stored.receipt.seq);
     if (h) body.continuity = { seq: stored.receipt.seq, head: h };
   }
-  if (writes.length) await ctx.store.commit(writes);
+  if (writes.length) {
+    // Kept before anything is sent: a failed send must not draw another id next time.
+    await ctx.store.commit(writes);
+    await ctx.reload();
+  }
   let answer = await port.post(body);
   let latest = answer.json.latest as { journal: string; seq: number; head: string } | null | undefined;
   if (answer.status === 409 && answer.json.reason === 'anchor-journal-changed' && previous !== undefined && latest && latest.journal !== journal) {
