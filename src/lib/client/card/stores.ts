@@ -175,7 +175,18 @@ export function createCardBridge(o: CardBridgeOptions = {}): CardBridge {
     delay = Math.min(delay * 2, o.maxDelay ?? 15_000);
   }
 
-  async function connect(): Promise<void> {
+  // The connection under way: the readers arrive before it is usable (the journal's report comes
+  // first), so a PIN typed in between waits for it instead of finding no bridge.
+  let connecting: Promise<void> | null = null;
+  function connect(): Promise<void> {
+    const p = open().finally(() => {
+      if (connecting === p) connecting = null;
+    });
+    connecting = p;
+    return p;
+  }
+
+  async function open(): Promise<void> {
     if (!running) return;
     status.set('connexion');
     const c = newClient();
@@ -257,6 +268,7 @@ export function createCardBridge(o: CardBridgeOptions = {}): CardBridge {
       await connect();
     },
     async verifyPin(pin) {
+      if (!client && connecting) await connecting;
       const reader = cpsReaderView();
       if (!client || !reader) {
         pin?.fill(0);
