@@ -3,6 +3,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   plugins: [sveltekit()],
+  build: { minify: process.env.NOMIN ? false : undefined },
   server: {
     host: '127.0.0.1'
   },

@@ -105,7 +105,16 @@ async function cardCert(pki: TestPki, subject: string, k: ForgeKey, usage: 'auth
 
 const json = (o: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(o));
 
+/** The professions the billing core bills (RPPS profession codes), as fictitious holders. */
+const CPS_HOLDERS = {
+  doctor: { code: '10', label: 'Médecin (fictif)', title: 'Médecin', civility: 'DR', lastName: 'FICTIF-TEST', firstName: 'CAMILLE', specialty: '01', serial: '9990000001' },
+  nurse: { code: '60', label: 'Infirmier (fictif)', title: 'Infirmier', civility: 'MME', lastName: 'FICTIF-SOINS', firstName: 'ALEX', specialty: '00', serial: '9990000061' },
+  physiotherapist: { code: '70', label: 'Masseur-kinésithérapeute (fictif)', title: 'Masseur-kinésithérapeute', civility: 'M', lastName: 'FICTIF-KINE', firstName: 'SACHA', specialty: '00', serial: '9990000071' },
+} as const;
+
 export interface CpsOptions {
+  /** Whose card: a doctor (default), a nurse or a physiotherapist, all fictitious. */
+  profession?: keyof typeof CPS_HOLDERS;
   serial?: string;
   pin?: string;
   expired?: boolean;
@@ -115,28 +124,29 @@ export interface CpsOptions {
 
 export async function makeCps(pki: TestPki, o: CpsOptions = {}): Promise<{ card: VirtualCard; data: CpsData }> {
   const expired = o.expired ?? false;
-  const serial = o.serial ?? '9990000001';
+  const holder = CPS_HOLDERS[o.profession ?? 'doctor'];
+  const serial = o.serial ?? holder.serial;
   const data: CpsData = {
     cardType: 'CPS',
     fictitious: true,
     serial,
     // Luhn-valid like a real RPPS (the billing core checks the key), and fictitious: 1999999….
     rpps: '1999999' + serial.slice(-3) + luhnKey('1999999' + serial.slice(-3)),
-    civility: 'DR',
-    lastName: 'FICTIF-TEST',
-    firstName: 'CAMILLE',
-    profession: { code: '10', label: 'Médecin (fictif)' },
+    civility: holder.civility,
+    lastName: holder.lastName,
+    firstName: holder.firstName,
+    profession: { code: holder.code, label: holder.label },
     situations: [
-      { number: 1, mode: 'libéral', structure: 'CABINET FICTIF DES TESTS', structureId: '999000001', conventionSector: '1', specialty: '01', tariffZone: '10' },
-      { number: 2, mode: 'libéral', structure: 'MAISON DE SANTÉ FICTIVE', structureId: '999000002', conventionSector: '1', specialty: '01', tariffZone: '10' },
-      { number: 3, mode: 'remplaçant', structure: 'CABINET FICTIF REMPLACEMENT', structureId: '999000003', conventionSector: '2', specialty: '01', tariffZone: '10' },
+      { number: 1, mode: 'libéral', structure: 'CABINET FICTIF DES TESTS', structureId: '999000001', conventionSector: '1', specialty: holder.specialty, tariffZone: '10' },
+      { number: 2, mode: 'libéral', structure: 'MAISON DE SANTÉ FICTIVE', structureId: '999000002', conventionSector: '1', specialty: holder.specialty, tariffZone: '10' },
+      { number: 3, mode: 'remplaçant', structure: 'CABINET FICTIF REMPLACEMENT', structureId: '999000003', conventionSector: '2', specialty: holder.specialty, tariffZone: '10' },
     ],
     validFrom: day(expired ? -3 * 365 : -1),
     validTo: day(expired ? -2 : 3 * 365),
   };
   const auth = await cardKey();
   const sign = await cardKey();
-  const dn = `CN=${data.rpps}/FICTIF-TEST CAMILLE,SN=FICTIF-TEST,GIVENNAME=CAMILLE,T=Médecin,O=CABINET FICTIF DES TESTS,C=FR`;
+  const dn = `CN=${data.rpps}/${holder.lastName} ${holder.firstName},SN=${holder.lastName},GIVENNAME=${holder.firstName},T=${holder.title},O=CABINET FICTIF DES TESTS,C=FR`;
   const app: VirtualApp = {
     aid: AID_CPS,
     authNeedsPin: true,

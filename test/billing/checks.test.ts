@@ -1,7 +1,7 @@
 /** Checks before signing: one vector per stable code, and the gate to `to_sign`. */
 import { describe, expect, it } from 'vitest';
 import { BillingError, checkInvoice, submitForSigning, type Invoice, SAMPLE_CATALOGUE } from '../../src/lib/billing/index.js';
-import { invoiceOf, type InvoiceSpec } from './fixtures.js';
+import { invoiceOf, RPPS, type InvoiceSpec } from './fixtures.js';
 
 /** Noon in Paris on 2025-03-10: the injected clock. */
 const clock = () => Date.UTC(2025, 2, 10, 11, 0);
@@ -48,6 +48,7 @@ describe('each check has its code', () => {
     ['duplicate_act', 'the same act twice', () => invoiceOf({ acts: [{ code: 'G', date: D }, { code: 'G', date: D }] })],
     ['prescriber_required', 'nurse act without prescriber', () => invoiceOf({ profession: 'nurse', acts: [{ code: 'AMI', date: D }], prescriber: null })],
     ['prescriber_required', 'physiotherapist act without prescriber', () => invoiceOf({ profession: 'physiotherapist', acts: [{ code: 'AMK', date: D, coefficient: 7.5 }], prescriber: null })],
+    ['prescription_after_act', 'prescription dated after the care', () => invoiceOf({ profession: 'nurse', acts: [{ code: 'AMI', date: D }], prescriber: { identifier: RPPS.doctor, lastName: 'BERNARD', prescriptionDate: '2025-03-11' } })],
     ['care_pathway_required', 'doctor without care pathway', () => invoiceOf({ acts: [{ code: 'G', date: D }], carePathway: null })],
     ['exemption_not_open', 'ALD act without ALD', () => invoiceOf({ acts: [{ code: 'G', date: D, ald: true }] })],
     ['exemption_not_open', 'work accident without its exemption', () => invoiceOf({ acts: [{ code: 'G', date: D }], nature: 'work_accident' })],

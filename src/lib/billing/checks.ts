@@ -94,6 +94,10 @@ export function checkInvoice(invoice: Invoice, ctx: CheckContext): BillingError[
     if (row?.prescription && !invoice.prescriber) {
       add('prescriber_required', 'prescriber', `L’acte ${row.code} exige une prescription : indiquez le prescripteur.`);
     }
+    if (invoice.prescriber && act.date < invoice.prescriber.prescriptionDate) {
+      // Care follows its prescription: a prescription dated after the act is a typing error.
+      add('prescription_after_act', 'prescriber.prescriptionDate', `La prescription (${invoice.prescriber.prescriptionDate}) est datée après un acte (${act.date}) : corrigez l’une des deux dates.`);
+    }
     if (act.ald && !exemptionOn(b, 'ald', act.date)) {
       add('exemption_not_open', `${f}.ald`, `Aucune exonération ALD ouverte à la date de l’acte (${act.date}).`);
     }

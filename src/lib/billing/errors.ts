@@ -62,6 +62,7 @@ export type BillingErrorCode =
   | 'duplicate_act'
   | 'duplicate_invoice'
   | 'prescriber_required'
+  | 'prescription_after_act'
   | 'care_pathway_required'
   | 'exemption_not_open'
   | 'overrun_not_allowed'

@@ -103,8 +103,8 @@ Commandes :
   origins remove URL  retire une origine autorisée et révoque ses appairages
   log [N]             les N dernières entrées du journal
 
-En mode simulé, commandes au terminal : « retirer 0|1 », « insérer cps|vitale|cps-expiree|
-cps-bloquee|vitale-expiree 0|1 ».`;
+En mode simulé, commandes au terminal : « retirer 0|1 », « insérer cps|cps-infirmier|cps-kine|
+vitale|cps-expiree|cps-bloquee|vitale-expiree 0|1 ».`;
 
 export const bridgeCommand: Command = {
   summary: 'pont local des lecteurs de cartes CPS et Vitale (PC/SC, canal chiffré)',
@@ -226,6 +226,8 @@ export const bridgeCommand: Command = {
           case 'cps': return (await profiles.makeCps(pki)).card;
           case 'cps-expiree': return (await profiles.makeCps(pki, { expired: true, serial: '9990000002' })).card;
           case 'cps-bloquee': return (await profiles.makeCps(pki, { blocked: true, serial: '9990000003' })).card;
+          case 'cps-infirmier': return (await profiles.makeCps(pki, { profession: 'nurse' })).card;
+          case 'cps-kine': return (await profiles.makeCps(pki, { profession: 'physiotherapist' })).card;
           case 'vitale': return (await profiles.makeVitale(pki)).card;
           case 'vitale-expiree': return (await profiles.makeVitale(pki, { expired: true, serial: '9990000102' })).card;
           default: return null;

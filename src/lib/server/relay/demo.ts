@@ -27,6 +27,15 @@ import { startTestPeer } from './test-peer.js';
  */
 export { DEMO_RPPS };
 export const DEMO_FROM = 'ps.demo@teletrans.test';
+/**
+ * The practitioners the demo relay knows: the simulated CPS of the bridge (`insérer cps`,
+ * `cps-infirmier`, `cps-kine`), fictitious RPPS 1999999 + the card's serial end + Luhn key.
+ */
+export const DEMO_PRACTITIONERS: readonly { id: string; rpps: string; from: string }[] = [
+  { id: 'demo', rpps: DEMO_RPPS, from: DEMO_FROM },
+  { id: 'demo-infirmier', rpps: '19999990617', from: 'infirmier.demo@teletrans.test' },
+  { id: 'demo-kine', rpps: '19999990716', from: 'kine.demo@teletrans.test' },
+];
 
 const DAY = 86_400_000;
 
@@ -88,7 +97,7 @@ export async function startDemo(dir: string, origins: string[], smtp?: SmtpConfi
     crlSources: crlFiles,
     // Re-read often: the daily re-issue must be seen well before the previous CRL expires.
     crlRefreshMs: 3600_000,
-    practitioners: [{ id: 'demo', certificateMatch: { rpps: DEMO_RPPS }, from: DEMO_FROM, allowedRecipients: ['@test.rss.fr', '@teletrans.test'] }],
+    practitioners: DEMO_PRACTITIONERS.map((p) => ({ id: p.id, certificateMatch: { rpps: p.rpps }, from: p.from, allowedRecipients: ['@test.rss.fr', '@teletrans.test'] })),
     smtp,
   };
   return {

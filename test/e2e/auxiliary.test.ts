@@ -1,0 +1,181 @@
+/**
+ * A nurse bills (issue 14 item 4, « prescriber for auxiliaries »), in Chromium on the production
+ * build with the bridge's simulated cards from the server's demo PKI, as `npm start` runs them
+ * (`insérer cps-infirmier 0`). An auxiliary's acts need a prescription: the form asks for the
+ * prescriber, checks what is typed (identifier, a prescription dated after the care) in French
+ * before signing, and offers it again with the patient's previous coding. The ALD flag appears
+ * for a beneficiary under ALD, the DRE for one with a complementary contract; another patient
+ * finds none of the previous one's prescription. The prescriber's name is never stored in clear.
+ */
+import { createRequire } from 'node:module';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AxeResults } from 'axe-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeCps, makeVitale } from '../../bridge/cards/profiles.js';
+import { startBridge, type Bridge } from '../../bridge/server.js';
+import { SimulatedTransport } from '../../bridge/transport.js';
+import { BRIDGE_URL_KEY } from '../../src/lib/client/card/bridge-instance.js';
+import { readDemoPki } from '../../src/lib/server/demo-pki.js';
+import { launchChromium } from '../browser/harness.js';
+import { pageApprover, stateDir } from '../bridge/helpers.js';
+import { buildApp, startApp, type PrivateBuild, type RunningApp } from './app-server.js';
+
+const AXE_PATH = createRequire(import.meta.url).resolve('axe-core');
+const POLL = { timeout: 20_000, interval: 100 };
+const SHOTS = process.env.TELETRANS_SCREENSHOTS;
+/** A valid RPPS (Luhn), fictitious: the prescribing doctor. */
+const PRESCRIBER_RPPS = '10000000009';
+
+describe('a nurse bills on prescription (npm start’s embedded defaults, the nurse’s card)', () => {
+  let build: PrivateBuild;
+  let app: RunningApp;
+  let browser: Browser;
+  let bridge: Bridge;
+  let context: BrowserContext;
+  let page: Page;
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'teletrans-e2e-auxiliary-'));
+    [build, browser] = await Promise.all([buildApp(), launchChromium()]);
+    app = await startApp(build.server, { TELETRANS_RELAY_DEMO_DIR: join(dir, 'demo') });
+    const pki = await readDemoPki(join(dir, 'demo'));
+    const cardPki = { rootDer: pki.igcRoot.der, caDer: pki.igcCa.der, caKey: pki.igcCa.key };
+    const sim = new SimulatedTransport();
+    const [cpsReader, vitaleReader] = sim.readers().map((r) => r.name);
+    sim.insert(cpsReader!, (await makeCps(cardPki, { profession: 'nurse' })).card);
+    sim.insert(vitaleReader!, (await makeVitale(cardPki)).card);
+    bridge = await startBridge({ port: 0, transport: sim, stateDir: await stateDir(), allowedOrigins: [app.url], approve: pageApprover(() => page) });
+    // bypassCSP: axe-core is injected as an inline script.
+    context = await browser.newContext({ bypassCSP: true, viewport: { width: 1366, height: 900 }, locale: 'fr-FR' });
+    await context.addInitScript(([key, url]) => localStorage.setItem(key, url), [BRIDGE_URL_KEY, bridge.url] as const);
+    page = await context.newPage();
+  }, 300_000);
+
+  afterAll(async () => {
+    await context?.close();
+    await browser?.close();
+    await bridge?.close();
+    await app?.stop();
+    build?.remove();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const problems = (): ReturnType<Page['getByRole']> => page.getByRole('list', { name: 'À corriger avant de signer' });
+  const prescriber = (): ReturnType<Page['getByRole']> => page.getByRole('group', { name: /^Prescripteur/ });
+  const codes = (): Promise<string[]> => problems().locator('li').evaluateAll((lis) => lis.map((l) => l.getAttribute('data-code') ?? ''));
+  const beneficiaries = (): ReturnType<Page['getByRole']> => page.getByRole('group', { name: 'Bénéficiaire (à choisir)' }).getByRole('radio');
+  async function axe(): Promise<string[]> {
+    await page.addScriptTag({ path: AXE_PATH });
+    const results = await page.evaluate(() => (window as unknown as { axe: { run(c: Document, o: object): Promise<AxeResults> } }).axe.run(document, { resultTypes: ['violations'] }));
+    return results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  }
+
+  it('signed in with the nurse’s CPS: the prescriber is asked for an AMI, checked in French, and the invoice signs once it is right', async () => {
+    await page.goto(`${app.url}/cartes`);
+    await page.getByRole('button', { name: 'Appairer ce navigateur avec le pont' }).click();
+    await expect.poll(() => page.getByText('Appairage réussi.').isVisible(), POLL).toBe(true);
+    const pin = page.getByLabel('Code porteur de la CPS');
+    await pin.fill('1234');
+    await pin.press('Enter');
+    const bar = page.getByRole('region', { name: 'Session du praticien' });
+    await expect.poll(() => bar.isVisible(), POLL).toBe(true);
+    expect(await bar.textContent()).toContain('ALEX FICTIF-SOINS');
+    await bar.getByLabel('Situation de facturation').selectOption('999000001');
+    // The demo relay knows the nurse's card as it knows the doctor's.
+    await expect.poll(() => bar.locator('.relay').getAttribute('data-state'), POLL).toBe('connected');
+
+    await page.getByRole('navigation').getByRole('link', { name: 'Facturer' }).click();
+    await page.waitForURL(`${app.url}/facturer`);
+    await expect.poll(() => beneficiaries().count(), POLL).toBe(3);
+    // The child under ALD.
+    await beneficiaries().nth(2).check();
+    const search = page.getByLabel('Ajouter un acte (code ou mots du libellé)');
+    await expect.poll(() => search.isVisible(), POLL).toBe(true);
+    // An auxiliary's form offers the prescriber from the start.
+    expect(await prescriber().locator('legend').textContent()).toBe('Prescripteur (si les soins sont prescrits)');
+    await search.fill('AMI');
+    await search.press('Enter');
+    await expect.poll(() => codes(), POLL).toEqual(['prescriber_required']);
+    expect(await prescriber().locator('legend').textContent()).toBe('Prescripteur');
+    expect(await page.getByRole('button', { name: 'Signer la facture' }).isDisabled()).toBe(true);
+
+    // A wrong identifier, then a prescription dated after the care: each said, with its part of the form.
+    await prescriber().getByLabel('N° RPPS ou Assurance Maladie').fill('12345');
+    await expect.poll(() => codes(), POLL).toEqual(['prescriber_invalid']);
+    expect(await problems().textContent()).toContain('Prescripteur : Identifiant du prescripteur invalide');
+    const today = await page.evaluate(() => new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Paris' }).format(new Date()));
+    const shift = (days: number): string => new Date(Date.parse(`${today}T12:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
+    await prescriber().getByLabel('N° RPPS ou Assurance Maladie').fill(PRESCRIBER_RPPS);
+    await prescriber().getByLabel('Nom').fill('BERNARD');
+    await prescriber().getByLabel('Date de la prescription').fill(shift(1));
+    await expect.poll(() => codes(), POLL).toEqual(['prescription_after_act']);
+    await prescriber().getByLabel('Date de la prescription').fill(shift(-3));
+    await expect.poll(() => problems().count(), POLL).toBe(0);
+
+    // The act is for the ALD: the AMO pays it all.
+    const ald = page.getByLabel('AMI en rapport avec l’ALD');
+    expect(await ald.isChecked()).toBe(false);
+    const fee = await page.locator('[data-amount="fee"]').textContent();
+    expect(await page.locator('[data-amount="amo"]').textContent()).not.toBe(fee);
+    await ald.check();
+    await expect.poll(() => page.locator('[data-amount="amo"]').textContent(), POLL).toBe(fee);
+    // No AMC on this beneficiary's card, no DRE to offer; a nurse has no care pathway.
+    expect(await page.getByLabel('Facturer la complémentaire à part (DRE)').count()).toBe(0);
+    expect(await page.getByLabel('Parcours de soins').count()).toBe(0);
+
+    expect(await axe()).toEqual([]);
+    if (SHOTS) await page.screenshot({ path: join(SHOTS, 'facturer-prescriber.png'), fullPage: true });
+    await search.press('Control+Enter');
+    await expect.poll(() => page.locator('.invoice .outcome').textContent(), POLL).toMatch(/^Facture n° \d+ signée\.$/);
+  }, 180_000);
+
+  it('the next visit: the previous coding brings the prescriber and the ALD back; another patient starts with neither, and may have a DRE', async () => {
+    const take = page.getByRole('button', { name: 'Reprendre ces actes' });
+    await expect.poll(() => take.isVisible(), POLL).toBe(true);
+    // The form starts a new invoice for the same patient: the prescription stays typed.
+    expect(await prescriber().getByLabel('Nom').inputValue()).toBe('BERNARD');
+    await prescriber().getByLabel('Nom').fill('');
+    await prescriber().getByLabel('N° RPPS ou Assurance Maladie').fill('');
+    await prescriber().getByLabel('Date de la prescription').fill('');
+    await take.click();
+    expect(await prescriber().getByLabel('N° RPPS ou Assurance Maladie').inputValue()).toBe(PRESCRIBER_RPPS);
+    expect(await prescriber().getByLabel('Nom').inputValue()).toBe('BERNARD');
+    expect(await page.getByLabel('AMI en rapport avec l’ALD').isChecked()).toBe(true);
+
+    // Another beneficiary (the holder, no ALD): the acts stay, without their ALD flag, and
+    // nothing of the child's prescription does.
+    await beneficiaries().nth(0).check();
+    await expect.poll(() => prescriber().getByLabel('Nom').inputValue(), POLL).toBe('');
+    await expect.poll(() => codes(), POLL).toEqual(['prescriber_required']);
+    expect(await page.locator('.acts tbody tr').count()).toBe(1);
+    expect(await page.getByLabel('AMI en rapport avec l’ALD').count()).toBe(0);
+    const dre = page.getByLabel('Facturer la complémentaire à part (DRE)');
+    expect(await dre.isVisible()).toBe(true);
+    await dre.check();
+    expect(await axe()).toEqual([]);
+
+    // What IndexedDB holds: the prescriber's name nowhere in clear.
+    const raw = await page.evaluate(async () => {
+      const dump = (name: string) =>
+        new Promise<string>((resolve, reject) => {
+          const req = indexedDB.open(name);
+          req.onerror = () => reject(req.error);
+          req.onsuccess = () => {
+            const db = req.result;
+            const names = [...db.objectStoreNames];
+            const tx = db.transaction(names);
+            const parts: unknown[] = [];
+            for (const n of names) tx.objectStore(n).getAll().onsuccess = (e) => parts.push((e.target as IDBRequest).result);
+            tx.oncomplete = () => (db.close(), resolve(JSON.stringify(parts, (_k, v: unknown) => (v instanceof Uint8Array ? String.fromCharCode(...v) : v))));
+          };
+        });
+      return (await Promise.all((await indexedDB.databases()).map((d) => dump(d.name!)))).join('\n');
+    });
+    expect(raw).toContain('"status":"signed"');
+    expect(raw).not.toMatch(/BERNARD|FICTIF-SOINS|10000000009/);
+  }, 120_000);
+});
