@@ -3,7 +3,6 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   plugins: [sveltekit()],
-  build: { minify: process.env.NOMIN ? false : undefined },
   server: {
     host: '127.0.0.1'
   },
