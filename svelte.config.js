@@ -16,10 +16,10 @@ const config = {
       relative: false
     },
     // Content-Security-Policy of every page (sent as a header: pages are rendered per request,
-    // `ssr = false`, never prerendered). SvelteKit adds the hash of its inline start-up script
-    // to script-src; the shell is the same for a build, so the hash also holds for the copy the
-    // service worker serves offline, with the response headers it cached. No 'unsafe-inline'
-    // and no 'unsafe-eval' for scripts. The other security headers are in src/hooks.server.ts.
+    // never prerendered). SvelteKit adds the hash of the page's inline start-up script to
+    // script-src; the service worker keeps each page's HTML with its response headers, so the
+    // hash also holds for the copy it serves offline. No 'unsafe-inline' and no 'unsafe-eval'
+    // for scripts. The other security headers are in src/hooks.server.ts.
     csp: {
       mode: 'hash',
       directives: {

@@ -6,15 +6,18 @@
 /**
  * Offline shell of the PWA.
  *
- * - install: precache the Vite build (hashed, immutable), the static files and the app shell;
- * - fetch: cache-first for precached assets, network-first for navigations with the cached
- *   shell as the offline fallback; everything else goes to the network;
+ * - install: precache the Vite build (hashed, immutable), the static files and the HTML of
+ *   every page;
+ * - fetch: cache-first for precached assets, network-first for navigations with the page's
+ *   cached HTML as the offline fallback; everything else goes to the network;
  * - activate: drop the caches of previous versions and take control of open pages.
  *
- * Pages are client-rendered (`ssr = false` in src/routes/+layout.ts), so the HTML returned
- * for any route is the same shell and the client router renders the route from the URL.
+ * Pages are rendered on the server, then hydrated (docs/adr/0020): each page's HTML names its
+ * own route and modules, so each is cached under its own path, with its response headers (its
+ * Content-Security-Policy holds the hash of its own start-up script).
  */
 import { build, files, version } from '$service-worker';
+import { PAGES } from '$lib/client/pages';
 import { openTrustService } from '$lib/client/store/trust';
 import { TRUST_SYNC_TAG } from '$lib/client/trust-sync';
 
@@ -22,14 +25,13 @@ const sw = self as unknown as ServiceWorkerGlobalScope;
 
 const CACHE_PREFIX = 'teletrans-';
 const CACHE = `${CACHE_PREFIX}${version}`;
-const SHELL = '/';
 const ASSETS = new Set([...build, ...files]);
 
 sw.addEventListener('install', (event) => {
   event.waitUntil(
     (async () => {
       const cache = await caches.open(CACHE);
-      await cache.addAll([...ASSETS, SHELL]);
+      await cache.addAll([...ASSETS, ...PAGES]);
       await sw.skipWaiting();
     })()
   );
@@ -69,13 +71,17 @@ async function cacheFirst(request: Request): Promise<Response> {
   return response;
 }
 
-/** Every page is the same client-rendered shell, so the one precached with this version serves any route offline. */
+/**
+ * The network's answer when there is one; offline, the page's HTML precached with this version
+ * (a page's HTML holds no data: what the practitioner sees comes from IndexedDB once hydrated).
+ */
 async function networkFirstNavigation(request: Request): Promise<Response> {
   try {
     return await fetch(request);
   } catch (error) {
-    const shell = await caches.match(SHELL, { cacheName: CACHE });
-    if (shell) return shell;
+    const path = new URL(request.url).pathname.replace(/(.)\/$/, '$1');
+    const page = await caches.match(path, { cacheName: CACHE, ignoreSearch: true });
+    if (page) return page;
     throw error;
   }
 }

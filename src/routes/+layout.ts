@@ -1,4 +1,5 @@
-// The PWA renders in the browser: the HTML of every page is the same shell, which the
-// service worker can serve for any route when offline. Server endpoints (+server.ts) are
-// not affected by this option.
-export const ssr = false;
+// Every page is rendered on the server, then hydrated (docs/adr/0020): the first paint does not
+// wait for the JavaScript. The server renders only what needs no data — headings, help texts,
+// the forms' empty state; the practitioner's data (IndexedDB, the cards, the relay) comes in the
+// browser once hydrated. The service worker caches each page's HTML for offline use.
+export const ssr = true;

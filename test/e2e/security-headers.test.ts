@@ -6,7 +6,7 @@
  * frame the app, an injected inline script does not run, the card bridge's loopback WebSocket
  * stays reachable while other hosts are refused, the main routes load with no violation, the
  * referrer is not sent, a cross-origin opener loses its handle, geolocation is off; and the
- * offline shell served by the service worker carries the same policy.
+ * HTML of each page the service worker serves offline carries that page's policy.
  */
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
@@ -361,12 +361,19 @@ describe('security headers (production build)', () => {
       const onlineCsp = online?.headers()['content-security-policy'];
       expect(onlineCsp).toContain("frame-ancestors 'none'");
 
+      // Each page's own policy (its script-src holds the hash of that page's start-up script).
+      const routes = ['/certificats/journal', '/cartes', '/'];
+      const onlinePolicies = new Map<string, string | null>();
+      for (const route of routes) onlinePolicies.set(route, (await fetch(`${app.url}${route}`)).headers.get('content-security-policy'));
+      expect(onlinePolicies.get('/certificats/journal')).toBe(onlineCsp);
+
       await context.setOffline(true);
-      for (const route of ['/certificats/journal', '/cartes', '/']) {
+      for (const route of routes) {
         const offline = await page.goto(`${app.url}${route}`);
         expect(offline?.fromServiceWorker(), route).toBe(true);
         await expect.poll(() => heading(page), POLL).toBe(HEADINGS[route]);
-        expect(offline?.headers()['content-security-policy'], route).toBe(onlineCsp);
+        expect(offline?.headers()['content-security-policy'], route).toBe(onlinePolicies.get(route));
+        expect(offline?.headers()['content-security-policy'], route).toContain("frame-ancestors 'none'");
         expect(offline?.headers()['cross-origin-opener-policy'], route).toBe('same-origin');
         expect(await violations(page), route).toEqual([]);
       }
