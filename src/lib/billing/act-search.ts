@@ -7,6 +7,7 @@
 import { type Catalogue, type TariffRow } from './catalogue.js';
 import type { IsoDate } from './dates.js';
 import type { Profession } from './practitioner.js';
+import { byCodeUnits } from '../text/compare.js';
 
 const fold = (s: string): string => s.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase();
 const words = (s: string): string[] => fold(s).split(/[^a-z0-9]+/).filter(Boolean);
@@ -38,6 +39,6 @@ export function searchActs(cat: Catalogue, query: string, profession: Profession
     else continue;
     scored.push({ row, score });
   }
-  scored.sort((a, b) => a.score - b.score || a.row.code.length - b.row.code.length || a.row.code.localeCompare(b.row.code));
+  scored.sort((a, b) => a.score - b.score || a.row.code.length - b.row.code.length || byCodeUnits(a.row.code, b.row.code));
   return scored.slice(0, limit).map((x) => x.row);
 }

@@ -14,6 +14,13 @@
  *   - none (spring gap, 02:00–03:00 does not exist): the time is shifted forward by the gap
  *     (02:30 → 03:30), as RFC 5545 and Temporal's "compatible" disambiguation do.
  * Pure functions; only `Intl` is used, which exists in both runtimes.
+ *
+ * Europe/Paris, the zone of nearly every practice, is also computed by its rule (the EU's
+ * summer time since 1996: from the last Sunday of March to the last Sunday of October, at
+ * 01:00 UTC): the first `Intl` call of a page initialises ICU, about 50 ms of main thread at
+ * start-up that a practitioner feels on a slow tablet. `checkZoneRules()`, run once the page
+ * is idle, compares the rule with the runtime's tz database around now and, should they ever
+ * differ (a change of the EU's rule), turns the rule off for good: `Intl` decides.
  */
 
 export const DEFAULT_TIME_ZONE = 'Europe/Paris';
@@ -61,6 +68,7 @@ function formatter(timeZone: string): Intl.DateTimeFormat {
 
 /** True when `timeZone` is a zone this runtime knows. */
 export function isValidTimeZone(timeZone: string): boolean {
+  if (timeZone === PARIS && parisRule) return true;
   try {
     formatter(timeZone);
     return true;
@@ -69,8 +77,65 @@ export function isValidTimeZone(timeZone: string): boolean {
   }
 }
 
+const PARIS = 'Europe/Paris';
+/** The EU rule holds for Paris since 1996; off once `checkZoneRules` finds the runtime disagrees. */
+let parisRule = true;
+const RULE_FROM = Date.UTC(1996, 0, 1);
+
+/** 01:00 UTC on the last Sunday of `month` (0-based) of `year`. */
+function lastSundayAt1Utc(year: number, month: number): number {
+  const last = new Date(Date.UTC(year, month + 1, 0, 1));
+  return last.getTime() - last.getUTCDay() * 24 * HOUR;
+}
+
+/** Paris's offset from UTC at `ms` by the EU rule (+1 h, +2 h in summer time). */
+function parisOffsetByRule(ms: number): number {
+  const year = new Date(ms).getUTCFullYear();
+  const summer = ms >= lastSundayAt1Utc(year, 2) && ms < lastSundayAt1Utc(year, 9);
+  return (summer ? 2 : 1) * HOUR;
+}
+
+function wallOfUtc(ms: number): WallTime {
+  const d = new Date(ms);
+  return {
+    year: d.getUTCFullYear(),
+    month: d.getUTCMonth() + 1,
+    day: d.getUTCDate(),
+    hour: d.getUTCHours(),
+    minute: d.getUTCMinutes(),
+    second: d.getUTCSeconds(),
+  };
+}
+
+/**
+ * Compares the Paris rule with the runtime's tz database at every transition from a year ago
+ * to two years ahead of `now`, an hour either side: any difference turns the rule off.
+ * Answers whether the rule still holds. Costs the first `Intl` call: run it when idle.
+ */
+export function checkZoneRules(now: number = Date.now(), reference: (ms: number) => WallTime = (ms) => wallTimeIntl(ms, PARIS)): boolean {
+  if (!parisRule) return false;
+  const year = new Date(now).getUTCFullYear();
+  const instants: number[] = [now];
+  for (let y = year - 1; y <= year + 2; y++) {
+    for (const t of [lastSundayAt1Utc(y, 2), lastSundayAt1Utc(y, 9)]) instants.push(t - HOUR, t - 1000, t, t + HOUR);
+  }
+  for (const t of instants) {
+    const whole = Math.floor(t / 1000) * 1000;
+    if (wallAsUtc(reference(whole)) - whole !== parisOffsetByRule(whole)) {
+      parisRule = false;
+      return false;
+    }
+  }
+  return true;
+}
+
 /** The wall clock in `timeZone` at instant `ms` (milliseconds since the epoch). */
 export function wallTime(ms: number, timeZone: string = DEFAULT_TIME_ZONE): WallTime {
+  if (timeZone === PARIS && parisRule && ms >= RULE_FROM) return wallOfUtc(ms + parisOffsetByRule(ms));
+  return wallTimeIntl(ms, timeZone);
+}
+
+function wallTimeIntl(ms: number, timeZone: string): WallTime {
   const parts = formatter(timeZone).formatToParts(new Date(ms));
   const get = (type: Intl.DateTimeFormatPartTypes): number => {
     const p = parts.find((x) => x.type === type);
@@ -148,3 +213,7 @@ export function formatWall(ms: number, timeZone: string = DEFAULT_TIME_ZONE): st
   const p = (n: number): string => String(n).padStart(2, '0');
   return `${w.year}-${p(w.month)}-${p(w.day)} ${p(w.hour)}:${p(w.minute)}`;
 }
+
+// Where no page is starting (Node: the relay, the CLI; a service worker), the check costs
+// nothing a user feels: it runs at once. Pages run it when idle (src/routes/+layout.svelte).
+if (typeof document === 'undefined') checkZoneRules();

@@ -40,6 +40,7 @@ import { purgeable } from '../../billing/retention.js';
 import { today } from '../../billing/dates.js';
 import type { OutboxEntry } from '../store/billing.js';
 import { backupOf, type BackupFile } from '../store/backup.js';
+import { byCodeUnits } from '../../text/compare.js';
 
 export type VaultState =
   | { state: 'locked' }
@@ -119,7 +120,7 @@ const failure = (e: unknown): Outcome<never> => {
   return { ok: false, code: typeof code === 'string' ? code : 'error', message: e instanceof Error ? e.message : String(e) };
 };
 
-const newest = (a: InvoiceRecord, b: InvoiceRecord): number => (b.history[0]?.at ?? '').localeCompare(a.history[0]?.at ?? '') || b.id.localeCompare(a.id);
+const newest = (a: InvoiceRecord, b: InvoiceRecord): number => byCodeUnits(b.history[0]?.at ?? '', a.history[0]?.at ?? '') || byCodeUnits(b.id, a.id);
 
 export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
   const vault = writable<VaultState>({ state: 'locked' });

@@ -15,6 +15,7 @@ import {
 } from './session-lock.js';
 
 import { DEFAULT_BRIDGE_URL } from '../../card/protocol.js';
+import { byCodeUnits } from '../../text/compare.js';
 export { DEFAULT_BRIDGE_URL };
 
 export type BridgeStatus = 'arrêté' | 'connexion' | 'connecté' | 'non appairé' | 'appairage' | 'injoignable';
@@ -164,7 +165,7 @@ export function createCardBridge(o: CardBridgeOptions = {}): CardBridge {
   const newClient = (): BridgeClient => new BridgeClient({ url, origin, keys, createSocket: o.createSocket });
 
   let journal: JournalReport = { state: 'intact' };
-  const upsert = (r: ReaderView): void => readers.update((rs) => [...rs.filter((x) => x.name !== r.name), r].sort((a, b) => a.name.localeCompare(b.name)));
+  const upsert = (r: ReaderView): void => readers.update((rs) => [...rs.filter((x) => x.name !== r.name), r].sort((a, b) => byCodeUnits(a.name, b.name)));
 
   function schedule(): void {
     if (!running || timer) return;

@@ -15,7 +15,9 @@
 import { workingDaysBetween, type HolidayRegion } from '../../sesam/deadline.js';
 import type { LotRecord } from '../../billing/lifecycle.js';
 import { lotDeadlines } from '../../billing/deadlines.js';
+import { today as dateIn } from '../../billing/dates.js';
 import type { InvoiceListing, OutboxEntry } from '../store/billing-db.js';
+import { byCodeUnits } from '../../text/compare.js';
 
 export interface DayInput {
   readonly invoices: readonly InvoiceListing[];
@@ -61,9 +63,7 @@ export interface DayView {
 const UNSENT = new Set(['to_sign', 'signed', 'in_lot']);
 
 export function dayView(d: DayInput): DayView {
-  // One formatter per view, not per record: building one costs far more than using it.
-  const fmt = new Intl.DateTimeFormat('en-CA', { timeZone: d.timeZone ?? 'Europe/Paris' });
-  const dayOf = (iso: string): string => fmt.format(new Date(iso));
+  const dayOf = (iso: string): string => dateIn(() => Date.parse(iso), d.timeZone);
   const unsent: Unsent[] = [];
   for (const { id, summary: s } of d.invoices) {
     if (!UNSENT.has(s.status) || !s.deadline) continue;
@@ -77,14 +77,14 @@ export function dayView(d: DayInput): DayView {
       workingDaysLeft: workingDaysBetween(d.today, s.deadline, d.region),
     });
   }
-  unsent.sort((a, b) => a.deadline.localeCompare(b.deadline) || (a.number ?? '').localeCompare(b.number ?? ''));
+  unsent.sort((a, b) => byCodeUnits(a.deadline, b.deadline) || byCodeUnits(a.number ?? '', b.number ?? ''));
   const awaitingArl: AwaitingArl[] = [];
   for (const lot of d.lots) {
     const dl = lotDeadlines(lot, { ...(d.region ? { region: d.region } : {}), ...(d.timeZone ? { timeZone: d.timeZone } : {}) });
     if (!dl.arlDue) continue;
     awaitingArl.push({ lotId: lot.id, kind: lot.kind, number: lot.number, arlDue: dl.arlDue, ...(dl.retransmitBy ? { retransmitBy: dl.retransmitBy } : {}), late: dl.arlDue < d.today });
   }
-  awaitingArl.sort((a, b) => a.arlDue.localeCompare(b.arlDue));
+  awaitingArl.sort((a, b) => byCodeUnits(a.arlDue, b.arlDue));
   return {
     today: d.invoices.filter((i) => i.summary.createdAt && dayOf(i.summary.createdAt) === d.today).length,
     toSign: d.invoices.filter((i) => i.summary.status === 'to_sign').length,

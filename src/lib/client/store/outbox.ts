@@ -6,6 +6,7 @@
 import type { IDBPDatabase } from 'idb';
 import { billingConnection, type BillingDb, type OutboxEntry, type OutboxState } from './billing-db.js';
 import type { Connection } from './connection.js';
+import { byCodeUnits } from '../../text/compare.js';
 
 export class IdbOutbox {
   private readonly connection: Connection<BillingDb>;
@@ -21,7 +22,7 @@ export class IdbOutbox {
   /** Every message of the outbox (every card's: sending needs no card), oldest first. */
   async listOutbox(): Promise<OutboxEntry[]> {
     const all = await (await this.open()).getAll('outbox');
-    return all.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
+    return all.sort((a, b) => byCodeUnits(a.createdAt, b.createdAt) || byCodeUnits(a.id, b.id));
   }
 
   /**
