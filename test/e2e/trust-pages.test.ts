@@ -14,6 +14,7 @@
  *
  * TELETRANS_SCREENSHOTS=<dir> saves screenshots of the pages there.
  */
+import { createRequire } from 'node:module';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,6 +30,7 @@ import { BRIDGE_URL_KEY } from '../../src/lib/client/card/bridge-instance';
 import { pageApprover, stateDir } from '../bridge/helpers';
 
 const SHOTS = process.env.TELETRANS_SCREENSHOTS;
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core'), 'utf8');
 /** A third recipient, fetched from the directory after its address is added in the page. */
 const OTHER = 'amo_pj.autre@test.rss.fr';
 const OTHER_URL = `ldap://annuaire.test/cn=AC-FACTURATION-TEST,ou=AC-FACTURATION-TEST,ou=AC-SESAM-VITALE-TEST-2034,o=sesam-vitale,c=fr,cn=${OTHER}/certificate`;
@@ -81,6 +83,15 @@ describe('« Certificats » pages (production build)', () => {
     await app?.stop();
     build?.remove();
   });
+
+  /** axe-core's serious and critical findings on the page (injected through the devtools protocol: the page's CSP stays on). */
+  async function axeSerious(page: Page): Promise<string[]> {
+    await page.evaluate(AXE_SOURCE);
+    const results = await page.evaluate(() =>
+      (window as unknown as { axe: { run(c: Document, o: object): Promise<{ violations: { id: string; impact?: string; nodes: { target: string[] }[] }[] }> } }).axe.run(document, { resultTypes: ['violations'] })
+    );
+    return results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  }
 
   async function shot(page: Page, name: string, fullPage = true): Promise<void> {
     if (SHOTS) await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage });
@@ -317,6 +328,7 @@ describe('« Certificats » pages (production build)', () => {
         expect(await page.title()).toBe('Poste bloqué — Teletrans');
         expect(await page.locator('[data-integrity="blocked"]').count()).toBe(1);
         await shot(page, `poste-bloque${path.replace('/', '-')}`.replace(/-$/, '-accueil'));
+        expect(await axeSerious(page), path).toEqual([]);
       }
       expect(await page.getByRole('heading', { name: 'Cartes', exact: true }).count()).toBe(0);
       expect(await page.getByTestId('bridge-command').count()).toBe(0);
@@ -333,6 +345,8 @@ describe('« Certificats » pages (production build)', () => {
       expect(await confirmReset.isDisabled()).toBe(true);
       await page.getByLabel('Code porteur de la CPS').fill('1234');
       await shot(page, 'journal-reinitialisation-carte');
+      // The reset form of a tampered journal, as the administrator fills it in.
+      expect(await axeSerious(page)).toEqual([]);
       const [archive] = await Promise.all([page.waitForEvent('download'), confirmReset.click()]);
       expect(archive.suggestedFilename()).toMatch(/^teletrans-journal-altere-.*\.jsonl$/);
       await expect.poll(() => page.getByText('Journal intègre').isVisible(), POLL).toBe(true);
