@@ -6,9 +6,14 @@
  * before signing, and offers it again with the patient's previous coding. The ALD flag appears
  * for a beneficiary under ALD, the DRE for one with a complementary contract; another patient
  * finds none of the previous one's prescription. The prescriber's name is never stored in clear.
+ * Then the nurse bills through an OCT (issue 14 item 5, « direct or OCT as configured »): the
+ * mode is her card's preference, the OCT's certificate must be in the trust store, and the
+ * file reaches the OCT's mailbox, opened by OpenSSL with the OCT's key (way 1: in test mode the
+ * single FACTURE file of way 2 does not exist, and the form says so).
  */
 import { createRequire } from 'node:module';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AxeResults } from 'axe-core';
@@ -18,7 +23,9 @@ import { makeCps, makeVitale } from '../../bridge/cards/profiles.js';
 import { startBridge, type Bridge } from '../../bridge/server.js';
 import { SimulatedTransport } from '../../bridge/transport.js';
 import { BRIDGE_URL_KEY } from '../../src/lib/client/card/bridge-instance.js';
-import { readDemoPki } from '../../src/lib/server/demo-pki.js';
+import { readDemoPki, type DemoPki } from '../../src/lib/server/demo-pki.js';
+import { genKey, issueCert, pem } from '../../src/lib/pki/demo/index.js';
+import { parseMessage } from '../../src/lib/sesam/index.js';
 import { launchChromium } from '../browser/harness.js';
 import { pageApprover, stateDir } from '../bridge/helpers.js';
 import { buildApp, startApp, type PrivateBuild, type RunningApp } from './app-server.js';
@@ -26,6 +33,8 @@ import { buildApp, startApp, type PrivateBuild, type RunningApp } from './app-se
 const AXE_PATH = createRequire(import.meta.url).resolve('axe-core');
 const POLL = { timeout: 20_000, interval: 100 };
 const SHOTS = process.env.TELETRANS_SCREENSHOTS;
+/** The OCT of the test: a mailbox the demo relay may send to, a certificate made below. */
+const OCT = 'oct.fictif@teletrans.test';
 /** A valid RPPS (Luhn), fictitious: the prescribing doctor. */
 const PRESCRIBER_RPPS = '10000000009';
 
@@ -37,12 +46,13 @@ describe('a nurse bills on prescription (npm start’s embedded defaults, the nu
   let context: BrowserContext;
   let page: Page;
   let dir: string;
+  let pki: DemoPki;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'teletrans-e2e-auxiliary-'));
     [build, browser] = await Promise.all([buildApp(), launchChromium()]);
     app = await startApp(build.server, { TELETRANS_RELAY_DEMO_DIR: join(dir, 'demo') });
-    const pki = await readDemoPki(join(dir, 'demo'));
+    pki = await readDemoPki(join(dir, 'demo'));
     const cardPki = { rootDer: pki.igcRoot.der, caDer: pki.igcCa.der, caKey: pki.igcCa.key };
     const sim = new SimulatedTransport();
     const [cpsReader, vitaleReader] = sim.readers().map((r) => r.name);
@@ -178,4 +188,70 @@ describe('a nurse bills on prescription (npm start’s embedded defaults, the nu
     expect(raw).toContain('"status":"signed"');
     expect(raw).not.toMatch(/BERNARD|FICTIF-SOINS|10000000009/);
   }, 120_000);
+
+  it('through an OCT: the mode kept with the card, refused while the OCT has no certificate here, then the file delivered to the OCT and opened with its key', async () => {
+    const panel = page.getByRole('region', { name: 'Télétransmission' });
+    expect(await panel.locator('.way').textContent()).toBe('Transmission directe aux caisses (AMO et AMC).');
+    await panel.getByText('Changer le mode de transmission').click();
+    await panel.getByLabel('Par un OCT, fichier unique FACTURE (voie 2)').check();
+    await panel.getByLabel('Adresse de messagerie de l’OCT').fill(OCT);
+    await panel.getByLabel('Numéro de l’OCT').fill('990000001');
+    await panel.getByRole('button', { name: 'Enregistrer' }).click();
+    // Test flows: the single file of way 2 is a production thing.
+    await expect.poll(() => panel.locator('.settings .message').textContent(), POLL).toBe('Le fichier unique FACTURE n’existe qu’en production : en test et en démonstration, choisissez la voie 1.');
+    await panel.getByLabel('Par un OCT, mêmes fichiers qu’en directe (voie 1)').check();
+    await panel.getByRole('button', { name: 'Enregistrer' }).click();
+    await expect.poll(() => panel.locator('.way').textContent(), POLL).toBe(`Transmission par l’OCT ${OCT}.`);
+    expect(await axe()).toEqual([]);
+    if (SHOTS) await page.screenshot({ path: join(SHOTS, 'facturer-oct.png'), fullPage: true });
+
+    // No certificate for the OCT in the trust store: nothing is transmitted, nothing numbered.
+    const send = panel.getByRole('button', { name: 'Télétransmettre (1 facture)' });
+    await send.click();
+    await expect.poll(() => panel.locator('.transmit + .message').textContent(), POLL).toContain(`Rien n’a été transmis : Pas de certificat utilisable pour ${OCT}`);
+    expect(await panel.getByRole('table', { name: 'Boîte d’envoi' }).count()).toBe(0);
+
+    // The OCT's encryption certificate, from the demo's SESAM-Vitale test CA, installed on « Certificats ».
+    const key = await genKey();
+    const der = await issueCert({
+      subject: `CN=${OCT},OU=TELETRANS DEMO,O=TELETRANS FICTIF,C=FR`,
+      key,
+      issuerCert: pki.sesamCa.der,
+      signer: pki.sesamCa.key,
+      serial: 4242,
+      emails: [OCT],
+      keyUsage: { bits: ['digitalSignature', 'nonRepudiation', 'keyEncipherment'], critical: true },
+      notBefore: new Date(Date.now() - 86_400_000),
+      notAfter: new Date(Date.now() + 365 * 86_400_000),
+    });
+    await page.getByRole('navigation', { name: 'Navigation principale' }).getByRole('link', { name: 'Certificats' }).click();
+    await page.waitForURL(`${app.url}/certificats`);
+    await page.locator('input[type="file"]').setInputFiles([{ name: 'oct.cer', mimeType: 'application/pkix-cert', buffer: Buffer.from(der) }]);
+    await expect.poll(() => page.getByRole('list', { name: 'Résultat des imports' }).textContent(), POLL).toContain(OCT);
+    await page.getByRole('navigation', { name: 'Navigation principale' }).getByRole('link', { name: 'Facturer' }).click();
+    await page.waitForURL(`${app.url}/facturer`);
+
+    // The mode came back with the card's preferences; one action, and the OCT has it.
+    await expect.poll(() => panel.locator('.way').getAttribute('data-way'), POLL).toBe('oct_split');
+    await send.click();
+    await expect.poll(() => panel.locator('.transmit + .message').textContent(), POLL).toMatch(/^1 facture en 1 message, chiffré et mis en boîte d’envoi\./);
+    const row = panel.getByRole('table', { name: 'Boîte d’envoi' }).locator('tbody tr');
+    await expect.poll(() => row.getAttribute('data-state'), POLL).toBe('delivered');
+    const subject = (await row.locator('th').textContent())!;
+    const inbox = join(dir, 'demo', 'peer-mail', OCT);
+    const received = readdirSync(inbox).map((f) => readFileSync(join(inbox, f))).filter((m) => m.toString('latin1').includes(`Subject: ${subject}`));
+    expect(received).toHaveLength(1);
+    const parsed = parseMessage(new Uint8Array(received[0]!));
+    // Way 1: the FSE file of direct mode, with its own Content-Description (transmission.md §7).
+    expect(parsed.description.raw).toMatch(/^FSETEST\/B2\/Z?K$/);
+    expect(parsed.to).toContain(OCT);
+    writeFileSync(join(dir, 'oct.p7'), parsed.attachment);
+    writeFileSync(join(dir, 'oct.key'), pem(new Uint8Array(await crypto.subtle.exportKey('pkcs8', key.privateKey)), 'PRIVATE KEY'));
+    writeFileSync(join(dir, 'oct.pem'), pem(der));
+    const opened = execFileSync('openssl', ['cms', '-decrypt', '-binary', '-inform', 'der', '-in', join(dir, 'oct.p7'), '-inkey', join(dir, 'oct.key'), '-recip', join(dir, 'oct.pem')]);
+    // Compressed (the Z flag) or not: our simulator's FSE file, as in direct mode.
+    const plain = parsed.description.compressed ? execFileSync('gzip', ['-dc'], { input: opened }) : opened;
+    expect(plain.subarray(0, 64).toString('latin1')).toContain('TELETRANS-SSV-SIM');
+    expect(received[0]!.toString('latin1')).not.toMatch(/ALEX|FICTIF-SOINS|BERNARD/);
+  }, 180_000);
 });

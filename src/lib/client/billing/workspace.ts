@@ -41,6 +41,7 @@ import { today } from '../../billing/dates.js';
 import type { OutboxEntry } from '../store/billing.js';
 import { backupOf, type BackupFile } from '../store/backup.js';
 import { byCodeUnits } from '../../text/compare.js';
+import { DIRECT, octOf } from './transmission-setting.js';
 
 export type VaultState =
   | { state: 'locked' }
@@ -51,6 +52,8 @@ export type VaultState =
 export type Outcome<T = undefined> = { ok: true; value: T } | { ok: false; code: string; message: string; problems?: readonly BillingError[] };
 
 export interface BillingWorkspace {
+  /** Real, test or demonstration flows (what the insurers' mailboxes and subjects say). */
+  readonly mode: FlowMode;
   vault: Readable<VaultState>;
   /** This card's invoices, newest first; empty while locked. */
   invoices: Readable<readonly InvoiceRecord[]>;
@@ -262,6 +265,7 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
   }
 
   return {
+    mode: o.mode ?? 'test',
     vault,
     invoices,
     profile,
@@ -272,7 +276,7 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
         const current = get(profile);
         if (!k || !current) return;
         const next = { ...current, ...patch };
-        if (next.mailbox === current.mailbox && next.billingNumber === current.billingNumber) return;
+        if (next.mailbox === current.mailbox && next.billingNumber === current.billingNumber && JSON.stringify(next.transmission) === JSON.stringify(current.transmission)) return;
         await o.store.putProfile(k, next);
         if (k === key) profile.set(next);
       });
@@ -362,9 +366,12 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
         const docs = pendingDocuments(records);
         if (docs.length === 0) throw new BillingError('no_acts', 'documents', 'Aucune facture signée à transmettre.');
         const mode = o.mode ?? 'test';
+        // Direct, or through the OCT of the card's preferences (read back sealed, not from the page).
+        const setting = (await o.store.getProfile(k))?.transmission ?? DIRECT;
+        const oct = octOf(setting);
         // Every recipient this needs, vouched for by the trust store, before any number is drawn.
-        await o.checkRecipients?.([...new Set(docs.map((d) => routeFlow(d.kind, mode).certificateEmail))]);
-        const out = await transmitRecords(records, { adapter: o.adapter, numbering: o.numbering, way: 'direct', mode, from, encrypt: o.encrypt, compostage: o.compostage, clock });
+        await o.checkRecipients?.([...new Set(docs.map((d) => routeFlow(d.kind, mode, oct).certificateEmail))]);
+        const out = await transmitRecords(records, { adapter: o.adapter, numbering: o.numbering, way: setting.way, mode, from, encrypt: o.encrypt, compostage: o.compostage, clock, ...(oct ? { oct } : {}) });
         const at = new Date(clock()).toISOString();
         const outbox: OutboxEntry[] = out.messages.map((m) => ({
           id: newId(),

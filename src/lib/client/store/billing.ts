@@ -26,6 +26,7 @@ import { AtRestError, seal, unseal, type DataKey } from './at-rest.js';
 import { BILLING_DB, billingConnection, type BillingDb, type InvoiceListing, type OutboxEntry, type StoredInvoice, type StoredLot } from './billing-db.js';
 import type { BillingEvent, InvoiceRecord, LotRecord } from '../../billing/lifecycle.js';
 import { summarizeInvoice } from '../../billing/summary.js';
+import type { TransmissionSetting } from '../billing/transmission-setting.js';
 
 export { BILLING_DB, type InvoiceListing, type OutboxEntry, type StoredInvoice, type StoredLot } from './billing-db.js';
 
@@ -127,6 +128,8 @@ export interface PractitionerProfile {
   readonly mailbox?: string;
   /** The billing situation last chosen. */
   readonly billingNumber?: string;
+  /** Direct to the insurers (absent) or through an OCT (../billing/transmission-setting.ts). */
+  readonly transmission?: TransmissionSetting;
 }
 
 export class IdbBillingStore {
