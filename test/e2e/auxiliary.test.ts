@@ -198,7 +198,7 @@ describe('a nurse bills on prescription (npm start’s embedded defaults, the nu
     await panel.getByLabel('Numéro de l’OCT').fill('990000001');
     await panel.getByRole('button', { name: 'Enregistrer' }).click();
     // Test flows: the single file of way 2 is a production thing.
-    await expect.poll(() => panel.locator('.settings .message').textContent(), POLL).toBe('Le fichier unique FACTURE n’existe qu’en production : en test et en démonstration, choisissez la voie 1.');
+    await expect.poll(() => panel.locator('.setting-message').textContent(), POLL).toBe('Le fichier unique FACTURE n’existe qu’en production : en test et en démonstration, choisissez la voie 1.');
     await panel.getByLabel('Par un OCT, mêmes fichiers qu’en directe (voie 1)').check();
     await panel.getByRole('button', { name: 'Enregistrer' }).click();
     await expect.poll(() => panel.locator('.way').textContent(), POLL).toBe(`Transmission par l’OCT ${OCT}.`);
@@ -237,6 +237,7 @@ describe('a nurse bills on prescription (npm start’s embedded defaults, the nu
     await expect.poll(() => panel.locator('.transmit + .message').textContent(), POLL).toMatch(/^1 facture en 1 message, chiffré et mis en boîte d’envoi\./);
     const row = panel.getByRole('table', { name: 'Boîte d’envoi' }).locator('tbody tr');
     await expect.poll(() => row.getAttribute('data-state'), POLL).toBe('delivered');
+    expect(await row.textContent()).toContain(`remis à ${OCT}`);
     const subject = (await row.locator('th').textContent())!;
     const inbox = join(dir, 'demo', 'peer-mail', OCT);
     const received = readdirSync(inbox).map((f) => readFileSync(join(inbox, f))).filter((m) => m.toString('latin1').includes(`Subject: ${subject}`));
