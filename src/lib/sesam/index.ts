@@ -16,3 +16,6 @@ export * from './oct.js';
 export * from './parse.js';
 export * from './package.js';
 export * from './deadline.js';
+// Returns in our own formats (docs/returns/): the acknowledgement of a file's lots.
+export { ARL_MAX_BYTES, ARL_MAX_LOTS, buildArl, matchArl, parseArl, type Arl, type ArlLot, type ArlMatch } from './returns/arl.js';
+export { ReturnFormatError, type ReturnFormatErrorCode } from './returns/errors.js';
