@@ -29,6 +29,8 @@ import { parseMessage } from '../../src/lib/sesam/index.js';
 import { launchChromium } from '../browser/harness.js';
 import { pageApprover, stateDir } from '../bridge/helpers.js';
 import { buildApp, startApp, type PrivateBuild, type RunningApp } from './app-server.js';
+import { indexedDbText } from './idb-dump.js';
+import { pairAndSignIn } from './practitioner.js';
 
 const AXE_PATH = createRequire(import.meta.url).resolve('axe-core');
 const POLL = { timeout: 20_000, interval: 100 };
@@ -85,18 +87,10 @@ describe('a nurse bills on prescription (npm start’s embedded defaults, the nu
   }
 
   it('signed in with the nurse’s CPS: the prescriber is asked for an AMI, checked in French, and the invoice signs once it is right', async () => {
-    await page.goto(`${app.url}/cartes`);
-    await page.getByRole('button', { name: 'Appairer ce navigateur avec le pont' }).click();
-    await expect.poll(() => page.getByText('Appairage réussi.').isVisible(), POLL).toBe(true);
-    const pin = page.getByLabel('Code porteur de la CPS');
-    await pin.fill('1234');
-    await pin.press('Enter');
-    const bar = page.getByRole('region', { name: 'Session du praticien' });
-    await expect.poll(() => bar.isVisible(), POLL).toBe(true);
-    expect(await bar.textContent()).toContain('ALEX FICTIF-SOINS');
-    await bar.getByLabel('Situation de facturation').selectOption('999000001');
-    // The demo relay knows the nurse's card as it knows the doctor's.
-    await expect.poll(() => bar.locator('.relay').getAttribute('data-state'), POLL).toBe('connected');
+    // Paired, the PIN, the relay connected (the demo relay knows the nurse's card as it knows the
+    // doctor's), a billing situation chosen.
+    await pairAndSignIn(page, app.url, '999000001');
+    expect(await page.getByRole('region', { name: 'Session du praticien' }).textContent()).toContain('ALEX FICTIF-SOINS');
 
     await page.getByRole('navigation').getByRole('link', { name: 'Facturer' }).click();
     await page.waitForURL(`${app.url}/facturer`);
@@ -169,22 +163,7 @@ describe('a nurse bills on prescription (npm start’s embedded defaults, the nu
     expect(await axe()).toEqual([]);
 
     // What IndexedDB holds: the prescriber's name nowhere in clear.
-    const raw = await page.evaluate(async () => {
-      const dump = (name: string) =>
-        new Promise<string>((resolve, reject) => {
-          const req = indexedDB.open(name);
-          req.onerror = () => reject(req.error);
-          req.onsuccess = () => {
-            const db = req.result;
-            const names = [...db.objectStoreNames];
-            const tx = db.transaction(names);
-            const parts: unknown[] = [];
-            for (const n of names) tx.objectStore(n).getAll().onsuccess = (e) => parts.push((e.target as IDBRequest).result);
-            tx.oncomplete = () => (db.close(), resolve(JSON.stringify(parts, (_k, v: unknown) => (v instanceof Uint8Array ? String.fromCharCode(...v) : v))));
-          };
-        });
-      return (await Promise.all((await indexedDB.databases()).map((d) => dump(d.name!)))).join('\n');
-    });
+    const raw = await indexedDbText(page);
     expect(raw).toContain('"status":"signed"');
     expect(raw).not.toMatch(/BERNARD|FICTIF-SOINS|10000000009/);
   }, 120_000);

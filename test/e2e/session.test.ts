@@ -24,6 +24,7 @@ import { parseMessage } from '../../src/lib/sesam/index.js';
 import { launchChromium } from '../browser/harness.js';
 import { pageApprover, stateDir } from '../bridge/helpers.js';
 import { buildApp, startApp, type PrivateBuild, type RunningApp } from './app-server.js';
+import { indexedDbText } from './idb-dump.js';
 
 const AXE_PATH = createRequire(import.meta.url).resolve('axe-core');
 const POLL = { timeout: 20_000, interval: 100 };
@@ -250,22 +251,7 @@ describe('the practitioner session (npm start’s embedded defaults)', () => {
     if (SHOTS) await page.screenshot({ path: join(SHOTS, 'facturer-list.png'), fullPage: true });
 
     // What IndexedDB holds: no name, no NIR, no act label.
-    const raw = await page.evaluate(async () => {
-      const dump = (name: string) =>
-        new Promise<string>((resolve, reject) => {
-          const req = indexedDB.open(name);
-          req.onerror = () => reject(req.error);
-          req.onsuccess = () => {
-            const db = req.result;
-            const names = [...db.objectStoreNames];
-            const tx = db.transaction(names);
-            const parts: unknown[] = [];
-            for (const n of names) tx.objectStore(n).getAll().onsuccess = (e) => parts.push((e.target as IDBRequest).result);
-            tx.oncomplete = () => (db.close(), resolve(JSON.stringify(parts, (_k, v: unknown) => (v instanceof Uint8Array ? String.fromCharCode(...v) : v))));
-          };
-        });
-      return (await Promise.all((await indexedDB.databases()).map((d) => dump(d.name!)))).join('\n');
-    });
+    const raw = await indexedDbText(page);
     expect(raw).toContain('"status":"signed"');
     expect(raw).not.toMatch(/DOMINIQUE|CAMILLE|180059999900135|Consultation/);
 
