@@ -146,6 +146,14 @@ describe('security headers (production build)', () => {
       const inline = [...html.matchAll(/<script(?![^>]*\bsrc=)[^>]*>([\s\S]*?)<\/script>/g)].map((m) => m[1]!);
       expect(inline.length, route).toBeGreaterThan(0);
       for (const body of inline) expect(scriptSrc).toContain(`'sha256-${createHash('sha256').update(body).digest('base64')}'`);
+      // Styles: the app's files and the hashes of the stylesheets inlined in the page
+      // (kit.inlineStyleThreshold), never 'unsafe-inline' for elements.
+      const styleSrc = csp.get('style-src') ?? [];
+      expect(styleSrc[0], route).toBe("'self'");
+      expect(styleSrc).not.toContain("'unsafe-inline'");
+      const styles = [...html.matchAll(/<style[^>]*>([\s\S]*?)<\/style>/g)].map((m) => m[1]!);
+      expect(styles.length, route).toBeGreaterThan(0);
+      for (const body of styles) expect(styleSrc, route).toContain(`'sha256-${createHash('sha256').update(body).digest('base64')}'`);
     }
 
     // The API: JSON, same headers, and a policy that lets nothing run or frame it.
