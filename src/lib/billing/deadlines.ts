@@ -3,7 +3,7 @@
  * kept apart from the operations (./lifecycle.ts) so the home page computes them without the
  * billing core.
  */
-import { arlDueDate, retransmissionDeadline, transmissionDeadline, type HolidayRegion } from '../sesam/deadline.js';
+import { arlDueDate, retransmitBy, transmissionDeadline, type HolidayRegion } from '../sesam/deadline.js';
 import { today } from './dates.js';
 import type { InvoiceRecord, LotRecord } from './lifecycle.js';
 
@@ -39,10 +39,10 @@ export interface LotDeadlines {
 
 /** What a lot waits for, and until when, from its history. Nothing once acknowledged. */
 export function lotDeadlines(lot: LotRecord, o: DeadlineOptions = {}): LotDeadlines {
-  if (lot.state === 'refused' && lot.arl) return { retransmitBy: retransmissionDeadline({ negativeArlDate: dayOf(lot.arl.at, o.timeZone) }, o.region) };
+  if (lot.state === 'refused' && lot.arl) return { retransmitBy: retransmitBy({ negativeArlDate: dayOf(lot.arl.at, o.timeZone) }, o.region) };
   if (lot.state !== 'delivered') return {};
   const delivered = [...lot.history].reverse().find((e) => e.type === 'lot_delivered');
   if (!delivered) return {};
   const sentDate = dayOf(delivered.at, o.timeZone);
-  return { arlDue: arlDueDate(sentDate, o.region), retransmitBy: retransmissionDeadline({ sentDate }, o.region) };
+  return { arlDue: arlDueDate(sentDate, o.region), retransmitBy: retransmitBy({ sentDate }, o.region) };
 }
