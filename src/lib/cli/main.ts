@@ -21,6 +21,7 @@ export const commands: Record<string, Command> = {
   encrypt: encryptCommand,
   package: packageCommand,
   invoice: { summary: 'factures : tarifer, construire des lots (simulateur), relire un fichier (lecteur de l’assureur)', run: async (a, c) => (await import('./invoice.js')).invoiceCommand.run(a, c) },
+  returns: { summary: 'retours des organismes : lire et vérifier un message (ARL, RSP, ART, message de service, DSN)', run: async (a, c) => (await import('./returns.js')).returnsCommand.run(a, c) },
   bridge: { summary: 'pont local des lecteurs de cartes CPS et Vitale (PC/SC, canal chiffré)', run: async (a, c) => (await import('./bridge.js')).bridgeCommand.run(a, c) },
 };
 

@@ -19,3 +19,6 @@ export * from './deadline.js';
 // Returns in our own formats (docs/returns/): the acknowledgement of a file's lots.
 export { ARL_MAX_BYTES, ARL_MAX_LOTS, buildArl, matchArl, parseArl, type Arl, type ArlLot, type ArlMatch } from './returns/arl.js';
 export { ReturnFormatError, type ReturnFormatErrorCode } from './returns/errors.js';
+// Reading one returned message: ARL, RSP, OCT acknowledgement, signed service message, DSN.
+export { ReturnMessageError, type ReturnMessageErrorCode } from './returns/mime.js';
+export { SERVICE_CODES, readReturn, type ReadReturnOptions, type ReturnKind, type ReturnReading, type ServiceCode, type SignerValidator } from './returns/read.js';
