@@ -17,6 +17,7 @@ import { encryptDocument as encryptImpl, type EncryptOptions, type EncryptedDocu
 import { typedErrors } from './errors.js';
 import { type InsecureSkipVerify, type Recipient, type RecipientPolicy, checkRecipient as checkImpl } from './recipient.js';
 import { verifySigned as verifyImpl, type SignedResult, type VerifySignedOptions } from './signed.js';
+import { signData as signImpl, type SignOptions } from './sign.js';
 
 export { CmsError, isCmsError, type CmsErrorCode, type CmsReason } from './errors.js';
 export { type AesCbc, webCryptoAesCbc, cbcCiphertextLength } from './aes.js';
@@ -27,6 +28,7 @@ export type { EncryptOptions, EncryptedDocument, KeyTransport, RecipientIdentifi
 export type { DecryptOptions, DecryptedDocument } from './decrypt.js';
 export type { InsecureSkipVerify, Recipient, RecipientPolicy } from './recipient.js';
 export type { SignedResult, SignerResult, VerifySignedOptions } from './signed.js';
+export type { SignOptions } from './sign.js';
 export { OID as CMS_OID } from './oids.js';
 
 /**
@@ -61,4 +63,9 @@ export function decryptDocument(der: Uint8Array, options: DecryptOptions): Promi
 /** Verifies a SignedData; the returned signer certificates still need PKI validation. */
 export function verifySigned(der: Uint8Array, options?: VerifySignedOptions): Promise<SignedResult> {
   return typedErrors('cms_malformed', () => verifyImpl(der, options));
+}
+
+/** Signs `content` (SignedData, SHA-256, RSA PKCS #1 v1.5); a certificate that cannot be read is cms_malformed. */
+export function signData(content: Uint8Array, options: SignOptions): Promise<Uint8Array> {
+  return typedErrors('cms_malformed', () => signImpl(content, options));
 }

@@ -21,4 +21,5 @@ export { ARL_MAX_BYTES, ARL_MAX_LOTS, buildArl, matchArl, parseArl, type Arl, ty
 export { ReturnFormatError, type ReturnFormatErrorCode } from './returns/errors.js';
 // Reading one returned message: ARL, RSP, OCT acknowledgement, signed service message, DSN.
 export { ReturnMessageError, type ReturnMessageErrorCode } from './returns/mime.js';
+export { SERVICE_TEXT, composeServiceMessage, type ServiceMessageInput } from './returns/service.js';
 export { SERVICE_CODES, readReturn, type ReadReturnOptions, type ReturnKind, type ReturnReading, type ServiceCode, type SignerValidator } from './returns/read.js';
