@@ -1,0 +1,172 @@
+/**
+ * The simulated insurer front end (src/lib/server/insurer/front-end.ts, issue 15): a day billed
+ * and sent as the workstation sends it (sendDay, our CMS), received, decrypted, read by the
+ * insurer's reader and answered — an ARL read back by `readReturn`; a flow for the previous
+ * certificate decrypted and warned with a signed 40150; one for a revoked certificate rejected
+ * with a signed 40050; an unencrypted one with 4025; a replayed compostage refused; a tampered
+ * invoice rejected in the ARL with its reason; the scenarios (lost ARL, every lot rejected).
+ */
+import { createPrivateKey } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BillingNumbering, MemoryCounterStore, SAMPLE_CATALOGUE, sendDay } from '../../src/lib/billing/index.js';
+import { simulatorAdapter } from '../../src/lib/billing/ssv/simulator.js';
+import { encryptFor, joinParts } from '../../src/lib/cms/index.js';
+import { type FrontEndConfig, type FrontEndKey, receiveMessage } from '../../src/lib/server/insurer/front-end.js';
+import { encodeBase64Mime } from '../../src/lib/sesam/base64.js';
+import { MemoryCompostageStore, parseMessage } from '../../src/lib/sesam/index.js';
+import { readReturn } from '../../src/lib/sesam/returns/read.js';
+import { cpsPki, type CpsPki } from '../billing/support/cps-pki.js';
+import { invoiceOf, RPPS } from '../billing/fixtures.js';
+import { type Party, party, removeTemp } from '../cms/helpers.js';
+import { attachmentExt } from '../pki/fixtures/openssl-pki.js';
+import { EMAIL, type ReturnsFixture, makeReturnsFixture } from '../sesam/fixtures/returns.js';
+
+const D = '2025-03-10';
+const at = new Date(Date.UTC(2025, 2, 10, 17, 0));
+const FROM = 'dr.fictif@teletrans.test';
+let rf: ReturnsFixture;
+let cps: CpsPki;
+let next: Party;
+
+beforeAll(async () => {
+  rf = makeReturnsFixture();
+  cps = await cpsPki(RPPS.doctor);
+  // The front end's newer certificate: the fixture's one becomes « previous ».
+  next = party(rf.fx.pki.leaf(rf.fx.inter, 'front-next', `/C=FR/O=sesam-vitale/CN=${EMAIL}`, attachmentExt(EMAIL)));
+}, 60_000);
+
+afterAll(removeTemp);
+
+const key = (p: Party, state: FrontEndKey['state']): FrontEndKey => ({ certificate: p.cert, pkcs8: p.key, signingKey: createPrivateKey({ key: Buffer.from(p.key), format: 'der', type: 'pkcs8' }), state });
+
+function frontEnd(over: Partial<FrontEndConfig> = {}): FrontEndConfig {
+  return {
+    mailbox: EMAIL,
+    keys: [key(next, 'current'), key(rf.front, 'previous'), key(rf.revoked, 'revoked')],
+    chain: [rf.fx.interDer],
+    reader: { anchors: [cps.root], revocation: 'off', catalogue: SAMPLE_CATALOGUE },
+    clock: () => new Date(at.getTime() + 60_000),
+    seen: new Set(),
+    ...over,
+  };
+}
+
+let compostage = 100;
+/** The day's one message, encrypted for `recipient` (after `tamper` on the plain file, if given). */
+async function sentMessage(recipient: Uint8Array, tamper?: (plain: Uint8Array) => void): Promise<Uint8Array> {
+  const counters = new MemoryCounterStore();
+  const day = await sendDay(
+    [invoiceOf({ id: 'A', acts: [{ code: 'G', date: D, time: '09:00' }] }), invoiceOf({ id: 'B', acts: [{ code: 'G', date: D, time: '10:00' }] })],
+    {
+      adapter: simulatorAdapter(),
+      numbering: new BillingNumbering(counters),
+      checks: { clock: () => at.getTime(), catalogue: SAMPLE_CATALOGUE },
+      way: 'direct',
+      sender: '751234567',
+      fileDate: D,
+      signer: cps.signer,
+      mode: 'test',
+      from: FROM,
+      encrypt: async (plain: Uint8Array) => {
+        const p = plain.slice();
+        tamper?.(p);
+        return joinParts((await encryptFor(p, recipient, { insecureSkipVerify: true })).parts);
+      },
+      compostage: new MemoryCompostageStore((compostage += 10)),
+      packagingClock: () => at,
+    },
+  );
+  expect(day.messages).toHaveLength(1);
+  return day.messages![0]!.message;
+}
+
+describe('the simulated front end', () => {
+  it('reads a flow for its current certificate and answers one positive ARL', async () => {
+    const sent = await sentMessage(next.cert);
+    const r = await receiveMessage(sent, frontEnd());
+    expect(r.outcome).toMatchObject({ kind: 'read', warned40150: false });
+    expect(r.answers).toHaveLength(1);
+    const back = await readReturn(r.answers[0]!.bytes);
+    expect(back.kind).toBe('arl');
+    expect(back.nature).toBe('ARLTEST/NOEMIE');
+    expect(back.inReplyTo).toBe(parseMessage(sent).messageId);
+    const subject = parseMessage(sent).subjectParsed;
+    expect(subject.type).toBe('invoice');
+    expect(back.arl?.compostage).toBe(subject.type === 'invoice' ? subject.compostage : null);
+    expect(back.arl?.lots).toEqual([{ sender: '751234567', kind: 'FSE', number: expect.stringMatching(/^\d{6}$/), documents: 2, accepted: true }]);
+    expect(r.answers[0]!.to).toBe(FROM);
+  });
+
+  it('a flow for its previous certificate: read, ARL, and a signed 40150', async () => {
+    const r = await receiveMessage(await sentMessage(rf.front.cert), frontEnd());
+    expect(r.outcome).toMatchObject({ kind: 'read', warned40150: true });
+    expect(r.answers).toHaveLength(2);
+    const warning = await readReturn(r.answers[1]!.bytes, { validateSigner: rf.validateSigner });
+    expect(warning.service).toMatchObject({ code: '40150', verified: true, signer: { email: EMAIL } });
+    // The certificate to use from now on travels with it: the current one.
+    expect(Buffer.compare(warning.service!.signer.certificate!, next.cert)).toBe(0);
+  });
+
+  it('a flow for a certificate revoked at the front end: rejected with a signed 40050, no ARL', async () => {
+    const r = await receiveMessage(await sentMessage(rf.revoked.cert), frontEnd());
+    expect(r.outcome).toMatchObject({ kind: 'service', code: '40050' });
+    expect(r.answers).toHaveLength(1);
+    const back = await readReturn(r.answers[0]!.bytes, { validateSigner: rf.validateSigner });
+    expect(back.service).toMatchObject({ code: '40050', verified: true });
+  });
+
+  it('a flow for none of its certificates: 40050', async () => {
+    const r = await receiveMessage(await sentMessage(rf.amc.cert), frontEnd());
+    expect(r.outcome).toMatchObject({ kind: 'service', code: '40050' });
+  });
+
+  it('an attachment that is not encrypted: 4025', async () => {
+    const sent = await sentMessage(next.cert);
+    const p = parseMessage(sent);
+    const text = new TextDecoder('latin1').decode(sent);
+    const plain = new TextDecoder('latin1').decode(encodeBase64Mime(new TextEncoder().encode('#fichier en clair')));
+    const unencrypted = new TextEncoder().encode((text.slice(0, p.entityBody.start) + plain + text.slice(p.entityBody.end)).replace('FSETEST/B2/K', 'FSETEST/B2'));
+    const r = await receiveMessage(unencrypted, frontEnd());
+    expect(r.outcome).toMatchObject({ kind: 'service', code: '4025' });
+    expect((await readReturn(r.answers[0]!.bytes, { validateSigner: rf.validateSigner })).service).toMatchObject({ code: '4025', verified: true });
+  });
+
+  it('the same compostage twice: the second is refused, unanswered', async () => {
+    const sent = await sentMessage(next.cert);
+    const cfg = frontEnd();
+    expect((await receiveMessage(sent, cfg)).answers).toHaveLength(1);
+    const again = await receiveMessage(sent, cfg);
+    expect(again.outcome).toMatchObject({ kind: 'refused', code: 'compostage_seen' });
+    expect(again.answers).toEqual([]);
+  });
+
+  it('a document altered after signing: its lot rejected in the ARL, with the reason', async () => {
+    // One byte of the plain file changed before encryption (as if altered on the way).
+    const sent = await sentMessage(next.cert, (plain) => {
+      const text = new TextDecoder().decode(plain);
+      const i = text.lastIndexOf('|2=G|'); // the last act's code (group 141, field 2)
+      expect(i).toBeGreaterThan(0);
+      plain[i + 3] = 'C'.charCodeAt(0);
+    });
+    const r = await receiveMessage(sent, frontEnd());
+    const back = await readReturn(r.answers[0]!.bytes);
+    expect(back.arl?.lots[0]).toMatchObject({ accepted: false, reasonCode: 'SIGNATUR' });
+    expect(r.outcome.kind === 'read' && r.outcome.report.ok).toBe(false);
+  });
+
+  it('scenarios: every lot rejected; the ARL lost', async () => {
+    const rejected = await receiveMessage(await sentMessage(next.cert), frontEnd({ scenario: { rejectLots: { code: 'TEST', reason: 'Rejet de démonstration' } } }));
+    expect((await readReturn(rejected.answers[0]!.bytes)).arl?.lots[0]).toMatchObject({ accepted: false, reasonCode: 'TEST', reason: 'Rejet de démonstration' });
+    const lost = await receiveMessage(await sentMessage(next.cert), frontEnd({ scenario: { loseArl: true } }));
+    expect(lost.outcome.kind).toBe('read');
+    expect(lost.answers).toEqual([]);
+  });
+
+  it('what is not a practitioner’s message is refused without an answer, never thrown', async () => {
+    for (const bytes of [new Uint8Array(0), new TextEncoder().encode('From: x\r\n\r\nhello'), (await sentMessage(next.cert)).subarray(0, 400)]) {
+      const r = await receiveMessage(bytes, frontEnd());
+      expect(r.outcome.kind).toBe('refused');
+      expect(r.answers).toEqual([]);
+    }
+  });
+});
