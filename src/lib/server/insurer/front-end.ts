@@ -39,6 +39,8 @@ export interface FrontEndScenario {
   loseArl?: boolean;
   /** Every lot rejected with this reason (code, French text). */
   rejectLots?: { code: string; reason: string };
+  /** The answers wait this long before they are sent (mail.ts). */
+  delayMs?: number;
 }
 
 export interface FrontEndConfig {
