@@ -7,11 +7,19 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { genKey, issueCert } from '../../src/lib/pki/demo/index.js';
+import { existsSync, readdirSync } from 'node:fs';
+import { BillingNumbering, MemoryCounterStore, SAMPLE_CATALOGUE, sendDay, testKeySigner } from '../../src/lib/billing/index.js';
+import { simulatorAdapter } from '../../src/lib/billing/ssv/simulator.js';
+import { encryptFor, joinParts } from '../../src/lib/cms/index.js';
+import { genKey, issueCert, issueCpsCertificate } from '../../src/lib/pki/demo/index.js';
 import { cpsIdentity, parseCertificate } from '../../src/lib/pki/index.js';
-import { DEMO_RPPS, startDemo } from '../../src/lib/server/relay/demo.js';
-import { SqliteStore, demoSmtp, startRelay } from '../../src/lib/server/relay/index.js';
-import { login } from './fixtures/relay.js';
+import { readDemoPki } from '../../src/lib/server/demo-pki.js';
+import { DEMO_FROM, DEMO_RPPS, startDemo } from '../../src/lib/server/relay/demo.js';
+import { SqliteStore, demoSmtp, pickup, startRelay } from '../../src/lib/server/relay/index.js';
+import { MemoryCompostageStore } from '../../src/lib/sesam/index.js';
+import { readReturn } from '../../src/lib/sesam/returns/read.js';
+import { invoiceOf, RPPS } from '../billing/fixtures.js';
+import { login, upload } from './fixtures/relay.js';
 
 const ORIGIN = 'http://127.0.0.1:3000';
 const dirs: string[] = [];
@@ -59,6 +67,60 @@ describe('embedded defaults', () => {
       expect(kept.caDer).toBe(saved.caDer); // same CAs: only the credential is new
       expect(kept.leafDer).toBe(Buffer.from(cert).toString('base64'));
     } finally {
+      await demo.stop();
+    }
+  });
+});
+
+describe('returns on the embedded defaults (issue 15)', () => {
+  it('a lot sent through the demo relay reaches the test peer, the simulated front end answers into the embedded mailbox, the relay picks the ARL up', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'teletrans-demo-returns-'));
+    dirs.push(dir);
+    const demo = await startDemo(dir, [ORIGIN]);
+    const store = new SqliteStore(join(dir, 'relay.sqlite'));
+    const relay = await startRelay(demo.config, store, { pickupSchedule: false });
+    try {
+      const pki = await readDemoPki(dir);
+      const amo = pki.recipients[0]!;
+      // A CPS signature certificate from the demo PKI, as the bridge's simulated card holds one.
+      const cardKey = await genKey();
+      const cardCert = await issueCpsCertificate({ rpps: RPPS.doctor, name: 'FICTIF-TEST CLAIRE', usage: 'sign', key: cardKey, caDer: pki.igcCa.der, caKey: pki.igcCa.key });
+      const day = await sendDay([invoiceOf({ id: 'A', acts: [{ code: 'G', date: '2025-03-10', time: '09:00' }] })], {
+        adapter: simulatorAdapter(),
+        numbering: new BillingNumbering(new MemoryCounterStore()),
+        checks: { clock: () => Date.UTC(2025, 2, 10, 17), catalogue: SAMPLE_CATALOGUE },
+        way: 'direct',
+        sender: '751234567',
+        fileDate: '2025-03-10',
+        signer: testKeySigner(cardKey.privateKey, cardCert),
+        mode: 'test',
+        from: DEMO_FROM,
+        encrypt: async (plain: Uint8Array) => joinParts((await encryptFor(plain, amo.der, { insecureSkipVerify: true })).parts),
+        compostage: new MemoryCompostageStore(),
+      });
+      const { cert, key } = credential(dir);
+      const lr = await login((q) => relay.api.handle(q), cert, { privateKey: await key } as Parameters<typeof login>[2], ORIGIN);
+      const { token } = (await lr.json()) as { token: string };
+      const accepted = await relay.api.handle(upload('http://relay.test', token, 'demo-returns-1', day.messages![0]!.message));
+      expect(accepted.status, await accepted.clone().text()).toBe(202);
+      const { id } = (await accepted.json()) as { id: string };
+      relay.worker.poke();
+      const box = join(dir, 'mailboxes', 'demo', 'new');
+      const end = Date.now() + 30_000;
+      while (!(existsSync(box) && readdirSync(box).length > 0)) {
+        if (Date.now() > end) throw new Error(`no answer in the embedded mailbox (message ${(await store.getMessage(id))?.status})`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const practitioner = demo.config.practitioners.find((p) => p.id === 'demo')!;
+      expect(practitioner.mailbox).toEqual({ protocol: 'maildir', path: join(dir, 'mailboxes', 'demo') });
+      expect(await pickup(store, practitioner)).toMatchObject({ stored: 1, removed: 1 });
+      const [ret] = await store.listReturns('demo', false);
+      const arl = await readReturn((await store.getReturnRaw('demo', ret!.id))!);
+      expect(arl.kind).toBe('arl');
+      expect(arl.nature).toBe('ARLTEST/NOEMIE');
+      expect(arl.arl?.lots).toEqual([expect.objectContaining({ documents: 1, accepted: true })]);
+    } finally {
+      await relay.stop();
       await demo.stop();
     }
   });

@@ -14,7 +14,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Pop3Error, POP3_LIMITS, SqliteStore, pickupPop3, type MailboxConfig, type PractitionerConfig } from '../../src/lib/server/relay/index.js';
+import { Pop3Error, POP3_LIMITS, SqliteStore, pickupPop3, type MailboxConfig, type NetMailboxConfig, type PractitionerConfig } from '../../src/lib/server/relay/index.js';
 import { SmtpConnection, SmtpError } from '../../src/lib/server/relay/smtp-client.js';
 
 let dir: string;
@@ -47,7 +47,7 @@ async function hostile(greeting: string, answer: (line: string) => string | null
 
 const practitioner = (mailbox: MailboxConfig): PractitionerConfig =>
   ({ id: 'ps1', certificateMatch: { rpps: '899700000001' }, from: 'ps@example.test', allowedRecipients: ['@example.test'], mailbox });
-const mailbox = (port: number): MailboxConfig =>
+const mailbox = (port: number): NetMailboxConfig =>
   ({ protocol: 'pop3', host: '127.0.0.1', port, security: 'starttls', tls: { servername: 'localhost' }, auth: { user: 'ps@example.test', pass: 'secret-ps' } });
 
 describe('POP3 client', () => {

@@ -24,7 +24,20 @@ export interface SmtpConfig {
   socketTimeoutMs?: number;
 }
 
-export interface MailboxConfig {
+/**
+ * A Maildir on this machine (new/, cur/, tmp/): the embedded mailbox of `npm start`, where the
+ * simulated front end leaves its answers and no mail server runs (issue 15).
+ */
+export interface MaildirConfig {
+  protocol: 'maildir';
+  path: string;
+  /** Remove after the return is durably stored (default true). */
+  removeAfterStore?: boolean;
+}
+
+export type MailboxConfig = NetMailboxConfig | MaildirConfig;
+
+export interface NetMailboxConfig {
   protocol: 'imap' | 'pop3';
   host: string;
   port: number;

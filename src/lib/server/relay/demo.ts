@@ -8,7 +8,11 @@
  * - CRLs for the four CAs, re-issued at start and daily; the relay reads the IGC ones through
  *   `crlSources`, the browser gets the SESAM-Vitale ones with `/api/demo/trust`;
  * - the local test peer (test-peer.ts) standing in for the insurers' front end: SMTP with
- *   STARTTLS on the loopback, its certificate made by OpenSSL, mail kept under `peer-mail/`.
+ *   STARTTLS on the loopback, its certificate made by OpenSSL, mail kept under `peer-mail/`;
+ *   each message it takes goes to the simulated insurer front end (../insurer/demo.ts), which
+ *   answers — ARL, signed service messages — into each practitioner's embedded mailbox, a
+ *   Maildir under `mailboxes/<id>/` that the relay picks up every 10 s (issue 15). Scenarios:
+ *   TELETRANS_DEMO_FRONT_END (`lose-arl`, `reject`, `delay=<seconds>`).
  * Recipients are limited to the SESAM-Vitale TEST mailboxes (@test.rss.fr) and @teletrans.test.
  * A test lab may put a mail server of its own in the test peer's place (`smtp`: what
  * TELETRANS_RELAY_DEMO_SMTP names, see index.ts): everything else stays fictitious.
@@ -20,6 +24,7 @@ import { DEMO_RPPS, demoTrustBundle, ensureDemoPki, issueDemoCrls, type DemoCrls
 import { DEMO_CPS_POLICIES } from '../../pki/demo/cps.js';
 import type { RelayConfig, SmtpConfig } from './config.js';
 import { startTestPeer } from './test-peer.js';
+import { demoFrontEnd, demoMailbox, parseScenario } from '../insurer/demo.js';
 
 /**
  * The demo practitioner: its national identifier (fictitious RPPS, the one the bridge's simulated
@@ -83,9 +88,13 @@ export async function startDemo(dir: string, origins: string[], smtp?: SmtpConfi
   const crlTimer = setInterval(() => void reissue().catch((e: Error) => process.stderr.write(`relay demo CRL: ${e.message}\n`)), DAY);
   crlTimer.unref();
   let peer: Awaited<ReturnType<typeof startTestPeer>> | null = null;
+  const mailboxes = join(dir, 'mailboxes');
   if (!smtp) {
     const tlsPair = peerTls(dir);
-    peer = await startTestPeer({ port: 0, dir: join(dir, 'peer-mail'), cert: tlsPair.cert, key: tlsPair.key });
+    // A bad scenario stops the start here, with the reason: a typo must not pass silently.
+    const scenario = parseScenario(process.env.TELETRANS_DEMO_FRONT_END);
+    const onMessage = demoFrontEnd({ pki, crls: () => crls, mailboxes, practitioners: DEMO_PRACTITIONERS, scenario, log: (l) => process.stderr.write(`${l}\n`) });
+    peer = await startTestPeer({ port: 0, dir: join(dir, 'peer-mail'), cert: tlsPair.cert, key: tlsPair.key, onMessage });
     smtp = { host: '127.0.0.1', port: peer.port, security: 'starttls', tls: { ca: tlsPair.cert, servername: 'localhost' } };
   }
   const config: RelayConfig = {
@@ -97,7 +106,15 @@ export async function startDemo(dir: string, origins: string[], smtp?: SmtpConfi
     crlSources: crlFiles,
     // Re-read often: the daily re-issue must be seen well before the previous CRL expires.
     crlRefreshMs: 3600_000,
-    practitioners: DEMO_PRACTITIONERS.map((p) => ({ id: p.id, certificateMatch: { rpps: p.rpps }, from: p.from, allowedRecipients: ['@test.rss.fr', '@teletrans.test'] })),
+    practitioners: DEMO_PRACTITIONERS.map((p) => ({
+      id: p.id,
+      certificateMatch: { rpps: p.rpps },
+      from: p.from,
+      allowedRecipients: ['@test.rss.fr', '@teletrans.test'],
+      // The front end's answers: only when it is the one answering (not a lab's own mail server).
+      ...(peer ? { mailbox: { protocol: 'maildir' as const, path: demoMailbox(mailboxes, p.id) } } : {}),
+    })),
+    pickup: { intervalMs: 10_000 },
     smtp,
   };
   return {

@@ -20,7 +20,7 @@ export { RelayApi } from './api.js';
 export { CrlSources, MAX_CRL_SOURCE_BYTES, type CrlSourceReport } from './crl-sources.js';
 export { DeliveryWorker, backoffMs, classify, partialOutcome } from './delivery.js';
 export { RateLimiter, type RateLimit } from './rate-limit.js';
-export { POP3_LIMITS, Pop3Error, pickup, pickupImap, pickupPop3, type Pop3ErrorCode } from './pickup.js';
+export { POP3_LIMITS, Pop3Error, pickup, pickupImap, pickupMaildir, pickupPop3, type Pop3ErrorCode } from './pickup.js';
 export { ProfileError, checkOutboundProfile, type AcceptedProfile, type ProfileReason } from './profile.js';
 export { Auth, AuthError, challengeDigestInput } from './auth.js';
 export * from './config.js';

@@ -1,14 +1,16 @@
 /**
- * Return pick-up from the practitioner's mailbox by IMAP (imapflow) or POP3 (a small client
- * below). Each message is stored durably first; only then is it removed from the server (when
+ * Return pick-up from the practitioner's mailbox by IMAP (imapflow), POP3 (a small client
+ * below) or from a local Maildir (the embedded mailbox of `npm start`). Each message is stored durably first; only then is it removed from the server (when
  * `removeAfterStore`, the default). DSNs (RFC 3464) are matched back to our messages by
  * Original-Envelope-Id (we send ENVID = our id) or by the returned Message-ID.
  */
 import { randomUUID } from 'node:crypto';
+import { readdir, readFile, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
 import net from 'node:net';
 import tls from 'node:tls';
 import { ImapFlow } from 'imapflow';
-import { tlsOptions, type MailboxConfig, type PractitionerConfig } from './config.js';
+import { tlsOptions, type MaildirConfig, type NetMailboxConfig, type PractitionerConfig } from './config.js';
 import { header, parseDsn, splitHeaders } from './mime.js';
 import type { RelayStore } from './store/types.js';
 
@@ -36,7 +38,7 @@ async function storeReturn(store: RelayStore, p: PractitionerConfig, sourceKey: 
   if (created) r.stored++;
 }
 
-export async function pickupImap(store: RelayStore, p: PractitionerConfig, mb: MailboxConfig): Promise<PickupResult> {
+export async function pickupImap(store: RelayStore, p: PractitionerConfig, mb: NetMailboxConfig): Promise<PickupResult> {
   const r: PickupResult = { fetched: 0, stored: 0, removed: 0, bounced: 0 };
   const client = new ImapFlow({
     host: mb.host, port: mb.port, secure: mb.security === 'implicit', doSTARTTLS: mb.security === 'starttls',
@@ -223,7 +225,7 @@ const CRLF = Buffer.from('\r\n');
 const END_MULTI = Buffer.from('\r\n.\r\n');
 const DOT_LINE = Buffer.from('.\r\n');
 
-export async function pickupPop3(store: RelayStore, p: PractitionerConfig, mb: MailboxConfig): Promise<PickupResult> {
+export async function pickupPop3(store: RelayStore, p: PractitionerConfig, mb: NetMailboxConfig): Promise<PickupResult> {
   const r: PickupResult = { fetched: 0, stored: 0, removed: 0, bounced: 0 };
   const opts = { ...tlsOptions(mb.tls, mb.host), host: mb.host, port: mb.port };
   const sock = mb.security === 'implicit' ? tls.connect(opts) : net.connect({ host: mb.host, port: mb.port });
@@ -252,7 +254,42 @@ export async function pickupPop3(store: RelayStore, p: PractitionerConfig, mb: M
   return r;
 }
 
+/** Names of finished Maildir files (tmp/ is never read: a writer finishes there, then renames into new/). */
+const MAILDIR_NAME = /^[\w.,:=-]{1,255}$/;
+
+/**
+ * Pick-up from a Maildir: every message in new/ and cur/ (a writer moves a finished file from
+ * tmp/ into new/, so what is there is whole), stored, then removed. Keyed by file name up to
+ * its flags (`:2,…`), so a message moved from new/ to cur/ by another reader is not taken twice.
+ */
+export async function pickupMaildir(store: RelayStore, p: PractitionerConfig, mb: MaildirConfig): Promise<PickupResult> {
+  const r: PickupResult = { fetched: 0, stored: 0, removed: 0, bounced: 0 };
+  for (const sub of ['new', 'cur']) {
+    const dir = join(mb.path, sub);
+    let names: string[];
+    try {
+      names = (await readdir(dir)).filter((n) => MAILDIR_NAME.test(n) && !n.startsWith('.')).sort();
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw e;
+    }
+    for (const name of names) {
+      const key = `maildir:${name.split(':')[0]}`;
+      if (!(await store.hasReturn(p.id, key))) await storeReturn(store, p, key, new Uint8Array(await readFile(join(dir, name))), r);
+      if (mb.removeAfterStore !== false) {
+        await unlink(join(dir, name)).catch((e: NodeJS.ErrnoException) => {
+          if (e.code !== 'ENOENT') throw e;
+        });
+        r.removed++;
+      }
+    }
+  }
+  return r;
+}
+
 export function pickup(store: RelayStore, p: PractitionerConfig): Promise<PickupResult> {
   if (!p.mailbox) return Promise.resolve({ fetched: 0, stored: 0, removed: 0, bounced: 0 });
-  return p.mailbox.protocol === 'pop3' ? pickupPop3(store, p, p.mailbox) : pickupImap(store, p, p.mailbox);
+  const mb = p.mailbox;
+  if (mb.protocol === 'maildir') return pickupMaildir(store, p, mb);
+  return mb.protocol === 'pop3' ? pickupPop3(store, p, mb) : pickupImap(store, p, mb);
 }

@@ -27,6 +27,11 @@ export interface TestPeerOptions {
   /** Default 20 MiB, like the front ends. */
   maxMessageBytes?: number;
   log?: (line: string) => void;
+  /**
+   * Called with each message once it is stored (the simulated insurer front end answers from
+   * here in `npm start`). Not awaited by the SMTP answer; its failure is logged, never fatal.
+   */
+  onMessage?: (message: Uint8Array, envelope: { from: string | null; to: readonly string[] }) => Promise<void>;
 }
 
 export interface TestPeer {
@@ -59,7 +64,7 @@ export async function startTestPeer(o: TestPeerOptions): Promise<TestPeer> {
 
   const server = net.createServer((socket) => {
     track(socket);
-    new Session(socket, { maxBytes, dir: o.dir, secureContext, log, track }).start();
+    new Session(socket, { maxBytes, dir: o.dir, secureContext, log, track, ...(o.onMessage ? { onMessage: o.onMessage } : {}) }).start();
   });
   server.on('error', (e) => log(`test peer: server error: ${e.message}`));
 
@@ -84,6 +89,7 @@ export async function startTestPeer(o: TestPeerOptions): Promise<TestPeer> {
 }
 
 interface SessionContext {
+  onMessage?: TestPeerOptions['onMessage'];
   maxBytes: number;
   dir: string;
   secureContext: tls.SecureContext;
@@ -375,6 +381,8 @@ class Session {
       for (const r of rcpts) await store(this.c.dir, r, id, message);
       this.c.log(`test peer: stored ${id} from <${from ?? ''}> to ${rcpts.join(', ')} (${size} bytes)`);
       this.reply(`250 2.0.0 Ok: queued as ${id}`);
+      const hook = this.c.onMessage;
+      if (hook) void hook(new Uint8Array(message), { from, to: rcpts }).catch((e: Error) => this.c.log(`test peer: answering ${id} failed: ${e.message}`));
     } catch (e) {
       this.c.log(`test peer: storing ${id} failed: ${(e as Error).message}`);
       this.reply('451 4.3.0 Local error in processing');

@@ -1,0 +1,102 @@
+/**
+ * `npm start`'s returns without a mail server (src/lib/server/insurer/demo.ts): the demo PKI's
+ * insurer keys decrypt what the practitioner encrypted to them, the simulated front end answers
+ * into the practitioner's embedded Maildir, and the relay picks it up from there (pickupMaildir):
+ * stored once, removed, an ARL acknowledging the lot; scenarios parsed strictly.
+ */
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BillingNumbering, MemoryCounterStore, SAMPLE_CATALOGUE, sendDay, testKeySigner } from '../../src/lib/billing/index.js';
+import { simulatorAdapter } from '../../src/lib/billing/ssv/simulator.js';
+import { encryptFor, joinParts } from '../../src/lib/cms/index.js';
+import { genKey, issueCpsCertificate } from '../../src/lib/pki/demo/index.js';
+import { type DemoCrls, type DemoPki, ensureDemoPki, issueDemoCrls } from '../../src/lib/server/demo-pki.js';
+import { demoFrontEnd, demoMailbox, parseScenario } from '../../src/lib/server/insurer/demo.js';
+import { DEMO_FROM, DEMO_PRACTITIONERS } from '../../src/lib/server/relay/demo.js';
+import { SqliteStore, pickupMaildir, type PractitionerConfig } from '../../src/lib/server/relay/index.js';
+import { MemoryCompostageStore, parseMessage } from '../../src/lib/sesam/index.js';
+import { readReturn } from '../../src/lib/sesam/returns/read.js';
+import { invoiceOf, RPPS } from '../billing/fixtures.js';
+
+const D = '2025-03-10';
+const at = new Date(Date.UTC(2025, 2, 10, 17, 0));
+let dir: string;
+let pki: DemoPki;
+let crls: DemoCrls;
+let signer: ReturnType<typeof testKeySigner>;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'teletrans-demo-front-end-'));
+  pki = await ensureDemoPki(join(dir, 'demo'));
+  crls = await issueDemoCrls(pki, at.getTime());
+  const key = await genKey();
+  const cert = await issueCpsCertificate({ rpps: RPPS.doctor, name: 'FICTIF-TEST CLAIRE', usage: 'sign', key, caDer: pki.igcCa.der, caKey: pki.igcCa.key, notBefore: new Date('2024-06-01'), notAfter: new Date('2027-06-01') });
+  signer = testKeySigner(key.privateKey, cert);
+}, 120_000);
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+let compostage = 0;
+async function lotMessage(): Promise<{ bytes: Uint8Array; to: string }> {
+  const amo = pki.recipients[0]!;
+  const day = await sendDay([invoiceOf({ id: 'A', acts: [{ code: 'G', date: D, time: '09:00' }] })], {
+    adapter: simulatorAdapter(),
+    numbering: new BillingNumbering(new MemoryCounterStore()),
+    checks: { clock: () => at.getTime(), catalogue: SAMPLE_CATALOGUE },
+    way: 'direct',
+    sender: '751234567',
+    fileDate: D,
+    signer,
+    mode: 'test',
+    from: DEMO_FROM,
+    encrypt: async (plain: Uint8Array) => joinParts((await encryptFor(plain, amo.der, { insecureSkipVerify: true })).parts),
+    compostage: new MemoryCompostageStore((compostage += 10)),
+    packagingClock: () => at,
+  });
+  const bytes = day.messages![0]!.message;
+  return { bytes, to: parseMessage(bytes).to };
+}
+
+describe('the demo front end and the embedded mailbox', () => {
+  it('answers into the practitioner’s Maildir; the relay picks the ARL up once and removes it', async () => {
+    const mailboxes = join(dir, 'mailboxes');
+    const lines: string[] = [];
+    const answer = demoFrontEnd({ pki, crls: () => crls, mailboxes, practitioners: DEMO_PRACTITIONERS, log: (l) => lines.push(l) });
+    const m = await lotMessage();
+    expect(m.to.toLowerCase()).toBe(pki.recipients[0]!.email.toLowerCase());
+    await answer(m.bytes, { to: [m.to] });
+    expect(lines.join('\n')).toMatch(/read, 1 réponse/);
+    const box = demoMailbox(mailboxes, 'demo');
+    expect(readdirSync(join(box, 'new'))).toHaveLength(1);
+    expect(readdirSync(join(box, 'tmp'))).toHaveLength(0);
+
+    const store = new SqliteStore(join(dir, 'relay.sqlite'));
+    const p: PractitionerConfig = { id: 'demo', certificateMatch: { rpps: DEMO_PRACTITIONERS[0]!.rpps }, from: DEMO_FROM, allowedRecipients: ['@test.rss.fr'], mailbox: { protocol: 'maildir', path: box } };
+    const first = await pickupMaildir(store, p, { protocol: 'maildir', path: box });
+    expect(first).toMatchObject({ fetched: 1, stored: 1, removed: 1 });
+    expect(readdirSync(join(box, 'new'))).toHaveLength(0);
+    expect(await pickupMaildir(store, p, { protocol: 'maildir', path: box })).toMatchObject({ fetched: 0, stored: 0 });
+    const [ret] = await store.listReturns('demo', false);
+    const reading = await readReturn((await store.getReturnRaw('demo', ret!.id))!);
+    expect(reading.kind).toBe('arl');
+    expect(reading.arl?.lots).toEqual([expect.objectContaining({ sender: '751234567', kind: 'FSE', documents: 1, accepted: true })]);
+    expect(reading.inReplyTo).toBe(parseMessage(m.bytes).messageId);
+  });
+
+  it('a message for a mailbox it does not hold is ignored; the lost-ARL scenario leaves the mailbox empty', async () => {
+    const mailboxes = join(dir, 'mailboxes-2');
+    const m = await lotMessage();
+    await demoFrontEnd({ pki, crls: () => crls, mailboxes, practitioners: DEMO_PRACTITIONERS })(m.bytes, { to: ['someone@teletrans.test'] });
+    await demoFrontEnd({ pki, crls: () => crls, mailboxes, practitioners: DEMO_PRACTITIONERS, scenario: parseScenario('lose-arl') })(m.bytes, { to: [m.to] });
+    expect(() => readdirSync(join(mailboxes, 'demo', 'new'))).toThrow();
+  });
+
+  it('scenarios are parsed strictly', () => {
+    expect(parseScenario('lose-arl, reject ,delay=3')).toEqual({ loseArl: true, rejectLots: { code: 'DEMO', reason: expect.any(String) }, delayMs: 3000 });
+    expect(parseScenario(undefined)).toEqual({});
+    expect(() => parseScenario('lose_arl')).toThrow(/scénario inconnu/);
+    expect(() => parseScenario('delay=-1')).toThrow();
+  });
+});
