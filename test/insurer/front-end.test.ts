@@ -53,6 +53,7 @@ function frontEnd(over: Partial<FrontEndConfig> = {}): FrontEndConfig {
 
 let compostage = 100;
 /** The day's one message, encrypted for `recipient` (after `tamper` on the plain file, if given). */
+let lastFileName = '';
 async function sentMessage(recipient: Uint8Array, tamper?: (plain: Uint8Array) => void): Promise<Uint8Array> {
   const counters = new MemoryCounterStore();
   const day = await sendDay(
@@ -77,6 +78,7 @@ async function sentMessage(recipient: Uint8Array, tamper?: (plain: Uint8Array) =
     },
   );
   expect(day.messages).toHaveLength(1);
+  lastFileName = day.transmission!.files[0]!.name;
   return day.messages![0]!.message;
 }
 
@@ -95,6 +97,9 @@ describe('the simulated front end', () => {
     expect(back.arl?.compostage).toBe(subject.type === 'invoice' ? subject.compostage : null);
     expect(back.arl?.lots).toEqual([{ sender: '751234567', kind: 'FSE', number: expect.stringMatching(/^\d{6}$/), documents: 2, accepted: true }]);
     expect(r.answers[0]!.to).toBe(FROM);
+    // Named as the workstation filed its lots (LotRecord.fileName), which matchArl compares.
+    expect(back.arl?.fileName).toBe(lastFileName);
+    expect(back.fileName).toBe(lastFileName.replace(/\.sim$/, '.arl'));
   });
 
   it('a flow for its previous certificate: read, ARL, and a signed 40150', async () => {

@@ -16,6 +16,7 @@
  */
 import { createHash, createSign, type KeyObject } from 'node:crypto';
 import { readBillingFile, type ReaderOptions, type ReadLot, type ReadReport } from '../../billing/reader.js';
+import { decodeAnyFile } from '../../billing/ssv/sim-format.js';
 import { decryptDocument, gzip, isCmsError } from '../../cms/index.js';
 import { encodeBase64Mime } from '../../sesam/base64.js';
 import { parseMessage, type ParsedMessage } from '../../sesam/parse.js';
@@ -214,11 +215,13 @@ export async function receiveMessage(bytes: Uint8Array, cfg: FrontEndConfig): Pr
   }
   const arl = report.lots.map((l) => lotVerdict(l, subject.exercice, cfg.scenario));
   const answers: FrontEndAnswer[] = [];
-  const name = (m.filename ?? 'FICHIER').replace(/\.(pkcs7|p7m)$/i, '');
+  // The file's own name (its header), as the workstation filed its lots under it (matchArl).
+  const decoded = decodeAnyFile(file);
+  const name = decoded.kind === 'FACTURE' ? decoded.header.fileName : decoded.header.name;
   const fileName = FILE_NAME.test(name) ? name : 'FICHIER';
   if (!cfg.scenario?.loseArl) {
     const arlFile = buildArl({ fileName, compostage: subject.compostage, lots: arl });
-    answers.push(composeArlMessage(cfg, m, arlNature(m.description), `${fileName}.ARL`, arlFile, now));
+    answers.push(composeArlMessage(cfg, m, arlNature(m.description), `${fileName.replace(/\.[A-Za-z0-9]{1,8}$/, '')}.arl`, arlFile, now));
   }
   const warned40150 = opened.key.state === 'previous';
   if (warned40150) answers.push(await service(cfg, m, '40150', now));
