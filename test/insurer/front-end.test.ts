@@ -8,12 +8,15 @@
  */
 import { createPrivateKey } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BillingNumbering, MemoryCounterStore, SAMPLE_CATALOGUE, sendDay } from '../../src/lib/billing/index.js';
+import {
+  BillingNumbering, MemoryCounterStore, SAMPLE_CATALOGUE, createInvoiceRecord, prepareInvoices, sendDay, signInvoice, signPending, submitInvoice, transmitRecords,
+} from '../../src/lib/billing/index.js';
 import { simulatorAdapter } from '../../src/lib/billing/ssv/simulator.js';
 import { encryptFor, joinParts } from '../../src/lib/cms/index.js';
 import { type FrontEndConfig, type FrontEndKey, receiveMessage } from '../../src/lib/server/insurer/front-end.js';
 import { encodeBase64Mime } from '../../src/lib/sesam/base64.js';
 import { MemoryCompostageStore, parseMessage } from '../../src/lib/sesam/index.js';
+import { matchArl } from '../../src/lib/sesam/returns/arl.js';
 import { readReturn } from '../../src/lib/sesam/returns/read.js';
 import { cpsPki, type CpsPki } from '../billing/support/cps-pki.js';
 import { invoiceOf, RPPS } from '../billing/fixtures.js';
@@ -173,5 +176,30 @@ describe('the simulated front end', () => {
       expect(r.outcome.kind).toBe('refused');
       expect(r.answers).toEqual([]);
     }
+  });
+
+  it('its ARL matches the workstation’s own lot records (transmitRecords → front end → matchArl)', async () => {
+    const clock = () => at.getTime();
+    const drafts = [invoiceOf({ id: 'A', acts: [{ code: 'G', date: D, time: '09:00' }] }), invoiceOf({ id: 'B', acts: [{ code: 'G', date: D, time: '10:00' }], beneficiary: { rank: 2 } })];
+    const prepared = await prepareInvoices(drafts, { adapter: simulatorAdapter(), numbering: new BillingNumbering(new MemoryCounterStore()), checks: { clock, catalogue: SAMPLE_CATALOGUE } });
+    const batch = await signPending(prepared, cps.signer);
+    const records = await Promise.all(drafts.map((d, i) => signInvoice(submitInvoice(createInvoiceRecord(d, clock), prepared[i]!, clock), batch.signed.filter((x) => x.number === prepared[i]!.number), clock)));
+    const out = await transmitRecords(records, {
+      adapter: simulatorAdapter(),
+      numbering: new BillingNumbering(new MemoryCounterStore()),
+      way: 'direct',
+      mode: 'test',
+      from: FROM,
+      encrypt: async (plain: Uint8Array) => joinParts((await encryptFor(plain, next.cert, { insecureSkipVerify: true })).parts),
+      compostage: new MemoryCompostageStore(7),
+      clock,
+    });
+    expect(out.messages).toHaveLength(1);
+    const r = await receiveMessage(out.messages[0]!.message.message, frontEnd());
+    const back = await readReturn(r.answers[0]!.bytes);
+    const match = matchArl(back.arl!, out.lots);
+    expect(match.unknown).toEqual([]);
+    expect(match.missing).toEqual([]);
+    expect(match.matched.map((x) => [x.lot.id, x.ack.accepted])).toEqual(out.lots.map((l) => [l.id, true]));
   });
 });
