@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CmsError, gzip } from '../../src/lib/cms/index.js';
 import { SesamError } from '../../src/lib/sesam/errors.js';
 import { buildArl } from '../../src/lib/sesam/returns/arl.js';
+import { buildRsp } from '../../src/lib/sesam/returns/rsp.js';
 import { ReturnFormatError } from '../../src/lib/sesam/returns/errors.js';
 import { ReturnMessageError } from '../../src/lib/sesam/returns/mime.js';
 import { readReturn } from '../../src/lib/sesam/returns/read.js';
@@ -120,11 +121,13 @@ describe('files and reports', () => {
     }
   });
 
-  it('an RSP is classified and its file kept; an unknown nature is kept, not dropped', async () => {
-    const rsp = await readReturn(fileMessage('RSPDRETEST/NOEMIE', enc('RSP…'), 'F1.RSP'));
+  it('an RSP read into its payments; an unknown nature is kept, not dropped', async () => {
+    const data = { organism: '01931', transfer: { date: '2026-12-15', totalCents: 3000 }, lines: [{ type: 'payment' as const, sender: '751234567', kind: 'DRE' as const, number: '000000042', full: true, amountCents: 3000, date: '2026-12-15' }] };
+    const rsp = await readReturn(fileMessage('RSPDRETEST/NOEMIE', buildRsp(data), 'F1.RSP'));
     expect(rsp.kind).toBe('rsp');
     expect(rsp.description?.known?.dre).toBe(true);
-    expect(new TextDecoder().decode(rsp.file)).toBe('RSP…');
+    expect(rsp.rsp).toEqual(data);
+    await expect(readReturn(fileMessage('RSPTEST/NOEMIE', enc('RSP…'), 'F1.RSP'))).rejects.toBeInstanceOf(ReturnFormatError);
     const odd = await readReturn(fileMessage('LOITEST/NOEMIE', enc('liste'), 'LOI.TXT'));
     expect(odd.kind).toBe('unknown');
     expect(odd.nature).toBe('LOITEST/NOEMIE');

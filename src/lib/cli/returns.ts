@@ -70,6 +70,7 @@ function toJson(r: ReturnReading): object {
       ? { service: { code: r.service.code, in_reply_to: r.service.inReplyTo, signer: { valid: r.service.signer.valid, email: r.service.signer.email, errors: r.service.signer.errors } } }
       : {}),
     ...(r.dsn ? { dsn: r.dsn } : {}),
+    ...(r.rsp ? { rsp: r.rsp } : {}),
     lots: r.arl ? r.arl.lots : [],
     ...(r.arl ? { file: r.arl.fileName, compostage: r.arl.compostage } : {}),
   };
@@ -87,6 +88,11 @@ function french(r: ReturnReading): string[] {
     lines.push(s.verified ? 'Message de service vérifié.' : 'Message de service NON vérifié : il ne change rien.');
   }
   if (r.arl) for (const l of r.arl.lots) lines.push(`Lot ${l.kind} ${l.number} (${l.documents} facture(s)) : ${l.accepted ? 'accepté' : `rejeté — ${l.reasonCode} ${l.reason}`}`);
+  if (r.rsp) {
+    const euros = (c: number): string => `${Math.floor(c / 100)},${String(c % 100).padStart(2, '0')} €`;
+    for (const l of r.rsp.lines) lines.push(`${l.kind} ${l.number} : ${l.type === 'payment' ? `payée${l.full ? '' : ' en partie'} ${euros(l.amountCents)} le ${l.date}` : `${l.type === 'rejection' ? 'rejetée' : 'signalement'} — ${l.code} ${l.label}`}`);
+    lines.push(`Virement du ${r.rsp.transfer.date} : ${euros(r.rsp.transfer.totalCents)} (${r.rsp.organism}).`);
+  }
   if (r.dsn) lines.push(`Remise : ${r.dsn.action ?? '?'} ${r.dsn.status ?? ''} pour ${r.dsn.recipient ?? '?'}${r.dsn.originalMessageId ? `, message ${r.dsn.originalMessageId}` : ''}`);
   if (r.kind === 'art' && r.text) lines.push(r.text.trimEnd());
   return lines;

@@ -19,6 +19,7 @@ export * from './deadline.js';
 // Returns in our own formats (docs/returns/): the acknowledgement of a file's lots.
 export { ARL_MAX_BYTES, ARL_MAX_LOTS, buildArl, matchArl, parseArl, type Arl, type ArlLot, type ArlMatch } from './returns/arl.js';
 export { ReturnFormatError, type ReturnFormatErrorCode } from './returns/errors.js';
+export { RSP_MAX_BYTES, RSP_MAX_LINES, buildRsp, parseRsp, type Rsp, type RspLine } from './returns/rsp.js';
 // Reading one returned message: ARL, RSP, OCT acknowledgement, signed service message, DSN.
 export { ReturnMessageError, type ReturnMessageErrorCode } from './returns/mime.js';
 export { SERVICE_TEXT, composeServiceMessage, type ServiceMessageInput } from './returns/service.js';

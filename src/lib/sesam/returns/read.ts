@@ -1,6 +1,7 @@
 /**
  * Reading one returned message (docs/domain/transmission.md §7–9): what it is, whether it is
- * signed and by whom, and what it carries — an ARL (ours, docs/returns/arl.md), an RSP, an OCT
+ * signed and by whom, and what it carries — an ARL (ours, docs/returns/arl.md), an RSP (ours,
+ * docs/returns/rsp.md), an OCT
  * acknowledgement (`ART/XX`), a service message (4005/40050, 4015/40150, 4025…), a delivery
  * report, or something unknown, which is kept and shown, never dropped.
  *
@@ -18,6 +19,7 @@ import { gzip, verifySigned, isCmsError } from '../../cms/index.js';
 import { parseCertificate } from '../../pki/index.js';
 import { type ParsedDescription, parseContentDescription } from '../description.js';
 import { type Arl, parseArl } from './arl.js';
+import { type Rsp, parseRsp } from './rsp.js';
 import { type Entity, type MimeLimits, RETURN_LIMITS, ReturnMessageError, bodyText, contentType, decodedBody, field, multipartParts, readEntity } from './mime.js';
 
 export type ReturnKind = 'arl' | 'rsp' | 'service' | 'art' | 'dsn' | 'unknown';
@@ -70,6 +72,8 @@ export interface ReturnReading {
   file?: Uint8Array;
   fileName?: string;
   arl?: Arl;
+  /** An RSP of our format (docs/returns/rsp.md): payments, rejections, notices. */
+  rsp?: Rsp;
   dsn?: { action: string | null; status: string | null; recipient: string | null; diagnostic: string | null; originalMessageId: string | null };
 }
 
@@ -261,6 +265,7 @@ export async function readReturn(bytes: Uint8Array, options: ReadReturnOptions =
     }
     reading.file = file;
     if (reading.kind === 'arl') reading.arl = parseArl(file);
+    if (reading.kind === 'rsp') reading.rsp = parseRsp(file);
     if (reading.kind === 'art' && reading.text === undefined) reading.text = bodyText(file);
   }
   return reading;
