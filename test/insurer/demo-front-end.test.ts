@@ -96,6 +96,7 @@ describe('the demo front end and the embedded mailbox', () => {
   it('scenarios are parsed strictly', () => {
     expect(parseScenario('lose-arl, reject ,delay=3')).toEqual({ loseArl: true, rejectLots: { code: 'DEMO', reason: expect.any(String) }, delayMs: 3000 });
     expect(parseScenario(undefined)).toEqual({});
+    expect(parseScenario('reject-payments').rejectPayments?.code).toBe('DEMO');
     expect(() => parseScenario('lose_arl')).toThrow(/scénario inconnu/);
     expect(() => parseScenario('delay=-1')).toThrow();
   });

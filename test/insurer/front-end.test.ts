@@ -57,10 +57,10 @@ function frontEnd(over: Partial<FrontEndConfig> = {}): FrontEndConfig {
 let compostage = 100;
 /** The day's one message, encrypted for `recipient` (after `tamper` on the plain file, if given). */
 let lastFileName = '';
-async function sentMessage(recipient: Uint8Array, tamper?: (plain: Uint8Array) => void): Promise<Uint8Array> {
+async function sentMessage(recipient: Uint8Array, tamper?: (plain: Uint8Array) => void, context = 'none'): Promise<Uint8Array> {
   const counters = new MemoryCounterStore();
   const day = await sendDay(
-    [invoiceOf({ id: 'A', acts: [{ code: 'G', date: D, time: '09:00' }] }), invoiceOf({ id: 'B', acts: [{ code: 'G', date: D, time: '10:00' }] })],
+    [invoiceOf({ id: 'A', acts: [{ code: 'G', date: D, time: '09:00' }], context }), invoiceOf({ id: 'B', acts: [{ code: 'G', date: D, time: '10:00' }], beneficiary: { rank: 2 } })],
     {
       adapter: simulatorAdapter(),
       numbering: new BillingNumbering(counters),
@@ -201,5 +201,20 @@ describe('the simulated front end', () => {
     expect(match.unknown).toEqual([]);
     expect(match.missing).toEqual([]);
     expect(match.matched.map((x) => [x.lot.id, x.ack.accepted])).toEqual(out.lots.map((l) => [l.id, true]));
+  });
+
+  it('third-party payment: an RSP after the ARL pays what the AMO owes the practitioner; the scenario rejects instead', async () => {
+    const r = await receiveMessage(await sentMessage(next.cert, undefined, 'amo'), frontEnd());
+    expect(r.answers).toHaveLength(2);
+    const rsp = await readReturn(r.answers[1]!.bytes);
+    expect(rsp.kind).toBe('rsp');
+    expect(rsp.nature).toBe('RSPTEST/NOEMIE');
+    const owed = r.outcome.kind === 'read' ? r.outcome.report.lots[0]!.documents.find((d) => d.declared.amoToPractitionerCents > 0)! : null;
+    expect(owed).not.toBeNull();
+    expect(rsp.rsp?.lines).toEqual([{ type: 'payment', sender: '751234567', kind: 'FSE', number: owed!.number, full: true, amountCents: owed!.declared.amoToPractitionerCents, date: '2025-03-10' }]);
+    expect(rsp.rsp?.transfer).toEqual({ date: '2025-03-10', totalCents: owed!.declared.amoToPractitionerCents });
+
+    const rejected = await receiveMessage(await sentMessage(next.cert, undefined, 'amo'), frontEnd({ scenario: { rejectPayments: { code: 'R102', label: 'Droits fermés' } } }));
+    expect((await readReturn(rejected.answers[1]!.bytes)).rsp?.lines[0]).toMatchObject({ type: 'rejection', code: 'R102', label: 'Droits fermés' });
   });
 });

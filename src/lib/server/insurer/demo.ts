@@ -6,7 +6,7 @@
  * mailbox (pickup.ts). No mail server runs. All of it FICTITIOUS.
  *
  * Scenarios (docs/returns/arl.md) come from TELETRANS_DEMO_FRONT_END, comma-separated:
- * `lose-arl`, `reject`, `delay=<seconds>`.
+ * `lose-arl`, `reject`, `reject-payments`, `delay=<seconds>`.
  */
 import { createPrivateKey, randomBytes } from 'node:crypto';
 import { mkdir, open, rename } from 'node:fs/promises';
@@ -33,8 +33,9 @@ export function parseScenario(text: string | undefined): FrontEndScenario {
     const delay = /^delay=(\d{1,4})$/.exec(word);
     if (word === 'lose-arl') s.loseArl = true;
     else if (word === 'reject') s.rejectLots = { code: 'DEMO', reason: 'Rejet de démonstration (scénario du frontal simulé)' };
+    else if (word === 'reject-payments') s.rejectPayments = { code: 'DEMO', label: 'Paiement rejeté (scénario du frontal simulé)' };
     else if (delay) s.delayMs = Number(delay[1]) * 1000;
-    else throw new Error(`TELETRANS_DEMO_FRONT_END : scénario inconnu « ${word} » (lose-arl, reject, delay=<secondes>)`);
+    else throw new Error(`TELETRANS_DEMO_FRONT_END : scénario inconnu « ${word} » (lose-arl, reject, reject-payments, delay=<secondes>)`);
   }
   return s;
 }

@@ -9,7 +9,9 @@
  * the front end's certificates (a revoked one, or none: 40050, the flow rejected; an older one
  * than the current: decrypted, and 40150), decompressed, read by the billing core's insurer
  * reader (every signature, chain and amount), then one ARL for the file (our format,
- * docs/returns/arl.md, not NOEMIE): each lot accepted, or rejected with the first reason found.
+ * docs/returns/arl.md, not NOEMIE): each lot accepted, or rejected with the first reason found;
+ * and, for the accepted lots' third-party-payment invoices, one RSP (docs/returns/rsp.md): each
+ * paid in full what the insurer owes the practitioner, on the day.
  * Scenarios for demonstrations and tests: lose the ARL, reject every lot.
  *
  * This is a SIMULATOR: it never talks to a real insurer, and its answers are test flows.
@@ -21,6 +23,8 @@ import { decryptDocument, gzip, isCmsError } from '../../cms/index.js';
 import { encodeBase64Mime } from '../../sesam/base64.js';
 import { parseMessage, type ParsedMessage } from '../../sesam/parse.js';
 import { buildArl, type ArlLot } from '../../sesam/returns/arl.js';
+import { buildRsp, type RspLine } from '../../sesam/returns/rsp.js';
+import { today } from '../../billing/dates.js';
 import { composeServiceMessage } from '../../sesam/returns/service.js';
 import type { ServiceCode } from '../../sesam/returns/read.js';
 import { isSesamError } from '../../sesam/errors.js';
@@ -42,6 +46,8 @@ export interface FrontEndScenario {
   rejectLots?: { code: string; reason: string };
   /** The answers wait this long before they are sent (mail.ts). */
   delayMs?: number;
+  /** Every third-party-payment invoice rejected in the RSP with this reason (instead of paid). */
+  rejectPayments?: { code: string; label: string };
 }
 
 export interface FrontEndConfig {
@@ -60,7 +66,7 @@ export interface FrontEndConfig {
 
 export type FrontEndOutcome =
   /** Read: an ARL (unless lost) with each lot accepted or rejected. */
-  | { kind: 'read'; report: ReadReport; arl: readonly ArlLot[]; warned40150: boolean }
+  | { kind: 'read'; report: ReadReport; arl: readonly ArlLot[]; rsp: readonly RspLine[]; warned40150: boolean }
   | { kind: 'service'; code: ServiceCode; reason: string }
   /** Not answered at all: the profile or the file could not be read (the practitioner has no ARL). */
   | { kind: 'refused'; code: string; reason: string };
@@ -115,15 +121,33 @@ function lotVerdict(lot: ReadLot, sender: string, scenario: FrontEndScenario | u
   return { ...base, accepted: false, reasonCode: REASON_CODES[first.code] ?? 'AUTRE', reason: first.message.replace(/[;\p{Cc}]+/gu, ' ').trim().slice(0, 200) || 'Rejet.' };
 }
 
-function composeArlMessage(cfg: FrontEndConfig, m: ParsedMessage, nature: string, name: string, file: Uint8Array, now: Date): FrontEndAnswer {
-  const messageId = messageIdFor(cfg.mailbox, `arl:${m.messageId}`);
+/** RSPTEST for FSETEST, RSPDRETEST for DRETEST… (transmission.md §7). */
+const rspNature = (arl: string): string => arl.replace(/^ARL/, 'RSP');
+
+/** What the insurer pays the practitioner for the accepted lots' third-party-payment invoices. */
+function payments(report: ReadReport, verdicts: readonly ArlLot[], sender: string, day: string, scenario: FrontEndScenario | undefined): RspLine[] {
+  const out: RspLine[] = [];
+  report.lots.forEach((lot, i) => {
+    if (!verdicts[i]?.accepted) return;
+    for (const d of lot.documents) {
+      const owed = d.kind === 'FSE' ? d.declared.amoToPractitionerCents : d.declared.amcToPractitionerCents;
+      if (owed <= 0) continue;
+      const base = { sender, kind: d.kind, number: d.number } as const;
+      out.push(scenario?.rejectPayments ? { type: 'rejection', ...base, code: scenario.rejectPayments.code, label: scenario.rejectPayments.label } : { type: 'payment', ...base, full: true, amountCents: owed, date: day });
+    }
+  });
+  return out;
+}
+
+function composeFileMessage(cfg: FrontEndConfig, m: ParsedMessage, what: 'ARL' | 'RSP', nature: string, name: string, file: Uint8Array, now: Date): FrontEndAnswer {
+  const messageId = messageIdFor(cfg.mailbox, `${what}:${m.messageId}`);
   const body = [
     `From: ${cfg.mailbox}`,
     `To: ${m.from}`,
     `Date: ${now.toUTCString().replace('GMT', '+0000')}`,
     `Message-ID: ${messageId}`,
     `In-Reply-To: ${m.messageId}`,
-    `Subject: ARL ${m.subject}`,
+    `Subject: ${what} ${m.subject}`,
     'MIME-Version: 1.0',
     `Content-Type: Application/EDI-consent; name="${name}"`,
     'Content-Transfer-Encoding: BASE64',
@@ -219,11 +243,19 @@ export async function receiveMessage(bytes: Uint8Array, cfg: FrontEndConfig): Pr
   const decoded = decodeAnyFile(file);
   const name = decoded.kind === 'FACTURE' ? decoded.header.fileName : decoded.header.name;
   const fileName = FILE_NAME.test(name) ? name : 'FICHIER';
+  const base = fileName.replace(/\.[A-Za-z0-9]{1,8}$/, '');
   if (!cfg.scenario?.loseArl) {
     const arlFile = buildArl({ fileName, compostage: subject.compostage, lots: arl });
-    answers.push(composeArlMessage(cfg, m, arlNature(m.description), `${fileName.replace(/\.[A-Za-z0-9]{1,8}$/, '')}.arl`, arlFile, now));
+    answers.push(composeFileMessage(cfg, m, 'ARL', arlNature(m.description), `${base}.arl`, arlFile, now));
+  }
+  const rsp = payments(report, arl, subject.exercice, today(() => now.getTime()), cfg.scenario);
+  if (rsp.length) {
+    const organism = (report.lots[0]?.destination.organism ?? '').toUpperCase().replace(/[^A-Z0-9]/g, '').slice(0, 16) || 'ORGANISME';
+    const total = rsp.reduce((n, l) => n + (l.type === 'payment' ? l.amountCents : 0), 0);
+    const rspFile = buildRsp({ organism, transfer: { date: today(() => now.getTime()), totalCents: total }, lines: rsp });
+    answers.push(composeFileMessage(cfg, m, 'RSP', rspNature(arlNature(m.description)), `${base}.rsp`, rspFile, now));
   }
   const warned40150 = opened.key.state === 'previous';
   if (warned40150) answers.push(await service(cfg, m, '40150', now));
-  return { outcome: { kind: 'read', report, arl, warned40150 }, answers };
+  return { outcome: { kind: 'read', report, arl, rsp, warned40150 }, answers };
 }
