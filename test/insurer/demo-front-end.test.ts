@@ -8,20 +8,18 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BillingNumbering, MemoryCounterStore, SAMPLE_CATALOGUE, sendDay, testKeySigner } from '../../src/lib/billing/index.js';
-import { simulatorAdapter } from '../../src/lib/billing/ssv/simulator.js';
-import { encryptFor, joinParts } from '../../src/lib/cms/index.js';
+import { testKeySigner } from '../../src/lib/billing/index.js';
 import { genKey, issueCpsCertificate } from '../../src/lib/pki/demo/index.js';
 import { type DemoCrls, type DemoPki, ensureDemoPki, issueDemoCrls } from '../../src/lib/server/demo-pki.js';
 import { demoFrontEnd, demoMailbox, parseScenario } from '../../src/lib/server/insurer/demo.js';
 import { DEMO_FROM, DEMO_PRACTITIONERS } from '../../src/lib/server/relay/demo.js';
 import { SqliteStore, pickupMaildir, type PractitionerConfig } from '../../src/lib/server/relay/index.js';
-import { MemoryCompostageStore, parseMessage } from '../../src/lib/sesam/index.js';
+import { parseMessage } from '../../src/lib/sesam/index.js';
 import { readReturn } from '../../src/lib/sesam/returns/read.js';
-import { invoiceOf, RPPS } from '../billing/fixtures.js';
+import { RPPS } from '../billing/fixtures.js';
+import { SENT_AT, sentDay } from './fixtures.js';
 
-const D = '2025-03-10';
-const at = new Date(Date.UTC(2025, 2, 10, 17, 0));
+const at = SENT_AT;
 let dir: string;
 let pki: DemoPki;
 let crls: DemoCrls;
@@ -38,25 +36,9 @@ beforeAll(async () => {
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-let compostage = 0;
 async function lotMessage(): Promise<{ bytes: Uint8Array; to: string }> {
-  const amo = pki.recipients[0]!;
-  const day = await sendDay([invoiceOf({ id: 'A', acts: [{ code: 'G', date: D, time: '09:00' }] })], {
-    adapter: simulatorAdapter(),
-    numbering: new BillingNumbering(new MemoryCounterStore()),
-    checks: { clock: () => at.getTime(), catalogue: SAMPLE_CATALOGUE },
-    way: 'direct',
-    sender: '751234567',
-    fileDate: D,
-    signer,
-    mode: 'test',
-    from: DEMO_FROM,
-    encrypt: async (plain: Uint8Array) => joinParts((await encryptFor(plain, amo.der, { insecureSkipVerify: true })).parts),
-    compostage: new MemoryCompostageStore((compostage += 10)),
-    packagingClock: () => at,
-  });
-  const bytes = day.messages![0]!.message;
-  return { bytes, to: parseMessage(bytes).to };
+  const { message } = await sentDay({ recipient: pki.recipients[0]!.der, signer, from: DEMO_FROM });
+  return { bytes: message, to: parseMessage(message).to };
 }
 
 describe('the demo front end and the embedded mailbox', () => {

@@ -10,25 +10,21 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BillingNumbering, MemoryCounterStore, SAMPLE_CATALOGUE, sendDay } from '../../src/lib/billing/index.js';
-import { simulatorAdapter } from '../../src/lib/billing/ssv/simulator.js';
-import { encryptFor, joinParts } from '../../src/lib/cms/index.js';
+import { SAMPLE_CATALOGUE } from '../../src/lib/billing/index.js';
 import type { FrontEndConfig, FrontEndKey } from '../../src/lib/server/insurer/front-end.js';
 import { answerByMail } from '../../src/lib/server/insurer/mail.js';
 import type { SmtpClientOptions } from '../../src/lib/server/relay/smtp-client.js';
 import { DeliveryWorker, RelayApi, SqliteStore, pickup, type MailboxConfig, type SmtpConfig } from '../../src/lib/server/relay/index.js';
-import { MemoryCompostageStore } from '../../src/lib/sesam/index.js';
 import { readReturn } from '../../src/lib/sesam/returns/read.js';
 import { cpsPki, type CpsPki } from '../billing/support/cps-pki.js';
-import { invoiceOf, RPPS } from '../billing/fixtures.js';
+import { RPPS } from '../billing/fixtures.js';
 import { type Party, party, removeTemp } from '../cms/helpers.js';
 import { attachmentExt } from '../pki/fixtures/openssl-pki.js';
 import { PRACTITIONER_ADDR, PRACTITIONER_PASS, startMailServers, type MailServers } from '../relay/fixtures/mail.js';
 import { makeIgcSante, relayConfig, token, upload, type IgcSante } from '../relay/fixtures/relay.js';
 import { EMAIL, type ReturnsFixture, makeReturnsFixture } from '../sesam/fixtures/returns.js';
+import { sentDay } from './fixtures.js';
 
-const D = '2025-03-10';
-const at = new Date(Date.UTC(2025, 2, 10, 17, 0));
 let mail: MailServers;
 let igc: IgcSante;
 let rf: ReturnsFixture;
@@ -65,24 +61,7 @@ async function until<T>(f: () => T | null | undefined | false, ms = 30_000): Pro
   }
 }
 
-let compostage = 500;
-async function dayMessage(recipient: Uint8Array): Promise<Uint8Array> {
-  const day = await sendDay([invoiceOf({ id: 'A', acts: [{ code: 'G', date: D, time: '09:00' }] })], {
-    adapter: simulatorAdapter(),
-    numbering: new BillingNumbering(new MemoryCounterStore()),
-    checks: { clock: () => at.getTime(), catalogue: SAMPLE_CATALOGUE },
-    way: 'direct',
-    sender: '751234567',
-    fileDate: D,
-    signer: cps.signer,
-    mode: 'test',
-    from: PRACTITIONER_ADDR,
-    encrypt: async (plain: Uint8Array) => joinParts((await encryptFor(plain, recipient, { insecureSkipVerify: true })).parts),
-    compostage: new MemoryCompostageStore((compostage += 10)),
-    packagingClock: () => at,
-  });
-  return day.messages![0]!.message;
-}
+const dayMessage = async (recipient: Uint8Array): Promise<Uint8Array> => (await sentDay({ recipient, signer: cps.signer, from: PRACTITIONER_ADDR })).message;
 
 describe('returns through Postfix and Dovecot', () => {
   it('relay → Postfix → front end → Postfix → Dovecot → relay pick-up: an ARL, and a 40150 for the previous certificate', async () => {

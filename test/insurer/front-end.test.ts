@@ -9,7 +9,7 @@
 import { createPrivateKey } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  BillingNumbering, MemoryCounterStore, SAMPLE_CATALOGUE, createInvoiceRecord, prepareInvoices, sendDay, signInvoice, signPending, submitInvoice, transmitRecords,
+  BillingNumbering, MemoryCounterStore, SAMPLE_CATALOGUE, createInvoiceRecord, prepareInvoices, signInvoice, signPending, submitInvoice, transmitRecords,
 } from '../../src/lib/billing/index.js';
 import { simulatorAdapter } from '../../src/lib/billing/ssv/simulator.js';
 import { encryptFor, joinParts } from '../../src/lib/cms/index.js';
@@ -23,9 +23,10 @@ import { invoiceOf, RPPS } from '../billing/fixtures.js';
 import { type Party, party, removeTemp } from '../cms/helpers.js';
 import { attachmentExt } from '../pki/fixtures/openssl-pki.js';
 import { EMAIL, type ReturnsFixture, makeReturnsFixture } from '../sesam/fixtures/returns.js';
+import { DAY, SENT_AT, sentDay } from './fixtures.js';
 
-const D = '2025-03-10';
-const at = new Date(Date.UTC(2025, 2, 10, 17, 0));
+const D = DAY;
+const at = SENT_AT;
 const FROM = 'dr.fictif@teletrans.test';
 let rf: ReturnsFixture;
 let cps: CpsPki;
@@ -54,35 +55,13 @@ function frontEnd(over: Partial<FrontEndConfig> = {}): FrontEndConfig {
   };
 }
 
-let compostage = 100;
-/** The day's one message, encrypted for `recipient` (after `tamper` on the plain file, if given). */
 let lastFileName = '';
+/** The day's one message, encrypted for `recipient` (after `tamper` on the plain file, if given). */
 async function sentMessage(recipient: Uint8Array, tamper?: (plain: Uint8Array) => void, context = 'none'): Promise<Uint8Array> {
-  const counters = new MemoryCounterStore();
-  const day = await sendDay(
-    [invoiceOf({ id: 'A', acts: [{ code: 'G', date: D, time: '09:00' }], context }), invoiceOf({ id: 'B', acts: [{ code: 'G', date: D, time: '10:00' }], beneficiary: { rank: 2 } })],
-    {
-      adapter: simulatorAdapter(),
-      numbering: new BillingNumbering(counters),
-      checks: { clock: () => at.getTime(), catalogue: SAMPLE_CATALOGUE },
-      way: 'direct',
-      sender: '751234567',
-      fileDate: D,
-      signer: cps.signer,
-      mode: 'test',
-      from: FROM,
-      encrypt: async (plain: Uint8Array) => {
-        const p = plain.slice();
-        tamper?.(p);
-        return joinParts((await encryptFor(p, recipient, { insecureSkipVerify: true })).parts);
-      },
-      compostage: new MemoryCompostageStore((compostage += 10)),
-      packagingClock: () => at,
-    },
-  );
-  expect(day.messages).toHaveLength(1);
-  lastFileName = day.transmission!.files[0]!.name;
-  return day.messages![0]!.message;
+  const drafts = [invoiceOf({ id: 'A', acts: [{ code: 'G', date: D, time: '09:00' }], context }), invoiceOf({ id: 'B', acts: [{ code: 'G', date: D, time: '10:00' }], beneficiary: { rank: 2 } })];
+  const sent = await sentDay({ recipient, signer: cps.signer, from: FROM, drafts, ...(tamper ? { tamper } : {}) });
+  lastFileName = sent.fileName;
+  return sent.message;
 }
 
 describe('the simulated front end', () => {

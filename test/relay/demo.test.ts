@@ -8,17 +8,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { existsSync, readdirSync } from 'node:fs';
-import { BillingNumbering, MemoryCounterStore, SAMPLE_CATALOGUE, sendDay, testKeySigner } from '../../src/lib/billing/index.js';
-import { simulatorAdapter } from '../../src/lib/billing/ssv/simulator.js';
-import { encryptFor, joinParts } from '../../src/lib/cms/index.js';
+import { testKeySigner } from '../../src/lib/billing/index.js';
 import { genKey, issueCert, issueCpsCertificate } from '../../src/lib/pki/demo/index.js';
 import { cpsIdentity, parseCertificate } from '../../src/lib/pki/index.js';
 import { readDemoPki } from '../../src/lib/server/demo-pki.js';
 import { DEMO_FROM, DEMO_RPPS, startDemo } from '../../src/lib/server/relay/demo.js';
 import { SqliteStore, demoSmtp, pickup, startRelay } from '../../src/lib/server/relay/index.js';
-import { MemoryCompostageStore } from '../../src/lib/sesam/index.js';
 import { readReturn } from '../../src/lib/sesam/returns/read.js';
-import { invoiceOf, RPPS } from '../billing/fixtures.js';
+import { RPPS } from '../billing/fixtures.js';
+import { sentDay } from '../insurer/fixtures.js';
 import { login, upload } from './fixtures/relay.js';
 
 const ORIGIN = 'http://127.0.0.1:3000';
@@ -85,23 +83,11 @@ describe('returns on the embedded defaults (issue 15)', () => {
       // A CPS signature certificate from the demo PKI, as the bridge's simulated card holds one.
       const cardKey = await genKey();
       const cardCert = await issueCpsCertificate({ rpps: RPPS.doctor, name: 'FICTIF-TEST CLAIRE', usage: 'sign', key: cardKey, caDer: pki.igcCa.der, caKey: pki.igcCa.key });
-      const day = await sendDay([invoiceOf({ id: 'A', acts: [{ code: 'G', date: '2025-03-10', time: '09:00' }] })], {
-        adapter: simulatorAdapter(),
-        numbering: new BillingNumbering(new MemoryCounterStore()),
-        checks: { clock: () => Date.UTC(2025, 2, 10, 17), catalogue: SAMPLE_CATALOGUE },
-        way: 'direct',
-        sender: '751234567',
-        fileDate: '2025-03-10',
-        signer: testKeySigner(cardKey.privateKey, cardCert),
-        mode: 'test',
-        from: DEMO_FROM,
-        encrypt: async (plain: Uint8Array) => joinParts((await encryptFor(plain, amo.der, { insecureSkipVerify: true })).parts),
-        compostage: new MemoryCompostageStore(),
-      });
+      const { message } = await sentDay({ recipient: amo.der, signer: testKeySigner(cardKey.privateKey, cardCert), from: DEMO_FROM });
       const { cert, key } = credential(dir);
       const lr = await login((q) => relay.api.handle(q), cert, { privateKey: await key } as Parameters<typeof login>[2], ORIGIN);
       const { token } = (await lr.json()) as { token: string };
-      const accepted = await relay.api.handle(upload('http://relay.test', token, 'demo-returns-1', day.messages![0]!.message));
+      const accepted = await relay.api.handle(upload('http://relay.test', token, 'demo-returns-1', message));
       expect(accepted.status, await accepted.clone().text()).toBe(202);
       const { id } = (await accepted.json()) as { id: string };
       relay.worker.poke();
