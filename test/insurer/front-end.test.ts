@@ -196,4 +196,17 @@ describe('the simulated front end', () => {
     const rejected = await receiveMessage(await sentMessage(next.cert, undefined, 'amo'), frontEnd({ scenario: { rejectPayments: { code: 'R102', label: 'Droits fermés' } } }));
     expect((await readReturn(rejected.answers[1]!.bytes)).rsp?.lines[0]).toMatchObject({ type: 'rejection', code: 'R102', label: 'Droits fermés' });
   });
+
+  it('standing for an OCT: the text acknowledgement ART/<PS number>/<aaaammjjhhmm> with its profession code', async () => {
+    const r = await receiveMessage(await sentMessage(next.cert), frontEnd({ oct: { profession: 'ER' } }));
+    expect(r.answers).toHaveLength(2);
+    const art = await readReturn(r.answers[1]!.bytes);
+    expect(art.kind).toBe('art');
+    expect(art.nature).toBe('ART/ER');
+    expect(art.description?.profession).toBe('médecins, chirurgiens-dentistes et sages-femmes');
+    // Read at 18:01 in Paris on 10 March (the clock of frontEnd()).
+    expect(art.subject).toBe('ART/751234567/202503101801');
+    expect(art.text).toBe(`Fichier ${lastFileName} reçu le 10/03/2025 à 18:01 : 1 lot(s), 2 facture(s).\r\n`);
+    expect(art.fileName).toBe(lastFileName.replace(/\.sim$/, '.txt'));
+  });
 });

@@ -25,6 +25,7 @@ import { parseMessage, type ParsedMessage } from '../../sesam/parse.js';
 import { buildArl, type ArlLot } from '../../sesam/returns/arl.js';
 import { buildRsp, type RspLine } from '../../sesam/returns/rsp.js';
 import { today } from '../../billing/dates.js';
+import { wallTime } from '../../time/zoned-time.js';
 import { composeServiceMessage } from '../../sesam/returns/service.js';
 import type { ServiceCode } from '../../sesam/returns/read.js';
 import { isSesamError } from '../../sesam/errors.js';
@@ -59,6 +60,12 @@ export interface FrontEndConfig {
   /** How the billing files are read (CPS anchors, catalogue…); `at` defaults to the reception. */
   reader: Omit<ReaderOptions, 'at'> & { at?: Date };
   scenario?: FrontEndScenario;
+  /**
+   * This front end stands for an OCT: after reading a file it also sends its text
+   * acknowledgement (transmission.md §8), Subject `ART/<PS number>/<aaaammjjhhmm>`,
+   * Content-Description `ART/<profession code>` (e.g. `ER`, `IF`, `MK`).
+   */
+  oct?: { profession: string };
   clock?: () => Date;
   /** Compostages already seen, per sender (kept by the caller across messages). */
   seen: Set<string>;
@@ -154,6 +161,31 @@ function composeFileMessage(cfg: FrontEndConfig, m: ParsedMessage, what: 'ARL' |
     `Content-Description: ${nature}`,
     '',
     ascii(encodeBase64Mime(file)),
+  ].join('\r\n');
+  return { to: m.from, messageId, bytes: enc.encode(body) };
+}
+
+/** The OCT's text acknowledgement of a file (transmission.md §8): `ART/<PS number>/<aaaammjjhhmm>`. */
+function octAcknowledgement(cfg: FrontEndConfig, m: ParsedMessage, sender: string, fileName: string, report: ReadReport, now: Date): FrontEndAnswer {
+  const w = wallTime(now.getTime());
+  const p = (n: number, width = 2): string => String(n).padStart(width, '0');
+  const stamp = `${p(w.year, 4)}${p(w.month)}${p(w.day)}${p(w.hour)}${p(w.minute)}`;
+  const profession = /^[A-Z]{2}$/.test(cfg.oct!.profession) ? cfg.oct!.profession : 'XX';
+  const text = `Fichier ${fileName} reçu le ${p(w.day)}/${p(w.month)}/${p(w.year, 4)} à ${p(w.hour)}:${p(w.minute)} : ${report.lots.length} lot(s), ${report.documents} facture(s).\r\n`;
+  const messageId = messageIdFor(cfg.mailbox, `ART:${m.messageId}`);
+  const body = [
+    `From: ${cfg.mailbox}`,
+    `To: ${m.from}`,
+    `Date: ${now.toUTCString().replace('GMT', '+0000')}`,
+    `Message-ID: ${messageId}`,
+    `In-Reply-To: ${m.messageId}`,
+    `Subject: ART/${sender.padStart(9, '0')}/${stamp}`,
+    'MIME-Version: 1.0',
+    `Content-Type: Application/EDI-consent; name="${fileName.replace(/\.[A-Za-z0-9]{1,8}$/, '')}.txt"`,
+    'Content-Transfer-Encoding: BASE64',
+    `Content-Description: ART/${profession}`,
+    '',
+    ascii(encodeBase64Mime(enc.encode(text))),
   ].join('\r\n');
   return { to: m.from, messageId, bytes: enc.encode(body) };
 }
@@ -255,6 +287,7 @@ export async function receiveMessage(bytes: Uint8Array, cfg: FrontEndConfig): Pr
     const rspFile = buildRsp({ organism, transfer: { date: today(() => now.getTime()), totalCents: total }, lines: rsp });
     answers.push(composeFileMessage(cfg, m, 'RSP', rspNature(arlNature(m.description)), `${base}.rsp`, rspFile, now));
   }
+  if (cfg.oct) answers.push(octAcknowledgement(cfg, m, subject.exercice, fileName, report, now));
   const warned40150 = opened.key.state === 'previous';
   if (warned40150) answers.push(await service(cfg, m, '40150', now));
   return { outcome: { kind: 'read', report, arl, rsp, warned40150 }, answers };
