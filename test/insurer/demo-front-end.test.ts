@@ -4,7 +4,7 @@
  * into the practitioner's embedded Maildir, and the relay picks it up from there (pickupMaildir):
  * stored once, removed, an ARL acknowledging the lot; scenarios parsed strictly.
  */
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,7 +15,8 @@ import { demoFrontEnd, demoMailbox, parseScenario } from '../../src/lib/server/i
 import { DEMO_FROM, DEMO_PRACTITIONERS } from '../../src/lib/server/relay/demo.js';
 import { SqliteStore, pickupMaildir, type PractitionerConfig } from '../../src/lib/server/relay/index.js';
 import { parseMessage } from '../../src/lib/sesam/index.js';
-import { readReturn } from '../../src/lib/sesam/returns/read.js';
+import { type ReturnReading, type SignerValidator, readReturn } from '../../src/lib/sesam/returns/read.js';
+import { verify } from '../../src/lib/pki/index.js';
 import { RPPS } from '../billing/fixtures.js';
 import { SENT_AT, sentDay } from './fixtures.js';
 
@@ -75,10 +76,37 @@ describe('the demo front end and the embedded mailbox', () => {
     expect(() => readdirSync(join(mailboxes, 'demo', 'new'))).toThrow();
   });
 
+  it('rotate: the flow for the certificate the browser knows is read, and a 40150 carries the new one; revoke-old: 40050', async () => {
+    // The signer is judged now (the demo PKI and the rotated certificate are of today).
+    const fresh = await issueDemoCrls(pki);
+    const validateSigner: SignerValidator = async ({ certificate, intermediates, email }) => {
+      const r = await verify({ leaf: certificate, anchors: [pki.sesamRoot.der], intermediates: [pki.sesamCa.der, ...intermediates], crls: [fresh.sesamRoot, fresh.sesamCa], profile: 'sesam-vitale-attachment', email });
+      return { valid: r.valid, errors: r.errors.map((e) => ({ code: e.code, message: e.message })) };
+    };
+    const read = async (scenario: string): Promise<ReturnReading[]> => {
+      const mailboxes = join(dir, `mailboxes-${scenario}`);
+      const m = await lotMessage();
+      await demoFrontEnd({ pki, crls: () => crls, mailboxes, practitioners: DEMO_PRACTITIONERS, scenario: parseScenario(scenario) })(m.bytes, { to: [m.to] });
+      const box = join(mailboxes, 'demo', 'new');
+      return Promise.all(readdirSync(box).sort().map((f) => readReturn(new Uint8Array(readFileSync(join(box, f))), { validateSigner })));
+    };
+    const rotated = await read('rotate');
+    expect(rotated.map((r) => r.kind).sort()).toEqual(['arl', 'service']);
+    const warning = rotated.find((r) => r.kind === 'service')!;
+    expect(warning.service?.signer.errors).toEqual([]);
+    expect(warning.service).toMatchObject({ code: '40150', verified: true });
+    expect(Buffer.compare(warning.service!.signer.certificate!, pki.recipients[0]!.der)).not.toBe(0);
+    const revoked = await read('revoke-old');
+    expect(revoked.map((r) => r.service?.code)).toEqual(['40050']);
+    expect(revoked[0]!.service?.verified).toBe(true);
+  });
+
   it('scenarios are parsed strictly', () => {
     expect(parseScenario('lose-arl, reject ,delay=3')).toEqual({ loseArl: true, rejectLots: { code: 'DEMO', reason: expect.any(String) }, delayMs: 3000 });
     expect(parseScenario(undefined)).toEqual({});
     expect(parseScenario('reject-payments').rejectPayments?.code).toBe('DEMO');
+    expect(parseScenario('rotate').rotation).toBe('previous');
+    expect(parseScenario('revoke-old').rotation).toBe('revoked');
     expect(() => parseScenario('lose_arl')).toThrow(/scénario inconnu/);
     expect(() => parseScenario('delay=-1')).toThrow();
   });

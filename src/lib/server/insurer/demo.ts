@@ -6,14 +6,17 @@
  * mailbox (pickup.ts). No mail server runs. All of it FICTITIOUS.
  *
  * Scenarios (docs/returns/arl.md) come from TELETRANS_DEMO_FRONT_END, comma-separated:
- * `lose-arl`, `reject`, `reject-payments`, `delay=<seconds>`.
+ * `lose-arl`, `reject`, `reject-payments`, `delay=<seconds>`, and `rotate` (the front end takes a
+ * new certificate: flows for the one the browser knows get a 40150 that carries the new one) or
+ * `revoke-old` (the same, the old one held revoked: 40050).
  */
 import { createPrivateKey, randomBytes } from 'node:crypto';
 import { mkdir, open, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SAMPLE_CATALOGUE } from '../../billing/catalogue.js';
-import type { DemoCrls, DemoPki } from '../demo-pki.js';
-import { type FrontEndConfig, type FrontEndScenario, receiveMessage } from './front-end.js';
+import { genKey, issueCert } from '../../pki/demo/index.js';
+import type { DemoCrls, DemoPki, DemoRecipient } from '../demo-pki.js';
+import { type FrontEndConfig, type FrontEndKey, type FrontEndScenario, receiveMessage } from './front-end.js';
 
 export interface DemoFrontEndOptions {
   pki: DemoPki;
@@ -33,9 +36,11 @@ export function parseScenario(text: string | undefined): FrontEndScenario {
     const delay = /^delay=(\d{1,4})$/.exec(word);
     if (word === 'lose-arl') s.loseArl = true;
     else if (word === 'reject') s.rejectLots = { code: 'DEMO', reason: 'Rejet de démonstration (scénario du frontal simulé)' };
+    else if (word === 'rotate') s.rotation = 'previous';
+    else if (word === 'revoke-old') s.rotation = 'revoked';
     else if (word === 'reject-payments') s.rejectPayments = { code: 'DEMO', label: 'Paiement rejeté (scénario du frontal simulé)' };
     else if (delay) s.delayMs = Number(delay[1]) * 1000;
-    else throw new Error(`TELETRANS_DEMO_FRONT_END : scénario inconnu « ${word} » (lose-arl, reject, reject-payments, delay=<secondes>)`);
+    else throw new Error(`TELETRANS_DEMO_FRONT_END : scénario inconnu « ${word} » (lose-arl, reject, reject-payments, rotate, revoke-old, delay=<secondes>)`);
   }
   return s;
 }
@@ -59,11 +64,48 @@ export async function deliverToMaildir(path: string, bytes: Uint8Array): Promise
   return name;
 }
 
+const DAY = 86_400_000;
+
+const keyOf = (certificate: Uint8Array, pkcs8: Uint8Array, state: FrontEndKey['state']): FrontEndKey => ({
+  certificate,
+  pkcs8,
+  signingKey: createPrivateKey({ key: Buffer.from(pkcs8), format: 'der', type: 'pkcs8' }),
+  state,
+});
+
+/** A newer attachment certificate for the same mailbox, from the demo's SESAM-Vitale CA (rotation). */
+async function newerKey(pki: DemoPki, r: DemoRecipient): Promise<FrontEndKey> {
+  const key = await genKey();
+  const der = await issueCert({
+    subject: `CN=${r.email},OU=TELETRANS DEMO ROTATION,O=TELETRANS FICTIF,C=FR`,
+    key,
+    issuerCert: pki.sesamCa.der,
+    signer: pki.sesamCa.key,
+    serial: 2000 + Math.floor(Math.random() * 1_000_000),
+    emails: [r.email],
+    keyUsage: { bits: ['digitalSignature', 'nonRepudiation', 'keyEncipherment'], critical: true },
+    notBefore: new Date(Date.now() - DAY),
+    notAfter: new Date(Date.now() + 365 * DAY),
+  });
+  return keyOf(der, new Uint8Array(await crypto.subtle.exportKey('pkcs8', key.privateKey)), 'current');
+}
+
 /** The test peer's `onMessage`: answers the messages addressed to a demo insurer mailbox. */
 export function demoFrontEnd(o: DemoFrontEndOptions): (message: Uint8Array, envelope: { to: readonly string[] }) => Promise<void> {
   const seen = new Set<string>();
   const log = o.log ?? ((): void => undefined);
   const byMailbox = new Map(o.pki.recipients.map((r) => [r.email.toLowerCase(), r]));
+  // Each mailbox's keys: the demo PKI's one, and with a rotation a newer one made once.
+  const keys = new Map<string, Promise<FrontEndKey[]>>();
+  const keysFor = (r: DemoRecipient): Promise<FrontEndKey[]> => {
+    let k = keys.get(r.email);
+    if (!k) {
+      const rotation = o.scenario?.rotation;
+      k = rotation ? newerKey(o.pki, r).then((fresh) => [fresh, keyOf(r.der, r.key, rotation)]) : Promise.resolve([keyOf(r.der, r.key, 'current')]);
+      keys.set(r.email, k);
+    }
+    return k;
+  };
   return async (message, envelope) => {
     for (const to of envelope.to) {
       const recipient = byMailbox.get(to.toLowerCase());
@@ -71,7 +113,7 @@ export function demoFrontEnd(o: DemoFrontEndOptions): (message: Uint8Array, enve
       const crls = o.crls();
       const cfg: FrontEndConfig = {
         mailbox: recipient.email,
-        keys: [{ certificate: recipient.der, pkcs8: recipient.key, signingKey: createPrivateKey({ key: Buffer.from(recipient.key), format: 'der', type: 'pkcs8' }), state: 'current' }],
+        keys: await keysFor(recipient),
         chain: [o.pki.sesamCa.der],
         reader: { anchors: [o.pki.igcRoot.der], intermediates: [o.pki.igcCa.der], crls: [crls.igcRoot, crls.igcCa], catalogue: SAMPLE_CATALOGUE },
         seen,

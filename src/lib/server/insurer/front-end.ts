@@ -49,6 +49,11 @@ export interface FrontEndScenario {
   delayMs?: number;
   /** Every third-party-payment invoice rejected in the RSP with this reason (instead of paid). */
   rejectPayments?: { code: string; label: string };
+  /**
+   * For `npm start` (demo.ts): the front end gets a new certificate at start and keeps the one the
+   * workstation knows as `previous` (its flows get a 40150) or holds it `revoked` (40050).
+   */
+  rotation?: 'previous' | 'revoked';
 }
 
 export interface FrontEndConfig {
