@@ -50,3 +50,5 @@ export * from './lifecycle.js';
 export * from './summary.js';
 export * from './transmit.js';
 export * from './retention.js';
+// What an ARL or an RSP does to the records (issue 15).
+export * from './returns.js';
