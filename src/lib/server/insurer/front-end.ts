@@ -151,21 +151,22 @@ function payments(report: ReadReport, verdicts: readonly ArlLot[], sender: strin
   return out;
 }
 
-function composeFileMessage(cfg: FrontEndConfig, m: ParsedMessage, what: 'ARL' | 'RSP', nature: string, name: string, file: Uint8Array, now: Date): FrontEndAnswer {
-  const messageId = messageIdFor(cfg.mailbox, `${what}:${m.messageId}`);
+/** One answer carrying one file (ARL, RSP, ART), base64, in reply to `m`. */
+function composeFileMessage(cfg: FrontEndConfig, m: ParsedMessage, f: { what: 'ARL' | 'RSP' | 'ART'; subject: string; nature: string; name: string; file: Uint8Array }, now: Date): FrontEndAnswer {
+  const messageId = messageIdFor(cfg.mailbox, `${f.what}:${m.messageId}`);
   const body = [
     `From: ${cfg.mailbox}`,
     `To: ${m.from}`,
     `Date: ${now.toUTCString().replace('GMT', '+0000')}`,
     `Message-ID: ${messageId}`,
     `In-Reply-To: ${m.messageId}`,
-    `Subject: ${what} ${m.subject}`,
+    `Subject: ${f.subject}`,
     'MIME-Version: 1.0',
-    `Content-Type: Application/EDI-consent; name="${name}"`,
+    `Content-Type: Application/EDI-consent; name="${f.name}"`,
     'Content-Transfer-Encoding: BASE64',
-    `Content-Description: ${nature}`,
+    `Content-Description: ${f.nature}`,
     '',
-    ascii(encodeBase64Mime(file)),
+    ascii(encodeBase64Mime(f.file)),
   ].join('\r\n');
   return { to: m.from, messageId, bytes: enc.encode(body) };
 }
@@ -177,22 +178,7 @@ function octAcknowledgement(cfg: FrontEndConfig, m: ParsedMessage, sender: strin
   const stamp = `${p(w.year, 4)}${p(w.month)}${p(w.day)}${p(w.hour)}${p(w.minute)}`;
   const profession = /^[A-Z]{2}$/.test(cfg.oct!.profession) ? cfg.oct!.profession : 'XX';
   const text = `Fichier ${fileName} reçu le ${p(w.day)}/${p(w.month)}/${p(w.year, 4)} à ${p(w.hour)}:${p(w.minute)} : ${report.lots.length} lot(s), ${report.documents} facture(s).\r\n`;
-  const messageId = messageIdFor(cfg.mailbox, `ART:${m.messageId}`);
-  const body = [
-    `From: ${cfg.mailbox}`,
-    `To: ${m.from}`,
-    `Date: ${now.toUTCString().replace('GMT', '+0000')}`,
-    `Message-ID: ${messageId}`,
-    `In-Reply-To: ${m.messageId}`,
-    `Subject: ART/${sender.padStart(9, '0')}/${stamp}`,
-    'MIME-Version: 1.0',
-    `Content-Type: Application/EDI-consent; name="${fileName.replace(/\.[A-Za-z0-9]{1,8}$/, '')}.txt"`,
-    'Content-Transfer-Encoding: BASE64',
-    `Content-Description: ART/${profession}`,
-    '',
-    ascii(encodeBase64Mime(enc.encode(text))),
-  ].join('\r\n');
-  return { to: m.from, messageId, bytes: enc.encode(body) };
+  return composeFileMessage(cfg, m, { what: 'ART', subject: `ART/${sender.padStart(9, '0')}/${stamp}`, nature: `ART/${profession}`, name: `${fileName.replace(/\.[A-Za-z0-9]{1,8}$/, '')}.txt`, file: enc.encode(text) }, now);
 }
 
 async function service(cfg: FrontEndConfig, m: ParsedMessage, code: ServiceCode, now: Date): Promise<FrontEndAnswer> {
@@ -283,14 +269,14 @@ export async function receiveMessage(bytes: Uint8Array, cfg: FrontEndConfig): Pr
   const base = fileName.replace(/\.[A-Za-z0-9]{1,8}$/, '');
   if (!cfg.scenario?.loseArl) {
     const arlFile = buildArl({ fileName, compostage: subject.compostage, lots: arl });
-    answers.push(composeFileMessage(cfg, m, 'ARL', arlNature(m.description), `${base}.arl`, arlFile, now));
+    answers.push(composeFileMessage(cfg, m, { what: 'ARL', subject: `ARL ${m.subject}`, nature: arlNature(m.description), name: `${base}.arl`, file: arlFile }, now));
   }
   const rsp = payments(report, arl, subject.exercice, today(() => now.getTime()), cfg.scenario);
   if (rsp.length) {
     const organism = (report.lots[0]?.destination.organism ?? '').toUpperCase().replace(/[^A-Z0-9]/g, '').slice(0, 16) || 'ORGANISME';
     const total = rsp.reduce((n, l) => n + (l.type === 'payment' ? l.amountCents : 0), 0);
     const rspFile = buildRsp({ organism, transfer: { date: today(() => now.getTime()), totalCents: total }, lines: rsp });
-    answers.push(composeFileMessage(cfg, m, 'RSP', rspNature(arlNature(m.description)), `${base}.rsp`, rspFile, now));
+    answers.push(composeFileMessage(cfg, m, { what: 'RSP', subject: `RSP ${m.subject}`, nature: rspNature(arlNature(m.description)), name: `${base}.rsp`, file: rspFile }, now));
   }
   if (cfg.oct) answers.push(octAcknowledgement(cfg, m, subject.exercice, fileName, report, now));
   const warned40150 = opened.key.state === 'previous';
