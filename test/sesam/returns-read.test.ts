@@ -198,5 +198,9 @@ describe('hostile input', () => {
     const many = Array.from({ length: 60 }, () => '--m\r\nContent-Type: text/plain\r\n\r\nx\r\n').join('');
     await expect(readReturn(enc(`From: ${EMAIL}\r\nContent-Type: multipart/mixed; boundary=m\r\n\r\n${many}--m--\r\n`))).rejects.toMatchObject({ code: 'too_many_parts' });
     await expect(readReturn(enc('no header and no blank line'))).rejects.toBeInstanceOf(ReturnMessageError);
+    // 10 parts of 10 parts: under the limit at each level, 100 leaves in all.
+    const inner = Array.from({ length: 10 }, () => '--i\r\nContent-Type: text/plain\r\n\r\nx\r\n').join('') + '--i--\r\n';
+    const outer = Array.from({ length: 10 }, () => `--o\r\nContent-Type: multipart/mixed; boundary=i\r\n\r\n${inner}`).join('') + '--o--\r\n';
+    await expect(readReturn(enc(`From: ${EMAIL}\r\nContent-Type: multipart/mixed; boundary=o\r\n\r\n${outer}`))).rejects.toMatchObject({ code: 'too_many_parts' });
   });
 });

@@ -111,13 +111,19 @@ interface Leaf {
   type: string;
 }
 
-/** The leaf entities of a (possibly multipart) entity, depth first, with the report's parts. */
+/**
+ * The leaf entities of a (possibly multipart) entity, depth first, with the report's parts. The
+ * whole tree counts against `maxParts`, not each level: 50 parts of 50 parts… would be millions.
+ */
 function leaves(e: Entity, limits: MimeLimits, depth = 0, out: Leaf[] = []): Leaf[] {
   if (depth > limits.maxDepth) throw new ReturnMessageError('too_deep', `parties imbriquées sur plus de ${limits.maxDepth} niveaux`);
   const ct = contentType(e);
   if (ct.type.startsWith('multipart/')) {
     for (const raw of multipartParts(e, ct.params.boundary, limits)) leaves(readEntity(raw, limits), limits, depth + 1, out);
-  } else out.push({ entity: e, type: ct.type });
+  } else {
+    if (out.length >= limits.maxParts) throw new ReturnMessageError('too_many_parts', `plus de ${limits.maxParts} parties en tout`);
+    out.push({ entity: e, type: ct.type });
+  }
   return out;
 }
 
