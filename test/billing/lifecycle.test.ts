@@ -14,6 +14,7 @@ import {
   cancelInvoice,
   createInvoiceRecord,
   createLotRecord,
+  expectedPaymentCents,
   dissolveLot,
   editDraft,
   invoiceDeadline,
@@ -167,12 +168,12 @@ describe('lots and the fates of documents', () => {
     }
     expect(invoiceStatus(invoices[0]!)).toBe('acknowledged');
     const fse = invoices[0]!.documents[0]!;
-    let r = recordRsp(invoices[0]!, fse, { status: 'paid', amountCents: fse.signed.askedCents, date: '2025-03-14' }, clock);
+    let r = recordRsp(invoices[0]!, fse, { status: 'paid', amountCents: expectedPaymentCents(invoices[0]!, 'FSE'), date: '2025-03-14' }, clock);
     const dre = r.documents[1]!;
-    expect(await codeOf(() => recordRsp(r, dre, { status: 'paid', amountCents: dre.signed.askedCents + 1, date: '2025-03-14' }, clock))).toBe('amount_invalid');
+    expect(await codeOf(() => recordRsp(r, dre, { status: 'paid', amountCents: expectedPaymentCents(invoices[0]!, 'DRE') + 1, date: '2025-03-14' }, clock))).toBe('amount_invalid');
     r = recordRsp(r, dre, { status: 'rejected', code: 'R123', label: 'Droits AMC non ouverts' }, clock);
     expect(r.documents.map((d) => d.state)).toEqual(['paid', 'rejected']);
-    expect(r.documents[0]!.payment).toEqual({ amountCents: fse.signed.askedCents, date: '2025-03-14' });
+    expect(r.documents[0]!.payment).toEqual({ amountCents: expectedPaymentCents(invoices[0]!, 'FSE'), date: '2025-03-14' });
     expect(invoiceStatus(r)).toBe('rejected');
     expect(r.history.map((e) => e.type).slice(-2)).toEqual(['rsp_paid', 'rsp_rejected']);
     // An RSP never applies twice, and a paid document is not rejected afterwards.

@@ -9,7 +9,7 @@ import {
   BillingNumbering, MemoryCounterStore, SAMPLE_CATALOGUE, createInvoiceRecord, lotAccepted, lotDelivered, prepareInvoices, signInvoice, signPending, submitInvoice, transmitRecords,
   type InvoiceRecord, type LotRecord,
 } from '../../src/lib/billing/index.js';
-import { applyArl, applyRsp } from '../../src/lib/billing/index.js';
+import { applyArl, applyRsp, expectedPaymentCents } from '../../src/lib/billing/index.js';
 import { simulatorAdapter } from '../../src/lib/billing/ssv/simulator.js';
 import { MemoryCompostageStore } from '../../src/lib/sesam/index.js';
 import { buildArl, parseArl } from '../../src/lib/sesam/returns/arl.js';
@@ -75,16 +75,19 @@ describe('applyRsp', () => {
   it('pays in full, in part, rejects; notices shown; unknown documents named; a payment above what was asked refused', async () => {
     const d = delivered(await transmitted());
     const [a, b] = d.invoices.map((r) => r.documents[0]!);
+    // What the AMO owes the practitioner under third-party payment (its gross part).
+    const owed = expectedPaymentCents(d.invoices[0]!, 'FSE');
+    expect(owed).toBeGreaterThan(a!.signed.askedCents);
     const lines: RspLine[] = [
-      { type: 'payment', sender: '751234567', kind: 'FSE', number: a!.number, full: true, amountCents: a!.signed.askedCents, date: '2025-03-20' },
+      { type: 'payment', sender: '751234567', kind: 'FSE', number: a!.number, full: true, amountCents: owed, date: '2025-03-20' },
       { type: 'payment', sender: '751234567', kind: 'FSE', number: b!.number, full: false, amountCents: 100, date: '2025-03-20' },
       { type: 'notice', sender: '751234567', kind: 'FSE', number: b!.number, code: 'S12', label: 'Participation forfaitaire retenue' },
       { type: 'rejection', sender: '751234567', kind: 'FSE', number: '000000999', code: 'R1', label: 'Inconnue' },
     ];
-    const rsp = parseRsp(buildRsp({ organism: '01931', transfer: { date: '2025-03-20', totalCents: a!.signed.askedCents + 100 }, lines }));
+    const rsp = parseRsp(buildRsp({ organism: '01931', transfer: { date: '2025-03-20', totalCents: owed + 100 }, lines }));
     const e = applyRsp(rsp, d.invoices, clock);
     const state = (n: string) => e.invoices.flatMap((r) => r.documents).find((x) => x.number === n);
-    expect(state(a!.number)).toMatchObject({ state: 'paid', payment: { amountCents: a!.signed.askedCents, date: '2025-03-20' } });
+    expect(state(a!.number)).toMatchObject({ state: 'paid', payment: { amountCents: owed, date: '2025-03-20' } });
     expect(state(b!.number)).toMatchObject({ state: 'partially_paid', payment: { amountCents: 100 } });
     expect(e.notices).toEqual([{ kind: 'FSE', number: b!.number, code: 'S12', label: 'Participation forfaitaire retenue' }]);
     expect(e.unknown).toEqual(['FSE 000000999 de 751234567']);
@@ -94,7 +97,7 @@ describe('applyRsp', () => {
 
     const rejectAll = parseRsp(buildRsp({ organism: '01931', transfer: { date: '2025-03-20', totalCents: 0 }, lines: [{ type: 'rejection', sender: '751234567', kind: 'FSE', number: a!.number, code: 'R102', label: 'Droits fermés' }] }));
     expect(applyRsp(rejectAll, d.invoices, clock).invoices[0]!.documents[0]).toMatchObject({ state: 'rejected', rejection: { code: 'R102', label: 'Droits fermés' } });
-    const tooMuch = parseRsp(buildRsp({ organism: '01931', transfer: { date: '2025-03-20', totalCents: a!.signed.askedCents + 1 }, lines: [{ type: 'payment', sender: '751234567', kind: 'FSE', number: a!.number, full: false, amountCents: a!.signed.askedCents + 1, date: '2025-03-20' }] }));
+    const tooMuch = parseRsp(buildRsp({ organism: '01931', transfer: { date: '2025-03-20', totalCents: owed + 1 }, lines: [{ type: 'payment', sender: '751234567', kind: 'FSE', number: a!.number, full: false, amountCents: owed + 1, date: '2025-03-20' }] }));
     const anomaly = applyRsp(tooMuch, d.invoices, clock);
     expect(anomaly.invoices).toEqual([]);
     expect(anomaly.anomalies).toHaveLength(1);

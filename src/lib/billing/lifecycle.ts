@@ -335,6 +335,18 @@ export type RspOutcome =
   | { readonly status: 'partially_paid'; readonly amountCents: number; readonly date: string }
   | { readonly status: 'rejected'; readonly code: string; readonly label: string };
 
+/**
+ * What the insurer owes the practitioner for a document under third-party payment: the AMO's
+ * part for an FSE, the AMC's for a DRE (pricing's `amoToPractitionerCents` /
+ * `amcToPractitionerCents`; the flat contribution is recovered from the patient, not from the
+ * practitioner). 0 without third-party payment: no payment is then expected.
+ */
+export function expectedPaymentCents(r: InvoiceRecord, kind: DocumentKind): number {
+  const t = r.submission?.priced.totals;
+  if (!t) return 0;
+  return kind === 'FSE' ? t.amoToPractitionerCents : t.amcToPractitionerCents;
+}
+
 /** An RSP about one document (FSE or DRE): paid, partly paid, or rejected with the reason. */
 export function recordRsp(r: InvoiceRecord, doc: { kind: DocumentKind; number: string }, outcome: RspOutcome, clock: Clock): InvoiceRecord {
   const d = r.documents.find((x) => x.kind === doc.kind && x.number === doc.number);
@@ -346,10 +358,11 @@ export function recordRsp(r: InvoiceRecord, doc: { kind: DocumentKind; number: s
     next = { ...d, state: 'rejected', rejection: Object.freeze({ code: outcome.code.slice(0, 20), label: outcome.label.slice(0, 200) }) };
     detail = { kind: d.kind, number: d.number, code: outcome.code.slice(0, 20) };
   } else {
-    const asked = d.signed.askedCents;
+    const asked = expectedPaymentCents(r, d.kind);
     if (!Number.isSafeInteger(outcome.amountCents) || outcome.amountCents < 0) fail('amount_invalid', 'amountCents', 'Montant payé invalide.');
-    if (outcome.status === 'paid' && outcome.amountCents !== asked) fail('amount_invalid', 'amountCents', 'Un paiement complet règle exactement le montant demandé ; sinon, paiement partiel.');
-    if (outcome.status === 'partially_paid' && outcome.amountCents >= asked) fail('amount_invalid', 'amountCents', 'Un paiement partiel est inférieur au montant demandé.');
+    if (asked === 0) fail('amount_invalid', 'amountCents', `${d.kind} ${d.number} sans tiers payant : aucun paiement n’est attendu de l’organisme.`);
+    if (outcome.status === 'paid' && outcome.amountCents !== asked) fail('amount_invalid', 'amountCents', 'Un paiement complet règle exactement le montant dû au praticien ; sinon, paiement partiel.');
+    if (outcome.status === 'partially_paid' && outcome.amountCents >= asked) fail('amount_invalid', 'amountCents', 'Un paiement partiel est inférieur au montant dû au praticien.');
     if (!/^\d{4}-\d{2}-\d{2}$/.test(outcome.date)) fail('date_invalid', 'date', 'Date de paiement AAAA-MM-JJ attendue.');
     next = { ...d, state: outcome.status, payment: Object.freeze({ amountCents: outcome.amountCents, date: outcome.date }) };
     detail = { kind: d.kind, number: d.number, amountCents: outcome.amountCents, askedCents: asked, date: outcome.date };

@@ -8,7 +8,7 @@
  */
 import type { Clock } from './dates.js';
 import { BillingError } from './errors.js';
-import { recordArl, recordRsp, type InvoiceRecord, type LotRecord } from './lifecycle.js';
+import { expectedPaymentCents, recordArl, recordRsp, type InvoiceRecord, type LotRecord } from './lifecycle.js';
 import { matchArl, type Arl } from '../sesam/returns/arl.js';
 import type { Rsp } from '../sesam/returns/rsp.js';
 
@@ -86,7 +86,7 @@ export function applyRsp(rsp: Rsp, invoices: readonly InvoiceRecord[], clock: Cl
       waiting.push(`${where} (${doc.state})`);
       continue;
     }
-    const asked = doc.signed.askedCents;
+    const asked = expectedPaymentCents(record, doc.kind);
     try {
       const outcome =
         line.type === 'rejection'

@@ -11,8 +11,8 @@
  */
 import { parseMailbox } from '../sesam/address.js';
 import type { CompostageStore } from '../sesam/compostage.js';
-import { assertMode, type FlowMode } from '../sesam/description.js';
-import type { Encryptor, PackagedMessage } from '../sesam/package.js';
+import { assertMode, type FlowKind, type FlowMode } from '../sesam/description.js';
+import { packageLot, type Encryptor, type PackagedMessage } from '../sesam/package.js';
 import { packageBillingFile } from './ssv/send.js';
 import type { OctConfig } from '../sesam/routing.js';
 import { today, type Clock } from './dates.js';
@@ -36,10 +36,29 @@ export interface TransmitRecordsOptions {
   readonly oct?: OctConfig & { readonly number?: string };
 }
 
+/**
+ * A file as first sent, to send it again identically (transmission.md §7 and §9): its plain
+ * bytes (the invoices: keep it sealed) and what its message's subject and description need.
+ */
+export interface SentFile {
+  readonly kind: FlowKind;
+  /** The billing number (the subject's exercice). */
+  readonly sender: string;
+  /** The lot records' `fileName` (the file's own name). */
+  readonly fileName: string;
+  /** The attachment's name without `.pkcs7`, and the plain file as sent (framed for FACTURE). */
+  readonly name: string;
+  readonly data: Uint8Array;
+  readonly invoices: number;
+  readonly version: string;
+  readonly lotKinds?: readonly ('FSE' | 'DRE')[];
+}
+
 export interface QueuedMessage {
   readonly message: PackagedMessage;
   /** The lots the message's file carries. */
   readonly lotIds: readonly string[];
+  readonly file: SentFile;
 }
 
 export interface TransmittedRecords {
@@ -98,9 +117,58 @@ export async function transmitRecords(records: readonly InvoiceRecord[], o: Tran
         lots.push(queueLot(built.lot, { compostage: message.compostage, subject: message.subject }, o.clock));
         ids.push(built.lot.id);
       }
-      messages.push({ message, lotIds: ids });
+      const file: SentFile = {
+        kind: f.kind,
+        sender,
+        fileName: f.name,
+        name: message.filename.replace(/\.pkcs7$/, ''),
+        data: message.file,
+        invoices: f.invoiceCount,
+        version: f.version,
+        ...(f.kind === 'FACTURE' ? { lotKinds: f.lots.map((l) => l.kind) } : {}),
+      };
+      messages.push({ message, lotIds: ids, file });
     }
   }
   const original = new Map(records.map((r) => [r.id, r]));
   return { invoices: current.filter((r) => r !== original.get(r.id)), lots, messages };
+}
+
+export interface ResendOptions {
+  readonly mode: FlowMode;
+  readonly from: string;
+  readonly encrypt: Encryptor;
+  readonly compostage: CompostageStore;
+  readonly clock: Clock;
+  readonly timeZone?: string;
+  readonly oct?: OctConfig;
+}
+
+/**
+ * Sends a kept file again (transmission.md §7: retransmission after a negative or missing ARL;
+ * §9: re-emission after 40050 or 4025): the same plain file, never re-extracted, encrypted now
+ * for the recipient the encryptor vouches for, in a new message with a new compostage; its lots
+ * queued again. Every lot of the file must be in it and in a state to go again (refused,
+ * delivered without ARL): a file is not re-sent for part of its lots.
+ */
+export async function resendFile(file: SentFile, lots: readonly LotRecord[], o: ResendOptions): Promise<{ message: PackagedMessage; lots: LotRecord[] }> {
+  assertMode(o.mode);
+  const mine = lots.filter((l) => l.fileName === file.fileName && l.sender === file.sender);
+  if (mine.length === 0) fail('transition_forbidden', 'lots', `Aucun lot du fichier ${file.fileName} à renvoyer.`);
+  const message = await packageLot({
+    kind: file.kind,
+    mode: o.mode,
+    from: o.from,
+    exercice: file.sender,
+    invoices: file.invoices,
+    version: file.version,
+    file: { name: file.name, data: file.data },
+    ...(file.lotKinds ? { lotKinds: file.lotKinds } : {}),
+    ...(o.oct ? { oct: o.oct } : {}),
+    encrypt: o.encrypt,
+    compostage: o.compostage,
+    clock: () => new Date(o.clock()),
+    ...(o.timeZone ? { timeZone: o.timeZone } : {}),
+  });
+  return { message, lots: mine.map((l) => queueLot(l, { compostage: message.compostage, subject: message.subject }, o.clock)) };
 }

@@ -204,6 +204,23 @@ export class TrustService {
     };
   }
 
+  /**
+   * Is `der` a valid signer for mail from `email` (issue 15 item 2)? Checked as a recipient
+   * certificate would be before it is stored (§3): path to a stored root through stored CAs only
+   * (a new CA must be installed first, §4), the sesam-vitale-attachment profile with `email` in
+   * its subjectAltName, the mailbox's hierarchy, its CA's CRL present and not revoking it.
+   * Refused while the journal is tampered; any error is a refusal (fail closed).
+   */
+  async checkSigner(der: Uint8Array, email: string, now: number = this.ctx.clock()): Promise<{ valid: boolean; errors: { code: string; message: string }[] }> {
+    this.ctx.latch.require();
+    try {
+      const v = await verifyLeaf(this.ctx, parseCertificate(der.slice()), email, 'attachment', now);
+      return v.ok ? { valid: true, errors: [] } : { valid: false, errors: [{ code: v.code, message: v.message }] };
+    } catch (e) {
+      return { valid: false, errors: [{ code: (e as { code?: string }).code ?? 'signer_unreadable', message: e instanceof Error ? e.message : String(e) }] };
+    }
+  }
+
   /** CRLs with thisUpdate, nextUpdate, freshness and the next scheduled fetch. */
   crls(now: number = this.ctx.clock()): views.CrlView[] {
     return views.crls(this.ctx, now);

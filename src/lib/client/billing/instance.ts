@@ -39,6 +39,18 @@ export function billingWorkspace(): BillingWorkspace {
     numbering: new BillingNumbering(new IdbCounterStore()),
     adapter: simulatorAdapter(),
     catalogue: SAMPLE_CATALOGUE,
+    // A service message is believed only if the trust store vouches for its signer (fail closed).
+    validateSigner: async (certificate, email) => {
+      const svc = await trust.open();
+      if (!svc) return { valid: false, errors: [{ code: 'trust_store_unavailable', message: 'Le magasin de certificats de ce poste ne s’ouvre pas.' }] };
+      return svc.checkSigner(certificate, email);
+    },
+    integrateCertificate: async (certificate, email) => {
+      const svc = await trust.open();
+      if (!svc) throw new Error('le magasin de certificats de ce poste ne s’ouvre pas');
+      const report = await svc.importRecipient([certificate], { recipient: email });
+      if (report.outcome === 'refused') throw new Error(report.message);
+    },
   });
   const workspace = instance;
   // What the outbox learns of a message moves its lots on (accepted, delivered).

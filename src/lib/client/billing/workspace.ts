@@ -38,7 +38,10 @@ import { routeFlow } from '../../sesam/routing.js';
 import { pendingDocuments, transmitRecords } from '../../billing/transmit.js';
 import { purgeable } from '../../billing/retention.js';
 import { today } from '../../billing/dates.js';
-import type { OutboxEntry } from '../store/billing.js';
+import { fileId, type KeptFile, type OutboxEntry, type ReturnStatus, type StoredReturn } from '../store/billing.js';
+import { actOnReturn, unreadableReturn, type ReturnAction } from '../../billing/return-actions.js';
+import { resendFile } from '../../billing/transmit.js';
+import type { PackagedMessage } from '../../sesam/package.js';
 import { backupOf, type BackupFile } from '../store/backup.js';
 import { byCodeUnits } from '../../text/compare.js';
 import { DIRECT, octOf } from './transmission-setting.js';
@@ -90,12 +93,29 @@ export interface BillingWorkspace {
    * relay, then delivered (its documents `sent`: the ARL deadline runs from there).
    */
   reconcile(entries: readonly OutboxEntry[]): Promise<void>;
+  /** This card's returns as stored (clear part), newest first; empty while locked. */
+  returns: Readable<readonly ReturnListing[]>;
+  /**
+   * One return the relay picked up (issue 15 item 3): read and verified (a service message's
+   * signer by the trust store), acted on, and stored with every record it changed in one
+   * transaction. Resolves `ok` once it is stored (the relay may then forget it); a return read
+   * before stays as it was, unless it waited for its lots.
+   */
+  receiveReturn(id: string, raw: Uint8Array, receivedAt: string): Promise<Outcome<{ status: ReturnStatus }>>;
+  /**
+   * Sends these lots' files again, identically, with a new compostage (negative ARL, ARL
+   * overdue, bounced): every lot of a file goes with it.
+   */
+  retransmit(lotIds: readonly string[]): Promise<Outcome<{ messages: number }>>;
   stop(): void;
 }
 
+/** A return in the lists: its clear part. */
+export type ReturnListing = Omit<StoredReturn, 'sealed' | 'keyId'>;
+
 export interface WorkspaceOptions {
   bridge: Pick<CardBridge, 'session' | 'call'>;
-  store: Pick<IdbBillingStore, 'commit' | 'listInvoices' | 'getInvoice' | 'listLots' | 'getProfile' | 'putProfile' | 'purge'>;
+  store: Pick<IdbBillingStore, 'commit' | 'listInvoices' | 'getInvoice' | 'listLots' | 'getProfile' | 'putProfile' | 'purge' | 'getFile' | 'getReturn' | 'listReturnSummaries' | 'listSent'>;
   /** Records a purge in the workstation's audit journal (counts only: never a number or a name). */
   auditPurge?: (counts: { invoices: number; lots: number; messages: number }) => Promise<void>;
   slots: KeySlotStore;
@@ -114,6 +134,10 @@ export interface WorkspaceOptions {
   checkRecipients?: (mailboxes: readonly string[]) => Promise<void>;
   /** `test` on the demonstration and test platforms. */
   mode?: FlowMode;
+  /** Checks a service message's signer for its From mailbox (the trust store): absent, none is believed. */
+  validateSigner?: (certificate: Uint8Array, email: string) => Promise<{ valid: boolean; errors: { code: string; message: string }[] }>;
+  /** Integrates a front end's certificate for its mailbox, validated (the trust store's importRecipient); throws when refused. */
+  integrateCertificate?: (certificate: Uint8Array, email: string) => Promise<void>;
 }
 
 const failure = (e: unknown): Outcome<never> => {
@@ -129,6 +153,7 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
   const vault = writable<VaultState>({ state: 'locked' });
   const invoices = writable<readonly InvoiceRecord[]>([]);
   const profile = writable<PractitionerProfile | null>(null);
+  const returns = writable<readonly ReturnListing[]>([]);
   const clock = o.clock ?? (() => Date.now());
   const newId = o.newId ?? (() => globalThis.crypto.randomUUID());
   let key: DataKey | null = null;
@@ -154,6 +179,7 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
       if (g !== generation) return;
       invoices.set([...list].sort(newest));
       profile.set(prefs ?? {});
+      await refreshReturns(k);
       vault.set({ state: 'open', keyId: k.keyId });
     } catch (e) {
       if (g !== generation) return;
@@ -180,6 +206,7 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
     key = null;
     reader = null;
     invoices.set([]);
+    returns.set([]);
     profile.set(null);
     vault.set({ state: 'locked' });
   }
@@ -200,6 +227,108 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
     if (!k) return;
     const list = await o.store.listInvoices(k);
     if (k === key) invoices.set([...list].sort(newest));
+  }
+
+  async function refreshReturns(k: DataKey): Promise<void> {
+    const list = await o.store.listReturnSummaries(k.keyId);
+    if (k === key) returns.set(list.map(({ keyId: _k, ...r }) => r).sort((a, b) => byCodeUnits(b.receivedAt, a.receivedAt) || byCodeUnits(b.id, a.id)));
+  }
+
+  /** An outbox entry for a message packaged now. */
+  function outboxEntry(m: PackagedMessage, lotIds: readonly string[], k: DataKey): OutboxEntry {
+    const at = new Date(clock()).toISOString();
+    return { id: newId(), keyId: k.keyId, lotIds, subject: m.subject, compostage: m.compostage, to: m.to, messageId: m.messageId, message: m.message, createdAt: at, updatedAt: at, state: 'waiting', attempts: 0, nextAttemptAt: 0 };
+  }
+
+  /**
+   * The kept files of these lots sent again (resendFile), with the records and messages to
+   * commit. `only`: the lots must still be at this compostage (a lot already retransmitted is
+   * not sent twice). A lot the relay accepted but whose delivery it has not yet confirmed is
+   * delivered when an insurer answered about it (`delivered`).
+   */
+  async function resend(lotIds: readonly string[], k: DataKey, records: readonly InvoiceRecord[], opts: { delivered?: boolean; only?: string } = {}): Promise<{ invoices: InvoiceRecord[]; lots: LotRecord[]; outbox: OutboxEntry[] }> {
+    const all = new Map((await o.store.listLots(k)).map((l) => [l.id, l]));
+    const setting = (await o.store.getProfile(k))?.transmission ?? DIRECT;
+    const mode = o.mode ?? 'test';
+    let current = [...records];
+    const files = new Map<string, KeptFile>();
+    for (const id of lotIds) {
+      const lot = all.get(id);
+      if (!lot) throw new BillingError('transition_forbidden', 'lots', `Lot ${id} introuvable sur ce poste.`);
+      const fid = fileId(lot.sender, lot.fileName);
+      if (files.has(fid)) continue;
+      const f = await o.store.getFile(fid, k);
+      if (!f) throw new BillingError('transition_forbidden', 'lots', `Le fichier ${lot.fileName} n’a pas été conservé sur ce poste : il ne peut pas être renvoyé à l’identique.`);
+      files.set(fid, f);
+    }
+    const lots: LotRecord[] = [];
+    const outbox: OutboxEntry[] = [];
+    for (const f of files.values()) {
+      let fileLots = f.lotIds.map((id) => all.get(id));
+      if (fileLots.some((l) => !l)) throw new BillingError('transition_forbidden', 'lots', `Un lot du fichier ${f.content.fileName} manque sur ce poste.`);
+      if (opts.only && fileLots.some((l) => l!.transmissions.at(-1)?.compostage !== opts.only)) {
+        throw new BillingError('transition_forbidden', 'lots', `Un lot du fichier ${f.content.fileName} a déjà été retransmis : le fichier n’est pas renvoyé une seconde fois.`);
+      }
+      if (opts.delivered) {
+        fileLots = fileLots.map((l) => {
+          if (l!.state !== 'accepted') return l;
+          const d = lotDelivered(l!, current, clock);
+          current = d.invoices;
+          return d.lot;
+        });
+      }
+      const oct = f.content.oct ?? octOf(setting);
+      const sent = await resendFile(f.content, fileLots as LotRecord[], { mode, from: (await o.store.getProfile(k))?.mailbox ?? '', encrypt: o.encrypt, compostage: o.compostage, clock, ...(oct ? { oct } : {}) });
+      lots.push(...sent.lots);
+      outbox.push(outboxEntry(sent.message, f.lotIds, k));
+    }
+    const original = new Map(records.map((r) => [r.id, r]));
+    return { invoices: current.filter((r) => r !== original.get(r.id)), lots, outbox };
+  }
+
+  async function receiveNow(id: string, raw: Uint8Array, receivedAt: string, k: DataKey): Promise<ReturnStatus> {
+    const known = await o.store.getReturn(id, k);
+    if (known && known.status !== 'waiting') return known.status;
+    let action: ReturnAction;
+    let records: InvoiceRecord[] = [];
+    try {
+      // Loaded when a return comes: the reader (MIME, CMS, gunzip) stays out of the first page.
+      const { readReturn } = await import('../../sesam/returns/read.js');
+      const reading = await readReturn(raw, {
+        ...(o.validateSigner ? { validateSigner: async ({ certificate, email }) => o.validateSigner!(certificate, email) } : {}),
+      });
+      records = await o.store.listInvoices(k);
+      action = actOnReturn(reading, { lots: await o.store.listLots(k), invoices: records, sent: await o.store.listSent(k.keyId), clock });
+    } catch (e) {
+      const code = (e as { code?: unknown })?.code;
+      if (!(e instanceof Error) || typeof code !== 'string') throw e;
+      action = unreadableReturn(code, e.message);
+    }
+    let status = action.status;
+    const notes = [...action.summary.notes];
+    let change: { invoices: InvoiceRecord[]; lots: LotRecord[]; outbox: OutboxEntry[] } = { invoices: [...action.invoices], lots: [...action.lots], outbox: [] };
+    if (action.integrate) {
+      try {
+        if (!o.integrateCertificate) throw new Error('aucun magasin de certificats sur ce poste');
+        await o.integrateCertificate(action.integrate.certificate, action.integrate.email);
+        notes.push(`Certificat de ${action.integrate.email} intégré au magasin.`);
+      } catch (e) {
+        status = 'failed';
+        notes.push(`Certificat de ${action.integrate.email} NON intégré : ${e instanceof Error ? e.message : String(e)}`.slice(0, 300));
+      }
+    }
+    if (action.reemit && status !== 'failed') {
+      try {
+        change = await resend(action.reemit.lotIds, k, records, { delivered: true, only: action.reemit.compostage });
+        notes.push(`Flux réémis : ${change.outbox.map((m) => m.subject).join(', ')}.`);
+      } catch (e) {
+        status = 'failed';
+        notes.push(`Flux NON réémis : ${e instanceof Error ? e.message : String(e)}`.slice(0, 300));
+      }
+    }
+    const summary = { ...action.summary, notes, lotIds: [...new Set([...action.summary.lotIds, ...change.lots.map((l) => l.id)])], invoiceIds: [...new Set([...action.summary.invoiceIds, ...change.invoices.map((r) => r.id)])] };
+    await o.store.commit({ ...change, returns: [{ id, receivedAt, storedAt: known?.storedAt ?? new Date(clock()).toISOString(), status, summary, raw }] }, k);
+    return status;
   }
 
   /** Commits, then shows the store's state (another tab's changes included). */
@@ -372,23 +501,10 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
         // Every recipient this needs, vouched for by the trust store, before any number is drawn.
         await o.checkRecipients?.([...new Set(docs.map((d) => routeFlow(d.kind, mode, oct).certificateEmail))]);
         const out = await transmitRecords(records, { adapter: o.adapter, numbering: o.numbering, way: setting.way, mode, from, encrypt: o.encrypt, compostage: o.compostage, clock, ...(oct ? { oct } : {}) });
-        const at = new Date(clock()).toISOString();
-        const outbox: OutboxEntry[] = out.messages.map((m) => ({
-          id: newId(),
-          keyId: k.keyId,
-          lotIds: m.lotIds,
-          subject: m.message.subject,
-          compostage: m.message.compostage,
-          to: m.message.to,
-          messageId: m.message.messageId,
-          message: m.message.message,
-          createdAt: at,
-          updatedAt: at,
-          state: 'waiting',
-          attempts: 0,
-          nextAttemptAt: 0,
-        }));
-        await o.store.commit({ invoices: out.invoices, lots: out.lots, outbox }, k);
+        const outbox: OutboxEntry[] = out.messages.map((m) => outboxEntry(m.message, m.lotIds, k));
+        // Each file kept sealed as sent: a retransmission sends it again, never re-extracted.
+        const files: KeptFile[] = out.messages.map((m) => ({ id: fileId(m.file.sender, m.file.fileName), lotIds: m.lotIds, content: { ...m.file, ...(oct ? { oct } : {}) } }));
+        await o.store.commit({ invoices: out.invoices, lots: out.lots, outbox, files }, k);
         await refresh();
         return { ok: true, value: { messages: outbox.length, invoices: out.invoices.length } };
       } catch (e) {
@@ -396,6 +512,36 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
       }
     },
     refresh,
+    returns,
+    async receiveReturn(id, raw, receivedAt) {
+      try {
+        const k = opened();
+        let status: ReturnStatus;
+        try {
+          status = await receiveNow(id, raw, receivedAt, k);
+        } catch (e) {
+          // Another tab changed the records meanwhile: read again and act once more.
+          if (!(e instanceof BillingStoreError && e.code === 'history_conflict')) throw e;
+          status = await receiveNow(id, raw, receivedAt, k);
+        }
+        await refresh();
+        await refreshReturns(k);
+        return { ok: true, value: { status } };
+      } catch (e) {
+        return failure(e);
+      }
+    },
+    async retransmit(lotIds) {
+      try {
+        const k = opened();
+        const change = await resend(lotIds, k, await o.store.listInvoices(k));
+        await o.store.commit(change, k);
+        await refresh();
+        return { ok: true, value: { messages: change.outbox.length } };
+      } catch (e) {
+        return failure(e);
+      }
+    },
     async backup() {
       try {
         const k = opened();

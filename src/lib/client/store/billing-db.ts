@@ -7,6 +7,9 @@
 import type { DBSchema } from 'idb';
 import type { BillingEvent, LotRecord } from '../../billing/lifecycle.js';
 import type { InvoiceSummary } from '../../billing/summary.js';
+import type { ReturnStatus, ReturnSummary } from '../../billing/return-actions.js';
+
+export type { ReturnStatus, ReturnSummary };
 import type { Sealed } from './at-rest.js';
 import { Connection } from './connection.js';
 
@@ -69,6 +72,35 @@ export interface OutboxEntry {
   readonly lastError?: string;
 }
 
+/**
+ * A billing file as it was first sent, kept to send it again identically (transmission.md §7
+ * and §9: a retransmission or a re-emission never re-extracts the file). Its content (the
+ * invoices) is sealed under the card's key; in clear only what names it.
+ */
+export interface StoredFile {
+  /** `<billing number>:<file name>`. */
+  readonly id: string;
+  readonly keyId: string;
+  readonly lotIds: readonly string[];
+  readonly sealed: Sealed;
+}
+
+/**
+ * A return picked up by the relay (ARL, RSP, service message, ART, DSN…), stored before the
+ * relay is told it may forget it. Its bytes and what was read of them are sealed under the card's
+ * key; in clear only what the lists show (no name, no NIR, no act).
+ */
+export interface StoredReturn {
+  /** The relay's id of the return. */
+  readonly id: string;
+  readonly keyId: string;
+  readonly receivedAt: string;
+  readonly storedAt: string;
+  readonly status: ReturnStatus;
+  readonly summary: ReturnSummary;
+  readonly sealed: Sealed;
+}
+
 /** A card's preferences on this workstation, sealed under its key: its mailbox, its last situation. */
 export interface StoredProfile {
   readonly keyId: string;
@@ -80,10 +112,12 @@ export interface BillingDb extends DBSchema {
   invoices: { key: string; value: StoredInvoice; indexes: { keyId: string } };
   lots: { key: string; value: StoredLot; indexes: { keyId: string } };
   outbox: { key: string; value: OutboxEntry; indexes: { keyId: string } };
+  files: { key: string; value: StoredFile; indexes: { keyId: string } };
+  returns: { key: string; value: StoredReturn; indexes: { keyId: string } };
 }
 
 export function billingConnection(dbName: string = BILLING_DB): Connection<BillingDb> {
-  return new Connection<BillingDb>(dbName, 4, (db, oldVersion) => {
+  return new Connection<BillingDb>(dbName, 5, (db, oldVersion) => {
     if (oldVersion < 2) {
       // Version 1 held records in clear and was only ever written by tests (the app stored
       // no invoice before ADR 0014): its stores are replaced.
@@ -93,5 +127,9 @@ export function billingConnection(dbName: string = BILLING_DB): Connection<Billi
     }
     if (oldVersion < 3) db.createObjectStore('outbox', { keyPath: 'id' }).createIndex('keyId', 'keyId');
     if (oldVersion < 4) db.createObjectStore('profiles', { keyPath: 'keyId' });
+    if (oldVersion < 5) {
+      db.createObjectStore('files', { keyPath: 'id' }).createIndex('keyId', 'keyId');
+      db.createObjectStore('returns', { keyPath: 'id' }).createIndex('keyId', 'keyId');
+    }
   });
 }

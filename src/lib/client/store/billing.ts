@@ -23,12 +23,36 @@
 import type { IDBPDatabase } from 'idb';
 import type { Connection } from './connection.js';
 import { AtRestError, seal, unseal, type DataKey } from './at-rest.js';
-import { BILLING_DB, billingConnection, type BillingDb, type InvoiceListing, type OutboxEntry, type StoredInvoice, type StoredLot } from './billing-db.js';
+import { BILLING_DB, billingConnection, type BillingDb, type InvoiceListing, type OutboxEntry, type ReturnStatus, type ReturnSummary, type StoredFile, type StoredInvoice, type StoredLot, type StoredReturn } from './billing-db.js';
+import type { SentFile } from '../../billing/transmit.js';
+import type { OctConfig } from '../../sesam/routing.js';
 import type { BillingEvent, InvoiceRecord, LotRecord } from '../../billing/lifecycle.js';
 import { summarizeInvoice } from '../../billing/summary.js';
 import type { TransmissionSetting } from '../billing/transmission-setting.js';
 
-export { BILLING_DB, type InvoiceListing, type OutboxEntry, type StoredInvoice, type StoredLot } from './billing-db.js';
+export { BILLING_DB, type InvoiceListing, type OutboxEntry, type ReturnStatus, type ReturnSummary, type StoredInvoice, type StoredLot, type StoredReturn } from './billing-db.js';
+
+/** A billing file as first sent (its invoices inside: sealed), to send it again identically. */
+export interface KeptFile {
+  /** `<billing number>:<file name>` (fileId). */
+  readonly id: string;
+  readonly lotIds: readonly string[];
+  /** The file as first sent, and the OCT it went through (none: direct). */
+  readonly content: SentFile & { readonly oct?: OctConfig };
+}
+
+export const fileId = (sender: string, fileName: string): string => `${sender}:${fileName}`;
+
+/** A return as the workstation keeps it: its bytes sealed, what it did in clear. */
+export interface KeptReturn {
+  readonly id: string;
+  readonly receivedAt: string;
+  readonly storedAt: string;
+  readonly status: ReturnStatus;
+  readonly summary: ReturnSummary;
+  /** The message as the relay gave it. */
+  readonly raw: Uint8Array;
+}
 
 export type BillingStoreErrorCode =
   | 'history_conflict'
@@ -62,7 +86,7 @@ function checkExtends(kind: 'facture' | 'lot', id: string, stored: { history: re
   }
 }
 
-function checkOwner(kind: 'facture' | 'lot', id: string, stored: { keyId: string } | undefined, key: DataKey): void {
+function checkOwner(kind: 'facture' | 'lot' | 'retour' | 'fichier', id: string, stored: { keyId: string } | undefined, key: DataKey): void {
   if (stored && stored.keyId !== key.keyId) throw new BillingStoreError('record_foreign', id, `${kind} ${id} : enregistré avec une autre carte.`);
 }
 
@@ -78,7 +102,7 @@ function frozen<T>(value: T): T {
 const enc = new TextEncoder();
 
 /** Associated data: what the sealed value is, and the clear part it goes with. */
-async function aad(kind: 'invoice' | 'lot', keyId: string, id: string, clear: unknown): Promise<Uint8Array> {
+async function aad(kind: 'invoice' | 'lot' | 'file' | 'return', keyId: string, id: string, clear: unknown): Promise<Uint8Array> {
   const head = enc.encode(`teletrans-${kind}-v1\0${keyId}\0${id}\0`);
   const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', enc.encode(JSON.stringify(clear))));
   const out = new Uint8Array(head.length + 32);
@@ -122,6 +146,35 @@ async function openLot(row: StoredLot, key: DataKey): Promise<LotRecord> {
   return frozen(row.lot);
 }
 
+async function sealFile(f: KeptFile, key: DataKey): Promise<StoredFile> {
+  return { id: f.id, keyId: key.keyId, lotIds: f.lotIds, sealed: await seal(key, f.content, await aad('file', key.keyId, f.id, f.lotIds)) };
+}
+
+async function openFile(row: StoredFile, key: DataKey): Promise<KeptFile> {
+  checkOwner('fichier', row.id, row, key);
+  try {
+    return frozen({ id: row.id, lotIds: row.lotIds, content: await unseal<KeptFile['content']>(key, row.sealed, await aad('file', key.keyId, row.id, row.lotIds)) });
+  } catch {
+    throw new BillingStoreError('record_unreadable', row.id, `fichier ${row.id} : contenu chiffré illisible ou modifié.`);
+  }
+}
+
+async function sealReturn(r: KeptReturn, key: DataKey): Promise<StoredReturn> {
+  const { raw, ...clear } = r;
+  return { ...clear, keyId: key.keyId, sealed: await seal(key, { raw }, await aad('return', key.keyId, r.id, clear)) };
+}
+
+async function openReturn(row: StoredReturn, key: DataKey): Promise<KeptReturn> {
+  checkOwner('retour', row.id, row, key);
+  const { keyId: _k, sealed, ...clear } = row;
+  try {
+    const { raw } = await unseal<{ raw: Uint8Array }>(key, sealed, await aad('return', key.keyId, row.id, clear));
+    return frozen({ ...clear, raw });
+  } catch {
+    throw new BillingStoreError('record_unreadable', row.id, `retour ${row.id} : contenu chiffré illisible ou modifié.`);
+  }
+}
+
 /** What the page remembers for a card between sessions (never a patient's data). */
 export interface PractitionerProfile {
   /** The mailbox the relay sends this practitioner's messages from (known after a first login). */
@@ -149,13 +202,23 @@ export class IdbBillingStore {
    * under `key`. Throws `history_conflict` (nothing written) when any of them was changed
    * meanwhile, `record_foreign` when one belongs to another card.
    */
-  async commit(change: { invoices?: readonly InvoiceRecord[]; lots?: readonly LotRecord[]; outbox?: readonly OutboxEntry[] }, key: DataKey): Promise<void> {
+  async commit(change: { invoices?: readonly InvoiceRecord[]; lots?: readonly LotRecord[]; outbox?: readonly OutboxEntry[]; files?: readonly KeptFile[]; returns?: readonly KeptReturn[] }, key: DataKey): Promise<void> {
     // Sealed before the transaction opens: WebCrypto's promises would let it commit midway.
     const invoiceRows = await Promise.all((change.invoices ?? []).map((r) => sealInvoice(r, key)));
     const lotRows = await Promise.all((change.lots ?? []).map((l) => tagLot(l, key)));
+    const fileRows = await Promise.all((change.files ?? []).map((f) => sealFile(f, key)));
+    const returnRows = await Promise.all((change.returns ?? []).map((r) => sealReturn(r, key)));
     const db = await this.open();
-    const tx = db.transaction(['invoices', 'lots', 'outbox'], 'readwrite', { durability: 'strict' });
+    const tx = db.transaction(['invoices', 'lots', 'outbox', 'files', 'returns'], 'readwrite', { durability: 'strict' });
     try {
+      // A file is kept once, as first sent: never replaced.
+      for (const f of fileRows) await tx.objectStore('files').add(f);
+      // A return is written again when what it did changes (waiting → applied).
+      for (const r of returnRows) {
+        const stored = await tx.objectStore('returns').get(r.id);
+        checkOwner('retour', r.id, stored, key);
+        await tx.objectStore('returns').put(r);
+      }
       const invoices = tx.objectStore('invoices');
       const lots = tx.objectStore('lots');
       // New messages only: an id already there is a bug, never an overwrite.
@@ -210,6 +273,29 @@ export class IdbBillingStore {
     return Promise.all(rows.map((r) => openLot(r, key)));
   }
 
+  /** This card's messages as sent (which lots each carried): what returns are matched against. */
+  async listSent(keyId: string): Promise<{ messageId: string; compostage: string; lotIds: readonly string[] }[]> {
+    const rows = await (await this.open()).getAllFromIndex('outbox', 'keyId', keyId);
+    return rows.map((m) => ({ messageId: m.messageId, compostage: m.compostage, lotIds: m.lotIds }));
+  }
+
+  /** The file a lot was first sent in, opened (undefined when none was kept: sent before version 5). */
+  async getFile(id: string, key: DataKey): Promise<KeptFile | undefined> {
+    const row = await (await this.open()).get('files', id);
+    return row && openFile(row, key);
+  }
+
+  async getReturn(id: string, key: DataKey): Promise<KeptReturn | undefined> {
+    const row = await (await this.open()).get('returns', id);
+    return row && openReturn(row, key);
+  }
+
+  /** The clear part of this card's returns (what the lists show, also while locked). */
+  async listReturnSummaries(keyId: string): Promise<Omit<StoredReturn, 'sealed'>[]> {
+    const rows = await (await this.open()).getAllFromIndex('returns', 'keyId', keyId);
+    return rows.map(({ sealed: _s, ...clear }) => frozen(clear));
+  }
+
   /**
    * Deletes this card's invoices and lots that retention lets go (src/lib/billing/retention.ts),
    * with the outbox messages that carried only those lots, in one durable transaction. A record
@@ -217,7 +303,7 @@ export class IdbBillingStore {
    */
   async purge(p: { invoices: readonly string[]; lots: readonly string[] }, key: DataKey): Promise<{ invoices: number; lots: number; messages: number }> {
     const db = await this.open();
-    const tx = db.transaction(['invoices', 'lots', 'outbox'], 'readwrite', { durability: 'strict' });
+    const tx = db.transaction(['invoices', 'lots', 'outbox', 'files'], 'readwrite', { durability: 'strict' });
     try {
       let invoices = 0;
       let lots = 0;
@@ -243,6 +329,10 @@ export class IdbBillingStore {
           await tx.objectStore('outbox').delete(m.id);
           messages++;
         }
+      }
+      // A kept file goes with the last of its lots (its invoices inside are past retention too).
+      for (const f of await tx.objectStore('files').index('keyId').getAll(key.keyId)) {
+        if (f.lotIds.length > 0 && f.lotIds.every((l) => gone.has(l))) await tx.objectStore('files').delete(f.id);
       }
       await tx.done;
       return { invoices, lots, messages };
