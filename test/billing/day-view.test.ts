@@ -6,7 +6,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  BillingNumbering, MemoryCounterStore, SAMPLE_CATALOGUE, cancelInvoice, createInvoiceRecord, createLotRecord, lotAccepted, lotDelivered, prepareInvoices, queueLot, signInvoice, signPending, submitInvoice, summarizeInvoice, buildTransmission,
+  BillingNumbering, MemoryCounterStore, SAMPLE_CATALOGUE, cancelInvoice, createInvoiceRecord, createLotRecord, lotAccepted, lotBounced, lotDelivered, prepareInvoices, recordArl, queueLot, signInvoice, signPending, submitInvoice, summarizeInvoice, buildTransmission,
   type InvoiceRecord,
 } from '../../src/lib/billing/index.js';
 import { simulatorAdapter } from '../../src/lib/billing/ssv/simulator.js';
@@ -67,7 +67,16 @@ describe('dayView', () => {
     expect(view.outbox).toEqual({ waiting: 1, accepted: 1, deliveredToday: 1 });
     expect(view.problems.map((p) => p.id)).toEqual(['5']);
     expect(view.awaitingArl).toEqual([{ lotId: delivered.lot.id, kind: 'FSE', number: delivered.lot.number, arlDue: '2025-03-12', retransmitBy: '2025-03-14', late: false }]);
-    // Two days later the ARL is late.
-    expect(dayView({ invoices: [], lots: [delivered.lot], outbox: [], today: '2025-03-14' }).awaitingArl[0]!.late).toBe(true);
+    expect(view.toResend).toEqual([]);
+    // Two days later the ARL is late: the lot is to retransmit, by that day; after it, late.
+    const friday = dayView({ invoices: [], lots: [delivered.lot], outbox: [], today: '2025-03-14' });
+    expect(friday.awaitingArl[0]!.late).toBe(true);
+    expect(friday.toResend).toEqual([{ lotId: delivered.lot.id, kind: 'FSE', number: delivered.lot.number, reason: 'arl_missing', retransmitBy: '2025-03-14', late: false }]);
+    expect(dayView({ invoices: [], lots: [delivered.lot], outbox: [], today: '2025-03-17' }).toResend[0]!.late).toBe(true);
+    // A negative ARL on Wednesday: to retransmit by Friday, with its reason; not delivered: to send again.
+    const refused = recordArl(delivered.lot, { positive: false, reason: 'R12 Total du lot faux' }, records, clock).lot;
+    expect(dayView({ invoices: [], lots: [refused], outbox: [], today: '2025-03-12' }).toResend).toEqual([{ lotId: refused.id, kind: 'FSE', number: refused.number, reason: 'arl_negative', detail: 'R12 Total du lot faux', retransmitBy: '2025-03-14', late: false }]);
+    const bounced = lotBounced(queued, 'non remis : 5.1.1', monday);
+    expect(dayView({ invoices: [], lots: [bounced], outbox: [], today: '2025-03-12' }).toResend).toEqual([{ lotId: bounced.id, kind: 'FSE', number: bounced.number, reason: 'bounced', detail: 'non remis : 5.1.1', late: false }]);
   });
 });

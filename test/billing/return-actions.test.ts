@@ -9,7 +9,7 @@
 import { createPrivateKey } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  BillingNumbering, MemoryCounterStore, SAMPLE_CATALOGUE, actOnReturn, createInvoiceRecord, dsnStatusFr, lotAccepted, lotDelivered, prepareInvoices, resendFile, signInvoice, signPending, submitInvoice, transmitRecords, unreadableReturn,
+  BillingNumbering, MemoryCounterStore, SAMPLE_CATALOGUE, actOnReturn, createInvoiceRecord, dsnStatusFr, reconcilePayments, lotAccepted, lotDelivered, prepareInvoices, resendFile, signInvoice, signPending, submitInvoice, transmitRecords, unreadableReturn,
   type InvoiceRecord, type LotRecord, type QueuedMessage,
 } from '../../src/lib/billing/index.js';
 import { simulatorAdapter } from '../../src/lib/billing/ssv/simulator.js';
@@ -112,6 +112,14 @@ describe('actOnReturn', () => {
       expect(state).toBe('paid');
       expect(amount).toBe(2100);
     }
+    // Reconciled: owed, paid, rejected, awaited — before the RSP, then after.
+    expect(reconcilePayments([...byId.values()]).totals).toEqual({ expectedCents: 4200, paidCents: 0, rejectedCents: 0, outstandingCents: 4200, shortfallCents: 0 });
+    for (const x of a.invoices) byId.set(x.id, x);
+    const after = reconcilePayments([...byId.values()]);
+    expect(after.totals).toEqual({ expectedCents: 4200, paidCents: 4200, rejectedCents: 0, outstandingCents: 0, shortfallCents: 0 });
+    expect(after.lines.map((l) => [l.state, l.expectedCents, l.paidCents, l.date])).toEqual([['paid', 2100, 2100, '2025-03-10'], ['paid', 2100, 2100, '2025-03-10']]);
+    // Without third-party payment nothing is owed: no line.
+    expect(reconcilePayments((await day(next.cert)).invoices).lines).toEqual([]);
   });
 
   it('a signed 40150 asks to integrate the front end’s newer certificate; unverified (no trust, or a stranger’s signature), it changes nothing', async () => {
@@ -164,6 +172,26 @@ describe('actOnReturn', () => {
     expect(a.summary.notes[0]).toMatch(/ne répond à aucun message de ce poste/);
     const bad = await readReturn(new TextEncoder().encode('pas un message')).then(() => null, (e: { code: string; message: string }) => unreadableReturn(e.code, e.message));
     expect(bad).toMatchObject({ status: 'unreadable', summary: { kind: 'unreadable', label: expect.stringMatching(/^Retour illisible \(\w+\)/) } });
+  });
+
+  it('a DSN of a permanent failure: the lots of that message are to send again (a delay changes nothing); resent, they go', async () => {
+    const d = await day(next.cert);
+    const dsn = (status: string, action: string) => new TextEncoder().encode(
+      `From: MAILER-DAEMON@relay.test\r\nTo: ${FROM}\r\nSubject: Undelivered Mail Returned to Sender\r\nMIME-Version: 1.0\r\n` +
+        `Content-Type: multipart/report; report-type=delivery-status; boundary="r"\r\n\r\n--r\r\nContent-Type: text/plain\r\n\r\nNon remis.\r\n` +
+        `--r\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; relay.test\r\n\r\nFinal-Recipient: rfc822; ${EMAIL}\r\nAction: ${action}\r\nStatus: ${status}\r\nDiagnostic-Code: smtp; 550 5.1.1 unknown\r\n\r\n` +
+        `--r\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: ${d.message.message.messageId}\r\n\r\n--r--\r\n`);
+    const delayed = actOnReturn(await readReturn(dsn('4.4.7', 'delayed')), ctx(d));
+    expect([delayed.status, delayed.lots]).toEqual(['shown', []]);
+    expect(delayed.summary).toMatchObject({ kind: 'dsn', dsnStatus: '4.4.7', lotIds: d.message.lotIds, label: 'Avis de non-remise (4.4.7) : échec temporaire : délai de remise dépassé' });
+    const failed = actOnReturn(await readReturn(dsn('5.1.1', 'failed')), ctx(d));
+    expect(failed.status).toBe('applied');
+    expect(failed.lots.map((l) => [l.id, l.state])).toEqual(d.lots.map((l) => [l.id, 'bounced']));
+    expect(failed.summary.notes.at(-1)).toMatch(/^Lot FSE \d{6} à retransmettre/);
+    const again = await resendFile(d.message.file, failed.lots, { mode: 'test', from: FROM, encrypt: encryptTo(next.cert), compostage: new MemoryCompostageStore(70), clock });
+    expect(again.lots.map((l) => l.state)).toEqual(['queued']);
+    // The same DSN read after the retransmission: the lot's latest message is another one, nothing changes.
+    expect(actOnReturn(await readReturn(dsn('5.1.1', 'failed')), { ...ctx(d), lots: again.lots }).lots).toEqual([]);
   });
 
   it('DSN statuses in French (RFC 3463)', () => {

@@ -53,3 +53,4 @@ export * from './retention.js';
 // What an ARL or an RSP does to the records (issue 15).
 export * from './returns.js';
 export * from './return-actions.js';
+export * from './payments.js';

@@ -17,6 +17,8 @@
  *             │         ▲                         │
  *             ▼         └──── refused ◄───────────┘ (negative ARL; or no ARL in time:
  *         dissolved          (retransmitted with a NEW compostage)    delivered ──► queued)
+ *                       ▲
+ *                       └──── bounced ◄── accepted | delivered (the relay could not deliver it)
  *
  * - Every operation checks what it needs (signing needs every document signed and verifying;
  *   it keeps the priced amounts and the catalogue version fixed at submission) and appends an
@@ -45,6 +47,7 @@ export type EventType =
   | 'lot_queued'
   | 'lot_accepted'
   | 'lot_delivered'
+  | 'lot_bounced'
   | 'arl_positive'
   | 'arl_negative'
   | 'rsp_paid'
@@ -93,7 +96,7 @@ export interface InvoiceRecord {
   readonly history: readonly BillingEvent[];
 }
 
-export type LotState = 'built' | 'queued' | 'accepted' | 'delivered' | 'acknowledged' | 'refused' | 'dissolved';
+export type LotState = 'built' | 'queued' | 'accepted' | 'delivered' | 'bounced' | 'acknowledged' | 'refused' | 'dissolved';
 
 export interface LotTransmission {
   /** `AAAAMMJJHHMMSSxxxxx` (docs/domain/transmission.md §7): new for every transmission. */
@@ -138,6 +141,7 @@ const STATE_FR: Record<DocumentState | LotState, string> = {
   queued: 'en attente d’envoi',
   accepted: 'accepté par le relais',
   delivered: 'remis',
+  bounced: 'non remis',
   refused: 'refusé (ARL négatif)',
   dissolved: 'dissous',
 };
@@ -291,7 +295,7 @@ const COMPOSTAGE = /^\d{14}\d{5}$/;
  * always with a compostage never used for this lot (docs/domain/transmission.md §7).
  */
 export function queueLot(lot: LotRecord, t: { compostage: string; subject: string }, clock: Clock): LotRecord {
-  if (lot.state !== 'built' && lot.state !== 'refused' && lot.state !== 'delivered') forbidden('Lot', lot.state, 'envoi');
+  if (lot.state !== 'built' && lot.state !== 'refused' && lot.state !== 'delivered' && lot.state !== 'bounced') forbidden('Lot', lot.state, 'envoi');
   if (!COMPOSTAGE.test(t.compostage)) fail('format_invalid', 'compostage', 'Compostage AAAAMMJJHHMMSSxxxxx attendu.');
   if (!t.subject.includes(`/${t.compostage}/`)) fail('format_invalid', 'subject', 'L’objet du message doit porter le compostage du lot.');
   if (lot.transmissions.some((x) => x.compostage === t.compostage)) fail('transition_forbidden', 'compostage', 'Une retransmission doit porter un compostage nouveau.');
@@ -313,6 +317,16 @@ export function lotDelivered(lot: LotRecord, records: readonly InvoiceRecord[], 
   if (lot.state !== 'accepted') forbidden('Lot', lot.state, 'remise');
   const invoices = updateDocuments(records, lot.documents, clock, (d) => (d.state === 'in_lot' ? { ...d, state: 'sent' } : d), 'lot_delivered', { lot: lot.id });
   return { lot: withEvent(lot, clock, 'lot_delivered', { compostage: lot.transmissions.at(-1)!.compostage }, { state: 'delivered' }), invoices };
+}
+
+/**
+ * The relay could not deliver the lot's latest message (a DSN, or its SMTP peer refused it for
+ * good): the lot is to be sent again (retransmission with a new compostage), its documents stay
+ * in the lot.
+ */
+export function lotBounced(lot: LotRecord, status: string, clock: Clock): LotRecord {
+  if (lot.state !== 'accepted' && lot.state !== 'delivered') forbidden('Lot', lot.state, 'non-remise');
+  return withEvent(lot, clock, 'lot_bounced', { compostage: lot.transmissions.at(-1)!.compostage, status: status.slice(0, 40) }, { state: 'bounced' });
 }
 
 /**

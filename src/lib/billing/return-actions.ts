@@ -9,7 +9,7 @@
  * valid for the From mailbox): it is kept and shown as unverified.
  */
 import type { Clock } from './dates.js';
-import type { InvoiceRecord, LotRecord } from './lifecycle.js';
+import { lotBounced, type InvoiceRecord, type LotRecord } from './lifecycle.js';
 import { applyArl, applyRsp, type ReturnEffect } from './returns.js';
 import type { ReturnReading } from '../sesam/returns/read.js';
 
@@ -188,15 +188,25 @@ export function actOnReturn(r: ReturnReading, ctx: ReturnContext): ReturnAction 
       const d = r.dsn!;
       const sent = sentMessageOf(d.originalMessageId ?? r.inReplyTo, ctx.sent);
       const status = (d.status ?? '').slice(0, 16);
+      // A permanent failure (5.x.x, action failed) of our message: its lots, if this message is
+      // still their latest transmission, are to be sent again. A delay (4.x.x) changes nothing.
+      const failed = /^5\./.test(status) && (d.action ?? 'failed').toLowerCase() === 'failed';
+      const bounced = failed && sent
+        ? ctx.lots.filter((l) => sent.lotIds.includes(l.id) && l.transmissions.at(-1)?.compostage === sent.compostage && (l.state === 'accepted' || l.state === 'delivered')).map((l) => lotBounced(l, `non remis : ${status}`, ctx.clock))
+        : [];
       return {
-        status: 'shown',
+        status: bounced.length ? 'applied' : 'shown',
         summary: {
           kind: 'dsn', nature: nature(r), lotIds: sent?.lotIds ?? [], invoiceIds: [], dsnStatus: status,
           label: `Avis de non-remise (${status || 'sans code'}) : ${dsnStatusFr(d.status)}`,
-          notes: [...(d.diagnostic ? [`Diagnostic : ${d.diagnostic.slice(0, 200)}`] : []), ...(sent ? [] : ['Il ne correspond à aucun message de ce poste.'])],
+          notes: [
+            ...(d.diagnostic ? [`Diagnostic : ${d.diagnostic.slice(0, 200)}`] : []),
+            ...(sent ? [] : ['Il ne correspond à aucun message de ce poste.']),
+            ...bounced.map((l) => `Lot ${l.kind} ${l.number} à retransmettre (même fichier, nouveau compostage).`),
+          ],
         },
         invoices: [],
-        lots: [],
+        lots: bounced,
       };
     }
     case 'art':

@@ -21,7 +21,7 @@ import { b64u, unb64u } from '../../card/protocol.js';
 import { BillingError } from '../../billing/errors.js';
 import { createInvoice, type Invoice, type InvoiceInput } from '../../billing/invoice.js';
 import { beneficiaryKey } from '../../billing/beneficiary.js';
-import { cancelInvoice, createInvoiceRecord, editDraft, invoiceStatus, lotAccepted, lotDelivered, reopenInvoice, signInvoice, submitInvoice, type InvoiceRecord, type LotRecord } from '../../billing/lifecycle.js';
+import { cancelInvoice, createInvoiceRecord, editDraft, invoiceStatus, lotAccepted, lotBounced, lotDelivered, reopenInvoice, signInvoice, submitInvoice, type InvoiceRecord, type LotRecord } from '../../billing/lifecycle.js';
 import type { BillingNumbering } from '../../billing/numbering.js';
 import { signBatch } from '../../billing/signing.js';
 import { prepareInvoice } from '../../billing/ssv/pipeline.js';
@@ -354,13 +354,13 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
   async function reconcileNow(entries: readonly OutboxEntry[]): Promise<void> {
     const k = key;
     if (!k) return;
-    const mine = entries.filter((e) => e.keyId === k.keyId && (e.state === 'accepted' || e.state === 'delivered'));
+    const mine = entries.filter((e) => e.keyId === k.keyId && (e.state === 'accepted' || e.state === 'delivered' || e.state === 'bounced'));
     if (mine.length === 0) return;
     const lots = new Map((await o.store.listLots(k)).map((l) => [l.id, l]));
     // Most runs change nothing: the lots (cheap, in clear) say so before any invoice is opened.
     const moves = mine.some((e) => e.lotIds.some((id) => {
       const lot = lots.get(id);
-      return lot?.transmissions.at(-1)?.compostage === e.compostage && (lot.state === 'queued' || (e.state === 'delivered' && lot.state === 'accepted'));
+      return lot?.transmissions.at(-1)?.compostage === e.compostage && (lot.state === 'queued' || (e.state === 'delivered' && lot.state === 'accepted') || (e.state === 'bounced' && (lot.state === 'accepted' || lot.state === 'delivered')));
     }));
     if (!moves) return;
     let records = await o.store.listInvoices(k);
@@ -377,6 +377,8 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
           lot = d.lot;
           records = d.invoices;
         }
+        // Not delivered (the relay's SMTP peer refused it, or a DSN came back): to send again.
+        if (e.state === 'bounced' && (lot.state === 'accepted' || lot.state === 'delivered')) lot = lotBounced(lot, e.lastError ?? 'non remis', clock);
         if (lot !== lots.get(id)) {
           lots.set(id, lot);
           changed.set(id, lot);

@@ -50,6 +50,19 @@ export interface AwaitingArl {
   readonly late: boolean;
 }
 
+/** A lot the practitioner must send again, and why. */
+export interface ToResend {
+  readonly lotId: string;
+  readonly kind: string;
+  readonly number: string;
+  readonly reason: 'arl_negative' | 'arl_missing' | 'bounced';
+  /** French: the ARL's reason, or the delivery failure. */
+  readonly detail?: string;
+  readonly retransmitBy?: string;
+  /** The last day to retransmit is past. */
+  readonly late: boolean;
+}
+
 export interface DayView {
   readonly today: number;
   readonly toSign: number;
@@ -58,6 +71,8 @@ export interface DayView {
   /** Messages the practitioner must act on. */
   readonly problems: readonly OutboxEntry[];
   readonly awaitingArl: readonly AwaitingArl[];
+  /** Negative ARL, ARL overdue, or not delivered: to retransmit (same file, new compostage). */
+  readonly toResend: readonly ToResend[];
 }
 
 const UNSENT = new Set(['to_sign', 'signed', 'in_lot']);
@@ -85,6 +100,17 @@ export function dayView(d: DayInput): DayView {
     awaitingArl.push({ lotId: lot.id, kind: lot.kind, number: lot.number, arlDue: dl.arlDue, ...(dl.retransmitBy ? { retransmitBy: dl.retransmitBy } : {}), late: dl.arlDue < d.today });
   }
   awaitingArl.sort((a, b) => byCodeUnits(a.arlDue, b.arlDue));
+  const toResend: ToResend[] = [];
+  for (const lot of d.lots) {
+    const dl = lotDeadlines(lot, { ...(d.region ? { region: d.region } : {}), ...(d.timeZone ? { timeZone: d.timeZone } : {}) });
+    const by = dl.retransmitBy ? { retransmitBy: dl.retransmitBy, late: dl.retransmitBy < d.today } : { late: false };
+    if (lot.state === 'refused') toResend.push({ lotId: lot.id, kind: lot.kind, number: lot.number, reason: 'arl_negative', ...(lot.arl?.reason ? { detail: lot.arl.reason } : {}), ...by });
+    else if (lot.state === 'bounced') {
+      const status = [...lot.history].reverse().find((e) => e.type === 'lot_bounced')?.detail?.status;
+      toResend.push({ lotId: lot.id, kind: lot.kind, number: lot.number, reason: 'bounced', ...(typeof status === 'string' ? { detail: status } : {}), late: false });
+    } else if (dl.arlDue && dl.arlDue < d.today) toResend.push({ lotId: lot.id, kind: lot.kind, number: lot.number, reason: 'arl_missing', ...by });
+  }
+  toResend.sort((a, b) => byCodeUnits(a.retransmitBy ?? '', b.retransmitBy ?? '') || byCodeUnits(a.lotId, b.lotId));
   return {
     today: d.invoices.filter((i) => i.summary.createdAt && dayOf(i.summary.createdAt) === d.today).length,
     toSign: d.invoices.filter((i) => i.summary.status === 'to_sign').length,
@@ -96,5 +122,6 @@ export function dayView(d: DayInput): DayView {
     },
     problems: d.outbox.filter((e) => e.state === 'bounced' || e.state === 'refused'),
     awaitingArl,
+    toResend,
   };
 }
