@@ -100,10 +100,11 @@ function service(r: ReturnReading, ctx: ReturnContext): ReturnAction {
   const sent = sentMessageOf(s.inReplyTo ?? r.inReplyTo, ctx.sent);
   const base = { kind: 'service' as const, nature: nature(r), code: s.code, verified: s.verified, lotIds: sent?.lotIds ?? [], invoiceIds: [] };
   if (!s.verified) {
-    const why = [...(r.signed ? [] : [{ code: 'unsigned', message: 'message non signé' }]), ...(r.signature?.errors ?? []), ...s.signer.errors];
+    const errors = [...(r.signature?.errors ?? []), ...s.signer.errors];
+    const why = [...(r.signed || errors.some((e) => e.code === 'unsigned') ? [] : [{ code: 'unsigned', message: 'message non signé' }]), ...errors];
     return {
       status: 'unverified',
-      summary: { ...base, label: `Message de service ${s.code} NON VÉRIFIÉ (${what}) : rien n’a été fait`, notes: why.map((e) => `${e.code} : ${e.message}`.slice(0, 300)) },
+      summary: { ...base, label: `Message de service ${s.code} NON VÉRIFIÉ (${what}) : rien n’a été fait`, notes: [...new Set(why.map((e) => `${e.message} (${e.code})`.slice(0, 300)))] },
       invoices: [],
       lots: [],
     };
@@ -192,7 +193,7 @@ export function actOnReturn(r: ReturnReading, ctx: ReturnContext): ReturnAction 
       // still their latest transmission, are to be sent again. A delay (4.x.x) changes nothing.
       const failed = /^5\./.test(status) && (d.action ?? 'failed').toLowerCase() === 'failed';
       const bounced = failed && sent
-        ? ctx.lots.filter((l) => sent.lotIds.includes(l.id) && l.transmissions.at(-1)?.compostage === sent.compostage && (l.state === 'accepted' || l.state === 'delivered')).map((l) => lotBounced(l, `non remis : ${status}`, ctx.clock))
+        ? ctx.lots.filter((l) => sent.lotIds.includes(l.id) && l.transmissions.at(-1)?.compostage === sent.compostage && (l.state === 'accepted' || l.state === 'delivered')).map((l) => lotBounced(l, status, ctx.clock))
         : [];
       return {
         status: bounced.length ? 'applied' : 'shown',

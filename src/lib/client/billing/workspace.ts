@@ -378,7 +378,7 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
           records = d.invoices;
         }
         // Not delivered (the relay's SMTP peer refused it, or a DSN came back): to send again.
-        if (e.state === 'bounced' && (lot.state === 'accepted' || lot.state === 'delivered')) lot = lotBounced(lot, e.lastError ?? 'non remis', clock);
+        if (e.state === 'bounced' && (lot.state === 'accepted' || lot.state === 'delivered')) lot = lotBounced(lot, (e.lastError ?? '').replace(/^non remis : /, '') || 'refusé par le serveur', clock);
         if (lot !== lots.get(id)) {
           lots.set(id, lot);
           changed.set(id, lot);

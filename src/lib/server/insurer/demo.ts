@@ -11,10 +11,10 @@
  * `revoke-old` (the same, the old one held revoked: 40050).
  */
 import { createPrivateKey, randomBytes } from 'node:crypto';
-import { mkdir, open, rename } from 'node:fs/promises';
+import { mkdir, open, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SAMPLE_CATALOGUE } from '../../billing/catalogue.js';
-import { genKey, issueCert } from '../../pki/demo/index.js';
+import { genKey, issueCert, pem } from '../../pki/demo/index.js';
 import type { DemoCrls, DemoPki, DemoRecipient } from '../demo-pki.js';
 import { type FrontEndConfig, type FrontEndKey, type FrontEndScenario, receiveMessage } from './front-end.js';
 
@@ -27,6 +27,11 @@ export interface DemoFrontEndOptions {
   practitioners: readonly { id: string; from: string }[];
   scenario?: FrontEndScenario;
   log?: (line: string) => void;
+  /**
+   * Where a rotation's newer certificates and keys are written (`<mailbox>.pem`, `<mailbox>.key`,
+   * PKCS#8): fictitious, kept so a test lab can open with OpenSSL what was encrypted for them.
+   */
+  keysDir?: string;
 }
 
 /** `lose-arl,reject,delay=5` → a scenario; unknown words are refused (a typo must not pass silently). */
@@ -90,6 +95,12 @@ async function newerKey(pki: DemoPki, r: DemoRecipient): Promise<FrontEndKey> {
   return keyOf(der, new Uint8Array(await crypto.subtle.exportKey('pkcs8', key.privateKey)), 'current');
 }
 
+async function keepKey(dir: string, email: string, k: FrontEndKey): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await writeFile(join(dir, `${email}.pem`), pem(k.certificate), { mode: 0o600 });
+  await writeFile(join(dir, `${email}.key`), pem(k.pkcs8, 'PRIVATE KEY'), { mode: 0o600 });
+}
+
 /** The test peer's `onMessage`: answers the messages addressed to a demo insurer mailbox. */
 export function demoFrontEnd(o: DemoFrontEndOptions): (message: Uint8Array, envelope: { to: readonly string[] }) => Promise<void> {
   const seen = new Set<string>();
@@ -101,7 +112,12 @@ export function demoFrontEnd(o: DemoFrontEndOptions): (message: Uint8Array, enve
     let k = keys.get(r.email);
     if (!k) {
       const rotation = o.scenario?.rotation;
-      k = rotation ? newerKey(o.pki, r).then((fresh) => [fresh, keyOf(r.der, r.key, rotation)]) : Promise.resolve([keyOf(r.der, r.key, 'current')]);
+      k = rotation
+        ? newerKey(o.pki, r).then(async (fresh) => {
+            if (o.keysDir) await keepKey(o.keysDir, r.email, fresh);
+            return [fresh, keyOf(r.der, r.key, rotation)];
+          })
+        : Promise.resolve([keyOf(r.der, r.key, 'current')]);
       keys.set(r.email, k);
     }
     return k;

@@ -93,7 +93,7 @@ export async function startDemo(dir: string, origins: string[], smtp?: SmtpConfi
     const tlsPair = peerTls(dir);
     // A bad scenario stops the start here, with the reason: a typo must not pass silently.
     const scenario = parseScenario(process.env.TELETRANS_DEMO_FRONT_END);
-    const onMessage = demoFrontEnd({ pki, crls: () => crls, mailboxes, practitioners: DEMO_PRACTITIONERS, scenario, log: (l) => process.stderr.write(`${l}\n`) });
+    const onMessage = demoFrontEnd({ pki, crls: () => crls, mailboxes, practitioners: DEMO_PRACTITIONERS, scenario, keysDir: join(dir, 'front-end-keys'), log: (l) => process.stderr.write(`${l}\n`) });
     peer = await startTestPeer({ port: 0, dir: join(dir, 'peer-mail'), cert: tlsPair.cert, key: tlsPair.key, onMessage });
     smtp = { host: '127.0.0.1', port: peer.port, security: 'starttls', tls: { ca: tlsPair.cert, servername: 'localhost' } };
   }
