@@ -35,9 +35,9 @@ describe('the outbox across a browser restart, offline', () => {
     dir = mkdtempSync(join(tmpdir(), 'teletrans-e2e-restart-'));
     profile = join(dir, 'profile');
     build = await buildApp();
-    // The simulated front end keeps its ARLs (scenario lose-arl): the lots stay « sent » and await
-    // their ARL here, whatever the returns inbox's timing (test/e2e/returns.test.ts acts on them).
-    app = await startApp(build.server, { TELETRANS_RELAY_DEMO_DIR: join(dir, 'demo'), BODY_SIZE_LIMIT: '16M', TELETRANS_DEMO_FRONT_END: 'lose-arl' });
+    // The simulated front end answers nothing (scenario mute): the lots stay « sent » and await
+    // their ARL here, whatever the returns inbox's timing (test/e2e/returns.test.ts acts on returns).
+    app = await startApp(build.server, { TELETRANS_RELAY_DEMO_DIR: join(dir, 'demo'), BODY_SIZE_LIMIT: '16M', TELETRANS_DEMO_FRONT_END: 'mute' });
     const pki = await readDemoPki(join(dir, 'demo'));
     const cardPki = { rootDer: pki.igcRoot.der, caDer: pki.igcCa.der, caKey: pki.igcCa.key };
     const sim = new SimulatedTransport();

@@ -47,9 +47,9 @@ describe('the practitioner session (npm start’s embedded defaults)', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'teletrans-e2e-session-'));
     [build, browser] = await Promise.all([buildApp(), launchChromium()]);
-    // The simulated front end keeps its ARLs (scenario lose-arl): the lots stay « sent » and await
-    // their ARL here, whatever the returns inbox's timing (test/e2e/returns.test.ts acts on them).
-    app = await startApp(build.server, { TELETRANS_RELAY_DEMO_DIR: join(dir, 'demo'), BODY_SIZE_LIMIT: '16M', TELETRANS_DEMO_FRONT_END: 'lose-arl' });
+    // The simulated front end answers nothing (scenario mute): the lots stay « sent » and await
+    // their ARL here, whatever the returns inbox's timing (test/e2e/returns.test.ts acts on returns).
+    app = await startApp(build.server, { TELETRANS_RELAY_DEMO_DIR: join(dir, 'demo'), BODY_SIZE_LIMIT: '16M', TELETRANS_DEMO_FRONT_END: 'mute' });
     // The bridge as `npm start` starts it: simulated cards from the server's demo PKI.
     const pki = await readDemoPki(join(dir, 'demo'));
     cardPki = { rootDer: pki.igcRoot.der, caDer: pki.igcCa.der, caKey: pki.igcCa.key };

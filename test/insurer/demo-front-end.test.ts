@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testKeySigner } from '../../src/lib/billing/index.js';
-import { genKey, issueCpsCertificate } from '../../src/lib/pki/demo/index.js';
+import { genKey, issueCpsCertificate, pem } from '../../src/lib/pki/demo/index.js';
 import { type DemoCrls, type DemoPki, ensureDemoPki, issueDemoCrls } from '../../src/lib/server/demo-pki.js';
 import { demoFrontEnd, demoMailbox, parseScenario } from '../../src/lib/server/insurer/demo.js';
 import { DEMO_FROM, DEMO_PRACTITIONERS } from '../../src/lib/server/relay/demo.js';
@@ -74,6 +74,10 @@ describe('the demo front end and the embedded mailbox', () => {
     await demoFrontEnd({ pki, crls: () => crls, mailboxes, practitioners: DEMO_PRACTITIONERS })(m.bytes, { to: ['someone@teletrans.test'] });
     await demoFrontEnd({ pki, crls: () => crls, mailboxes, practitioners: DEMO_PRACTITIONERS, scenario: parseScenario('lose-arl') })(m.bytes, { to: [m.to] });
     expect(() => readdirSync(join(mailboxes, 'demo', 'new'))).toThrow();
+    // Mute: not even the 40050 a revoked certificate would bring.
+    const muted = join(dir, 'mailboxes-muted');
+    await demoFrontEnd({ pki, crls: () => crls, mailboxes: muted, practitioners: DEMO_PRACTITIONERS, scenario: parseScenario('revoke-old,mute') })((await lotMessage()).bytes, { to: [m.to] });
+    expect(() => readdirSync(join(muted, 'demo', 'new'))).toThrow();
   });
 
   it('rotate: the flow for the certificate the browser knows is read, and a 40150 carries the new one; revoke-old: 40050', async () => {
@@ -86,7 +90,7 @@ describe('the demo front end and the embedded mailbox', () => {
     const read = async (scenario: string): Promise<ReturnReading[]> => {
       const mailboxes = join(dir, `mailboxes-${scenario}`);
       const m = await lotMessage();
-      await demoFrontEnd({ pki, crls: () => crls, mailboxes, practitioners: DEMO_PRACTITIONERS, scenario: parseScenario(scenario) })(m.bytes, { to: [m.to] });
+      await demoFrontEnd({ pki, crls: () => crls, mailboxes, practitioners: DEMO_PRACTITIONERS, scenario: parseScenario(scenario), keysDir: join(dir, `keys-${scenario}`) })(m.bytes, { to: [m.to] });
       const box = join(mailboxes, 'demo', 'new');
       return Promise.all(readdirSync(box).sort().map((f) => readReturn(new Uint8Array(readFileSync(join(box, f))), { validateSigner })));
     };
@@ -96,6 +100,11 @@ describe('the demo front end and the embedded mailbox', () => {
     expect(warning.service?.signer.errors).toEqual([]);
     expect(warning.service).toMatchObject({ code: '40150', verified: true });
     expect(Buffer.compare(warning.service!.signer.certificate!, pki.recipients[0]!.der)).not.toBe(0);
+    // The newer certificate and its key, kept for a test lab's OpenSSL: the one that signed.
+    const m0 = pki.recipients[0]!.email;
+    const kept = join(dir, 'keys-rotate', `${m0}.pem`);
+    expect(readFileSync(kept, 'utf8')).toBe(pem(warning.service!.signer.certificate!));
+    expect(readFileSync(join(dir, 'keys-rotate', `${m0}.key`), 'utf8')).toMatch(/^-----BEGIN PRIVATE KEY-----\n/);
     const revoked = await read('revoke-old');
     expect(revoked.map((r) => r.service?.code)).toEqual(['40050']);
     expect(revoked[0]!.service?.verified).toBe(true);
@@ -107,6 +116,7 @@ describe('the demo front end and the embedded mailbox', () => {
     expect(parseScenario('reject-payments').rejectPayments?.code).toBe('DEMO');
     expect(parseScenario('rotate').rotation).toBe('previous');
     expect(parseScenario('revoke-old').rotation).toBe('revoked');
+    expect(parseScenario('mute').mute).toBe(true);
     expect(() => parseScenario('lose_arl')).toThrow(/scénario inconnu/);
     expect(() => parseScenario('delay=-1')).toThrow();
   });

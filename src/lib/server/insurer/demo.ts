@@ -6,7 +6,7 @@
  * mailbox (pickup.ts). No mail server runs. All of it FICTITIOUS.
  *
  * Scenarios (docs/returns/arl.md) come from TELETRANS_DEMO_FRONT_END, comma-separated:
- * `lose-arl`, `reject`, `reject-payments`, `delay=<seconds>`, and `rotate` (the front end takes a
+ * `lose-arl`, `mute` (nothing answered at all), `reject`, `reject-payments`, `delay=<seconds>`, and `rotate` (the front end takes a
  * new certificate: flows for the one the browser knows get a 40150 that carries the new one) or
  * `revoke-old` (the same, the old one held revoked: 40050).
  */
@@ -40,12 +40,13 @@ export function parseScenario(text: string | undefined): FrontEndScenario {
   for (const word of (text ?? '').split(',').map((w) => w.trim()).filter(Boolean)) {
     const delay = /^delay=(\d{1,4})$/.exec(word);
     if (word === 'lose-arl') s.loseArl = true;
+    else if (word === 'mute') s.mute = true;
     else if (word === 'reject') s.rejectLots = { code: 'DEMO', reason: 'Rejet de démonstration (scénario du frontal simulé)' };
     else if (word === 'rotate') s.rotation = 'previous';
     else if (word === 'revoke-old') s.rotation = 'revoked';
     else if (word === 'reject-payments') s.rejectPayments = { code: 'DEMO', label: 'Paiement rejeté (scénario du frontal simulé)' };
     else if (delay) s.delayMs = Number(delay[1]) * 1000;
-    else throw new Error(`TELETRANS_DEMO_FRONT_END : scénario inconnu « ${word} » (lose-arl, reject, reject-payments, rotate, revoke-old, delay=<secondes>)`);
+    else throw new Error(`TELETRANS_DEMO_FRONT_END : scénario inconnu « ${word} » (lose-arl, mute, reject, reject-payments, rotate, revoke-old, delay=<secondes>)`);
   }
   return s;
 }
@@ -137,6 +138,7 @@ export function demoFrontEnd(o: DemoFrontEndOptions): (message: Uint8Array, enve
       };
       const result = await receiveMessage(message, cfg);
       log(`frontal simulé (${recipient.email}) : ${result.outcome.kind}${'code' in result.outcome ? ` ${result.outcome.code}` : ''}, ${result.answers.length} réponse(s)`);
+      if (o.scenario?.mute) continue; // every return lost: the practitioner's deadlines run
       if (o.scenario?.delayMs) await new Promise((r) => setTimeout(r, o.scenario!.delayMs));
       for (const a of result.answers) {
         const p = o.practitioners.find((x) => x.from.toLowerCase() === a.to.toLowerCase());

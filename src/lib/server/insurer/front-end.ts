@@ -54,6 +54,8 @@ export interface FrontEndScenario {
    * workstation knows as `previous` (its flows get a 40150) or holds it `revoked` (40050).
    */
   rotation?: 'previous' | 'revoked';
+  /** For `npm start` (demo.ts): nothing is delivered at all (no ARL, RSP, service message). */
+  mute?: boolean;
 }
 
 export interface FrontEndConfig {

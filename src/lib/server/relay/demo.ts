@@ -12,7 +12,8 @@
  *   each message it takes goes to the simulated insurer front end (../insurer/demo.ts), which
  *   answers — ARL, signed service messages — into each practitioner's embedded mailbox, a
  *   Maildir under `mailboxes/<id>/` that the relay picks up every 10 s (issue 15). Scenarios:
- *   TELETRANS_DEMO_FRONT_END (`lose-arl`, `reject`, `delay=<seconds>`).
+ *   TELETRANS_DEMO_FRONT_END (`lose-arl`, `mute`, `reject`, `reject-payments`, `rotate`,
+ *   `revoke-old`, `delay=<seconds>`).
  * Recipients are limited to the SESAM-Vitale TEST mailboxes (@test.rss.fr) and @teletrans.test.
  * A test lab may put a mail server of its own in the test peer's place (`smtp`: what
  * TELETRANS_RELAY_DEMO_SMTP names, see index.ts): everything else stays fictitious.
