@@ -90,15 +90,17 @@ async function axe(page: Page): Promise<string[]> {
   return results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
 }
 
-/** Signed in, on « Facturer », one invoice signed for the first beneficiary (third-party AMO or not) and transmitted: its subject. */
-async function billAndTransmit(s: Station, thirdParty: boolean): Promise<string> {
+/** Signed in, on « Facturer », one invoice signed (beneficiary `who`, third-party AMO or not) and transmitted: its subject. */
+async function billAndTransmit(s: Station, thirdParty: boolean, who = 0): Promise<string> {
   const { page } = s;
-  await pairAndSignIn(page, s.app.url, '999000002');
-  await page.getByRole('navigation').getByRole('link', { name: 'Facturer' }).click();
-  await page.waitForURL(`${s.app.url}/facturer`);
+  if (who === 0) {
+    await pairAndSignIn(page, s.app.url, '999000002');
+    await page.getByRole('navigation').getByRole('link', { name: 'Facturer' }).click();
+    await page.waitForURL(`${s.app.url}/facturer`);
+  }
   const group = page.getByRole('group', { name: 'Bénéficiaire (à choisir)' });
   await expect.poll(() => group.getByRole('radio').count(), POLL).toBe(3);
-  await group.getByRole('radio').first().check();
+  await group.getByRole('radio').nth(who).check();
   const search = page.getByLabel('Ajouter un acte (code ou mots du libellé)');
   await expect.poll(() => search.isVisible(), POLL).toBe(true);
   if (thirdParty) await page.getByLabel('Sur la part obligatoire (AMO)').check();
@@ -108,10 +110,12 @@ async function billAndTransmit(s: Station, thirdParty: boolean): Promise<string>
   await search.press('Control+Enter');
   await expect.poll(() => page.locator('.invoice .outcome').textContent(), POLL).toMatch(/^Facture n° \d+ signée\.$/);
   const outbox = page.getByRole('region', { name: 'Télétransmission' });
+  const rows = outbox.getByRole('table', { name: 'Boîte d’envoi' }).locator('tbody tr');
+  const before = (await rows.locator('th').allTextContents()).map((x) => x.trim());
   await outbox.getByRole('button', { name: 'Télétransmettre (1 facture)' }).click();
-  const row = outbox.getByRole('table', { name: 'Boîte d’envoi' }).locator('tbody tr').first();
-  await expect.poll(() => row.getAttribute('data-state'), POLL).toBe('delivered');
-  return (await row.locator('th').textContent())!.trim();
+  await expect.poll(() => rows.count(), POLL).toBe(before.length + 1);
+  await expect.poll(() => rows.evaluateAll((trs) => trs.every((t) => t.getAttribute('data-state') === 'delivered')), POLL).toBe(true);
+  return (await rows.locator('th').allTextContents()).map((x) => x.trim()).find((x) => !before.includes(x))!;
 }
 
 const panel = (page: Page) => page.getByRole('region', { name: 'Retours des organismes' });
@@ -136,7 +140,7 @@ function openedAt(s: Station, subject: string, key: string, cert: string): Buffe
   expect(received).toHaveLength(1);
   const p7 = join(s.dir, `${subject.replace(/\W/g, '_')}.p7`);
   writeFileSync(p7, parseMessage(new Uint8Array(received[0]!)).attachment);
-  return execFileSync('openssl', ['cms', '-decrypt', '-binary', '-inform', 'der', '-in', p7, '-inkey', key, '-recip', cert]);
+  return execFileSync('openssl', ['cms', '-decrypt', '-binary', '-inform', 'der', '-in', p7, '-inkey', key, '-recip', cert], { stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
 /** A message into the practitioner's embedded mailbox, as a mail server delivers into a Maildir. */
@@ -200,6 +204,27 @@ describe('returns in the page (npm start’s embedded defaults, the simulated in
 
     expect(await axe(page)).toEqual([]);
     if (SHOTS) await page.screenshot({ path: join(SHOTS, 'facturer-returns.png'), fullPage: true });
+  }, 240_000);
+
+  it('40150: the flow read and acknowledged, the newer certificate integrated; the next flow is encrypted for it and brings no warning', async () => {
+    const s = await station('rotate');
+    const { page } = s;
+    const first = await billAndTransmit(s, false);
+    await pickUpUntil(page, '[data-kind="service"][data-status="applied"]');
+    await pickUpUntil(page, '[data-kind="arl"][data-status="applied"]');
+    const service = returnRows(page).and(page.locator('[data-kind="service"]'));
+    expect(await service.first().textContent()).toContain('Message de service 40150 (un certificat plus récent du destinataire existe) : certificat intégré pour les prochains envois');
+    await expect.poll(() => page.locator('.list tbody tr').first().getAttribute('data-status'), POLL).toBe('acknowledged');
+
+    // The next invoice: encrypted for the newer certificate (OpenSSL opens it with that key only).
+    const second = await billAndTransmit(s, false, 1);
+    const recipients = join(s.dir, 'demo', 'recipients');
+    const keys = join(s.dir, 'demo', 'front-end-keys');
+    expect(openedAt(s, first, join(recipients, `${AMO}.key`), join(recipients, `${AMO}.pem`)).subarray(0, 64).toString('latin1')).toContain('TELETRANS-SSV-SIM');
+    expect(openedAt(s, second, join(keys, `${AMO}.key`), join(keys, `${AMO}.pem`)).subarray(0, 64).toString('latin1')).toContain('TELETRANS-SSV-SIM');
+    expect(() => openedAt(s, second, join(recipients, `${AMO}.key`), join(recipients, `${AMO}.pem`))).toThrow();
+    await pickUpUntil(page, '[data-kind="arl"][data-status="applied"]', 2);
+    expect(await service.count()).toBe(1);
   }, 240_000);
 
   it('a forged « 40150 » is shown as not verified and changes nothing; a DSN puts the lot to retransmit, and « Retransmettre » sends the same file again', async () => {
