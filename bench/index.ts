@@ -24,6 +24,7 @@ const groups: Record<string, Part[]> = {
   relay: [{ name: 'relay', load: async () => (await import('./relay.js')).benchRelay }],
   bridge: [{ name: 'bridge', load: async () => (await import('./bridge.js')).benchBridge }],
   billing: [{ name: 'billing-day', load: async () => (await import('./billing.js')).benchBilling }],
+  returns: [{ name: 'returns', load: async () => (await import('./returns.js')).benchReturns }],
   app: [
     { name: 'app', load: async () => (await import('./app.js')).benchApp },
     { name: 'app-flow', load: async () => (await import('./app-flow.js')).benchAppFlow },

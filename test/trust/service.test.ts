@@ -155,6 +155,28 @@ describe('recipient certificates', () => {
     expect(r.trust.recipients()).toEqual([]);
   });
 
+  it('check a service message’s signer (checkSigner): valid for its mailbox only; refused without its CA’s CRL; revoked at once when a CRL says so, whatever was answered before', async () => {
+    const r = await rig();
+    await withTestHierarchy(r, false);
+    const der = await world.leaf({ email: MAILBOX.amoTest, serial: 2001 });
+    expect(await r.trust.checkSigner(der, MAILBOX.amoTest)).toMatchObject({ valid: false, errors: [{ code: 'crl_missing' }] });
+    await r.trust.importCrl(await world.crl({ ca: 'testInter' }));
+    expect(await r.trust.checkSigner(der, MAILBOX.amoTest)).toEqual({ valid: true, errors: [] });
+    expect(await r.trust.checkSigner(der, MAILBOX.amoTest.toUpperCase())).toEqual({ valid: true, errors: [] });
+    // Another mailbox: an AMO certificate cannot speak for the AMC.
+    expect(await r.trust.checkSigner(der, MAILBOX.amcTest)).toMatchObject({ valid: false, errors: [{ code: 'email_mismatch' }] });
+    // Answered valid a moment ago; a CRL revoking it is imported: refused now, not in a minute.
+    await r.trust.importCrl(await world.crl({ ca: 'testInter', revoked: [2001], crlNumber: 2 }));
+    expect(await r.trust.checkSigner(der, MAILBOX.amoTest)).toMatchObject({ valid: false, errors: [{ code: 'cert_revoked' }] });
+    // Past a minute the answer is asked again (the clock: its validity ends).
+    const other = await world.leaf({ email: MAILBOX.amoTest, serial: 2002, notAfter: world.now + 30_000 });
+    expect((await r.trust.checkSigner(other, MAILBOX.amoTest)).valid).toBe(true);
+    r.clock.now += 61_000;
+    expect((await r.trust.checkSigner(other, MAILBOX.amoTest)).valid).toBe(false);
+    // Bytes that are no certificate: refused, never thrown.
+    expect(await r.trust.checkSigner(new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x01]), MAILBOX.amoTest)).toMatchObject({ valid: false });
+  });
+
   it('keep only the most recent valid certificate of a recipient; older ones are removed', async () => {
     const r = await rig();
     await withTestHierarchy(r);

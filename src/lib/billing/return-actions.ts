@@ -72,6 +72,29 @@ export function sentMessageOf(id: string | null | undefined, sent: readonly Sent
   return want ? sent.find((m) => normId(m.messageId) === want) : undefined;
 }
 
+/**
+ * Which records a return may change, so a caller opens only those: the invoices of the lots it
+ * names (an ARL's file, the message a service message or a DSN is about) and the documents it
+ * names by kind and number (an RSP: `kind|number`).
+ */
+export function returnScope(r: ReturnReading, lots: readonly LotRecord[], sent: readonly SentMessage[]): { invoiceIds: Set<string>; documents: Set<string> } {
+  const invoiceIds = new Set<string>();
+  const documents = new Set<string>();
+  const ofLots = (pick: (l: LotRecord) => boolean): void => {
+    for (const l of lots) if (pick(l)) for (const d of l.documents) invoiceIds.add(d.invoiceId);
+  };
+  if (r.kind === 'arl' && r.arl) {
+    const arl = r.arl;
+    ofLots((l) => l.fileName === arl.fileName && l.transmissions.some((t) => t.compostage === arl.compostage));
+  } else if (r.kind === 'rsp' && r.rsp) {
+    for (const line of r.rsp.lines) documents.add(`${line.kind}|${line.number}`);
+  } else if (r.kind === 'service' || r.kind === 'dsn') {
+    const m = sentMessageOf(r.kind === 'dsn' ? (r.dsn?.originalMessageId ?? r.inReplyTo) : (r.service?.inReplyTo ?? r.inReplyTo), sent);
+    if (m) ofLots((l) => m.lotIds.includes(l.id));
+  }
+  return { invoiceIds, documents };
+}
+
 function effectNotes(e: ReturnEffect): string[] {
   return [
     ...e.anomalies.map((a) => `Anomalie : ${a}`),

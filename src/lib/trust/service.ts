@@ -11,6 +11,10 @@
 import { parseCertificate, type Cert } from '../pki/cert.js';
 import type { VerifyInput, VerifyResult } from '../pki/types.js';
 import { verifyLeaf } from './service/import-recipient.js';
+
+/** How long a signer's check stands for the same store state (TrustService.checkSigner). */
+const SIGNER_ANSWER_MS = 60_000;
+const LATIN1 = new TextDecoder('latin1');
 import type { Crl } from '../pki/crl-model.js';
 import type { Parsed } from '../pki/input.js';
 import type { AuditActor, AuditInput, ChainVerification } from './audit.js';
@@ -213,13 +217,27 @@ export class TrustService {
    */
   async checkSigner(der: Uint8Array, email: string, now: number = this.ctx.clock()): Promise<{ valid: boolean; errors: { code: string; message: string }[] }> {
     this.ctx.latch.require();
+    // A front end signs its month of messages with one certificate: its answer is kept for a
+    // minute, and for the store's state only (a CA, a CRL or a recipient imported meanwhile
+    // makes a new snapshot, and every answer is asked again).
+    let answers = this.signerAnswers.get(this.ctx.snap);
+    if (!answers) this.signerAnswers.set(this.ctx.snap, (answers = new Map()));
+    const key = `${email.trim().toLowerCase()}\0${LATIN1.decode(der)}`;
+    const kept = answers.get(key);
+    if (kept && now >= kept.from && now < kept.from + SIGNER_ANSWER_MS) return structuredClone(kept.answer);
+    let answer: { valid: boolean; errors: { code: string; message: string }[] };
     try {
       const v = await verifyLeaf(this.ctx, parseCertificate(der.slice()), email, 'attachment', now);
-      return v.ok ? { valid: true, errors: [] } : { valid: false, errors: [{ code: v.code, message: v.message }] };
+      answer = v.ok ? { valid: true, errors: [] } : { valid: false, errors: [{ code: v.code, message: v.message }] };
     } catch (e) {
-      return { valid: false, errors: [{ code: (e as { code?: string }).code ?? 'signer_unreadable', message: e instanceof Error ? e.message : String(e) }] };
+      answer = { valid: false, errors: [{ code: (e as { code?: string }).code ?? 'signer_unreadable', message: e instanceof Error ? e.message : String(e) }] };
     }
+    if (answers.size >= 256) answers.clear();
+    answers.set(key, { from: now, answer: structuredClone(answer) });
+    return answer;
   }
+
+  private readonly signerAnswers = new WeakMap<object, Map<string, { from: number; answer: { valid: boolean; errors: { code: string; message: string }[] } }>>();
 
   /** CRLs with thisUpdate, nextUpdate, freshness and the next scheduled fetch. */
   crls(now: number = this.ctx.clock()): views.CrlView[] {

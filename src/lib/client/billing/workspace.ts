@@ -39,7 +39,8 @@ import { pendingDocuments, transmitRecords } from '../../billing/transmit.js';
 import { purgeable } from '../../billing/retention.js';
 import { today } from '../../billing/dates.js';
 import { fileId, type KeptFile, type OutboxEntry, type ReturnStatus, type StoredReturn } from '../store/billing.js';
-import { actOnReturn, unreadableReturn, type ReturnAction } from '../../billing/return-actions.js';
+import { actOnReturn, returnScope, unreadableReturn, type ReturnAction, type SentMessage } from '../../billing/return-actions.js';
+import type { ReturnReading } from '../../sesam/returns/read.js';
 import { resendFile } from '../../billing/transmit.js';
 import type { PackagedMessage } from '../../sesam/package.js';
 import { backupOf, type BackupFile } from '../store/backup.js';
@@ -115,7 +116,7 @@ export type ReturnListing = Omit<StoredReturn, 'sealed' | 'keyId'>;
 
 export interface WorkspaceOptions {
   bridge: Pick<CardBridge, 'session' | 'call'>;
-  store: Pick<IdbBillingStore, 'commit' | 'listInvoices' | 'getInvoice' | 'listLots' | 'getProfile' | 'putProfile' | 'purge' | 'getFile' | 'getReturn' | 'listReturnSummaries' | 'listSent'>;
+  store: Pick<IdbBillingStore, 'commit' | 'listInvoices' | 'getInvoice' | 'listLots' | 'getProfile' | 'putProfile' | 'purge' | 'getFile' | 'getReturn' | 'listReturnSummaries' | 'listSent' | 'listSummaries'>;
   /** Records a purge in the workstation's audit journal (counts only: never a number or a name). */
   auditPurge?: (counts: { invoices: number; lots: number; messages: number }) => Promise<void>;
   slots: KeySlotStore;
@@ -286,6 +287,21 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
     return { invoices: current.filter((r) => r !== original.get(r.id)), lots, outbox };
   }
 
+  /**
+   * Only the invoices a return may change are opened (each is sealed: opening all of a month's
+   * for every return would cost seconds): an ARL's lots' invoices, an RSP's documents (found by
+   * their clear summaries), the lots of the message a service message or a DSN is about.
+   */
+  async function invoicesFor(r: ReturnReading, lots: readonly LotRecord[], sent: readonly SentMessage[], k: DataKey): Promise<InvoiceRecord[]> {
+    const scope = returnScope(r, lots, sent);
+    const ids = scope.invoiceIds;
+    if (scope.documents.size) {
+      for (const { id, summary } of await o.store.listSummaries(k.keyId)) if (summary.documents.some((d) => scope.documents.has(`${d.kind}|${d.number}`))) ids.add(id);
+    }
+    const opened = await Promise.all([...ids].map((id) => o.store.getInvoice(id, k)));
+    return opened.filter((x): x is InvoiceRecord => x !== undefined);
+  }
+
   async function receiveNow(id: string, raw: Uint8Array, receivedAt: string, k: DataKey): Promise<ReturnStatus> {
     const known = await o.store.getReturn(id, k);
     if (known && known.status !== 'waiting') return known.status;
@@ -297,8 +313,9 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
       const reading = await readReturn(raw, {
         ...(o.validateSigner ? { validateSigner: async ({ certificate, email }) => o.validateSigner!(certificate, email) } : {}),
       });
-      records = await o.store.listInvoices(k);
-      action = actOnReturn(reading, { lots: await o.store.listLots(k), invoices: records, sent: await o.store.listSent(k.keyId), clock });
+      const [lots, sent] = await Promise.all([o.store.listLots(k), o.store.listSent(k.keyId)]);
+      records = await invoicesFor(reading, lots, sent, k);
+      action = actOnReturn(reading, { lots, invoices: records, sent, clock });
     } catch (e) {
       const code = (e as { code?: unknown })?.code;
       if (!(e instanceof Error) || typeof code !== 'string') throw e;
