@@ -50,6 +50,14 @@ describe('readBackup', () => {
     expect(b.lots[0]!.tag.ct).toEqual(bytes(40, 2));
     expect(b.outbox[0]!.message).toEqual(bytes(100, 5));
     expect(read(file({ profile: null })).profile).toBeNull();
+    // Files kept and returns (billing database version 5), absent from older backups: empty.
+    expect([b.files, b.returns]).toEqual([[], []]);
+    const v5 = read(file({
+      files: [json({ id: '999000001:FSE-999000001-000001.sim', keyId: KEY, lotIds: ['999000001:FSE:000001'], sealed })],
+      returns: [json({ id: 'ret-1', keyId: KEY, receivedAt: '2026-12-06T10:00:00.000Z', storedAt: '2026-12-06T10:00:01.000Z', status: 'applied', summary: { kind: 'arl' }, sealed })],
+    }));
+    expect(v5.files[0]!.sealed.ct).toEqual(bytes(40, 2));
+    expect(v5.returns.map((r) => [r.id, r.status])).toEqual([['ret-1', 'applied']]);
   });
 
   it.each([
@@ -68,6 +76,9 @@ describe('readBackup', () => {
     ['malformed', file({ lots: [json({ id: 'a', keyId: KEY, lot: { id: 'b' }, tag: sealed })] })],
     ['malformed', file({ outbox: [json({ id: 'm', keyId: KEY, subject: 's', state: 'waiting', message: 'en clair' })] })],
     ['malformed', file({ profile: json({ keyId: KEY, sealed: null }) })],
+    ['malformed', file({ files: [json({ id: 'f', keyId: KEY, lotIds: [1], sealed })] })],
+    ['malformed', file({ returns: [json({ id: 'r', keyId: KEY, receivedAt: 'x', status: 'applied', summary: {}, sealed: null })] })],
+    ['other_card', file({ returns: [json({ id: 'r', keyId: 'x'.repeat(43), receivedAt: 'x', status: 'applied', summary: {}, sealed })] })],
   ])('refuses with %s', (code, f) => {
     expect(codeOf(() => read(f))).toBe(code);
   });

@@ -102,7 +102,7 @@ export interface BillingWorkspace {
    * transaction. Resolves `ok` once it is stored (the relay may then forget it); a return read
    * before stays as it was, unless it waited for its lots.
    */
-  receiveReturn(id: string, raw: Uint8Array, receivedAt: string): Promise<Outcome<{ status: ReturnStatus }>>;
+  receiveReturn(id: string, raw: Uint8Array, receivedAt: string): Promise<Outcome<{ status: ReturnStatus; queued: number }>>;
   /**
    * Sends these lots' files again, identically, with a new compostage (negative ARL, ARL
    * overdue, bounced): every lot of a file goes with it.
@@ -302,9 +302,9 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
     return opened.filter((x): x is InvoiceRecord => x !== undefined);
   }
 
-  async function receiveNow(id: string, raw: Uint8Array, receivedAt: string, k: DataKey): Promise<ReturnStatus> {
+  async function receiveNow(id: string, raw: Uint8Array, receivedAt: string, k: DataKey): Promise<{ status: ReturnStatus; queued: number }> {
     const known = await o.store.getReturn(id, k);
-    if (known && known.status !== 'waiting') return known.status;
+    if (known && known.status !== 'waiting') return { status: known.status, queued: 0 };
     let action: ReturnAction;
     let records: InvoiceRecord[] = [];
     try {
@@ -345,7 +345,7 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
     }
     const summary = { ...action.summary, notes, lotIds: [...new Set([...action.summary.lotIds, ...change.lots.map((l) => l.id)])], invoiceIds: [...new Set([...action.summary.invoiceIds, ...change.invoices.map((r) => r.id)])] };
     await o.store.commit({ ...change, returns: [{ id, receivedAt, storedAt: known?.storedAt ?? new Date(clock()).toISOString(), status, summary, raw }] }, k);
-    return status;
+    return { status, queued: change.outbox.length };
   }
 
   /** Commits, then shows the store's state (another tab's changes included). */
@@ -535,17 +535,17 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
     async receiveReturn(id, raw, receivedAt) {
       try {
         const k = opened();
-        let status: ReturnStatus;
+        let done: { status: ReturnStatus; queued: number };
         try {
-          status = await receiveNow(id, raw, receivedAt, k);
+          done = await receiveNow(id, raw, receivedAt, k);
         } catch (e) {
           // Another tab changed the records meanwhile: read again and act once more.
           if (!(e instanceof BillingStoreError && e.code === 'history_conflict')) throw e;
-          status = await receiveNow(id, raw, receivedAt, k);
+          done = await receiveNow(id, raw, receivedAt, k);
         }
         await refresh();
         await refreshReturns(k);
-        return { ok: true, value: { status } };
+        return { ok: true, value: done };
       } catch (e) {
         return failure(e);
       }

@@ -4,6 +4,7 @@
  */
 import { get } from 'svelte/store';
 import { billingWorkspace } from '../billing/instance.js';
+import { outboxSender } from '../outbox/instance.js';
 import { practitionerSession } from '../session/instance.js';
 import { createReturnsInbox, type ReturnsInbox } from './inbox.js';
 
@@ -15,7 +16,12 @@ export function returnsInbox(): ReturnsInbox {
   const workspace = billingWorkspace();
   const i = createReturnsInbox({
     token: () => (get(workspace.vault).state === 'open' ? session.token() : null),
-    receive: async (id, raw, receivedAt) => (await workspace.receiveReturn(id, raw, receivedAt)).ok,
+    receive: async (id, raw, receivedAt) => {
+      const r = await workspace.receiveReturn(id, raw, receivedAt);
+      // A flow re-emitted (40050, 4025) leaves now, not at the outbox's next timer.
+      if (r.ok && r.value.queued > 0) void outboxSender().run(true).catch(() => undefined);
+      return r.ok;
+    },
     onUnauthorized: () => void session.connectRelay(),
   });
   const kick = (): void => {

@@ -7,7 +7,7 @@
  */
 import { unb64u } from '../../card/protocol.js';
 import { BACKUP_FORMAT } from './backup.js';
-import type { OutboxEntry, StoredInvoice, StoredLot, StoredProfile } from './billing-db.js';
+import type { OutboxEntry, StoredFile, StoredInvoice, StoredLot, StoredProfile, StoredReturn } from './billing-db.js';
 
 export type BackupReadErrorCode = 'not_json' | 'wrong_format' | 'other_card' | 'other_origin' | 'malformed' | 'too_large';
 
@@ -35,6 +35,9 @@ export interface BackupContents {
   readonly invoices: readonly StoredInvoice[];
   readonly lots: readonly StoredLot[];
   readonly outbox: readonly OutboxEntry[];
+  /** Absent from files made before the billing database's version 5: empty. */
+  readonly files: readonly StoredFile[];
+  readonly returns: readonly StoredReturn[];
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -105,5 +108,7 @@ export function readBackup(text: string, expected: { keyId: string; origin: stri
     invoices: rows<StoredInvoice>(file.invoices, 'factures', expected.keyId, (r) => Array.isArray(r.history) && isObject(r.summary) && sealed(r.sealed)),
     lots: rows<StoredLot>(file.lots, 'lots', expected.keyId, (r) => isObject(r.lot) && (r.lot as { id?: unknown }).id === r.id && sealed(r.tag)),
     outbox: rows<OutboxEntry>(file.outbox, 'messages', expected.keyId, (r) => r.message instanceof Uint8Array && typeof r.subject === 'string' && typeof r.state === 'string'),
+    files: rows<StoredFile>(file.files ?? [], 'fichiers', expected.keyId, (r) => Array.isArray(r.lotIds) && r.lotIds.every((l) => typeof l === 'string') && sealed(r.sealed)),
+    returns: rows<StoredReturn>(file.returns ?? [], 'retours', expected.keyId, (r) => typeof r.status === 'string' && isObject(r.summary) && typeof r.receivedAt === 'string' && sealed(r.sealed)),
   });
 }

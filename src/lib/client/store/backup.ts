@@ -6,7 +6,7 @@
  * origin. What it adds to the workstation's own copy: a copy elsewhere.
  */
 import { b64u } from '../../card/protocol.js';
-import { billingConnection, type OutboxEntry, type StoredInvoice, type StoredLot, type StoredProfile } from './billing-db.js';
+import { billingConnection, type OutboxEntry, type StoredFile, type StoredInvoice, type StoredLot, type StoredProfile, type StoredReturn } from './billing-db.js';
 import type { KeySlot } from './at-rest.js';
 
 export const BACKUP_FORMAT = 'teletrans-backup-1';
@@ -24,6 +24,10 @@ export interface BackupFile {
   invoices: unknown[];
   lots: unknown[];
   outbox: unknown[];
+  /** The files as first sent (sealed), to send them again identically. */
+  files: unknown[];
+  /** The returns received (sealed), with what they did (in clear). */
+  returns: unknown[];
 }
 
 /** The card's rows as they are stored (sealed), with its key slot. */
@@ -31,12 +35,14 @@ export async function backupOf(keyId: string, slot: KeySlot, o: { origin: string
   const connection = billingConnection(o.dbName);
   try {
     const db = await connection.get();
-    const tx = db.transaction(['invoices', 'lots', 'outbox', 'profiles']);
-    const [invoices, lots, outbox, profile] = await Promise.all([
+    const tx = db.transaction(['invoices', 'lots', 'outbox', 'profiles', 'files', 'returns']);
+    const [invoices, lots, outbox, profile, files, returns] = await Promise.all([
       tx.objectStore('invoices').index('keyId').getAll(keyId) as Promise<StoredInvoice[]>,
       tx.objectStore('lots').index('keyId').getAll(keyId) as Promise<StoredLot[]>,
       tx.objectStore('outbox').index('keyId').getAll(keyId) as Promise<OutboxEntry[]>,
       tx.objectStore('profiles').get(keyId) as Promise<StoredProfile | undefined>,
+      tx.objectStore('files').index('keyId').getAll(keyId) as Promise<StoredFile[]>,
+      tx.objectStore('returns').index('keyId').getAll(keyId) as Promise<StoredReturn[]>,
     ]);
     await tx.done;
     return {
@@ -49,6 +55,8 @@ export async function backupOf(keyId: string, slot: KeySlot, o: { origin: string
       invoices: invoices.map(json),
       lots: lots.map(json),
       outbox: outbox.map(json),
+      files: files.map(json),
+      returns: returns.map(json),
     };
   } finally {
     await connection.close();
