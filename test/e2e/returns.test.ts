@@ -9,6 +9,9 @@
  *   integrates the new certificate and re-emits the same file for it with a new compostage
  *   (OpenSSL opens both messages, each with its key: byte-identical files); then the ARL
  *   acknowledges the lot and the RSP pays the third-party invoice, reconciled on the page.
+ * - Scenario `mute` (the front end answers nothing), the page's clock moved on: the lot awaits
+ *   its ARL, then is late and to retransmit by its last day, then past it; « Retransmettre »
+ *   sends it again and its ARL is awaited anew.
  * - Scenario `lose-arl`: an unsigned « 40150 » dropped in the mailbox is shown as not verified and
  *   changes nothing; a DSN of a permanent failure puts the lot to retransmit, and
  *   « Retransmettre » sends the same file again, which reaches the insurer.
@@ -27,6 +30,7 @@ import { SimulatedTransport } from '../../bridge/transport.js';
 import { BRIDGE_URL_KEY } from '../../src/lib/client/card/bridge-instance.js';
 import { readDemoPki } from '../../src/lib/server/demo-pki.js';
 import { parseMessage } from '../../src/lib/sesam/index.js';
+import { arlDueDate, retransmitBy } from '../../src/lib/sesam/deadline.js';
 import { launchChromium } from '../browser/harness.js';
 import { pageApprover, stateDir } from '../bridge/helpers.js';
 import { buildApp, startApp, type PrivateBuild, type RunningApp } from './app-server.js';
@@ -225,6 +229,68 @@ describe('returns in the page (npm start’s embedded defaults, the simulated in
     expect(() => openedAt(s, second, join(recipients, `${AMO}.key`), join(recipients, `${AMO}.pem`))).toThrow();
     await pickUpUntil(page, '[data-kind="arl"][data-status="applied"]', 2);
     expect(await service.count()).toBe(1);
+  }, 240_000);
+
+  it('a lost ARL: awaited, then late and to retransmit by its last day (the page’s clock moved on), then past it; « Retransmettre » and it is awaited anew', async () => {
+    const s = await station('mute');
+    const { page } = s;
+    await s.context.clock.install();
+    await billAndTransmit(s, false);
+    const today = await page.evaluate(() => new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Paris' }).format(new Date()));
+    const due = arlDueDate(today);
+    const last = retransmitBy({ sentDate: today });
+    const nextDay = (iso: string): string => new Date(Date.parse(`${iso}T12:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
+    const fr = (iso: string): string => `${iso.slice(8, 10)}/${iso.slice(5, 7)}/${iso.slice(0, 4)}`;
+    const day = page.getByRole('region', { name: 'Ma journée' });
+    const awaiting = day.getByRole('table', { name: 'Lots envoyés sans accusé de réception (ARL)' }).locator('tbody tr');
+    const toResend = day.getByRole('table', { name: 'Lots à retransmettre (même fichier, nouveau compostage)' }).locator('tbody tr');
+    /** The home page at `date` 10:00 in Paris (the page's clock only: the relay keeps its own). */
+    const homeAt = async (date: string | null): Promise<void> => {
+      if (date) await page.clock.setSystemTime(new Date(`${date}T10:00:00+01:00`));
+      await page.getByRole('banner').getByRole('link', { name: 'Teletrans' }).click();
+      await page.waitForURL(`${s.app.url}/`);
+    };
+    await homeAt(null);
+    await expect.poll(() => awaiting.count(), POLL).toBe(1);
+    expect(await awaiting.first().textContent()).toMatch(new RegExp(`^FSE n° \\d{6}${fr(due)}${fr(last)}$`));
+    expect(await toResend.count()).toBe(0);
+
+    // The day after the ARL was due: late, to retransmit by its last day.
+    await page.getByRole('navigation').getByRole('link', { name: 'Facturer' }).click();
+    await homeAt(nextDay(due));
+    await expect.poll(() => toResend.count(), POLL).toBe(1);
+    expect(await toResend.first().textContent()).toMatch(new RegExp(`^FSE n° \\d{6}ARL non reçu à temps${fr(last)}$`));
+    expect(await awaiting.count()).toBe(0); // listed once: with the lots to retransmit
+    if (SHOTS) await page.screenshot({ path: join(SHOTS, 'home-arl-late.png'), fullPage: true });
+
+    // Past its last day: said so.
+    await page.getByRole('navigation').getByRole('link', { name: 'Facturer' }).click();
+    await homeAt(nextDay(last));
+    await expect.poll(() => toResend.first().textContent(), POLL).toContain('délai dépassé');
+    expect(await axe(page)).toEqual([]);
+
+    // Sent again from « Facturer » (the session may have locked meanwhile: the PIN).
+    await page.getByRole('navigation').getByRole('link', { name: 'Facturer' }).click();
+    await page.waitForURL(`${s.app.url}/facturer`);
+    const pin = page.getByRole('dialog', { name: 'Session verrouillée' }).getByLabel('Code porteur de la CPS');
+    if (await pin.isVisible().catch(() => false)) {
+      await pin.fill('1234');
+      await pin.press('Enter');
+    }
+    const resend = panel(page).getByRole('table', { name: 'Lots à retransmettre' }).locator('tbody tr');
+    await expect.poll(() => resend.count(), POLL).toBe(1);
+    expect(await resend.first().textContent()).toContain('ARL non reçu à temps');
+    await resend.first().getByRole('button', { name: 'Retransmettre' }).click();
+    const outbox = page.getByRole('region', { name: 'Télétransmission' }).getByRole('table', { name: 'Boîte d’envoi' }).locator('tbody tr');
+    await expect.poll(() => outbox.count(), POLL).toBe(2);
+    // Back to the relay's time (its session's expiry is in real time), and the network « back »: it leaves.
+    await page.clock.setSystemTime(new Date());
+    await page.evaluate(() => window.dispatchEvent(new Event('online')));
+    await expect.poll(() => outbox.evaluateAll((trs) => trs.map((t) => t.getAttribute('data-state'))), POLL).toEqual(['delivered', 'delivered']);
+    await expect.poll(() => resend.count(), POLL).toBe(0);
+    await homeAt(null);
+    await expect.poll(() => awaiting.count(), POLL).toBe(1);
+    expect(await toResend.count()).toBe(0);
   }, 240_000);
 
   it('a forged « 40150 » is shown as not verified and changes nothing; a DSN puts the lot to retransmit, and « Retransmettre » sends the same file again', async () => {
