@@ -101,7 +101,7 @@ async function makeMonth(dir: string): Promise<{ month: Month; counts: { arl: nu
       lots.push(d.lot);
     }
     invoices.push(...inv);
-    sent.push({ messageId: m.message.messageId, compostage: m.message.compostage, lotIds: m.lotIds });
+    sent.push({ messageId: m.message.messageId, compostage: m.message.compostage, lotIds: m.lotIds, to: m.message.to });
   }
   const box = join(mailboxes, 'demo', 'new');
   const names = (await readdir(box)).sort();

@@ -72,7 +72,7 @@ async function day(cert: Uint8Array, context: 'none' | 'amo' = 'none'): Promise<
   return { invoices, lots, message: out.messages[0]! };
 }
 
-const sent = (d: Day) => [{ messageId: d.message.message.messageId, compostage: d.message.message.compostage, lotIds: d.message.lotIds }];
+const sent = (d: Day) => [{ messageId: d.message.message.messageId, compostage: d.message.message.compostage, lotIds: d.message.lotIds, to: d.message.message.to }];
 const ctx = (d: Day) => ({ lots: d.lots, invoices: d.invoices, sent: sent(d), clock });
 
 describe('actOnReturn', () => {
@@ -87,6 +87,10 @@ describe('actOnReturn', () => {
     expect(a.integrate ?? a.reemit).toBeUndefined();
     const again = actOnReturn(await readReturn(r.answers[0]!.bytes), { ...ctx(d), lots: a.lots, invoices: a.invoices });
     expect([again.status, again.lots, again.invoices]).toEqual(['applied', [], []]);
+    // From a mailbox this workstation never sent to: kept, shown, nothing changes.
+    const stranger = actOnReturn(await readReturn(r.answers[0]!.bytes), { ...ctx(d), sent: sent(d).map((m) => ({ ...m, to: 'autre@ailleurs.test' })) });
+    expect([stranger.status, stranger.lots, stranger.invoices]).toEqual(['unverified', [], []]);
+    expect(stranger.summary.label).toBe(`ARL d’un expéditeur à qui ce poste n’a rien envoyé (${EMAIL.toLowerCase()}) : rien n’a été fait`);
     // Before the relay said « delivered »: it waits, and says so.
     const early = actOnReturn(await readReturn(r.answers[0]!.bytes), { ...ctx(d), lots: d.lots.map((l) => ({ ...l, state: 'queued' as const })) });
     expect(early.status).toBe('waiting');

@@ -43,6 +43,8 @@ export interface SentMessage {
   readonly messageId: string;
   readonly compostage: string;
   readonly lotIds: readonly string[];
+  /** The mailbox it went to (an insurer's, an OCT's): who may answer about it. */
+  readonly to: string;
 }
 
 export interface ReturnAction {
@@ -172,8 +174,31 @@ export function dsnStatusFr(status: string | null): string {
   return sub ? `${klass} : ${sub}` : `${klass} (${m[2]}.${m[3]})`;
 }
 
+const mailbox = (a: string): string => (/<([^<>]+)>/.exec(a)?.[1] ?? a).trim().toLowerCase();
+
+/**
+ * An ARL or an RSP is believed only from a mailbox this workstation sent to (an insurer's, an
+ * OCT's): one from anywhere else is kept and shown, and changes nothing. (Their format carries
+ * no signature; a forged From is not stopped here, a stranger's address is.)
+ */
+function unknownSender(r: ReturnReading, ctx: ReturnContext): ReturnAction | null {
+  const from = r.from ? mailbox(r.from) : '';
+  if (from && ctx.sent.some((m) => mailbox(m.to) === from)) return null;
+  const what = r.kind === 'arl' ? 'ARL' : 'Retour de paiement';
+  return {
+    status: 'unverified',
+    summary: { kind: r.kind, nature: nature(r), lotIds: [], invoiceIds: [], label: `${what} d’un expéditeur à qui ce poste n’a rien envoyé (${from.slice(0, 120) || 'sans expéditeur'}) : rien n’a été fait`, notes: [] },
+    invoices: [],
+    lots: [],
+  };
+}
+
 /** What to do with one return read, over the records it may change. */
 export function actOnReturn(r: ReturnReading, ctx: ReturnContext): ReturnAction {
+  if (r.kind === 'arl' || r.kind === 'rsp') {
+    const refused = unknownSender(r, ctx);
+    if (refused) return refused;
+  }
   switch (r.kind) {
     case 'arl': {
       const arl = r.arl!;

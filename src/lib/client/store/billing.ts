@@ -274,9 +274,9 @@ export class IdbBillingStore {
   }
 
   /** This card's messages as sent (which lots each carried): what returns are matched against. */
-  async listSent(keyId: string): Promise<{ messageId: string; compostage: string; lotIds: readonly string[] }[]> {
+  async listSent(keyId: string): Promise<{ messageId: string; compostage: string; lotIds: readonly string[]; to: string }[]> {
     const rows = await (await this.open()).getAllFromIndex('outbox', 'keyId', keyId);
-    return rows.map((m) => ({ messageId: m.messageId, compostage: m.compostage, lotIds: m.lotIds }));
+    return rows.map((m) => ({ messageId: m.messageId, compostage: m.compostage, lotIds: m.lotIds, to: m.to }));
   }
 
   /** The file a lot was first sent in, opened (undefined when none was kept: sent before version 5). */
