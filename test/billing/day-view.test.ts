@@ -68,11 +68,19 @@ describe('dayView', () => {
     expect(view.problems.map((p) => p.id)).toEqual(['5']);
     expect(view.awaitingArl).toEqual([{ lotId: delivered.lot.id, kind: 'FSE', number: delivered.lot.number, arlDue: '2025-03-12', retransmitBy: '2025-03-14', late: false }]);
     expect(view.toResend).toEqual([]);
+    // C is past its deadline; A is due tomorrow (B has six working days).
+    expect(view.alerts).toEqual([
+      { level: 'late', text: '1 facture hors du délai de transmission' },
+      { level: 'soon', text: '1 facture à transmettre au plus tard le jour ouvré suivant' },
+    ]);
     // Two days later the ARL is late: the lot is to retransmit, by that day; after it, late.
     const friday = dayView({ invoices: [], lots: [delivered.lot], outbox: [], today: '2025-03-14' });
     expect(friday.awaitingArl[0]!.late).toBe(true);
     expect(friday.toResend).toEqual([{ lotId: delivered.lot.id, kind: 'FSE', number: delivered.lot.number, reason: 'arl_missing', retransmitBy: '2025-03-14', late: false }]);
-    expect(dayView({ invoices: [], lots: [delivered.lot], outbox: [], today: '2025-03-17' }).toResend[0]!.late).toBe(true);
+    expect(friday.alerts).toEqual([{ level: 'soon', text: '1 lot à retransmettre au plus tard le jour ouvré suivant' }]);
+    const monday17 = dayView({ invoices: [], lots: [delivered.lot], outbox: [], today: '2025-03-17' });
+    expect(monday17.toResend[0]!.late).toBe(true);
+    expect(monday17.alerts).toEqual([{ level: 'late', text: '1 lot hors du délai de retransmission' }]);
     // A negative ARL on Wednesday: to retransmit by Friday, with its reason; not delivered: to send again.
     const refused = recordArl(delivered.lot, { positive: false, reason: 'R12 Total du lot faux' }, records, clock).lot;
     expect(dayView({ invoices: [], lots: [refused], outbox: [], today: '2025-03-12' }).toResend).toEqual([{ lotId: refused.id, kind: 'FSE', number: refused.number, reason: 'arl_negative', detail: 'R12 Total du lot faux', retransmitBy: '2025-03-14', late: false }]);

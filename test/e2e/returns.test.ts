@@ -267,6 +267,8 @@ describe('returns in the page (npm start’s embedded defaults, the simulated in
     await page.getByRole('navigation').getByRole('link', { name: 'Facturer' }).click();
     await homeAt(nextDay(last));
     await expect.poll(() => toResend.first().textContent(), POLL).toContain('délai dépassé');
+    expect(await day.getByRole('alert', { name: 'Délais' }).textContent()).toContain('1 lot hors du délai de retransmission');
+    if (SHOTS) await page.screenshot({ path: join(SHOTS, 'home-arl-past.png'), fullPage: true });
     expect(await axe(page)).toEqual([]);
 
     // Sent again from « Facturer » (the session may have locked meanwhile: the PIN).

@@ -73,6 +73,8 @@ export interface DayView {
   readonly awaitingArl: readonly AwaitingArl[];
   /** Negative ARL, ARL overdue, or not delivered: to retransmit (same file, new compostage). */
   readonly toResend: readonly ToResend[];
+  /** What is past its deadline, or due today or the next working day (French, counts only). */
+  readonly alerts: readonly { readonly level: 'late' | 'soon'; readonly text: string }[];
 }
 
 const UNSENT = new Set(['to_sign', 'signed', 'in_lot']);
@@ -111,6 +113,16 @@ export function dayView(d: DayInput): DayView {
     } else if (dl.arlDue && dl.arlDue < d.today) toResend.push({ lotId: lot.id, kind: lot.kind, number: lot.number, reason: 'arl_missing', ...by });
   }
   toResend.sort((a, b) => byCodeUnits(a.retransmitBy ?? '', b.retransmitBy ?? '') || byCodeUnits(a.lotId, b.lotId));
+  const n = (k: number, one: string, many: string): string => `${k} ${k > 1 ? many : one}`;
+  const alerts: { level: 'late' | 'soon'; text: string }[] = [];
+  const lateInvoices = unsent.filter((u) => u.workingDaysLeft < 0).length;
+  const soonInvoices = unsent.filter((u) => u.workingDaysLeft >= 0 && u.workingDaysLeft <= 1).length;
+  const lateLots = toResend.filter((l) => l.late).length;
+  const soonLots = toResend.filter((l) => !l.late && (!l.retransmitBy || workingDaysBetween(d.today, l.retransmitBy, d.region) <= 1)).length;
+  if (lateInvoices) alerts.push({ level: 'late', text: `${n(lateInvoices, 'facture', 'factures')} hors du délai de transmission` });
+  if (lateLots) alerts.push({ level: 'late', text: `${n(lateLots, 'lot', 'lots')} hors du délai de retransmission` });
+  if (soonInvoices) alerts.push({ level: 'soon', text: `${n(soonInvoices, 'facture', 'factures')} à transmettre au plus tard le jour ouvré suivant` });
+  if (soonLots) alerts.push({ level: 'soon', text: `${n(soonLots, 'lot', 'lots')} à retransmettre au plus tard le jour ouvré suivant` });
   return {
     today: d.invoices.filter((i) => i.summary.createdAt && dayOf(i.summary.createdAt) === d.today).length,
     toSign: d.invoices.filter((i) => i.summary.status === 'to_sign').length,
@@ -123,5 +135,6 @@ export function dayView(d: DayInput): DayView {
     problems: d.outbox.filter((e) => e.state === 'bounced' || e.state === 'refused'),
     awaitingArl,
     toResend,
+    alerts,
   };
 }
