@@ -192,6 +192,16 @@ function parseCertificates(buf: Uint8Array, n: Node | undefined): Cert[] {
   return out;
 }
 
+/**
+ * Imported signer keys, by algorithm and SPKI: a front end signs a month of service messages
+ * with one key, and importing it cost more than verifying. Bounded (emptied past 64 keys).
+ */
+const SIGNER_KEYS = new Map<string, Promise<CryptoKey | null>>();
+function signerKeys(): Map<string, Promise<CryptoKey | null>> {
+  if (SIGNER_KEYS.size >= 64) SIGNER_KEYS.clear();
+  return SIGNER_KEYS;
+}
+
 async function verifySigner(buf: Uint8Array, s: SignerInfo, eContentType: string, content: Uint8Array, candidates: Cert[]): Promise<SignerResult> {
   const matching = candidates.filter((c) => identifies(s.id, c));
   if (matching.length === 0) {
@@ -226,7 +236,7 @@ async function verifySigner(buf: Uint8Array, s: SignerInfo, eContentType: string
     const pk: PublicKeyInfo = { spki: cert.spki, algorithm: cert.spkiAlgorithm, key: cert.publicKey };
     let ok: boolean;
     try {
-      ok = await verifySignature(alg, pk, s.signature, signed);
+      ok = await verifySignature(alg, pk, s.signature, signed, signerKeys());
     } catch (e) {
       if (e instanceof PkiError) throw unsupported(e.message);
       throw new CmsError('cms_signature_invalid', 'Signature invalide.', { cause: e });
