@@ -6,7 +6,6 @@
  * message's lots, and `resendFile` sends the same file again, with a new compostage, for the new
  * certificate — the front end reads it and acknowledges it.
  */
-import { createPrivateKey } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   BillingNumbering, MemoryCounterStore, SAMPLE_CATALOGUE, actOnReturn, createInvoiceRecord, dsnStatusFr, reconcilePayments, lotAccepted, lotDelivered, prepareInvoices, resendFile, signInvoice, signPending, submitInvoice, transmitRecords, unreadableReturn,
@@ -14,7 +13,7 @@ import {
 } from '../../src/lib/billing/index.js';
 import { simulatorAdapter } from '../../src/lib/billing/ssv/simulator.js';
 import { encryptFor, joinParts } from '../../src/lib/cms/index.js';
-import { type FrontEndConfig, type FrontEndKey, receiveMessage } from '../../src/lib/server/insurer/front-end.js';
+import { type FrontEndConfig, receiveMessage } from '../../src/lib/server/insurer/front-end.js';
 import { MemoryCompostageStore } from '../../src/lib/sesam/index.js';
 import { readReturn } from '../../src/lib/sesam/returns/read.js';
 import { cpsPki, type CpsPki } from './support/cps-pki.js';
@@ -22,6 +21,7 @@ import { invoiceOf, RPPS } from './fixtures.js';
 import { type Party, party, removeTemp } from '../cms/helpers.js';
 import { attachmentExt } from '../pki/fixtures/openssl-pki.js';
 import { EMAIL, type ReturnsFixture, makeReturnsFixture } from '../sesam/fixtures/returns.js';
+import { testFrontEnd } from '../insurer/fixtures.js';
 
 const D = '2025-03-10';
 const at = new Date(Date.UTC(2025, 2, 10, 17, 0));
@@ -38,15 +38,7 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(removeTemp);
 
-const key = (p: Party, state: FrontEndKey['state']): FrontEndKey => ({ certificate: p.cert, pkcs8: p.key, signingKey: createPrivateKey({ key: Buffer.from(p.key), format: 'der', type: 'pkcs8' }), state });
-const frontEnd = (): FrontEndConfig => ({
-  mailbox: EMAIL,
-  keys: [key(next, 'current'), key(rf.front, 'previous'), key(rf.revoked, 'revoked')],
-  chain: [rf.fx.interDer],
-  reader: { anchors: [cps.root], revocation: 'off', catalogue: SAMPLE_CATALOGUE },
-  clock: () => new Date(at.getTime() + 60_000),
-  seen: new Set(),
-});
+const frontEnd = (): FrontEndConfig => testFrontEnd({ rf, next, cpsRoot: cps.root, at });
 const encryptTo = (cert: Uint8Array) => async (plain: Uint8Array) => joinParts((await encryptFor(plain, cert, { insecureSkipVerify: true })).parts);
 
 interface Day {

@@ -10,6 +10,30 @@ import type { InvoiceSigner } from '../../src/lib/billing/ssv/types.js';
 import { encryptFor, joinParts } from '../../src/lib/cms/index.js';
 import { MemoryCompostageStore } from '../../src/lib/sesam/index.js';
 import { invoiceOf } from '../billing/fixtures.js';
+import { createPrivateKey } from 'node:crypto';
+import { SAMPLE_CATALOGUE as CATALOGUE } from '../../src/lib/billing/catalogue.js';
+import type { FrontEndConfig, FrontEndKey } from '../../src/lib/server/insurer/front-end.js';
+import type { Party } from '../cms/helpers.js';
+import { EMAIL, type ReturnsFixture } from '../sesam/fixtures/returns.js';
+
+/** A front end's key from a test party (certificate, PKCS#8), in the state given. */
+export const frontEndKey = (p: Party, state: FrontEndKey['state']): FrontEndKey => ({ certificate: p.cert, pkcs8: p.key, signingKey: createPrivateKey({ key: Buffer.from(p.key), format: 'der', type: 'pkcs8' }), state });
+
+/**
+ * The test front end: `next` its current certificate, the fixture's own its previous one, the
+ * revoked one held revoked; it reads invoices signed under `cpsRoot`, a minute after `at`.
+ */
+export function testFrontEnd(o: { rf: ReturnsFixture; next: Party; cpsRoot: Uint8Array; at: Date }, over: Partial<FrontEndConfig> = {}): FrontEndConfig {
+  return {
+    mailbox: EMAIL,
+    keys: [frontEndKey(o.next, 'current'), frontEndKey(o.rf.front, 'previous'), frontEndKey(o.rf.revoked, 'revoked')],
+    chain: [o.rf.fx.interDer],
+    reader: { anchors: [o.cpsRoot], revocation: 'off', catalogue: CATALOGUE },
+    clock: () => new Date(o.at.getTime() + 60_000),
+    seen: new Set(),
+    ...over,
+  };
+}
 
 export const DAY = '2025-03-10';
 /** 18:00 in Paris on DAY: when the day is sent. */

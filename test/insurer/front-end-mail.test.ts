@@ -5,13 +5,12 @@
  * mailbox, picked up by the relay (IMAP), and read by `readReturn`: the ARL acknowledges the
  * lot; a flow for the front end's previous certificate also brings a signed 40150.
  */
-import { createPrivateKey } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SAMPLE_CATALOGUE } from '../../src/lib/billing/index.js';
-import type { FrontEndConfig, FrontEndKey } from '../../src/lib/server/insurer/front-end.js';
+import type { FrontEndConfig } from '../../src/lib/server/insurer/front-end.js';
 import { answerByMail } from '../../src/lib/server/insurer/mail.js';
 import type { SmtpClientOptions } from '../../src/lib/server/relay/smtp-client.js';
 import { DeliveryWorker, RelayApi, SqliteStore, pickup, type MailboxConfig, type SmtpConfig } from '../../src/lib/server/relay/index.js';
@@ -23,7 +22,7 @@ import { attachmentExt } from '../pki/fixtures/openssl-pki.js';
 import { PRACTITIONER_ADDR, PRACTITIONER_PASS, startMailServers, type MailServers } from '../relay/fixtures/mail.js';
 import { makeIgcSante, relayConfig, token, upload, type IgcSante } from '../relay/fixtures/relay.js';
 import { EMAIL, type ReturnsFixture, makeReturnsFixture } from '../sesam/fixtures/returns.js';
-import { sentDay } from './fixtures.js';
+import { frontEndKey, sentDay } from './fixtures.js';
 
 let mail: MailServers;
 let igc: IgcSante;
@@ -49,7 +48,7 @@ const smtp = (): SmtpConfig => ({ host: '127.0.0.1', port: mail.smtpPort, securi
 /** The front end submits its answers to Postfix as any mail client: STARTTLS, the test CA, TLS 1.2 at least. */
 const submission = (): SmtpClientOptions => ({ host: '127.0.0.1', port: mail.smtpPort, security: 'starttls', tls: { ca: mail.pki.caPem, servername: 'localhost', minVersion: 'TLSv1.2' }, connectionTimeoutMs: 5000, socketTimeoutMs: 5000 });
 const mailbox = (): MailboxConfig => ({ protocol: 'imap', host: '127.0.0.1', port: mail.imapPort, security: 'starttls', tls: { ca: mail.pki.caPem, servername: 'localhost' }, auth: { user: PRACTITIONER_ADDR, pass: PRACTITIONER_PASS } });
-const key = (p: Party, state: FrontEndKey['state']): FrontEndKey => ({ certificate: p.cert, pkcs8: p.key, signingKey: createPrivateKey({ key: Buffer.from(p.key), format: 'der', type: 'pkcs8' }), state });
+const key = frontEndKey;
 
 async function until<T>(f: () => T | null | undefined | false, ms = 30_000): Promise<T> {
   const end = Date.now() + ms;

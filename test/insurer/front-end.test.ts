@@ -6,14 +6,13 @@
  * with a signed 40050; an unencrypted one with 4025; a replayed compostage refused; a tampered
  * invoice rejected in the ARL with its reason; the scenarios (lost ARL, every lot rejected).
  */
-import { createPrivateKey } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   BillingNumbering, MemoryCounterStore, SAMPLE_CATALOGUE, createInvoiceRecord, prepareInvoices, signInvoice, signPending, submitInvoice, transmitRecords,
 } from '../../src/lib/billing/index.js';
 import { simulatorAdapter } from '../../src/lib/billing/ssv/simulator.js';
 import { encryptFor, joinParts } from '../../src/lib/cms/index.js';
-import { type FrontEndConfig, type FrontEndKey, receiveMessage } from '../../src/lib/server/insurer/front-end.js';
+import { type FrontEndConfig, receiveMessage } from '../../src/lib/server/insurer/front-end.js';
 import { encodeBase64Mime } from '../../src/lib/sesam/base64.js';
 import { MemoryCompostageStore, parseMessage } from '../../src/lib/sesam/index.js';
 import { matchArl } from '../../src/lib/sesam/returns/arl.js';
@@ -23,7 +22,7 @@ import { invoiceOf, RPPS } from '../billing/fixtures.js';
 import { type Party, party, removeTemp } from '../cms/helpers.js';
 import { attachmentExt } from '../pki/fixtures/openssl-pki.js';
 import { EMAIL, type ReturnsFixture, makeReturnsFixture } from '../sesam/fixtures/returns.js';
-import { DAY, SENT_AT, sentDay } from './fixtures.js';
+import { DAY, SENT_AT, sentDay, testFrontEnd } from './fixtures.js';
 
 const D = DAY;
 const at = SENT_AT;
@@ -41,19 +40,7 @@ beforeAll(async () => {
 
 afterAll(removeTemp);
 
-const key = (p: Party, state: FrontEndKey['state']): FrontEndKey => ({ certificate: p.cert, pkcs8: p.key, signingKey: createPrivateKey({ key: Buffer.from(p.key), format: 'der', type: 'pkcs8' }), state });
-
-function frontEnd(over: Partial<FrontEndConfig> = {}): FrontEndConfig {
-  return {
-    mailbox: EMAIL,
-    keys: [key(next, 'current'), key(rf.front, 'previous'), key(rf.revoked, 'revoked')],
-    chain: [rf.fx.interDer],
-    reader: { anchors: [cps.root], revocation: 'off', catalogue: SAMPLE_CATALOGUE },
-    clock: () => new Date(at.getTime() + 60_000),
-    seen: new Set(),
-    ...over,
-  };
-}
+const frontEnd = (over: Partial<FrontEndConfig> = {}): FrontEndConfig => testFrontEnd({ rf, next, cpsRoot: cps.root, at }, over);
 
 let lastFileName = '';
 /** The day's one message, encrypted for `recipient` (after `tamper` on the plain file, if given). */
