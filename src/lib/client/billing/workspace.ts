@@ -108,6 +108,12 @@ export interface BillingWorkspace {
    * overdue, bounced): every lot of a file goes with it.
    */
   retransmit(lotIds: readonly string[]): Promise<Outcome<{ messages: number }>>;
+  /**
+   * The returns kept `waiting` (an ARL before its lot was known delivered, an RSP before its
+   * documents were sent) applied again, from their stored bytes: the relay forgot them once
+   * stored. Returns how many took effect.
+   */
+  retryWaiting(): Promise<Outcome<{ applied: number; queued: number }>>;
   stop(): void;
 }
 
@@ -546,6 +552,34 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
         await refresh();
         await refreshReturns(k);
         return { ok: true, value: done };
+      } catch (e) {
+        return failure(e);
+      }
+    },
+    async retryWaiting() {
+      try {
+        const k = opened();
+        let applied = 0;
+        let queued = 0;
+        for (const r of await o.store.listReturnSummaries(k.keyId)) {
+          if (r.status !== 'waiting') continue;
+          const kept = await o.store.getReturn(r.id, k);
+          if (!kept) continue;
+          let done: { status: ReturnStatus; queued: number };
+          try {
+            done = await receiveNow(kept.id, kept.raw, kept.receivedAt, k);
+          } catch (e) {
+            if (!(e instanceof BillingStoreError && e.code === 'history_conflict')) throw e;
+            continue; // another tab moved the records: the next pass sees them
+          }
+          if (done.status !== 'waiting') applied++;
+          queued += done.queued;
+        }
+        if (applied) {
+          await refresh();
+          await refreshReturns(k);
+        }
+        return { ok: true, value: { applied, queued } };
       } catch (e) {
         return failure(e);
       }

@@ -29,6 +29,8 @@ export interface ReturnsInboxOptions {
   clock?: () => number;
   /** Timer period, ms (default 60 s). */
   period?: number;
+  /** After each run that had a session: what was kept waiting is tried again (the workspace's retryWaiting). */
+  afterRun?: () => Promise<void>;
 }
 
 export interface ReturnsInbox {
@@ -89,6 +91,7 @@ export function createReturnsInbox(o: ReturnsInboxOptions): ReturnsInbox {
         if (!ack) return;
         received++;
       }
+      await o.afterRun?.();
       state.set({ running: false, received, lastRunAt: new Date(clock()).toISOString() });
     } catch (e) {
       state.set({ running: false, received, error: e instanceof Error ? e.message : String(e) });

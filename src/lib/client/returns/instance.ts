@@ -23,6 +23,11 @@ export function returnsInbox(): ReturnsInbox {
       return r.ok;
     },
     onUnauthorized: () => void session.connectRelay(),
+    // The lots the outbox has since seen delivered take the ARLs that came before.
+    afterRun: async () => {
+      const r = await workspace.retryWaiting();
+      if (r.ok && r.value.queued > 0) void outboxSender().run(true).catch(() => undefined);
+    },
   });
   const kick = (): void => {
     if (get(workspace.vault).state === 'open' && get(session.relay).state === 'connected') i.start();
