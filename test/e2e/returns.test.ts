@@ -307,6 +307,11 @@ describe('returns in the page (npm start’s embedded defaults, the simulated in
     const forged = returnRows(page).and(page.locator('[data-kind="service"]')).first();
     expect(await forged.textContent()).toContain('Message de service 40150 NON VÉRIFIÉ');
     expect(await forged.textContent()).toContain('non vérifié : ignoré');
+    // Whatever its signature, a 40150 asks the directory for the AMO's certificate (§5).
+    expect(await forged.textContent()).toMatch(/Certificat de amo_pj\.test@test\.rss\.fr redemandé à l’annuaire\.|Aucune source d’annuaire pour amo_pj\.test@test\.rss\.fr/);
+    // Read again (after installing a CA, say): still not verified, still nothing done.
+    await forged.getByRole('button', { name: 'Vérifier de nouveau' }).click();
+    await expect.poll(() => panel(page).locator('.message').textContent(), POLL).toBe('Toujours non vérifié : voir le détail du retour.');
     expect(await panel(page).getByRole('table', { name: 'Lots à retransmettre' }).count()).toBe(0);
 
     // The insurer's server gives up on the message: 5.1.1.

@@ -51,6 +51,7 @@ export function billingWorkspace(): BillingWorkspace {
       const report = await svc.importRecipient([certificate], { recipient: email });
       if (report.outcome === 'refused') throw new Error(report.message);
     },
+    requestRenewal: async (mailbox) => (await trust.open())?.requestRenewal(mailbox, 'service-message') ?? false,
   });
   const workspace = instance;
   // What the outbox learns of a message moves its lots on (accepted, delivered).

@@ -114,6 +114,8 @@ export interface BillingWorkspace {
    * stored. Returns how many took effect.
    */
   retryWaiting(): Promise<Outcome<{ applied: number; queued: number }>>;
+  /** A return shown as not verified or failed, read and acted on again (after a CA was installed, say). */
+  recheckReturn(id: string): Promise<Outcome<{ status: ReturnStatus; queued: number }>>;
   stop(): void;
 }
 
@@ -145,6 +147,8 @@ export interface WorkspaceOptions {
   validateSigner?: (certificate: Uint8Array, email: string) => Promise<{ valid: boolean; errors: { code: string; message: string }[] }>;
   /** Integrates a front end's certificate for its mailbox, validated (the trust store's importRecipient); throws when refused. */
   integrateCertificate?: (certificate: Uint8Array, email: string) => Promise<void>;
+  /** Asks the directory for a recipient's certificate at the next refresh; false without a source for it. */
+  requestRenewal?: (mailbox: string) => Promise<boolean>;
 }
 
 const failure = (e: unknown): Outcome<never> => {
@@ -153,6 +157,9 @@ const failure = (e: unknown): Outcome<never> => {
   const code = (e as { code?: unknown })?.code;
   return { ok: false, code: typeof code === 'string' ? code : 'error', message: e instanceof Error ? e.message : String(e) };
 };
+
+/** The service messages after which the recipient's certificate is fetched again (§5). */
+const RENEWAL_CODES = new Set(['40050', '4005', '40150', '4015', '4025']);
 
 const newest = (a: InvoiceRecord, b: InvoiceRecord): number => byCodeUnits(b.history[0]?.at ?? '', a.history[0]?.at ?? '') || byCodeUnits(b.id, a.id);
 
@@ -308,15 +315,16 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
     return opened.filter((x): x is InvoiceRecord => x !== undefined);
   }
 
-  async function receiveNow(id: string, raw: Uint8Array, receivedAt: string, k: DataKey): Promise<{ status: ReturnStatus; queued: number }> {
+  async function receiveNow(id: string, raw: Uint8Array, receivedAt: string, k: DataKey, again = false): Promise<{ status: ReturnStatus; queued: number }> {
     const known = await o.store.getReturn(id, k);
-    if (known && known.status !== 'waiting') return { status: known.status, queued: 0 };
+    if (known && known.status !== 'waiting' && !(again && (known.status === 'unverified' || known.status === 'failed'))) return { status: known.status, queued: 0 };
     let action: ReturnAction;
     let records: InvoiceRecord[] = [];
+    let reading: ReturnReading | undefined;
     try {
       // Loaded when a return comes: the reader (MIME, CMS, gunzip) stays out of the first page.
       const { readReturn } = await import('../../sesam/returns/read.js');
-      const reading = await readReturn(raw, {
+      reading = await readReturn(raw, {
         ...(o.validateSigner ? { validateSigner: async ({ certificate, email }) => o.validateSigner!(certificate, email) } : {}),
       });
       const [lots, sent] = await Promise.all([o.store.listLots(k), o.store.listSent(k.keyId)]);
@@ -329,6 +337,13 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
     }
     let status = action.status;
     const notes = [...action.summary.notes];
+    // transmission.md §5: a 4005, 4015 or 4025 asks for the recipient's certificate from the
+    // directory (the directory's copy is checked as any; a forged message only asks earlier).
+    const code = reading?.service?.code;
+    if (!known && code && RENEWAL_CODES.has(code) && reading?.from && o.requestRenewal) {
+      const asked = await o.requestRenewal(reading.from).catch(() => false);
+      notes.push(asked ? `Certificat de ${reading.from} redemandé à l’annuaire.` : `Aucune source d’annuaire pour ${reading.from} : installez son certificat (page Certificats).`);
+    }
     let change: { invoices: InvoiceRecord[]; lots: LotRecord[]; outbox: OutboxEntry[] } = { invoices: [...action.invoices], lots: [...action.lots], outbox: [] };
     if (action.integrate) {
       try {
@@ -580,6 +595,19 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
           await refreshReturns(k);
         }
         return { ok: true, value: { applied, queued } };
+      } catch (e) {
+        return failure(e);
+      }
+    },
+    async recheckReturn(id) {
+      try {
+        const k = opened();
+        const kept = await o.store.getReturn(id, k);
+        if (!kept) throw new BillingError('transition_forbidden', 'id', 'Retour introuvable sur ce poste.');
+        const done = await receiveNow(kept.id, kept.raw, kept.receivedAt, k, true);
+        await refresh();
+        await refreshReturns(k);
+        return { ok: true, value: done };
       } catch (e) {
         return failure(e);
       }
