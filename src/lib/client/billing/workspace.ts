@@ -262,7 +262,8 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
    */
   async function resend(lotIds: readonly string[], k: DataKey, records: readonly InvoiceRecord[], opts: { delivered?: boolean; only?: string } = {}): Promise<{ invoices: InvoiceRecord[]; lots: LotRecord[]; outbox: OutboxEntry[] }> {
     const all = new Map((await o.store.listLots(k)).map((l) => [l.id, l]));
-    const setting = (await o.store.getProfile(k))?.transmission ?? DIRECT;
+    const from = (await o.store.getProfile(k))?.mailbox;
+    if (!from) throw new BillingError('transition_forbidden', 'from', 'Adresse d’expédition inconnue : connectez-vous une première fois au relais, puis recommencez.');
     const mode = o.mode ?? 'test';
     let current = [...records];
     const files = new Map<string, KeptFile>();
@@ -291,8 +292,9 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
           return d.lot;
         });
       }
-      const oct = f.content.oct ?? octOf(setting);
-      const sent = await resendFile(f.content, fileLots as LotRecord[], { mode, from: (await o.store.getProfile(k))?.mailbox ?? '', encrypt: o.encrypt, compostage: o.compostage, clock, ...(oct ? { oct } : {}) });
+      // The way it first went (direct, or through the OCT it went to), whatever the setting now.
+      const oct = f.content.oct;
+      const sent = await resendFile(f.content, fileLots as LotRecord[], { mode, from, encrypt: o.encrypt, compostage: o.compostage, clock, ...(oct ? { oct } : {}) });
       lots.push(...sent.lots);
       outbox.push(outboxEntry(sent.message, f.lotIds, k));
     }
