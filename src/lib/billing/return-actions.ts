@@ -12,6 +12,7 @@ import type { Clock } from './dates.js';
 import { lotBounced, type InvoiceRecord, type LotRecord } from './lifecycle.js';
 import { applyArl, applyRsp, type ReturnEffect } from './returns.js';
 import type { ReturnReading } from '../sesam/returns/read.js';
+import { lotsOfArl } from '../sesam/returns/arl.js';
 
 export type ReturnStatus = 'applied' | 'waiting' | 'shown' | 'unverified' | 'unreadable' | 'failed';
 
@@ -87,7 +88,8 @@ export function returnScope(r: ReturnReading, lots: readonly LotRecord[], sent: 
   };
   if (r.kind === 'arl' && r.arl) {
     const arl = r.arl;
-    ofLots((l) => l.fileName === arl.fileName && l.transmissions.some((t) => t.compostage === arl.compostage));
+    const inFile = new Set(lotsOfArl(arl, lots));
+    ofLots((l) => inFile.has(l));
   } else if (r.kind === 'rsp' && r.rsp) {
     for (const line of r.rsp.lines) documents.add(`${line.kind}|${line.number}`);
   } else if (r.kind === 'service' || r.kind === 'dsn') {
@@ -207,7 +209,7 @@ export function actOnReturn(r: ReturnReading, ctx: ReturnContext): ReturnAction 
       const negative = arl.lots.length - positive;
       const words = [positive ? `${positive} lot${positive > 1 ? 's' : ''} accepté${positive > 1 ? 's' : ''}` : '', negative ? `${negative} lot${negative > 1 ? 's' : ''} refusé${negative > 1 ? 's' : ''}` : ''].filter(Boolean).join(', ');
       const refusals = arl.lots.flatMap((l) => (l.accepted ? [] : [`Lot ${l.kind} ${l.number} refusé : ${l.reasonCode} ${l.reason}`.slice(0, 300)]));
-      const matched = ctx.lots.filter((l) => l.fileName === arl.fileName && l.transmissions.some((t) => t.compostage === arl.compostage)).map((l) => l.id);
+      const matched = lotsOfArl(arl, ctx.lots).map((l) => l.id);
       const a = fromEffect(e, { kind: 'arl', nature: nature(r), label: `ARL ${negative ? 'négatif' : 'positif'} du fichier ${arl.fileName} : ${words}`, lotIds: matched }, matched.length > 0);
       return { ...a, summary: { ...a.summary, notes: [...refusals, ...a.summary.notes] } };
     }

@@ -95,16 +95,12 @@ export function dayView(d: DayInput): DayView {
     });
   }
   unsent.sort((a, b) => byCodeUnits(a.deadline, b.deadline) || byCodeUnits(a.number ?? '', b.number ?? ''));
+  // One pass over the lots: what awaits its ARL, and what is to be sent again.
   const awaitingArl: AwaitingArl[] = [];
-  for (const lot of d.lots) {
-    const dl = lotDeadlines(lot, { ...(d.region ? { region: d.region } : {}), ...(d.timeZone ? { timeZone: d.timeZone } : {}) });
-    if (!dl.arlDue) continue;
-    awaitingArl.push({ lotId: lot.id, kind: lot.kind, number: lot.number, arlDue: dl.arlDue, ...(dl.retransmitBy ? { retransmitBy: dl.retransmitBy } : {}), late: dl.arlDue < d.today });
-  }
-  awaitingArl.sort((a, b) => byCodeUnits(a.arlDue, b.arlDue));
   const toResend: ToResend[] = [];
   for (const lot of d.lots) {
     const dl = lotDeadlines(lot, { ...(d.region ? { region: d.region } : {}), ...(d.timeZone ? { timeZone: d.timeZone } : {}) });
+    if (dl.arlDue) awaitingArl.push({ lotId: lot.id, kind: lot.kind, number: lot.number, arlDue: dl.arlDue, ...(dl.retransmitBy ? { retransmitBy: dl.retransmitBy } : {}), late: dl.arlDue < d.today });
     const by = dl.retransmitBy ? { retransmitBy: dl.retransmitBy, late: dl.retransmitBy < d.today } : { late: false };
     if (lot.state === 'refused') toResend.push({ lotId: lot.id, kind: lot.kind, number: lot.number, reason: 'arl_negative', ...(lot.arl?.reason ? { detail: lot.arl.reason } : {}), ...by });
     else if (lot.state === 'bounced') {
@@ -112,6 +108,7 @@ export function dayView(d: DayInput): DayView {
       toResend.push({ lotId: lot.id, kind: lot.kind, number: lot.number, reason: 'bounced', ...(typeof status === 'string' ? { detail: status } : {}), late: false });
     } else if (dl.arlDue && dl.arlDue < d.today) toResend.push({ lotId: lot.id, kind: lot.kind, number: lot.number, reason: 'arl_missing', ...by });
   }
+  awaitingArl.sort((a, b) => byCodeUnits(a.arlDue, b.arlDue));
   toResend.sort((a, b) => byCodeUnits(a.retransmitBy ?? '', b.retransmitBy ?? '') || byCodeUnits(a.lotId, b.lotId));
   const n = (k: number, one: string, many: string): string => `${k} ${k > 1 ? many : one}`;
   const alerts: { level: 'late' | 'soon'; text: string }[] = [];

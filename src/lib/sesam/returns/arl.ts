@@ -127,13 +127,18 @@ export interface ArlMatch {
   readonly missing: readonly LotRecord[];
 }
 
+/** The lots an ARL speaks of: sent in its file (same name) by a transmission with its compostage. */
+export function lotsOfArl(arl: Pick<Arl, 'fileName' | 'compostage'>, lots: readonly LotRecord[]): LotRecord[] {
+  return lots.filter((l) => l.fileName === arl.fileName && l.transmissions.some((t) => t.compostage === arl.compostage));
+}
+
 /**
  * Matches an ARL to the lots sent in its file: same file name, a transmission with the same
  * compostage, same sender, kind and number, and the same count of documents (a lot the insurer
  * read differently is not acknowledged by this line).
  */
 export function matchArl(arl: Arl, lots: readonly LotRecord[]): ArlMatch {
-  const inFile = lots.filter((l) => l.fileName === arl.fileName && l.transmissions.some((t) => t.compostage === arl.compostage));
+  const inFile = lotsOfArl(arl, lots);
   const byKey = new Map(inFile.map((l) => [key(l), l]));
   const matched: { lot: LotRecord; ack: ArlLot }[] = [];
   const unknown: ArlLot[] = [];
