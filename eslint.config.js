@@ -7,7 +7,7 @@ import ts from 'typescript-eslint';
 import svelteConfig from './svelte.config.js';
 
 /** The isomorphic core domains (src/lib/<domain>). */
-const CORE = ['pki', 'cms', 'sesam', 'trust', 'time', 'card', 'billing', 'mss'];
+const CORE = ['pki', 'cms', 'sesam', 'trust', 'time', 'card', 'billing', 'access', 'mss'];
 /** Packages that do I/O: only adapters use them. */
 const NODE_OR_BROWSER_IO = ['idb', 'ws', 'pg', 'better-sqlite3', 'pcsclite', 'ldapts', 'imapflow', 'sockopt', 'workbox-window'];
 

@@ -11,7 +11,7 @@ import { nirKey } from '../../src/lib/billing/beneficiary.js';
 import { generateKeyPair, createHash, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import { genKey, issueCert, type ForgeKey } from '../pki/forge.js';
-import { DEMO_CPS_POLICIES } from '../../src/lib/pki/demo/cps.js';
+import { DEMO_CPE_POLICIES, DEMO_CPS_POLICIES } from '../../src/lib/pki/demo/cps.js';
 import { VirtualCard, type VirtualApp } from './card.js';
 
 /** Proprietary AIDs (RID F0 = not registered, ISO 7816-5): "TTCPS" and "TTVIT". */
@@ -89,7 +89,7 @@ async function cardKey(): Promise<{ key: KeyObject; forge: ForgeKey }> {
   return { key: privateKey, forge: { alg: 'rsa2048', spki, keyId } as unknown as ForgeKey };
 }
 
-async function cardCert(pki: TestPki, subject: string, k: ForgeKey, usage: 'auth' | 'sign', expired: boolean): Promise<Uint8Array> {
+async function cardCert(pki: TestPki, subject: string, k: ForgeKey, usage: 'auth' | 'sign', expired: boolean, family: 'CPS' | 'CPE' = 'CPS'): Promise<Uint8Array> {
   const now = Date.now();
   return issueCert({
     subject,
@@ -99,7 +99,7 @@ async function cardCert(pki: TestPki, subject: string, k: ForgeKey, usage: 'auth
     notBefore: new Date(expired ? now - 3 * 365 * DAY : now - DAY),
     notAfter: new Date(expired ? now - 2 * DAY : now + 3 * 365 * DAY),
     keyUsage: { bits: usage === 'auth' ? ['digitalSignature'] : ['nonRepudiation'], critical: true },
-    policies: [DEMO_CPS_POLICIES[usage]],
+    policies: [(family === 'CPE' ? DEMO_CPE_POLICIES : DEMO_CPS_POLICIES)[usage]],
   });
 }
 
@@ -110,10 +110,18 @@ const CPS_HOLDERS = {
   doctor: { code: '10', label: 'Médecin (fictif)', title: 'Médecin', civility: 'DR', lastName: 'FICTIF-TEST', firstName: 'CAMILLE', specialty: '01', serial: '9990000001' },
   nurse: { code: '60', label: 'Infirmier (fictif)', title: 'Infirmier', civility: 'MME', lastName: 'FICTIF-SOINS', firstName: 'ALEX', specialty: '00', serial: '9990000061' },
   physiotherapist: { code: '70', label: 'Masseur-kinésithérapeute (fictif)', title: 'Masseur-kinésithérapeute', civility: 'M', lastName: 'FICTIF-KINE', firstName: 'SACHA', specialty: '00', serial: '9990000071' },
+  /** A CPE: the staff card of the cabinet's front desk (no profession, one structure; access/roles.ts). */
+  assistant: { code: '', label: 'Personnel de structure (fictif)', title: 'Assistant', civility: 'MME', lastName: 'FICTIF-ACCUEIL', firstName: 'ROBIN', specialty: '00', serial: '9990000091' },
 } as const;
 
+/** The holder's identifier: a fictitious RPPS (1999999…) or, on a CPE, a staff number of ours (3999999…); both Luhn-valid. */
+const holderId = (family: 'CPS' | 'CPE', serial: string): string => {
+  const base = (family === 'CPE' ? '3999999' : '1999999') + serial.slice(-3);
+  return base + luhnKey(base);
+};
+
 export interface CpsOptions {
-  /** Whose card: a doctor (default), a nurse or a physiotherapist, all fictitious. */
+  /** Whose card: a doctor (default), a nurse, a physiotherapist, or the front desk's CPE (`assistant`), all fictitious. */
   profession?: keyof typeof CPS_HOLDERS;
   serial?: string;
   pin?: string;
@@ -126,17 +134,21 @@ export async function makeCps(pki: TestPki, o: CpsOptions = {}): Promise<{ card:
   const expired = o.expired ?? false;
   const holder = CPS_HOLDERS[o.profession ?? 'doctor'];
   const serial = o.serial ?? holder.serial;
+  const family = o.profession === 'assistant' ? 'CPE' : 'CPS';
   const data: CpsData = {
     cardType: 'CPS',
+    family,
     fictitious: true,
     serial,
     // Luhn-valid like a real RPPS (the billing core checks the key), and fictitious: 1999999….
-    rpps: '1999999' + serial.slice(-3) + luhnKey('1999999' + serial.slice(-3)),
+    rpps: holderId(family, serial),
     civility: holder.civility,
     lastName: holder.lastName,
     firstName: holder.firstName,
     profession: { code: holder.code, label: holder.label },
-    situations: [
+    situations: family === 'CPE' ? [
+      { number: 1, mode: 'salarié', structure: 'CABINET FICTIF DES TESTS', structureId: '999000001', conventionSector: '1', specialty: holder.specialty, tariffZone: '10' },
+    ] : [
       { number: 1, mode: 'libéral', structure: 'CABINET FICTIF DES TESTS', structureId: '999000001', conventionSector: '1', specialty: holder.specialty, tariffZone: '10' },
       { number: 2, mode: 'libéral', structure: 'MAISON DE SANTÉ FICTIVE', structureId: '999000002', conventionSector: '1', specialty: holder.specialty, tariffZone: '10' },
       { number: 3, mode: 'remplaçant', structure: 'CABINET FICTIF REMPLACEMENT', structureId: '999000003', conventionSector: '2', specialty: holder.specialty, tariffZone: '10' },
@@ -155,14 +167,14 @@ export async function makeCps(pki: TestPki, o: CpsOptions = {}): Promise<{ card:
     files: new Map([
       [EF.IDENTITY, json({ rpps: data.rpps, civility: data.civility, lastName: data.lastName, firstName: data.firstName, profession: data.profession, fictitious: true })],
       [EF.SITUATIONS, json(data.situations)],
-      [EF.CARD_INFO, json({ cardType: 'CPS', serial, validFrom: data.validFrom, validTo: data.validTo, fictitious: true })],
+      [EF.CARD_INFO, json({ cardType: 'CPS', family, serial, validFrom: data.validFrom, validTo: data.validTo, fictitious: true })],
       [EF.CA_CERT, pki.caDer],
-      [EF.AUTH_CERT, await cardCert(pki, dn, auth.forge, 'auth', expired)],
-      [EF.SIGN_CERT, await cardCert(pki, dn, sign.forge, 'sign', expired)],
+      [EF.AUTH_CERT, await cardCert(pki, dn, auth.forge, 'auth', expired, family)],
+      [EF.SIGN_CERT, await cardCert(pki, dn, sign.forge, 'sign', expired, family)],
     ]),
   };
   const card = new VirtualCard({
-    label: `CPS ${serial}${expired ? ' (expirée)' : ''}${o.blocked ? ' (bloquée)' : ''}`,
+    label: `${family} ${serial}${expired ? ' (expirée)' : ''}${o.blocked ? ' (bloquée)' : ''}`,
     atr: ATR_CPS,
     app,
     pin: o.pin ?? '1234',

@@ -5,6 +5,7 @@ import { AID_CPS, AID_VITALE, EF } from '../cards/profiles.js';
 import { PIN_PAD_MESSAGES, PIN_PAD_SW, pinVerifyStructure, type PinBlockFormat } from '../pinpad.js';
 import type { PinPad, Transmit } from '../transport.js';
 import { CardServiceError, type CardCertificates, type CardKind, type CardServices, type CpsRead, type PinResult, type VitaleRead } from './adapter.js';
+import type { CardFamily } from '../../src/lib/access/roles.js';
 
 const HIST_CPS = [0x54, 0x54, 0x43, 0x50, 0x53];
 const HIST_VIT = [0x54, 0x54, 0x56, 0x49, 0x54];
@@ -74,10 +75,11 @@ export class VirtualCardServices implements CardServices {
     await selectApp(tx, 'CPS');
     const id = await readJson<Omit<CpsRead, 'situations'>>(tx, EF.IDENTITY);
     const situations = await readJson<CpsRead['situations']>(tx, EF.SITUATIONS);
-    const info = await readJson<{ serial: string; validFrom: string; validTo: string }>(tx, EF.CARD_INFO);
+    const info = await readJson<{ serial: string; validFrom: string; validTo: string; family?: CardFamily }>(tx, EF.CARD_INFO);
     const pin = await pinStatus(tx);
     return {
       cardType: 'CPS',
+      family: info.family === 'CPE' ? 'CPE' : 'CPS',
       serial: info.serial,
       rpps: id.rpps,
       civility: id.civility,

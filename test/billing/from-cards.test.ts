@@ -5,6 +5,7 @@ import type { CardBeneficiary, CpsRead, VitaleRead } from '../../src/lib/card/re
 
 const cps: CpsRead = {
   cardType: 'CPS',
+  family: 'CPS',
   serial: '9990000001',
   rpps: '19999990013',
   civility: 'DR',

@@ -8,6 +8,7 @@ import { VirtualCardServices, readFile } from '../../bridge/services/virtual.js'
 import { CardServiceError } from '../../bridge/services/adapter.js';
 import { parseCertificate, verify } from '../../src/lib/pki/index.js';
 import { sha256 } from '../../bridge/cards/card.js';
+import { DEMO_CPE_POLICIES, DEMO_CPS_POLICIES } from '../../src/lib/pki/demo/cps.js';
 
 let pki: TestPki;
 beforeAll(async () => {
@@ -60,6 +61,23 @@ describe('virtual CPS', () => {
     expect(read.situations).toHaveLength(3);
     expect(read.rpps).toBe(data.rpps);
     expect(read.lastName).toContain('FICTIF');
+  });
+
+  it('the front desk\'s CPE: same card family, read as a CPE, a staff number, one structure, certificates of its own policies', async () => {
+    const s = new VirtualCardServices();
+    const { card, data } = await makeCps(pki, { profession: 'assistant' });
+    expect(s.identify(card.atr)).toBe('CPS'); // the CPx application: one kind for the bridge
+    const read = await s.readCps(tx(card));
+    expect(read.family).toBe('CPE');
+    expect(read.rpps).toBe(data.rpps);
+    expect(read.rpps).toMatch(/^3999999\d{4}$/);
+    expect(read.situations.map((x) => x.structureId)).toEqual(['999000001']);
+    expect((await s.readCps(tx((await makeCps(pki)).card))).family).toBe('CPS');
+    const certs = await s.certificates(tx(card), 'CPS');
+    const policies = (der: Uint8Array): string[] => parseCertificate(der).policies?.map((p) => p.oid) ?? [];
+    expect(policies(certs.auth)).toEqual([DEMO_CPE_POLICIES.auth]);
+    expect(policies(certs.sign!)).toEqual([DEMO_CPE_POLICIES.sign]);
+    expect(policies(certs.auth)).not.toContain(DEMO_CPS_POLICIES.auth);
   });
 
   it('expired and blocked variants', async () => {

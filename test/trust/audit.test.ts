@@ -101,6 +101,16 @@ describe('what the trail refuses', () => {
     expect(refused({ ...ok, details: { count: 1.5 } }).code).toBe('invalid_field');
   });
 
+  it('names a card holder by national identifier only (SA2: who opened, who was refused), never a NIR', () => {
+    expect(checkAuditInput({ ...ok, actor: 'holder:19999990013', details: { cardRole: 'practitioner' } }, T0)).toMatchObject({ actor: 'holder:19999990013' });
+    expect(checkAuditInput({ event: 'access.refused', outcome: 'refused', actor: 'holder:39999990917', object: { kind: 'session' }, details: { cardRole: 'assistant', permission: 'invoice.sign', code: 'role_forbidden' } }, T0).details)
+      .toEqual({ cardRole: 'assistant', permission: 'invoice.sign', code: 'role_forbidden' });
+    expect(refused({ ...ok, actor: 'holder:185057800604822' }).code).toBe('invalid_actor');
+    expect(refused({ ...ok, actor: 'holder:FICTIF-TEST' }).code).toBe('invalid_actor');
+    expect(refused({ ...ok, details: { cardRole: 'admin' } }).code).toBe('invalid_field');
+    expect(refused({ ...ok, details: { permission: 'everything' } }).code).toBe('invalid_field');
+  });
+
   it('refuses through sealRecords too: nothing is written', async () => {
     await expect(sealRecords([ok, { ...ok, details: { pin: '0000' } } as unknown as AuditInput], undefined, T0)).rejects.toBeInstanceOf(AuditRefused);
   });

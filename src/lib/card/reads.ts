@@ -5,6 +5,8 @@
  */
 
 /** A billing situation ("situation d'exercice") as the CPS carries it. */
+import type { CardFamily } from '../access/roles.js';
+
 export interface CardSituation {
   number: number;
   /** libéral, salarié, remplaçant… */
@@ -41,8 +43,15 @@ export interface CardBeneficiary {
 }
 
 export interface CpsRead {
+  /** The CPx application (CPS, CPE…: one card family, one application). */
   cardType: 'CPS';
+  /**
+   * Which card of the family: `CPS`, a health professional's; `CPE`, a structure's staff card
+   * (front-desk assistant: prepares, never signs; access/roles.ts).
+   */
+  family: CardFamily;
   serial: string;
+  /** The holder's national identifier: the RPPS of a health professional, the staff number on a CPE. */
   rpps: string;
   civility: string;
   lastName: string;

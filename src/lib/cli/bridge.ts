@@ -104,7 +104,8 @@ Commandes :
   log [N]             les N dernières entrées du journal
 
 En mode simulé, commandes au terminal : « retirer 0|1 », « insérer cps|cps-infirmier|cps-kine|
-vitale|cps-expiree|cps-bloquee|vitale-expiree 0|1 ».`;
+cpe|vitale|cps-expiree|cps-bloquee|vitale-expiree 0|1 » (cpe : la carte de l’accueil, qui prépare
+sans signer).`;
 
 export const bridgeCommand: Command = {
   summary: 'pont local des lecteurs de cartes CPS et Vitale (PC/SC, canal chiffré)',
@@ -228,6 +229,7 @@ export const bridgeCommand: Command = {
           case 'cps-bloquee': return (await profiles.makeCps(pki, { blocked: true, serial: '9990000003' })).card;
           case 'cps-infirmier': return (await profiles.makeCps(pki, { profession: 'nurse' })).card;
           case 'cps-kine': return (await profiles.makeCps(pki, { profession: 'physiotherapist' })).card;
+          case 'cpe': return (await profiles.makeCps(pki, { profession: 'assistant' })).card;
           case 'vitale': return (await profiles.makeVitale(pki)).card;
           case 'vitale-expiree': return (await profiles.makeVitale(pki, { expired: true, serial: '9990000102' })).card;
           default: return null;

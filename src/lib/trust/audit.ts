@@ -31,6 +31,8 @@
  * the purge itself is logged.
  */
 
+import { PERMISSIONS, type Permission } from '../access/roles.js';
+
 export const AUDIT_EVENTS = [
   'ca.load',
   'ca.remove',
@@ -50,6 +52,7 @@ export const AUDIT_EVENTS = [
   'audit.reset',
   'billing.purge',
   'trust.seal',
+  'access.refused',
 ] as const;
 export type AuditEvent = (typeof AUDIT_EVENTS)[number];
 
@@ -72,6 +75,7 @@ export const AUDIT_EVENT_LABELS: Record<AuditEvent, string> = {
   'audit.reset': 'Journal réinitialisé (le précédent était altéré)',
   'billing.purge': 'Copies de factures purgées (3 mois)',
   'trust.seal': 'Enregistrement du magasin scellé',
+  'access.refused': 'Action refusée (rôle de la carte)',
 };
 
 export const AUDIT_OUTCOMES = ['success', 'failure', 'refused', 'unchanged'] as const;
@@ -173,9 +177,18 @@ export interface AuditDetails {
   store?: 'cas' | 'recipients' | 'crls' | 'crlIndex' | 'settings';
   /** trust.seal: SHA-256 of the record as stored (store-seal.ts); absent for a deletion. */
   stored?: string;
+  /** Sessions and refusals: the role the card made (access/roles.ts). */
+  cardRole?: 'practitioner' | 'assistant';
+  /** access.refused: what was asked. */
+  permission?: Permission;
 }
 
-export type AuditActor = 'system' | `user:${string}` | `device:${string}`;
+/**
+ * Who acted: the system, an opaque user or device id, or a card holder by their national
+ * identifier (RPPS, or a CPE's staff number: 9 to 11 digits), which SA2 asks the journal to keep
+ * and which is no one's name.
+ */
+export type AuditActor = 'system' | `user:${string}` | `device:${string}` | `holder:${string}`;
 
 export interface AuditInput {
   event: AuditEvent;
@@ -353,6 +366,8 @@ const DETAIL_RULES: { [K in keyof Required<AuditDetails>]: DetailValidator } = {
   card: (v) => checkPattern('details.card', v, HEX64),
   store: (v) => checkEnum('details.store', v, ['cas', 'recipients', 'crls', 'crlIndex', 'settings'] as const),
   stored: (v) => checkPattern('details.stored', v, HEX64),
+  cardRole: (v) => checkEnum('details.cardRole', v, ['practitioner', 'assistant'] as const),
+  permission: (v) => checkEnum('details.permission', v, PERMISSIONS),
 };
 
 export function checkActor(a: unknown): AuditActor {
@@ -360,8 +375,9 @@ export function checkActor(a: unknown): AuditActor {
   if (typeof a === 'string') {
     const m = /^(user|device):(.*)$/.exec(a);
     if (m && UUID.test(m[2]!)) return a as AuditActor;
+    if (/^holder:[0-9]{9,11}$/.test(a)) return a as AuditActor;
   }
-  return refuse('invalid_actor', 'audit: the actor must be "system", "user:<uuid>" or "device:<uuid>"');
+  return refuse('invalid_actor', 'audit: the actor must be "system", "user:<uuid>", "device:<uuid>" or "holder:<national id>"');
 }
 
 function checkObject(o: unknown): AuditObject {

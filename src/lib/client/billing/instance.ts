@@ -52,6 +52,13 @@ export function billingWorkspace(): BillingWorkspace {
       if (report.outcome === 'refused') throw new Error(report.message);
     },
     requestRenewal: async (mailbox) => (await trust.open())?.requestRenewal(mailbox, 'service-message') ?? false,
+    // Sessions and refusals in the workstation's journal (SA2): the holder's identifier, no name.
+    audit: async (e) => {
+      const svc = await trust.open();
+      await svc?.log(e.event === 'access.refused'
+        ? { event: e.event, outcome: 'refused', actor: e.holder ? `holder:${e.holder}` : 'system', object: { kind: 'session' }, details: { permission: e.permission, code: e.code, ...(e.role ? { cardRole: e.role } : {}) } }
+        : { event: e.event, outcome: 'success', actor: `holder:${e.holder}`, object: { kind: 'session' }, details: { cardRole: e.role } });
+    },
   });
   const workspace = instance;
   // What the outbox learns of a message moves its lots on (accepted, delivered).

@@ -46,6 +46,8 @@ import type { PackagedMessage } from '../../sesam/package.js';
 import { backupOf, type BackupFile } from '../store/backup.js';
 import { byCodeUnits } from '../../text/compare.js';
 import { DIRECT, octOf } from './transmission-setting.js';
+import { AccessError, actorOf, authorize, type AccessTarget, type Actor, type Permission } from '../../access/roles.js';
+import type { CpsRead } from '../../card/reads.js';
 
 export type VaultState =
   | { state: 'locked' }
@@ -59,6 +61,8 @@ export interface BillingWorkspace {
   /** Real, test or demonstration flows (what the insurers' mailboxes and subjects say). */
   readonly mode: FlowMode;
   vault: Readable<VaultState>;
+  /** Who the open session's card makes on this device (access/roles.ts); null while locked. */
+  actor: Readable<Actor | null>;
   /** This card's invoices, newest first; empty while locked. */
   invoices: Readable<readonly InvoiceRecord[]>;
   /** This card's preferences on the workstation (sealed), once opened; null while locked. */
@@ -149,11 +153,23 @@ export interface WorkspaceOptions {
   integrateCertificate?: (certificate: Uint8Array, email: string) => Promise<void>;
   /** Asks the directory for a recipient's certificate at the next refresh; false without a source for it. */
   requestRenewal?: (mailbox: string) => Promise<boolean>;
+  /** The card holders this device names as its administrators (none: a personal workstation). */
+  administrators?: () => Promise<readonly string[]>;
+  /**
+   * Records sessions opened and closed and every refusal in the workstation's audit journal
+   * (SA2): the card holder's identifier, the role and codes only, never a name.
+   */
+  audit?: (e: AccessAudit) => Promise<void>;
 }
+
+/** What the journal keeps of a session or a refusal. */
+export type AccessAudit =
+  | { event: 'session.open' | 'session.close'; holder: string; role: Actor['role'] }
+  | { event: 'access.refused'; holder: string | null; role: Actor['role'] | null; permission: Permission; code: string };
 
 const failure = (e: unknown): Outcome<never> => {
   if (e instanceof BillingError) return { ok: false, code: e.code, message: e.message, ...(e.issues.length ? { problems: e.issues } : {}) };
-  if (e instanceof BillingStoreError || e instanceof AtRestError) return { ok: false, code: e.code, message: e.message };
+  if (e instanceof BillingStoreError || e instanceof AtRestError || e instanceof AccessError) return { ok: false, code: e.code, message: e.message };
   const code = (e as { code?: unknown })?.code;
   return { ok: false, code: typeof code === 'string' ? code : 'error', message: e instanceof Error ? e.message : String(e) };
 };
@@ -168,6 +184,8 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
   const invoices = writable<readonly InvoiceRecord[]>([]);
   const profile = writable<PractitionerProfile | null>(null);
   const returns = writable<readonly ReturnListing[]>([]);
+  const actorStore = writable<Actor | null>(null);
+  let actor: Actor | null = null;
   const clock = o.clock ?? (() => Date.now());
   const newId = o.newId ?? (() => globalThis.crypto.randomUUID());
   let key: DataKey | null = null;
@@ -178,7 +196,12 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
     const g = ++generation;
     vault.set({ state: 'opening' });
     try {
-      const certs = await o.bridge.call<{ auth: string }>('card.certificates', { reader: r });
+      const [certs, card, administrators] = await Promise.all([
+        o.bridge.call<{ auth: string }>('card.certificates', { reader: r }),
+        o.bridge.call<CpsRead>('cps.read', { reader: r }),
+        o.administrators?.() ?? [],
+      ]);
+      const who = actorOf({ family: card.family, holder: card.rpps, structures: card.situations.map((x) => x.structureId) }, administrators);
       const k = await openDataKey({
         keyId: await keyIdOf(unb64u(certs.auth)),
         card: async (salt) => unb64u((await o.bridge.call<{ secret: string }>('card.deriveKey', { reader: r, salt: b64u(salt) })).secret),
@@ -188,6 +211,9 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
       if (g !== generation) return; // locked meanwhile: this key is not for the new session
       key = k;
       reader = r;
+      actor = who;
+      actorStore.set(who);
+      void o.audit?.({ event: 'session.open', holder: who.holder, role: who.role }).catch(() => undefined);
       const [opened, prefs] = await Promise.all([o.store.listInvoices(k), o.store.getProfile(k)]);
       const list = await purgeOld(k, opened);
       if (g !== generation) return;
@@ -217,8 +243,11 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
 
   function close(): void {
     generation++;
+    if (actor) void o.audit?.({ event: 'session.close', holder: actor.holder, role: actor.role }).catch(() => undefined);
     key = null;
     reader = null;
+    actor = null;
+    actorStore.set(null);
     invoices.set([]);
     returns.set([]);
     profile.set(null);
@@ -235,6 +264,24 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
     if (!key) throw new AtRestError('locked', 'Session verrouillée : saisissez votre code porteur pour retrouver vos factures.');
     return key;
   }
+
+  /**
+   * The open session's key, once the card's role allows `permission` on each target (SA1: in
+   * the workspace every action goes through, not only in what the page shows). A refusal is
+   * journaled, then thrown.
+   */
+  async function allowed(permission: Permission, targets: readonly AccessTarget[] = [{}]): Promise<DataKey> {
+    const k = opened();
+    try {
+      for (const t of targets) authorize(actor, permission, t);
+    } catch (e) {
+      if (e instanceof AccessError) await o.audit?.({ event: 'access.refused', holder: actor?.holder ?? null, role: actor?.role ?? null, permission, code: e.code }).catch(() => undefined);
+      throw e;
+    }
+    return k;
+  }
+
+  const targetOf = (p: { rpps: string; situation: { billingNumber: string } }): AccessTarget => ({ structure: p.situation.billingNumber, practitioner: p.rpps });
 
   async function refresh(): Promise<void> {
     const k = key;
@@ -438,6 +485,7 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
   return {
     mode: o.mode ?? 'test',
     vault,
+    actor: actorStore,
     invoices,
     profile,
     rememberProfile(patch) {
@@ -461,7 +509,7 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
     },
     async saveToSign(input, securing = 'vitale') {
       try {
-        const k = opened();
+        const k = await allowed('invoice.prepare', [targetOf(input.practitioner)]);
         const invoice: Invoice = createInvoice({ ...input, id: newId() });
         const r = submitInvoice(createInvoiceRecord(invoice, clock), await prepare(invoice, securing), clock);
         await commit([r], k);
@@ -472,8 +520,9 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
     },
     async replace(id, input) {
       try {
-        const k = opened();
-        const old = await record(id, k);
+        const k0 = opened();
+        const old = await record(id, k0);
+        const k = await allowed('invoice.cancel', [targetOf(old.invoice.practitioner), targetOf(input.practitioner)]);
         const status = invoiceStatus(old);
         const securing = old.submission?.securing ?? 'vitale';
         if (beneficiaryKey(input.beneficiary) !== beneficiaryKey(old.invoice.beneficiary)
@@ -499,9 +548,10 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
     },
     async sign(ids) {
       try {
-        const k = opened();
+        const k0 = opened();
         const r0 = reader!;
-        const records = await Promise.all(ids.map((id) => record(id, k)));
+        const records = await Promise.all(ids.map((id) => record(id, k0)));
+        const k = await allowed('invoice.sign', records.length ? records.map((r) => targetOf(r.invoice.practitioner)) : [{}]);
         const notToSign = records.find((r) => r.invoice.state !== 'to_sign');
         if (notToSign) throw new BillingError('transition_forbidden', 'state', 'Seules les factures à signer se signent : la liste a changé, relisez-la.');
         const docs = records.flatMap((r) => r.submission!.documents);
@@ -522,8 +572,9 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
     },
     async cancel(id, reason = 'practitioner_cancelled') {
       try {
-        const k = opened();
-        const r = cancelInvoice(await record(id, k), reason, clock);
+        const old = await record(id, opened());
+        const k = await allowed('invoice.cancel', [targetOf(old.invoice.practitioner)]);
+        const r = cancelInvoice(old, reason, clock);
         await commit([r], k);
         return { ok: true, value: r };
       } catch (e) {
@@ -532,7 +583,7 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
     },
     async transmit(from) {
       try {
-        const k = opened();
+        const k = await allowed('invoice.transmit');
         const records = await o.store.listInvoices(k);
         const docs = pendingDocuments(records);
         if (docs.length === 0) throw new BillingError('no_acts', 'documents', 'Aucune facture signée à transmettre.');
@@ -557,7 +608,7 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
     returns,
     async receiveReturn(id, raw, receivedAt) {
       try {
-        const k = opened();
+        const k = await allowed('returns.act');
         let done: { status: ReturnStatus; queued: number };
         try {
           done = await receiveNow(id, raw, receivedAt, k);
@@ -575,7 +626,7 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
     },
     async retryWaiting() {
       try {
-        const k = opened();
+        const k = await allowed('returns.act');
         let applied = 0;
         let queued = 0;
         for (const r of await o.store.listReturnSummaries(k.keyId)) {
@@ -603,7 +654,7 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
     },
     async recheckReturn(id) {
       try {
-        const k = opened();
+        const k = await allowed('returns.act');
         const kept = await o.store.getReturn(id, k);
         if (!kept) throw new BillingError('transition_forbidden', 'id', 'Retour introuvable sur ce poste.');
         const done = await receiveNow(kept.id, kept.raw, kept.receivedAt, k, true);
@@ -616,7 +667,7 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
     },
     async retransmit(lotIds) {
       try {
-        const k = opened();
+        const k = await allowed('invoice.transmit');
         const change = await resend(lotIds, k, await o.store.listInvoices(k));
         await o.store.commit(change, k);
         await refresh();

@@ -20,6 +20,15 @@ export const DEMO_CPS_POLICIES: Readonly<Record<CpsUsage, string>> = {
   sign: '2.25.148276281164427754648465140806896172893.1.2',
 };
 
+/**
+ * The same for a CPE (a structure's staff card): other policies, so that nothing taking a
+ * practitioner's card (the relay's login, an invoice signature's check) takes a CPE's.
+ */
+export const DEMO_CPE_POLICIES: Readonly<Record<CpsUsage, string>> = {
+  auth: '2.25.148276281164427754648465140806896172893.1.3',
+  sign: '2.25.148276281164427754648465140806896172893.1.4',
+};
+
 export interface CpsCertificateSpec {
   /** The holder's national identifier (fictitious RPPS), first in the common name. */
   rpps: string;

@@ -72,6 +72,7 @@ export function actorLabel(actor: AuditActor): string {
   if (actor === 'system') return 'Système (automatique)';
   if (actor.startsWith('user:')) return `Utilisateur ${actor.slice(5, 13)}`;
   if (actor.startsWith('device:')) return `Appareil ${actor.slice(7, 15)}`;
+  if (actor.startsWith('holder:')) return `Carte ${actor.slice(7)}`;
   return actor;
 }
 
