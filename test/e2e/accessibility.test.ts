@@ -24,7 +24,8 @@ const PAGES = [
   { path: '/cartes', name: 'cartes' },
   { path: '/certificats', name: 'certificats' },
   { path: '/certificats/verifier', name: 'certificats-verifier' },
-  { path: '/certificats/journal', name: 'certificats-journal' }
+  { path: '/certificats/journal', name: 'certificats-journal' },
+  { path: '/poste', name: 'poste' }
 ] as const;
 
 declare global {

@@ -104,6 +104,8 @@ export const SETTING_KEYS = [
   'expiredWarningHours',
   'auditRetentionDays',
   'auditPurgeIntervalDays',
+  'kiosk',
+  'administrators',
 ] as const;
 export type SettingKey = (typeof SETTING_KEYS)[number];
 
@@ -163,7 +165,7 @@ export interface AuditDetails {
   /** Sequence number of the last purged record. */
   through?: number;
   anchorHash?: string;
-  /** New value of a setting (numbers, booleans and IANA zone names only). */
+  /** New value of a setting (numbers, booleans, IANA zone names and lists of card holder identifiers only). */
   value?: number | boolean | string;
   /** Remote party of a session (SA2): host[:port] of the relay or the bridge. */
   peer?: string;
@@ -287,6 +289,8 @@ const CODE = /^[a-z][a-z0-9_]{0,47}$/;
 const HOST = /^[a-z0-9.-]{1,253}(:[0-9]{1,5})?$/;
 const SESSION = /^[0-9a-f]{16,64}$/;
 const TIME_ZONE = /^[A-Za-z_]+(\/[A-Za-z_+-]+){0,2}$/;
+/** National identifiers of card holders (RPPS: 11 digits; others 9 to 11), comma-separated; none: empty. */
+export const HOLDER_LIST = /^(?:[0-9]{9,11}(?:,[0-9]{9,11}){0,19})?$/;
 const MAX_TIME = 8.64e15;
 
 /**
@@ -358,6 +362,8 @@ const DETAIL_RULES: { [K in keyof Required<AuditDetails>]: DetailValidator } = {
   value: (v) => {
     if (typeof v === 'boolean') return v;
     if (typeof v === 'number') return checkInt('details.value', v, -MAX_TIME, MAX_TIME);
+    // A time zone, or the device's administrators: card holders' identifiers (never a name).
+    if (typeof v === 'string' && HOLDER_LIST.test(v)) return v;
     return checkPattern('details.value', v, TIME_ZONE);
   },
   peer: (v) => checkFreeString('details.peer', checkPattern('details.peer', v, HOST), 260),

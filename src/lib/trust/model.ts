@@ -7,7 +7,7 @@ import type { AuditKeyState, AuditRecord, ChainAnchor, ChainHead, KeyCheck, Sett
 import type { FetchOutcome } from './schedule.js';
 import { DEFAULT_TIME_ZONE, isValidTimeZone } from '../time/zoned-time.js';
 import { CRL_WINDOW_MAX, CRL_WINDOW_MIN, crlWindowProblem } from './schedule.js';
-import { MIN_RETENTION_DAYS } from './audit.js';
+import { HOLDER_LIST, MIN_RETENTION_DAYS } from './audit.js';
 import { sha256HexSync } from './sha256.js';
 import type { Crl } from '../pki/crl-model.js';
 
@@ -175,7 +175,7 @@ export interface SourceRecord {
 
 export interface SettingRecord {
   key: SettingKey;
-  value: number | string;
+  value: number | string | boolean;
 }
 
 /** Small internal values: the audit chain's head and anchor, the MAC key, alert bookkeeping. */
@@ -261,6 +261,13 @@ export interface TrustSettings {
   expiredWarningHours: number;
   auditRetentionDays: number;
   auditPurgeIntervalDays: number;
+  /** Kiosk mode (issue 16): the card is the session, the screen cleared when it leaves. */
+  kiosk: boolean;
+  /**
+   * The card holders who administer this device (national identifiers, comma-separated, in
+   * order); empty: a personal workstation, administered by its practitioner (access/roles.ts).
+   */
+  administrators: string;
 }
 
 export const DEFAULT_SETTINGS: TrustSettings = {
@@ -275,7 +282,12 @@ export const DEFAULT_SETTINGS: TrustSettings = {
   // 13 months: "at least 12 months" with a margin for months of 31 days and late purges.
   auditRetentionDays: 396,
   auditPurgeIntervalDays: 7,
+  kiosk: false,
+  administrators: '',
 };
+
+/** The administrators setting as a list. */
+export const administratorsOf = (s: Pick<TrustSettings, 'administrators'>): string[] => (s.administrators ? s.administrators.split(',') : []);
 
 function intIn(v: unknown, min: number, max: number): boolean {
   return typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
@@ -306,6 +318,12 @@ export function settingProblem(key: SettingKey, value: unknown, s: TrustSettings
       return intIn(value, MIN_RETENTION_DAYS, 3650) ? undefined : 'Le journal est conservé au moins 12 mois.';
     case 'auditPurgeIntervalDays':
       return intIn(value, 1, 90) ? undefined : 'La purge a lieu tous les 1 à 90 jours.';
+    case 'kiosk':
+      return typeof value === 'boolean' ? undefined : 'Le mode kiosque est activé ou non.';
+    case 'administrators':
+      return typeof value === 'string' && HOLDER_LIST.test(value) && new Set(value.split(',')).size === value.split(',').length
+        ? undefined
+        : 'Les administrateurs sont désignés par l’identifiant de leur carte (9 à 11 chiffres), chacun une fois.';
   }
 }
 

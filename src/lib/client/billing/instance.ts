@@ -17,6 +17,7 @@ import { trustRecipients } from './recipients.js';
 import { outboxSender } from '../outbox/instance.js';
 import { practitionerSession } from '../session/instance.js';
 import { createBillingWorkspace, type BillingWorkspace } from './workspace.js';
+import { administratorsOf } from '../../trust/model.js';
 
 let instance: BillingWorkspace | null = null;
 
@@ -52,6 +53,12 @@ export function billingWorkspace(): BillingWorkspace {
       if (report.outcome === 'refused') throw new Error(report.message);
     },
     requestRenewal: async (mailbox) => (await trust.open())?.requestRenewal(mailbox, 'service-message') ?? false,
+    // Who administers this device (fail closed: a store that does not open names no one we can trust).
+    administrators: async () => {
+      const svc = await trust.open();
+      if (!svc) throw new Error('le magasin de certificats de ce poste ne s’ouvre pas');
+      return administratorsOf(svc.settings());
+    },
     // Sessions and refusals in the workstation's journal (SA2): the holder's identifier, no name.
     audit: async (e) => {
       const svc = await trust.open();

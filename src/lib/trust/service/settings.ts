@@ -23,7 +23,7 @@ export async function writeSettings(ctx: TrustContext, patch: Partial<TrustSetti
     if (!changed.includes('crlSlot')) changed.push('crlSlot');
   }
   if (!changed.length) return;
-  const changes: Change[] = changed.map((k) => ({ store: 'settings', put: { key: k, value: next[k] as number | string } satisfies SettingRecord }));
-  const events: AuditInput[] = changed.map((k) => ({ event: 'settings.change', outcome: 'success', actor, object: { kind: 'settings', setting: k }, details: { value: next[k] as number | string } }));
+  const changes: Change[] = changed.map((k) => ({ store: 'settings', put: { key: k, value: next[k] as number | string | boolean } satisfies SettingRecord }));
+  const events: AuditInput[] = changed.map((k) => ({ event: 'settings.change', outcome: 'success', actor, object: { kind: 'settings', setting: k }, details: { value: next[k] as number | string | boolean } }));
   await ctx.commitAndReload(changes, events);
 }

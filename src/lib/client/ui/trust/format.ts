@@ -98,7 +98,9 @@ export const SETTING_LABELS: Record<SettingKey, string> = {
   renewalLeadDays: 'Renouvellement anticipé des certificats',
   expiredWarningHours: 'Répétition des alertes',
   auditRetentionDays: 'Durée de conservation du journal',
-  auditPurgeIntervalDays: 'Fréquence de purge du journal'
+  auditPurgeIntervalDays: 'Fréquence de purge du journal',
+  kiosk: 'Mode kiosque',
+  administrators: 'Administrateurs du poste'
 };
 
 /** A short description of an audit record's object (no personal data is ever recorded). */

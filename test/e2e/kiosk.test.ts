@@ -1,0 +1,259 @@
+/**
+ * Kiosk mode on one device and one browser profile (issue 16, Tests), on the production build in
+ * Chromium through the real card stack: the bridge on pcscd with the vsmartcard vpcd reader
+ * (slot 0 the practitioners' and the front desk's cards in turn, slot 1 a Vitale card), cards of
+ * the demo PKI of `npm start`.
+ *
+ * Practitioner A names themself administrator and turns kiosk mode on; bills a patient; pulls
+ * the card: the document is replaced at once (nothing of A in the DOM, a fresh JavaScript realm),
+ * the welcome screen says nothing of anyone. Practitioner B inserts and types the PIN: B's session
+ * only, none of A's invoices, and the device's settings refused to B (not an administrator),
+ * journaled. The front desk's CPE: its role said, no settings either. No way out: links to other
+ * sites, downloads and new windows refused in the page. Last, the profile's files on disk hold
+ * no name nor NIR of the patients billed. pcscd and vpcd are required: nothing is skipped.
+ */
+import { createRequire } from 'node:module';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AxeResults } from 'axe-core';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeCps, makeVitale, type TestPki } from '../../bridge/cards/profiles.js';
+import { VpcdInsertion } from '../../bridge/cards/vpcd.js';
+import type { VirtualCard } from '../../bridge/cards/card.js';
+import { startBridge, type Bridge } from '../../bridge/server.js';
+import { BRIDGE_URL_KEY } from '../../src/lib/client/card/bridge-instance.js';
+import { readDemoPki } from '../../src/lib/server/demo-pki.js';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../browser/harness.js';
+import { pageApprover, stateDir, waitFor } from '../bridge/helpers.js';
+import { pcscAvailable, startPcscd, PCSCD, VPCD_DRIVER, type Pcscd } from '../bridge/pcscd.js';
+import { buildApp, startApp, type PrivateBuild, type RunningApp } from './app-server.js';
+import { pairAndSignIn } from './practitioner.js';
+
+const AXE_PATH = createRequire(import.meta.url).resolve('axe-core');
+const POLL = { timeout: 30_000, interval: 100 };
+const SHOTS = process.env.TELETRANS_SCREENSHOTS;
+const EVENT_MS = 30_000;
+/** What the patients billed here are called and numbered: none of it may be found after. */
+const PATIENT = ['DOMINIQUE', '180059999900135', '1800599999'];
+
+describe('kiosk mode: the card is the session (pcscd + vpcd, one browser profile)', () => {
+  let build: PrivateBuild;
+  let app: RunningApp;
+  let pcscd: Pcscd;
+  let bridge: Bridge;
+  let cardPki: TestPki;
+  let slot0: VpcdInsertion | null = null;
+  let vitale: VpcdInsertion | null = null;
+  let dir: string;
+  let context: BrowserContext | undefined;
+  let page: Page;
+  let doctor: VirtualCard;
+  let doctorRpps: string;
+
+  beforeAll(async () => {
+    if (!pcscAvailable()) throw new Error(`kiosk.test: ${PCSCD} or ${VPCD_DRIVER} missing; run scripts/install-system-deps.sh (the real PC/SC peer is required)`);
+    dir = mkdtempSync(join(tmpdir(), 'teletrans-e2e-kiosk-'));
+    build = await buildApp();
+    app = await startApp(build.server, { TELETRANS_RELAY_DEMO_DIR: join(dir, 'demo'), BODY_SIZE_LIMIT: '16M', TELETRANS_DEMO_FRONT_END: 'mute' });
+    const pki = await readDemoPki(join(dir, 'demo'));
+    cardPki = { rootDer: pki.igcRoot.der, caDer: pki.igcCa.der, caKey: pki.igcCa.key };
+    pcscd = await startPcscd();
+    bridge = await startBridge({ port: 0, stateDir: await stateDir(), allowedOrigins: [app.url], approve: pageApprover(() => page) });
+    await waitFor(() => bridge.transport.readers().length === 2, EVENT_MS);
+    const made = await makeCps(cardPki);
+    doctor = made.card;
+    doctorRpps = made.data.rpps;
+    await insert(doctor);
+    vitale = new VpcdInsertion((await makeVitale(cardPki)).card, pcscd.port + 1);
+    await vitale.insert();
+    await waitFor(() => bridge.transport.readers().some((r) => r.name === pcscd.readers[1] && r.present), EVENT_MS);
+    context = await chromium.launchPersistentContext(join(dir, 'profile'), {
+      executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true, bypassCSP: true, viewport: { width: 1366, height: 900 }, locale: 'fr-FR', timezoneId: 'Europe/Paris',
+    });
+    await context.addInitScript(([key, url]) => localStorage.setItem(key, url), [BRIDGE_URL_KEY, bridge.url] as const);
+    page = context.pages()[0] ?? (await context.newPage());
+  }, 600_000);
+
+  afterAll(async () => {
+    await context?.close();
+    vitale?.remove();
+    slot0?.remove();
+    await bridge?.close();
+    await pcscd?.stop();
+    await app?.stop();
+    build?.remove();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function insert(card: VirtualCard): Promise<void> {
+    slot0 = new VpcdInsertion(card, pcscd.port);
+    await slot0.insert();
+    await waitFor(() => bridge.transport.readers().some((r) => r.name === pcscd.readers[0] && r.present), EVENT_MS);
+  }
+
+  async function pull(): Promise<void> {
+    slot0?.remove();
+    slot0 = null;
+    await waitFor(() => bridge.transport.readers().some((r) => r.name === pcscd.readers[0] && !r.present), EVENT_MS);
+  }
+
+  const welcome = () => page.getByRole('dialog', { name: 'Poste partagé' });
+  const bar = () => page.getByRole('region', { name: 'Session du praticien' });
+
+  /** At the welcome screen: the PIN of the card just inserted, then the session bar. */
+  async function signInAtWelcome(): Promise<void> {
+    const pin = welcome().getByLabel('Code porteur de la CPS');
+    await expect.poll(() => pin.isVisible(), POLL).toBe(true);
+    await pin.fill('1234');
+    await pin.press('Enter');
+    await expect.poll(() => bar().isVisible(), POLL).toBe(true);
+  }
+
+  async function axe(): Promise<string[]> {
+    await page.addScriptTag({ path: AXE_PATH });
+    const results = await page.evaluate(() => (window as unknown as { axe: { run(c: Document, o: object): Promise<AxeResults> } }).axe.run(document, { resultTypes: ['violations'] }));
+    return results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  }
+
+  it('practitioner A, on a personal workstation, names themself administrator and turns kiosk mode on', async () => {
+    await pairAndSignIn(page, app.url, '999000001');
+    await page.getByRole('navigation').getByRole('link', { name: 'Poste' }).click();
+    await page.waitForURL(`${app.url}/poste`);
+    await expect.poll(() => page.getByTestId('device-actor').textContent(), POLL).toContain('vous pouvez modifier ces réglages');
+    // Kiosk mode first: refused without a named administrator.
+    await page.getByLabel('Mode kiosque sur ce poste').check();
+    await page.getByRole('button', { name: 'Enregistrer' }).click();
+    await expect.poll(() => page.getByRole('alert').filter({ hasText: 'administrateur désigné' }).isVisible(), POLL).toBe(true);
+    await page.getByRole('button', { name: 'Désigner ma carte comme administratrice' }).click();
+    await expect.poll(() => page.getByRole('list', { name: 'Administrateurs désignés' }).textContent(), POLL).toContain('(la vôtre)');
+    await page.getByLabel('Mode kiosque sur ce poste').check();
+    await page.getByRole('button', { name: 'Enregistrer' }).click();
+    await expect.poll(() => page.getByRole('status').filter({ hasText: 'Mode kiosque activé.' }).isVisible(), POLL).toBe(true);
+    expect(await page.evaluate(() => document.documentElement.dataset['kiosk'])).toBe('');
+    expect(await page.evaluate(() => document.querySelector('link[rel="manifest"]')?.getAttribute('href'))).toBe('/kiosk.webmanifest');
+    expect(await axe()).toEqual([]);
+    if (SHOTS) await page.screenshot({ path: join(SHOTS, 'poste.png'), fullPage: true });
+  }, 180_000);
+
+  it('A bills a patient, then pulls the card: the document replaced at once, the welcome screen names no one', async () => {
+    await page.getByRole('navigation').getByRole('link', { name: 'Facturer' }).click();
+    await page.waitForURL(`${app.url}/facturer`);
+    const group = page.getByRole('group', { name: /^Bénéficiaire/ });
+    await expect.poll(() => group.textContent(), POLL).toContain('DOMINIQUE FICTIF');
+    await group.getByRole('radio').first().check();
+    const search = page.getByLabel('Ajouter un acte (code ou mots du libellé)');
+    await search.fill('G');
+    await search.press('Enter');
+    await expect.poll(() => page.locator('[data-amount="fee"]').count(), POLL).toBe(1);
+    await search.press('Control+Enter');
+    await expect.poll(() => page.locator('.invoice .outcome').textContent(), POLL).toMatch(/^Facture n° \d+ signée\.$/);
+    expect(await page.content()).toContain('DOMINIQUE');
+    // A value only this document's JavaScript holds: gone if the document is.
+    await page.evaluate(() => ((window as unknown as { kioskProbe: string }).kioskProbe = 'A'));
+
+    await pull();
+    await expect.poll(() => welcome().isVisible(), POLL).toBe(true);
+    expect(await page.evaluate(() => (window as unknown as { kioskProbe?: string }).kioskProbe)).toBeUndefined();
+    expect(new URL(page.url()).pathname).toBe('/');
+    const html = await page.content();
+    for (const s of [...PATIENT, 'CAMILLE', 'FICTIF-TEST', doctorRpps]) expect(html).not.toContain(s);
+    // The pages behind the welcome are neither shown nor reachable.
+    expect(await page.locator('.app').getAttribute('hidden')).not.toBeNull();
+    expect(await welcome().textContent()).toContain('Insérez votre carte (CPS ou CPE)');
+    expect(await axe()).toEqual([]);
+    if (SHOTS) await page.screenshot({ path: join(SHOTS, 'kiosque-accueil.png') });
+  }, 180_000);
+
+  it('practitioner B: their own session only, nothing of A; the device’s settings refused and journaled', async () => {
+    await insert((await makeCps(cardPki, { profession: 'nurse' })).card);
+    await signInAtWelcome();
+    expect(await bar().textContent()).toContain('ALEX FICTIF-SOINS');
+    await page.getByRole('navigation').getByRole('link', { name: 'Facturer' }).click();
+    await page.waitForURL(`${app.url}/facturer`);
+    const list = page.getByRole('region', { name: 'Factures' });
+    await expect.poll(() => list.textContent(), POLL).toContain('Aucune facture enregistrée');
+    expect(await page.content()).not.toContain('CAMILLE');
+
+    await page.getByRole('navigation').getByRole('link', { name: 'Poste' }).click();
+    await page.waitForURL(`${app.url}/poste`);
+    await expect.poll(() => page.getByTestId('device-actor').textContent(), POLL).toContain('vous ne pouvez pas modifier ces réglages');
+    await page.getByLabel('Mode kiosque sur ce poste').uncheck();
+    await page.getByRole('button', { name: 'Enregistrer' }).click();
+    await expect.poll(() => page.getByRole('alert').filter({ hasText: 'Seul un administrateur de ce poste' }).isVisible(), POLL).toBe(true);
+    expect(await page.getByLabel('Mode kiosque sur ce poste').isChecked()).toBe(true);
+    // Still a kiosk; the refusal in the journal, by B's card identifier.
+    await page.getByRole('navigation').getByRole('link', { name: 'Certificats' }).click();
+    await page.getByRole('link', { name: 'Journal d’audit' }).click();
+    await expect.poll(() => page.locator('body').textContent(), POLL).toContain('Action refusée (rôle de la carte)');
+    expect(await page.locator('body').textContent()).toContain('Carte 19999990617');
+    expect(await page.evaluate(() => document.documentElement.dataset['kiosk'])).toBe('');
+
+    await pull();
+    await expect.poll(() => welcome().isVisible(), POLL).toBe(true);
+    expect(await page.content()).not.toContain('FICTIF-SOINS');
+  }, 180_000);
+
+  it('the front desk’s CPE: its role said, no device settings; no way out of the page', async () => {
+    await insert((await makeCps(cardPki, { profession: 'assistant' })).card);
+    await signInAtWelcome();
+    expect(await bar().textContent()).toContain('accueil : prépare les factures, ne signe pas');
+    await page.getByRole('navigation').getByRole('link', { name: 'Poste' }).click();
+    await page.waitForURL(`${app.url}/poste`);
+    await expect.poll(() => page.getByTestId('device-actor').textContent(), POLL).toContain('Carte de structure (accueil)');
+    expect(await page.getByTestId('device-actor').textContent()).toContain('vous ne pouvez pas modifier ces réglages');
+
+    // A link to another site, a download, a new window: refused, the page stays.
+    const here = page.url();
+    await page.evaluate(() => {
+      const add = (html: string) => document.querySelector('main')!.insertAdjacentHTML('beforeend', html);
+      add('<a id="out" href="https://example.org/">ailleurs</a>');
+      add('<a id="dl" href="/favicon.svg" download="x.svg">télécharger</a>');
+      add('<a id="blank" href="/facturer" target="_blank">nouvelle fenêtre</a>');
+    });
+    for (const id of ['#out', '#dl', '#blank']) {
+      await page.locator(id).click();
+      await expect.poll(() => page.getByRole('alert').filter({ hasText: 'Sur ce poste partagé' }).isVisible(), POLL).toBe(true);
+      expect(page.url()).toBe(here);
+    }
+    expect(context!.pages()).toHaveLength(1);
+    expect(await page.evaluate(() => window.open('https://example.org/') === null)).toBe(true);
+    // A download made by the app's code (a detached link clicked) is refused too.
+    await page.evaluate(() => {
+      const a = document.createElement('a');
+      a.href = URL.createObjectURL(new Blob(['x']));
+      a.download = 'journal.jsonl';
+      a.click();
+    });
+    expect(context!.pages()).toHaveLength(1);
+    // The app's own links still go.
+    await page.getByRole('navigation').getByRole('link', { name: 'Facturer' }).click();
+    await page.waitForURL(`${app.url}/facturer`);
+    await pull();
+    await expect.poll(() => welcome().isVisible(), POLL).toBe(true);
+  }, 180_000);
+
+  it('the profile’s files on disk hold no name nor NIR of the patient billed', async () => {
+    await context!.close();
+    context = undefined;
+    const files: string[] = [];
+    const walk = (d: string): void => {
+      for (const n of readdirSync(d)) {
+        const p = join(d, n);
+        if (statSync(p).isDirectory()) walk(p);
+        else files.push(p);
+      }
+    };
+    walk(join(dir, 'profile', 'Default', 'IndexedDB'));
+    expect(files.length).toBeGreaterThan(0);
+    const hits: string[] = [];
+    for (const f of files) {
+      const bytes = readFileSync(f);
+      for (const s of PATIENT) {
+        if (bytes.includes(Buffer.from(s, 'latin1')) || bytes.includes(Buffer.from(s, 'utf16le'))) hits.push(`${f}: ${s}`);
+      }
+    }
+    expect(hits).toEqual([]);
+  }, 60_000);
+});
