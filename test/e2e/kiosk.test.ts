@@ -230,9 +230,52 @@ describe('kiosk mode: the card is the session (pcscd + vpcd, one browser profile
     // The app's own links still go.
     await page.getByRole('navigation').getByRole('link', { name: 'Facturer' }).click();
     await page.waitForURL(`${app.url}/facturer`);
+  }, 180_000);
+
+  it('the CPE prepares an invoice for A and cannot sign it; A finds it to sign at the next session and signs it', async () => {
+    const forWhom = page.getByLabel('Praticien', { exact: true });
+    await expect.poll(() => forWhom.isVisible(), POLL).toBe(true);
+    // A and B opened sessions here, both in the cabinet: the CPE's structure.
+    expect(await forWhom.locator('option').count()).toBe(3);
+    await forWhom.selectOption(`${doctorRpps}|999000001`);
+    // Another member of the household than A's patient this morning (the same G the same day
+    // would be a duplicate, which A's opening refuses, as it would A's own).
+    const group = page.getByRole('group', { name: /^Bénéficiaire/ });
+    await expect.poll(() => group.textContent(), POLL).toContain('SACHA FICTIF');
+    await group.getByRole('radio').nth(1).check();
+    const search = page.getByLabel('Ajouter un acte (code ou mots du libellé)');
+    await search.fill('G');
+    await search.press('Enter');
+    await expect.poll(() => page.locator('[data-amount="fee"]').count(), POLL).toBe(1);
+    // No signature from this card: the one action prepares, Ctrl+Entrée too.
+    expect(await page.getByRole('button', { name: 'Signer la facture' }).count()).toBe(0);
+    await search.press('Control+Enter');
+    await expect.poll(() => page.locator('.invoice .outcome').textContent(), POLL).toBe(`Facture préparée pour le praticien (RPPS ${doctorRpps}) : elle l’attend à signer à sa prochaine session sur ce poste.`);
+    const waiting = page.getByRole('list', { name: 'Factures préparées en attente' });
+    await expect.poll(() => waiting.locator('li').count(), POLL).toBe(1);
+    expect(await waiting.textContent()).toContain(`Pour RPPS ${doctorRpps}, structure n° 999000001`);
+    // The CPE's own invoices list and transmission are not offered; nothing of A's shows.
+    expect(await page.getByRole('region', { name: 'Télétransmission' }).count()).toBe(0);
+    expect(await axe()).toEqual([]);
+    if (SHOTS) await page.screenshot({ path: join(SHOTS, 'kiosque-accueil-prepare.png'), fullPage: true });
     await pull();
     await expect.poll(() => welcome().isVisible(), POLL).toBe(true);
-  }, 180_000);
+
+    await insert(doctor);
+    await signInAtWelcome();
+    await page.getByRole('navigation').getByRole('link', { name: 'Facturer' }).click();
+    await page.waitForURL(`${app.url}/facturer`);
+    await expect.poll(() => page.getByRole('status').filter({ hasText: '1 facture préparée par l’accueil ajoutée à vos factures à signer.' }).isVisible(), POLL).toBe(true);
+    const list = page.getByRole('region', { name: 'Factures' });
+    const rows = list.locator('tbody tr');
+    await expect.poll(() => rows.evaluateAll((trs) => trs.map((t) => t.getAttribute('data-status'))), POLL).toEqual(['to_sign', 'signed']);
+    expect(await rows.first().textContent()).toContain('SACHA FICTIF');
+    await list.getByRole('button', { name: 'Signer la sélection (1)' }).click();
+    await expect.poll(() => list.locator('.message').textContent(), POLL).toBe('1 facture signée.');
+    expect(await rows.evaluateAll((trs) => trs.map((t) => t.getAttribute('data-status')))).toEqual(['signed', 'signed']);
+    await pull();
+    await expect.poll(() => welcome().isVisible(), POLL).toBe(true);
+  }, 240_000);
 
   it('the profile’s files on disk hold no name nor NIR of the patient billed', async () => {
     await context!.close();

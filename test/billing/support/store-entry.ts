@@ -3,6 +3,7 @@ export * from '../../../src/lib/billing/index.js';
 export { IdbBillingStore, BillingStoreError, BILLING_DB } from '../../../src/lib/client/store/billing.js';
 export { IdbKeySlotStore } from '../../../src/lib/client/store/key-slots.js';
 export { IdbOutbox } from '../../../src/lib/client/store/outbox.js';
+export { IdbHandoffStore } from '../../../src/lib/client/store/handoffs.js';
 export { openDataKey, keyIdOf, AtRestError } from '../../../src/lib/client/store/at-rest.js';
 export { atRestInput } from '../../../src/lib/card/protocol.js';
 export { genKey, issueCert, issueCpsCertificate } from '../../../src/lib/pki/demo/index.js';

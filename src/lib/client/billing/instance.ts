@@ -11,6 +11,7 @@ import { cardBridge } from '../card/bridge-instance.js';
 import { IdbBillingStore } from '../store/billing.js';
 import { IdbCounterStore } from '../store/counters.js';
 import { IdbKeySlotStore } from '../store/key-slots.js';
+import { IdbHandoffStore } from '../store/handoffs.js';
 import { IdbCompostageStore } from '../store/compostage.js';
 import { trust } from '../ui/trust/trust-state.svelte.js';
 import { trustRecipients } from './recipients.js';
@@ -37,6 +38,7 @@ export function billingWorkspace(): BillingWorkspace {
     bridge: cardBridge(),
     store: new IdbBillingStore(),
     slots: new IdbKeySlotStore(),
+    handoffs: new IdbHandoffStore(),
     numbering: new BillingNumbering(new IdbCounterStore()),
     adapter: simulatorAdapter(),
     catalogue: SAMPLE_CATALOGUE,

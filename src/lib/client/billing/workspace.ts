@@ -48,6 +48,8 @@ import { byCodeUnits } from '../../text/compare.js';
 import { DIRECT, octOf } from './transmission-setting.js';
 import { AccessError, actorOf, authorize, type AccessTarget, type Actor, type Permission } from '../../access/roles.js';
 import type { CpsRead } from '../../card/reads.js';
+import { practitionerFromCps } from '../../billing/from-cards.js';
+import type { DirectoryEntry, IdbHandoffStore, StoredHandoff } from '../store/handoffs.js';
 
 export type VaultState =
   | { state: 'locked' }
@@ -120,6 +122,20 @@ export interface BillingWorkspace {
   retryWaiting(): Promise<Outcome<{ applied: number; queued: number }>>;
   /** A return shown as not verified or failed, read and acted on again (after a CA was installed, say). */
   recheckReturn(id: string): Promise<Outcome<{ status: ReturnStatus; queued: number }>>;
+  /**
+   * The practitioners an assistant may prepare for on this device (the directory's entries
+   * sharing a structure with the card); empty for a practitioner's card and while locked.
+   */
+  directory: Readable<readonly DirectoryEntry[]>;
+  /** What this assistant handed off and its practitioner has not opened yet (clear part only). */
+  prepared: Readable<readonly Omit<StoredHandoff, 'epk' | 'iv' | 'ct'>[]>;
+  /** What the last opening did with the invoices prepared for this practitioner; null before. */
+  handoffs: Readable<{ imported: number; failed: readonly { id: string; message: string }[] } | null>;
+  /**
+   * An assistant's invoice, checked, then sealed for `input.practitioner` (ADR 0027): kept to
+   * sign in that practitioner's invoices when their card next opens a session here.
+   */
+  handOff(input: InvoiceInput, securing?: Securing): Promise<Outcome<{ id: string }>>;
   stop(): void;
 }
 
@@ -155,6 +171,8 @@ export interface WorkspaceOptions {
   requestRenewal?: (mailbox: string) => Promise<boolean>;
   /** The card holders this device names as its administrators (none: a personal workstation). */
   administrators?: () => Promise<readonly string[]>;
+  /** The device's directory of practitioners and the invoices prepared for them (ADR 0027). */
+  handoffs?: Pick<IdbHandoffStore, 'directory' | 'publish' | 'handOff' | 'waitingFor' | 'preparedBy' | 'open' | 'remove'>;
   /**
    * Records sessions opened and closed and every refusal in the workstation's audit journal
    * (SA2): the card holder's identifier, the role and codes only, never a name.
@@ -186,6 +204,9 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
   const returns = writable<readonly ReturnListing[]>([]);
   const actorStore = writable<Actor | null>(null);
   let actor: Actor | null = null;
+  const directory = writable<readonly DirectoryEntry[]>([]);
+  const prepared = writable<readonly Omit<StoredHandoff, 'epk' | 'iv' | 'ct'>[]>([]);
+  const handoffs = writable<{ imported: number; failed: readonly { id: string; message: string }[] } | null>(null);
   const clock = o.clock ?? (() => Date.now());
   const newId = o.newId ?? (() => globalThis.crypto.randomUUID());
   let key: DataKey | null = null;
@@ -218,6 +239,16 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
       const list = await purgeOld(k, opened);
       if (g !== generation) return;
       invoices.set([...list].sort(newest));
+      if (o.handoffs) {
+        // A hand-off that fails leaves billing open: said, and tried again at the next opening.
+        try {
+          if (who.role === 'practitioner') handoffs.set(await receiveHandoffs(k, card, who));
+          else await refreshHandoffLists(who);
+        } catch (e) {
+          handoffs.set({ imported: 0, failed: [{ id: '', message: (failure(e) as { message: string }).message }] });
+        }
+        if (g !== generation) return;
+      }
       profile.set(prefs ?? {});
       await refreshReturns(k);
       vault.set({ state: 'open', keyId: k.keyId });
@@ -248,6 +279,9 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
     reader = null;
     actor = null;
     actorStore.set(null);
+    directory.set([]);
+    prepared.set([]);
+    handoffs.set(null);
     invoices.set([]);
     returns.set([]);
     profile.set(null);
@@ -282,6 +316,46 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
   }
 
   const targetOf = (p: { rpps: string; situation: { billingNumber: string } }): AccessTarget => ({ structure: p.situation.billingNumber, practitioner: p.rpps });
+
+  /** The assistant's lists: the practitioners of its structures, and what it handed off. */
+  async function refreshHandoffLists(who: Actor): Promise<void> {
+    if (!o.handoffs) return;
+    const [all, mine] = await Promise.all([o.handoffs.directory(), o.handoffs.preparedBy(who.holder)]);
+    if (actor !== who) return;
+    directory.set(all.filter((e) => e.situations.some((x) => who.structures.includes(x.structureId))).sort((a, b) => byCodeUnits(a.holder, b.holder)));
+    prepared.set(mine.sort((a, b) => byCodeUnits(b.createdAt, a.createdAt)));
+  }
+
+  /**
+   * The practitioner's entry in the device's directory kept up to date, then every invoice
+   * prepared for them opened, checked, numbered and kept to sign as if they had typed it (the
+   * invoice's id is the hand-off's: opened twice, kept once). One that does not open or does not
+   * check stays where it is, said, for the next opening.
+   */
+  async function receiveHandoffs(k: DataKey, card: CpsRead, who: Actor): Promise<{ imported: number; failed: { id: string; message: string }[] }> {
+    const h = o.handoffs!;
+    const privateKey = await h.publish(k, { holder: who.holder, profession: card.profession, situations: card.situations }, clock);
+    let imported = 0;
+    const failed: { id: string; message: string }[] = [];
+    for (const w of await h.waitingFor(who.holder)) {
+      try {
+        const draft = await h.open(w, privateKey);
+        if (draft.billingNumber !== w.structure) throw new AtRestError('sealed_invalid', 'Facture préparée incohérente.');
+        authorize(who, 'invoice.prepare', { structure: w.structure, practitioner: who.holder });
+        if (!(await o.store.getInvoice(w.id, k))) {
+          const invoice = createInvoice({ ...(draft.input as Omit<InvoiceInput, 'id' | 'practitioner'>), id: w.id, practitioner: practitionerFromCps(card, w.structure) } as InvoiceInput);
+          const r = submitInvoice(createInvoiceRecord(invoice, clock), await prepare(invoice, draft.securing), clock);
+          await commit([r], k);
+        }
+        await h.remove(w.id);
+        imported++;
+      } catch (e) {
+        const f = failure(e) as { message: string; problems?: readonly BillingError[] };
+        failed.push({ id: w.id, message: f.problems?.length ? `${f.message} ${f.problems.map((p) => p.message).join(' ')}` : f.message });
+      }
+    }
+    return { imported, failed };
+  }
 
   async function refresh(): Promise<void> {
     const k = key;
@@ -486,6 +560,30 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
     mode: o.mode ?? 'test',
     vault,
     actor: actorStore,
+    directory,
+    prepared,
+    handoffs,
+    async handOff(input, securing = 'vitale') {
+      try {
+        await allowed('invoice.prepare', [targetOf(input.practitioner)]);
+        const who = actor!;
+        if (who.role !== 'assistant' || !o.handoffs) throw new BillingError('transition_forbidden', 'practitioner', 'Un praticien garde ses factures lui-même : « Garder à signer ».');
+        const billingNumber = input.practitioner.situation.billingNumber;
+        const entry = (await o.handoffs.directory()).find((e) => e.holder === input.practitioner.rpps);
+        if (!entry || !entry.situations.some((x) => x.structureId === billingNumber)) {
+          throw new BillingError('transition_forbidden', 'practitioner', 'Ce praticien n’a pas encore ouvert de session sur ce poste dans cette structure : il ne peut rien y recevoir.');
+        }
+        const id = newId();
+        // The core's checks of the input, as the practitioner's opening will run them again.
+        createInvoice({ ...input, id });
+        const { practitioner: _p, id: _i, ...rest } = input;
+        await o.handoffs.handOff(entry, { billingNumber, securing, input: rest as Record<string, unknown> }, { id, from: who.holder, createdAt: new Date(clock()).toISOString() });
+        await refreshHandoffLists(who);
+        return { ok: true, value: { id } };
+      } catch (e) {
+        return failure(e);
+      }
+    },
     invoices,
     profile,
     rememberProfile(patch) {

@@ -22,6 +22,8 @@ export type RelayState =
   | { state: 'offline' }
   /** This server runs no relay. */
   | { state: 'not-configured' }
+  /** The front desk's card (CPE): it sends nothing, so it does not log in. */
+  | { state: 'not-for-role' }
   | { state: 'refused'; message: string };
 
 export interface PractitionerSession {
@@ -70,7 +72,7 @@ export function createPractitionerSession(bridge: CardBridge, o: PractitionerSes
   async function connectRelay(): Promise<void> {
     const reader = get(bridge.cpsReader);
     const g = generation;
-    if (!reader || get(bridge.session).state !== 'unlocked') return;
+    if (!reader || get(bridge.session).state !== 'unlocked' || get(identity)?.family === 'CPE') return;
     relay.set({ state: 'connecting' });
     try {
       const s = await relayLogin({ ...(o.fetch ? { fetch: o.fetch } : {}), origin, card, reader });
@@ -97,6 +99,11 @@ export function createPractitionerSession(bridge: CardBridge, o: PractitionerSes
     }
     if (g !== generation) return;
     identity.set(cps);
+    if (cps.family === 'CPE') {
+      relay.set({ state: 'not-for-role' });
+      chosen.set(cps.situations.length === 1 ? cps.situations[0]!.structureId : null);
+      return;
+    }
     const keep = remembered?.rpps === cps.rpps && cps.situations.some((s) => s.structureId === remembered!.billingNumber) ? remembered!.billingNumber : null;
     const only = cps.situations.length === 1 ? cps.situations[0]!.structureId : null;
     chosen.set(keep ?? only);
