@@ -83,7 +83,23 @@ function dayOfInvoices(practitioner: InvoiceJson['practitioner']): InvoiceJson[]
   });
 }
 
-export async function benchBilling(): Promise<object[]> {
+/** What the day's page exposes (bench/entries/billing-entry.ts). */
+export type DayApi = {
+  open(u: string, r: string, pin: string): Promise<void>;
+  day(p: DayParams): Promise<DayResult>;
+  primitives(p: DayParams): Promise<{ ms: number; sign: number; cms: number; commit: number }>;
+  recordsDay(p: DayParams, atRest: boolean): Promise<{ ms: number; invoices: number; messages: number }>;
+  close(): void;
+};
+
+/** The day's page in Chromium, its CPS session open through the bridge on pcscd + vpcd. */
+export interface DayBench {
+  page: Page;
+  params: DayParams;
+  close(): Promise<void>;
+}
+
+export async function openDayBench(): Promise<DayBench> {
   if (!existsSync(CHROMIUM_PATH)) throw new Error(`Chromium missing at ${CHROMIUM_PATH} (scripts/install-system-deps.sh)`);
   if (!pcscAvailable()) throw new Error('pcscd or the vpcd driver missing (scripts/install-system-deps.sh): the day is measured on the real PC/SC stack');
   const set = await makeCardSet();
@@ -94,6 +110,14 @@ export async function benchBilling(): Promise<object[]> {
   let pcscd: Pcscd | undefined;
   let bridge: Bridge | undefined;
   const cards: VpcdInsertion[] = [];
+  const close = async (): Promise<void> => {
+    for (const c of cards) c.remove();
+    await page?.close().catch(() => undefined);
+    await browser?.close().catch(() => undefined);
+    await bridge?.close().catch(() => undefined);
+    await pcscd?.stop().catch(() => undefined);
+    await rm(dir, { recursive: true, force: true });
+  };
   try {
     browser = await launchChromium();
     page = await openModulePage(browser, 'bench/entries/billing-entry.ts', 'BillingBench');
@@ -134,24 +158,34 @@ export async function benchBilling(): Promise<object[]> {
       now: START,
       recipient: { leaf: b64(chain.leaf), root: b64(chain.root), inter: b64(chain.inter), crls: [b64(chain.rootCrl), b64(chain.interCrl)], email: SESAM_EMAIL },
     };
-    type Api = { open(u: string, r: string, pin: string): Promise<void>; day(p: DayParams): Promise<DayResult>; primitives(p: DayParams): Promise<{ ms: number; sign: number; cms: number; commit: number }>; close(): void };
-    await p.evaluate(({ url, reader, pin }) => (globalThis as unknown as { BillingBench: Api }).BillingBench.open(url, reader, pin), { url: params.url, reader, pin: params.pin });
+    await p.evaluate(({ url, reader, pin }) => (globalThis as unknown as { BillingBench: DayApi }).BillingBench.open(url, reader, pin), { url: params.url, reader, pin: params.pin });
+    return { page: p, params, close };
+  } catch (e) {
+    await close();
+    throw e;
+  }
+}
 
+export async function benchBilling(): Promise<object[]> {
+  const bench = await openDayBench();
+  const p = bench.page;
+  const params = bench.params;
+  try {
     const days: DayResult[] = [];
-    const prims: Awaited<ReturnType<Api['primitives']>>[] = [];
+    const prims: Awaited<ReturnType<DayApi['primitives']>>[] = [];
     // Round 0 warms up (JIT, first IndexedDB databases, the card's first signatures): not counted.
     for (let r = 0; r <= ROUNDS; r++) {
       // Each measured run starts after the same pause: a card loop run right after another is
       // faster (the bridge, pcscd and the card process are still hot; measured 0.2–0.3 ms per
       // signature), and neither side may inherit the other's warm pipeline.
       const pause = () => new Promise((r) => setTimeout(r, PAUSE_MS));
-      const runDay = () => pause().then(() => p.evaluate((q) => (globalThis as unknown as { BillingBench: Api }).BillingBench.day(q), params));
-      const runPrimitives = () => pause().then(() => p.evaluate((q) => (globalThis as unknown as { BillingBench: Api }).BillingBench.primitives(q), params));
+      const runDay = () => pause().then(() => p.evaluate((q) => (globalThis as unknown as { BillingBench: DayApi }).BillingBench.day(q), params));
+      const runPrimitives = () => pause().then(() => p.evaluate((q) => (globalThis as unknown as { BillingBench: DayApi }).BillingBench.primitives(q), params));
       // The primitives redo what the last day did (the same 60 documents, signed and encrypted
       // again); which runs first alternates, so that a drift of the machine (the card process,
       // pcscd) weighs on both alike.
       let d: DayResult;
-      let x: Awaited<ReturnType<Api['primitives']>>;
+      let x: Awaited<ReturnType<DayApi['primitives']>>;
       if (r % 2 === 0) {
         d = await runDay();
         x = await runPrimitives();
@@ -166,7 +200,7 @@ export async function benchBilling(): Promise<object[]> {
         prims.push(x);
       }
     }
-    await p.evaluate(() => (globalThis as unknown as { BillingBench: Api }).BillingBench.close());
+    await p.evaluate(() => (globalThis as unknown as { BillingBench: DayApi }).BillingBench.close());
     const msTotal = median(days.map((d) => d.ms));
     const msPrimitives = median(prims.map((x) => x.ms));
     const last = days.at(-1)!;
@@ -182,11 +216,6 @@ export async function benchBilling(): Promise<object[]> {
       },
     ];
   } finally {
-    for (const c of cards) c.remove();
-    await page?.close().catch(() => undefined);
-    await browser?.close().catch(() => undefined);
-    await bridge?.close().catch(() => undefined);
-    await pcscd?.stop().catch(() => undefined);
-    await rm(dir, { recursive: true, force: true });
+    await bench.close();
   }
 }

@@ -25,6 +25,7 @@ const groups: Record<string, Part[]> = {
   bridge: [{ name: 'bridge', load: async () => (await import('./bridge.js')).benchBridge }],
   billing: [{ name: 'billing-day', load: async () => (await import('./billing.js')).benchBilling }],
   returns: [{ name: 'returns', load: async () => (await import('./returns.js')).benchReturns }],
+  kiosk: [{ name: 'kiosk', load: async () => (await import('./kiosk.js')).benchKiosk }],
   app: [
     { name: 'app', load: async () => (await import('./app.js')).benchApp },
     { name: 'app-flow', load: async () => (await import('./app-flow.js')).benchAppFlow },

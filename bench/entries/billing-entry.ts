@@ -162,3 +162,95 @@ export function close(): void {
   client?.close();
   client = undefined;
 }
+
+// ---------------------------------------------------------------------------------------------
+// The same day as the app's workspace keeps it (`npm run bench -- kiosk`, store_overhead_ratio):
+// each invoice kept to sign and committed, the batch signed and committed, « Télétransmettre »
+// committed with its lots, messages and files — through the sealed store (ADR 0014), or through
+// a store of the same shape and transactions that writes the records in clear.
+
+import { IdbBillingStore, fileId, type KeptFile, type OutboxEntry } from '../../src/lib/client/store/billing.js';
+import type { DataKey } from '../../src/lib/client/store/at-rest.js';
+import { createInvoiceRecord, prepareInvoice, signBatch, signInvoice, submitInvoice, transmitRecords, type InvoiceRecord, type LotRecord } from '../../src/lib/billing/index.js';
+
+interface DayStore {
+  commit(change: { invoices?: readonly InvoiceRecord[]; lots?: readonly LotRecord[]; outbox?: readonly OutboxEntry[]; files?: readonly KeptFile[] }): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The same stores, keys and transaction as IdbBillingStore.commit, the records in clear. */
+function clearStore(name: string): DayStore {
+  const conn = openDB(name, 1, {
+    upgrade: (d) => {
+      for (const s of ['invoices', 'lots', 'outbox', 'files']) d.createObjectStore(s, { keyPath: 'id' }).createIndex('keyId', 'keyId');
+    },
+  });
+  return {
+    async commit(change) {
+      const db = await conn;
+      const tx = db.transaction(['invoices', 'lots', 'outbox', 'files'], 'readwrite', { durability: 'strict' });
+      for (const f of change.files ?? []) await tx.objectStore('files').add({ ...f, keyId: 'bench' });
+      for (const m of change.outbox ?? []) await tx.objectStore('outbox').add(m);
+      for (const r of change.invoices ?? []) {
+        await tx.objectStore('invoices').get(r.id);
+        await tx.objectStore('invoices').put({ ...r, keyId: 'bench' });
+      }
+      for (const l of change.lots ?? []) {
+        await tx.objectStore('lots').get(l.id);
+        await tx.objectStore('lots').put({ ...l, keyId: 'bench' });
+      }
+      await tx.done;
+    },
+    async close() {
+      (await conn).close();
+    },
+  };
+}
+
+function sealedStore(name: string, key: DataKey): DayStore {
+  const s = new IdbBillingStore(name);
+  return { commit: (change) => s.commit(change, key), close: () => s.close() };
+}
+
+let recordsRound = 0;
+let benchKey: DataKey | undefined;
+
+/** The app's day of `p`'s invoices with its records kept sealed (`atRest`) or in clear; total ms. */
+export async function recordsDay(p: DayParams, atRest: boolean): Promise<{ ms: number; invoices: number; messages: number }> {
+  if (!signer) throw new Error('open() first');
+  recordsRound++;
+  benchKey ??= { keyId: 'bench', key: await crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt']) };
+  const clock = (): number => p.now;
+  const recipient = checkRecipient(unb64(p.recipient.leaf), { anchors: [unb64(p.recipient.root)], intermediates: [unb64(p.recipient.inter)], crls: p.recipient.crls.map(unb64), email: p.recipient.email, at: new Date(p.now) });
+  await recipient;
+  const t0 = performance.now();
+  const adapter = simulatorAdapter();
+  const numbering = new BillingNumbering(new IdbCounterStore(`bench-records-counters-${recordsRound}`));
+  const compostage = new IdbCompostageStore(`bench-records-compostage-${recordsRound}`);
+  const name = `bench-records-${atRest ? 'sealed' : 'clear'}-${recordsRound}`;
+  const store = atRest ? sealedStore(name, benchKey) : clearStore(name);
+  const drafts = invoicesFromJsonText(p.invoicesJson).map((x) => x.invoice);
+  // « Garder à signer », one by one, each committed before the next (the workspace's saveToSign).
+  const kept: InvoiceRecord[] = [];
+  for (const d of drafts) {
+    const prepared = await prepareInvoice(d, { adapter, numbering, checks: { clock, catalogue: SAMPLE_CATALOGUE, others: kept.map((r) => r.invoice) } });
+    const r = submitInvoice(createInvoiceRecord(d, clock), prepared, clock);
+    await store.commit({ invoices: [r] });
+    kept.push(r);
+  }
+  // The batch signed with the PIN typed once, committed.
+  const batch = await signBatch(kept.flatMap((r) => r.submission!.documents), signer);
+  if (batch.unsigned.length) throw new Error(`unsigned: ${batch.unsigned[0]?.error.message}`);
+  const signed = await Promise.all(kept.map((r) => signInvoice(r, batch.signed.filter((s) => s.billingNumber === r.invoice.practitioner.situation.billingNumber && s.number === r.submission!.number), clock)));
+  await store.commit({ invoices: signed });
+  // « Télétransmettre »: lots, files, encrypted messages, committed together.
+  const out = await transmitRecords(signed, { adapter, numbering, way: 'direct', mode: 'test', from: p.from, encrypt: async (plain) => joinParts((await encryptDocument(plain, await recipient)).parts), compostage, clock });
+  const at = new Date(p.now).toISOString();
+  const outbox: OutboxEntry[] = out.messages.map((m, i) => ({ id: `m-${recordsRound}-${i}`, keyId: 'bench', lotIds: m.lotIds, subject: m.message.subject, compostage: m.message.compostage, to: m.message.to, messageId: m.message.messageId, message: m.message.message, createdAt: at, updatedAt: at, state: 'waiting', attempts: 0, nextAttemptAt: 0 }));
+  const files: KeptFile[] = out.messages.map((m) => ({ id: fileId(m.file.sender, m.file.fileName), lotIds: m.lotIds, content: m.file }));
+  await store.commit({ invoices: out.invoices, lots: out.lots, outbox, files });
+  const ms = performance.now() - t0;
+  await store.close();
+  await compostage.close();
+  return { ms, invoices: signed.length, messages: outbox.length };
+}

@@ -157,14 +157,27 @@ export const MAX_FRAME = 64 * 1024;
 export const DIR_C2S = 1;
 export const DIR_S2C = 2;
 
+// The platform's own base64 where it has it (Chromium ≥ 140: TC39 "Uint8Array to/from base64"):
+// sealed records carry signed documents, encoded at every commit (issue 16's store overhead).
+const nativeToBase64 = (Uint8Array.prototype as { toBase64?: (o: { alphabet: 'base64url'; omitPadding: boolean }) => string }).toBase64;
+const nativeFromBase64 = (Uint8Array as unknown as { fromBase64?: (s: string, o: { alphabet: 'base64url' }) => Uint8Array }).fromBase64;
+
 export function b64u(b: Uint8Array): string {
+  if (nativeToBase64) return nativeToBase64.call(b, { alphabet: 'base64url', omitPadding: true });
   let s = '';
-  for (const x of b) s += String.fromCharCode(x);
+  for (let i = 0; i < b.length; i += 0x2000) s += String.fromCharCode.apply(null, b.subarray(i, i + 0x2000) as unknown as number[]);
   return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 }
 
 export function unb64u(s: string, maxLen = MAX_FRAME): Uint8Array {
   if (typeof s !== 'string' || s.length > (maxLen * 4) / 3 + 4 || !/^[A-Za-z0-9_-]*$/.test(s)) throw new Error('bad base64url');
+  if (nativeFromBase64) {
+    try {
+      return nativeFromBase64(s, { alphabet: 'base64url' });
+    } catch {
+      throw new Error('bad base64url');
+    }
+  }
   const bin = atob(s.replace(/-/g, '+').replace(/_/g, '/') + '==='.slice((s.length + 3) % 4));
   const out = new Uint8Array(bin.length);
   for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);

@@ -28,6 +28,7 @@ import type { SentFile } from '../../billing/transmit.js';
 import type { OctConfig } from '../../sesam/routing.js';
 import type { BillingEvent, InvoiceRecord, LotRecord } from '../../billing/lifecycle.js';
 import { summarizeInvoice } from '../../billing/summary.js';
+import { sha256Sync } from '../../trust/sha256.js';
 import type { TransmissionSetting } from '../billing/transmission-setting.js';
 
 export { BILLING_DB, type InvoiceListing, type OutboxEntry, type ReturnStatus, type ReturnSummary, type StoredInvoice, type StoredLot, type StoredReturn } from './billing-db.js';
@@ -104,7 +105,9 @@ const enc = new TextEncoder();
 /** Associated data: what the sealed value is, and the clear part it goes with. */
 async function aad(kind: 'invoice' | 'lot' | 'file' | 'return', keyId: string, id: string, clear: unknown): Promise<Uint8Array> {
   const head = enc.encode(`teletrans-${kind}-v1\0${keyId}\0${id}\0`);
-  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', enc.encode(JSON.stringify(clear))));
+  // Synchronous: a few hundred bytes, hashed at every commit and every read; a WebCrypto round
+  // trip per record cost more than the hash (issue 16's store overhead). Same SHA-256.
+  const digest = sha256Sync(enc.encode(JSON.stringify(clear)));
   const out = new Uint8Array(head.length + 32);
   out.set(head);
   out.set(digest, head.length);
