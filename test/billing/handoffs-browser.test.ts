@@ -31,14 +31,14 @@ describe('hand-offs in Chromium', () => {
         const store = new T.IdbHandoffStore();
         const situations = [{ number: 1, mode: 'libéral', structure: 'CABINET FICTIF', structureId: '751234567', conventionSector: '1', specialty: '01', tariffZone: '10' }];
         const now = () => Date.UTC(2025, 2, 10, 9);
-        const privA = await store.publish(a, { holder: '10000000009', profession: { code: '10', label: 'Médecin' }, situations }, now);
+        const privA = await store.publish(a, { holder: '10000000009', role: 'practitioner', profession: { code: '10', label: 'Médecin' }, situations }, now);
         const entry = (await store.directory())[0]!;
         const draft = { billingNumber: '751234567', securing: 'vitale' as const, input: { beneficiary: { lastName: 'MARTINEAU', firstName: 'LUCIE', nir: '255081416802538' }, acts: [{ code: 'G', date: '2025-03-10' }], context: 'none' } };
         const h = await store.handOff(entry, draft, { id: 'H-1', from: '39999990917', createdAt: new Date(now()).toISOString() });
         const waiting = await store.waitingFor('10000000009');
         const opened = await store.open(waiting[0]!, privA);
         // Another card's key (PAUL's entry) opens nothing of CLAIRE's hand-off.
-        const privB = await store.publish(b, { holder: '10000000017', profession: { code: '10', label: 'Médecin' }, situations }, now);
+        const privB = await store.publish(b, { holder: '10000000017', role: 'practitioner', profession: { code: '10', label: 'Médecin' }, situations }, now);
         const wrongKey = await store.open(waiting[0]!, privB).then(() => 'opened', (e: { code: string }) => e.code);
         // Altered ciphertext, or the envelope readdressed: refused.
         const flipped = { ...h, ct: h.ct.map((x, i) => (i === 5 ? x ^ 1 : x)) };
@@ -46,7 +46,7 @@ describe('hand-offs in Chromium', () => {
         const moved = await store.open({ ...h, from: '39999990925' }, privA).then(() => 'opened', (e: { code: string }) => e.code);
         // The private key is not extractable; the stored entry's wrapped key only opens under CLAIRE's data key.
         const extractable = privA.extractable;
-        const reopened = await store.publish(a, { holder: '10000000009', profession: { code: '10', label: 'Médecin' }, situations }, now);
+        const reopened = await store.publish(a, { holder: '10000000009', role: 'practitioner', profession: { code: '10', label: 'Médecin' }, situations }, now);
         const sameAfterReopen = await store.open(waiting[0]!, reopened).then(() => true, () => false);
         const preparedBy = await store.preparedBy('39999990917');
         // Everything IndexedDB holds, as a copied profile would give it.

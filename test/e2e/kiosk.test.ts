@@ -4,13 +4,16 @@
  * (slot 0 the practitioners' and the front desk's cards in turn, slot 1 a Vitale card), cards of
  * the demo PKI of `npm start`.
  *
- * Practitioner A names themself administrator and turns kiosk mode on; bills a patient; pulls
- * the card: the document is replaced at once (nothing of A in the DOM, a fresh JavaScript realm),
- * the welcome screen says nothing of anyone. Practitioner B inserts and types the PIN: B's session
- * only, none of A's invoices, and the device's settings refused to B (not an administrator),
- * journaled. The front desk's CPE: its role said, no settings either. No way out: links to other
- * sites, downloads and new windows refused in the page. Last, the profile's files on disk hold
- * no name nor NIR of the patients billed. pcscd and vpcd are required: nothing is skipped.
+ * Practitioner A names themself and the front desk's CPE administrators and turns kiosk mode on;
+ * bills a patient; pulls the card: the document is replaced at once (nothing of A in the DOM, a
+ * fresh JavaScript realm), the welcome screen says nothing of anyone. Practitioner B inserts and
+ * types the PIN: B's session only, none of A's invoices, the device's settings refused to B (not
+ * an administrator), journaled. The CPE: its role said; no way out (links to other sites,
+ * downloads, new windows refused in the page); it prepares an invoice for A and cannot sign it;
+ * A finds it to sign and signs it. A's card renewed (new keys): nothing of A's until the CPE, as
+ * administrator, gives the records back from its escrow; then all of them under the new card.
+ * Last, the profile's files on disk hold no name nor NIR of the patients billed. pcscd and vpcd
+ * are required: nothing is skipped.
  */
 import { createRequire } from 'node:module';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -51,6 +54,8 @@ describe('kiosk mode: the card is the session (pcscd + vpcd, one browser profile
   let page: Page;
   let doctor: VirtualCard;
   let doctorRpps: string;
+  let desk: VirtualCard;
+  let deskId: string;
 
   beforeAll(async () => {
     if (!pcscAvailable()) throw new Error(`kiosk.test: ${PCSCD} or ${VPCD_DRIVER} missing; run scripts/install-system-deps.sh (the real PC/SC peer is required)`);
@@ -65,6 +70,9 @@ describe('kiosk mode: the card is the session (pcscd + vpcd, one browser profile
     const made = await makeCps(cardPki);
     doctor = made.card;
     doctorRpps = made.data.rpps;
+    const cpe = await makeCps(cardPki, { profession: 'assistant' });
+    desk = cpe.card;
+    deskId = cpe.data.rpps;
     await insert(doctor);
     vitale = new VpcdInsertion((await makeVitale(cardPki)).card, pcscd.port + 1);
     await vitale.insert();
@@ -128,6 +136,10 @@ describe('kiosk mode: the card is the session (pcscd + vpcd, one browser profile
     await expect.poll(() => page.getByRole('alert').filter({ hasText: 'administrateur désigné' }).isVisible(), POLL).toBe(true);
     await page.getByRole('button', { name: 'Désigner ma carte comme administratrice' }).click();
     await expect.poll(() => page.getByRole('list', { name: 'Administrateurs désignés' }).textContent(), POLL).toContain('(la vôtre)');
+    // The front desk's card too: the structure's administrator, who can give a renewed card its records.
+    await page.getByLabel('Ajouter un administrateur (identifiant de sa carte)').fill(deskId);
+    await page.getByRole('button', { name: 'Ajouter', exact: true }).click();
+    await expect.poll(() => page.getByRole('list', { name: 'Administrateurs désignés' }).textContent(), POLL).toContain(`Carte ${deskId}`);
     await page.getByLabel('Mode kiosque sur ce poste').check();
     await page.getByRole('button', { name: 'Enregistrer' }).click();
     await expect.poll(() => page.getByRole('status').filter({ hasText: 'Mode kiosque activé.' }).isVisible(), POLL).toBe(true);
@@ -195,14 +207,15 @@ describe('kiosk mode: the card is the session (pcscd + vpcd, one browser profile
     expect(await page.content()).not.toContain('FICTIF-SOINS');
   }, 180_000);
 
-  it('the front desk’s CPE: its role said, no device settings; no way out of the page', async () => {
-    await insert((await makeCps(cardPki, { profession: 'assistant' })).card);
+  it('the front desk’s CPE, named administrator: its role said, the settings open to it; no way out of the page', async () => {
+    await insert(desk);
     await signInAtWelcome();
     expect(await bar().textContent()).toContain('accueil : prépare les factures, ne signe pas');
     await page.getByRole('navigation').getByRole('link', { name: 'Poste' }).click();
     await page.waitForURL(`${app.url}/poste`);
+    // Named administrator: it may change the device's settings, and still signs nothing.
     await expect.poll(() => page.getByTestId('device-actor').textContent(), POLL).toContain('Carte de structure (accueil)');
-    expect(await page.getByTestId('device-actor').textContent()).toContain('vous ne pouvez pas modifier ces réglages');
+    expect(await page.getByTestId('device-actor').textContent()).toContain('vous pouvez modifier ces réglages');
 
     // A link to another site, a download, a new window: refused, the page stays.
     const here = page.url();
@@ -273,6 +286,43 @@ describe('kiosk mode: the card is the session (pcscd + vpcd, one browser profile
     await list.getByRole('button', { name: 'Signer la sélection (1)' }).click();
     await expect.poll(() => list.locator('.message').textContent(), POLL).toBe('1 facture signée.');
     expect(await rows.evaluateAll((trs) => trs.map((t) => t.getAttribute('data-status')))).toEqual(['signed', 'signed']);
+    await pull();
+    await expect.poll(() => welcome().isVisible(), POLL).toBe(true);
+  }, 240_000);
+
+  it('A’s card renewed: nothing of A’s until the administrator (the CPE) gives it back; then all of it, under the new card', async () => {
+    const renewed = (await makeCps(cardPki)).card; // the same holder, new keys
+    await insert(renewed);
+    await signInAtWelcome();
+    await page.getByRole('navigation').getByRole('link', { name: 'Facturer' }).click();
+    await page.waitForURL(`${app.url}/facturer`);
+    await expect.poll(() => page.getByRole('status').filter({ hasText: 'Carte renouvelée : vos factures enregistrées sur ce poste avec l’ancienne carte reviendront' }).isVisible(), POLL).toBe(true);
+    const list = page.getByRole('region', { name: 'Factures' });
+    await expect.poll(() => list.textContent(), POLL).toContain('Aucune facture enregistrée');
+    await pull();
+    await expect.poll(() => welcome().isVisible(), POLL).toBe(true);
+
+    await insert(desk);
+    await signInAtWelcome();
+    await page.getByRole('navigation').getByRole('link', { name: 'Poste' }).click();
+    await page.waitForURL(`${app.url}/poste`);
+    const waiting = page.getByRole('list', { name: 'Cartes renouvelées en attente' });
+    await expect.poll(() => waiting.textContent(), POLL).toContain(`RPPS ${doctorRpps}`);
+    await waiting.getByRole('button', { name: 'Rétablir ses factures' }).click();
+    await expect.poll(() => page.getByRole('status').filter({ hasText: `Factures de la carte renouvelée (RPPS ${doctorRpps}) rétablies` }).isVisible(), POLL).toBe(true);
+    expect(await page.content()).not.toContain('SACHA');
+    if (SHOTS) await page.screenshot({ path: join(SHOTS, 'poste-carte-renouvelee.png'), fullPage: true });
+    await pull();
+    await expect.poll(() => welcome().isVisible(), POLL).toBe(true);
+
+    await insert(renewed);
+    await signInAtWelcome();
+    await page.getByRole('navigation').getByRole('link', { name: 'Facturer' }).click();
+    await page.waitForURL(`${app.url}/facturer`);
+    await expect.poll(() => page.getByRole('status').filter({ hasText: 'Carte renouvelée : vos 2 factures enregistrées avec l’ancienne carte sont rétablies.' }).isVisible(), POLL).toBe(true);
+    const rows = page.getByRole('region', { name: 'Factures' }).locator('tbody tr');
+    await expect.poll(() => rows.evaluateAll((trs) => trs.map((t) => t.getAttribute('data-status'))), POLL).toEqual(['signed', 'signed']);
+    expect(await page.getByRole('region', { name: 'Factures' }).textContent()).toContain('SACHA FICTIF');
     await pull();
     await expect.poll(() => welcome().isVisible(), POLL).toBe(true);
   }, 240_000);

@@ -53,6 +53,7 @@ export const AUDIT_EVENTS = [
   'billing.purge',
   'trust.seal',
   'access.refused',
+  'key.recovery',
 ] as const;
 export type AuditEvent = (typeof AUDIT_EVENTS)[number];
 
@@ -76,6 +77,7 @@ export const AUDIT_EVENT_LABELS: Record<AuditEvent, string> = {
   'billing.purge': 'Copies de factures purgées (3 mois)',
   'trust.seal': 'Enregistrement du magasin scellé',
   'access.refused': 'Action refusée (rôle de la carte)',
+  'key.recovery': 'Factures d’une carte renouvelée rétablies',
 };
 
 export const AUDIT_OUTCOMES = ['success', 'failure', 'refused', 'unchanged'] as const;

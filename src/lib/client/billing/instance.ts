@@ -66,7 +66,9 @@ export function billingWorkspace(): BillingWorkspace {
       const svc = await trust.open();
       await svc?.log(e.event === 'access.refused'
         ? { event: e.event, outcome: 'refused', actor: e.holder ? `holder:${e.holder}` : 'system', object: { kind: 'session' }, details: { permission: e.permission, code: e.code, ...(e.role ? { cardRole: e.role } : {}) } }
-        : { event: e.event, outcome: 'success', actor: `holder:${e.holder}`, object: { kind: 'session' }, details: { cardRole: e.role } });
+        : e.event === 'key.recovery'
+          ? { event: e.event, outcome: 'success', actor: `holder:${e.holder}`, object: { kind: 'session' }, details: { cardRole: e.role, code: e.code } }
+          : { event: e.event, outcome: 'success', actor: `holder:${e.holder}`, object: { kind: 'session' }, details: { cardRole: e.role } });
     },
   });
   const workspace = instance;

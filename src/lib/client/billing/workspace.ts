@@ -27,7 +27,7 @@ import { signBatch } from '../../billing/signing.js';
 import { prepareInvoice } from '../../billing/ssv/pipeline.js';
 import type { InvoiceSigner, Securing, SignedDocument, SsvAdapter } from '../../billing/ssv/types.js';
 import type { Catalogue } from '../../billing/catalogue.js';
-import { AtRestError, keyIdOf, openDataKey, type DataKey, type KeySlotStore } from '../store/at-rest.js';
+import { AtRestError, importDataKey, keyIdOf, openDataKey, type DataKey, type KeySlotStore } from '../store/at-rest.js';
 import { BillingStoreError, type IdbBillingStore, type PractitionerProfile } from '../store/billing.js';
 import type { CardBridge } from '../card/stores.js';
 import { bridgeSigner } from './bridge-signer.js';
@@ -50,6 +50,21 @@ import { AccessError, actorOf, authorize, type AccessTarget, type Actor, type Pe
 import type { CpsRead } from '../../card/reads.js';
 import { practitionerFromCps } from '../../billing/from-cards.js';
 import type { DirectoryEntry, IdbHandoffStore, StoredHandoff } from '../store/handoffs.js';
+
+/** A renewed card and its holder's records (ADR 0028). */
+export type RecoveryState =
+  | { state: 'none' }
+  /** Asked; an administrator of this device must answer it. */
+  | { state: 'waiting' }
+  /** No administrator holds this holder's records in escrow here. */
+  | { state: 'impossible' }
+  | { state: 'done'; invoices: number };
+
+export interface RecoveryRequest {
+  readonly id: string;
+  readonly holder: string;
+  readonly requestedAt: string;
+}
 
 export type VaultState =
   | { state: 'locked' }
@@ -136,6 +151,12 @@ export interface BillingWorkspace {
    * sign in that practitioner's invoices when their card next opens a session here.
    */
   handOff(input: InvoiceInput, securing?: Securing): Promise<Outcome<{ id: string }>>;
+  /** This card, renewed: whether its holder's records are given back (ADR 0028). */
+  recovery: Readable<RecoveryState>;
+  /** For an administrator: the renewed cards waiting for their holder's records. */
+  recoveryRequests: Readable<readonly RecoveryRequest[]>;
+  /** An administrator gives a renewed card its holder's records (from the escrow it holds). */
+  grantRecovery(id: string): Promise<Outcome<undefined>>;
   stop(): void;
 }
 
@@ -144,7 +165,7 @@ export type ReturnListing = Omit<StoredReturn, 'sealed' | 'keyId'>;
 
 export interface WorkspaceOptions {
   bridge: Pick<CardBridge, 'session' | 'call'>;
-  store: Pick<IdbBillingStore, 'commit' | 'listInvoices' | 'getInvoice' | 'listLots' | 'getProfile' | 'putProfile' | 'purge' | 'getFile' | 'getReturn' | 'listReturnSummaries' | 'listSent' | 'listSummaries'>;
+  store: Pick<IdbBillingStore, 'rekey' | 'commit' | 'listInvoices' | 'getInvoice' | 'listLots' | 'getProfile' | 'putProfile' | 'purge' | 'getFile' | 'getReturn' | 'listReturnSummaries' | 'listSent' | 'listSummaries'>;
   /** Records a purge in the workstation's audit journal (counts only: never a number or a name). */
   auditPurge?: (counts: { invoices: number; lots: number; messages: number }) => Promise<void>;
   slots: KeySlotStore;
@@ -172,7 +193,7 @@ export interface WorkspaceOptions {
   /** The card holders this device names as its administrators (none: a personal workstation). */
   administrators?: () => Promise<readonly string[]>;
   /** The device's directory of practitioners and the invoices prepared for them (ADR 0027). */
-  handoffs?: Pick<IdbHandoffStore, 'directory' | 'publish' | 'handOff' | 'waitingFor' | 'preparedBy' | 'open' | 'remove'>;
+  handoffs?: Pick<IdbHandoffStore, 'directory' | 'entry' | 'publish' | 'handOff' | 'waitingFor' | 'preparedBy' | 'open' | 'remove' | 'escrow' | 'escrowed' | 'requestRecovery' | 'recoveries' | 'grant' | 'openGrant' | 'closeRecovery'>;
   /**
    * Records sessions opened and closed and every refusal in the workstation's audit journal
    * (SA2): the card holder's identifier, the role and codes only, never a name.
@@ -183,7 +204,9 @@ export interface WorkspaceOptions {
 /** What the journal keeps of a session or a refusal. */
 export type AccessAudit =
   | { event: 'session.open' | 'session.close'; holder: string; role: Actor['role'] }
-  | { event: 'access.refused'; holder: string | null; role: Actor['role'] | null; permission: Permission; code: string };
+  | { event: 'access.refused'; holder: string | null; role: Actor['role'] | null; permission: Permission; code: string }
+  /** A renewed card's records: `granted` by an administrator, `restored` under the new card. */
+  | { event: 'key.recovery'; holder: string; role: Actor['role']; code: 'granted' | 'restored' };
 
 const failure = (e: unknown): Outcome<never> => {
   if (e instanceof BillingError) return { ok: false, code: e.code, message: e.message, ...(e.issues.length ? { problems: e.issues } : {}) };
@@ -207,6 +230,10 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
   const directory = writable<readonly DirectoryEntry[]>([]);
   const prepared = writable<readonly Omit<StoredHandoff, 'epk' | 'iv' | 'ct'>[]>([]);
   const handoffs = writable<{ imported: number; failed: readonly { id: string; message: string }[] } | null>(null);
+  const recovery = writable<RecoveryState>({ state: 'none' });
+  const recoveryRequests = writable<readonly RecoveryRequest[]>([]);
+  /** This card's hand-off private key on this device (non-extractable), while open. */
+  let handoffKey: CryptoKey | null = null;
   const clock = o.clock ?? (() => Date.now());
   const newId = o.newId ?? (() => globalThis.crypto.randomUUID());
   let key: DataKey | null = null;
@@ -220,14 +247,22 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
       const [certs, card, administrators] = await Promise.all([
         o.bridge.call<{ auth: string }>('card.certificates', { reader: r }),
         o.bridge.call<CpsRead>('cps.read', { reader: r }),
-        o.administrators?.() ?? [],
+        o.administrators?.() ?? Promise.resolve<readonly string[]>([]),
       ]);
       const who = actorOf({ family: card.family, holder: card.rpps, structures: card.situations.map((x) => x.structureId) }, administrators);
+      const keyId = await keyIdOf(unb64u(certs.auth));
+      // The administrators' hand-off keys on this device: the data key is escrowed for each
+      // (ADR 0028), so that a renewed or lost card loses nothing. This holder's entry as it was
+      // before this session: another card of theirs means a renewed one.
+      const h = o.handoffs;
+      const admins = h && administrators.length ? (await h.directory()).filter((e) => administrators.includes(e.holder) && e.holder !== who.holder) : [];
+      const previous = h ? await h.entry(who.holder) : undefined;
       const k = await openDataKey({
-        keyId: await keyIdOf(unb64u(certs.auth)),
+        keyId,
         card: async (salt) => unb64u((await o.bridge.call<{ secret: string }>('card.deriveKey', { reader: r, salt: b64u(salt) })).secret),
         slots: o.slots,
         now: clock,
+        ...(h && admins.length ? { escrow: async (raw: Uint8Array) => void (await h.escrow(raw, keyId, who.holder, admins, clock)) } : {}),
       });
       if (g !== generation) return; // locked meanwhile: this key is not for the new session
       key = k;
@@ -242,8 +277,11 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
       if (o.handoffs) {
         // A hand-off that fails leaves billing open: said, and tried again at the next opening.
         try {
+          handoffKey = await o.handoffs.publish(k, { holder: who.holder, role: who.role, profession: card.profession, situations: card.situations }, clock);
+          await recoverRenewed(k, who, previous);
           if (who.role === 'practitioner') handoffs.set(await receiveHandoffs(k, card, who));
           else await refreshHandoffLists(who);
+          if (who.administrator && administrators.length) await refreshRecoveryRequests();
         } catch (e) {
           handoffs.set({ imported: 0, failed: [{ id: '', message: (failure(e) as { message: string }).message }] });
         }
@@ -282,6 +320,9 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
     directory.set([]);
     prepared.set([]);
     handoffs.set(null);
+    recovery.set({ state: 'none' });
+    recoveryRequests.set([]);
+    handoffKey = null;
     invoices.set([]);
     returns.set([]);
     profile.set(null);
@@ -322,7 +363,7 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
     if (!o.handoffs) return;
     const [all, mine] = await Promise.all([o.handoffs.directory(), o.handoffs.preparedBy(who.holder)]);
     if (actor !== who) return;
-    directory.set(all.filter((e) => e.situations.some((x) => who.structures.includes(x.structureId))).sort((a, b) => byCodeUnits(a.holder, b.holder)));
+    directory.set(all.filter((e) => e.role !== 'assistant' && e.situations.some((x) => who.structures.includes(x.structureId))).sort((a, b) => byCodeUnits(a.holder, b.holder)));
     prepared.set(mine.sort((a, b) => byCodeUnits(b.createdAt, a.createdAt)));
   }
 
@@ -332,9 +373,41 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
    * invoice's id is the hand-off's: opened twice, kept once). One that does not open or does not
    * check stays where it is, said, for the next opening.
    */
+  /**
+   * A renewed card (ADR 0028): asks for its holder's records when an administrator holds them in
+   * escrow, takes them once granted (every record sealed again under this card's key), or says
+   * why it cannot.
+   */
+  async function recoverRenewed(k: DataKey, who: Actor, previous: DirectoryEntry | undefined): Promise<void> {
+    const h = o.handoffs!;
+    if (previous && previous.keyId !== k.keyId) {
+      if (await h.escrowed(previous.keyId)) await h.requestRecovery(who.holder, previous.keyId, k.keyId, clock);
+      else recovery.set({ state: 'impossible' });
+    }
+    for (const rec of await h.recoveries()) {
+      if (rec.holder !== who.holder || rec.newKeyId !== k.keyId) continue;
+      if (!rec.grant) {
+        recovery.set({ state: 'waiting' });
+        continue;
+      }
+      const old = await importDataKey(rec.oldKeyId, await h.openGrant(rec, handoffKey!));
+      const n = await o.store.rekey(old, k);
+      await h.closeRecovery(rec);
+      await refresh();
+      recovery.set({ state: 'done', invoices: n });
+      void o.audit?.({ event: 'key.recovery', holder: who.holder, role: who.role, code: 'restored' }).catch(() => undefined);
+    }
+  }
+
+  /** The renewed cards waiting for an administrator (what the « Poste » page lists). */
+  async function refreshRecoveryRequests(): Promise<void> {
+    const all = await o.handoffs!.recoveries();
+    recoveryRequests.set(all.filter((x) => !x.grant).map((x) => ({ id: x.id, holder: x.holder, requestedAt: x.requestedAt })));
+  }
+
   async function receiveHandoffs(k: DataKey, card: CpsRead, who: Actor): Promise<{ imported: number; failed: { id: string; message: string }[] }> {
     const h = o.handoffs!;
-    const privateKey = await h.publish(k, { holder: who.holder, profession: card.profession, situations: card.situations }, clock);
+    const privateKey = handoffKey!;
     let imported = 0;
     const failed: { id: string; message: string }[] = [];
     for (const w of await h.waitingFor(who.holder)) {
@@ -563,6 +636,20 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
     directory,
     prepared,
     handoffs,
+    recovery,
+    recoveryRequests,
+    async grantRecovery(id) {
+      try {
+        await allowed('device.settings');
+        if (!o.handoffs || !handoffKey) throw new AtRestError('locked', 'Session verrouillée.');
+        await o.handoffs.grant(id, actor!.holder, handoffKey, clock);
+        void o.audit?.({ event: 'key.recovery', holder: actor!.holder, role: actor!.role, code: 'granted' }).catch(() => undefined);
+        await refreshRecoveryRequests();
+        return { ok: true, value: undefined };
+      } catch (e) {
+        return failure(e);
+      }
+    },
     async handOff(input, securing = 'vitale') {
       try {
         await allowed('invoice.prepare', [targetOf(input.practitioner)]);
@@ -570,7 +657,7 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
         if (who.role !== 'assistant' || !o.handoffs) throw new BillingError('transition_forbidden', 'practitioner', 'Un praticien garde ses factures lui-même : « Garder à signer ».');
         const billingNumber = input.practitioner.situation.billingNumber;
         const entry = (await o.handoffs.directory()).find((e) => e.holder === input.practitioner.rpps);
-        if (!entry || !entry.situations.some((x) => x.structureId === billingNumber)) {
+        if (!entry || entry.role === 'assistant' || !entry.situations.some((x) => x.structureId === billingNumber)) {
           throw new BillingError('transition_forbidden', 'practitioner', 'Ce praticien n’a pas encore ouvert de session sur ce poste dans cette structure : il ne peut rien y recevoir.');
         }
         const id = newId();

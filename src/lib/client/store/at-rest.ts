@@ -114,9 +114,33 @@ async function unwrap(slot: KeySlot, card: CardSecret): Promise<CryptoKey> {
  * creating it at once: one slot wins (`add`), the other tab opens that one. A slot that exists
  * and does not open is an error, never replaced: replacing it would lose every record under it.
  */
-export async function openDataKey(o: { keyId: string; card: CardSecret; slots: KeySlotStore; now?: () => number }): Promise<DataKey> {
+export async function openDataKey(o: {
+  keyId: string;
+  card: CardSecret;
+  slots: KeySlotStore;
+  now?: () => number;
+  /**
+   * Given the raw data key once, to escrow it for the device's administrators (ADR 0028): the
+   * bytes are wiped when it returns; the key the page keeps stays non-extractable.
+   */
+  escrow?: (raw: Uint8Array) => Promise<void>;
+}): Promise<DataKey> {
   const existing = await o.slots.get(o.keyId);
-  if (existing) return { keyId: o.keyId, key: await unwrap(existing, o.card) };
+  if (existing) {
+    if (o.escrow) {
+      checkSlot(existing);
+      const k = await kek(o.card, existing.salt);
+      let extractable: CryptoKey;
+      try {
+        extractable = await subtle.unwrapKey('raw', buf(existing.wrapped), k, 'AES-KW', { name: 'AES-GCM', length: 256 }, true, ['encrypt', 'decrypt']);
+      } catch {
+        throw new AtRestError('wrong_card', 'Cette carte n’ouvre pas les factures enregistrées sur ce poste pour elle : clé modifiée ou autre carte.');
+      }
+      await giveRaw(extractable, o.escrow);
+      return { keyId: o.keyId, key: await subtle.unwrapKey('raw', buf(existing.wrapped), k, 'AES-KW', { name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt']) };
+    }
+    return { keyId: o.keyId, key: await unwrap(existing, o.card) };
+  }
   const salt = globalThis.crypto.getRandomValues(new Uint8Array(SALT_BYTES));
   const k = await kek(o.card, salt);
   const fresh = await subtle.generateKey({ name: 'AES-GCM', length: 256 }, true, ['encrypt', 'decrypt']);
@@ -127,8 +151,28 @@ export async function openDataKey(o: { keyId: string; card: CardSecret; slots: K
     if (!winner) throw new AtRestError('slot_invalid', 'Clé des factures de ce poste introuvable après sa création.');
     return { keyId: o.keyId, key: await unwrap(winner, o.card) };
   }
+  if (o.escrow) await giveRaw(fresh, o.escrow);
   // The extractable copy is dropped; the page keeps a non-extractable one, as from a later open.
   return { keyId: o.keyId, key: await subtle.unwrapKey('raw', buf(wrapped), k, 'AES-KW', { name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt']) };
+}
+
+async function giveRaw(key: CryptoKey, to: (raw: Uint8Array) => Promise<void>): Promise<void> {
+  const raw = new Uint8Array(await subtle.exportKey('raw', key));
+  try {
+    await to(raw);
+  } finally {
+    raw.fill(0);
+  }
+}
+
+/** A data key given back by a recovery (ADR 0028), non-extractable; `raw` is wiped. */
+export async function importDataKey(keyId: string, raw: Uint8Array): Promise<DataKey> {
+  try {
+    if (raw.length !== 32) throw new AtRestError('slot_invalid', 'Clé rétablie mal formée.');
+    return { keyId, key: await subtle.importKey('raw', buf(raw), { name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt']) };
+  } finally {
+    raw.fill(0);
+  }
 }
 
 /** A sealed value as stored: IV and AES-GCM ciphertext with its tag. */

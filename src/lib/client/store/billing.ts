@@ -365,6 +365,41 @@ export class IdbBillingStore {
     await tx.done;
   }
 
+  /**
+   * Every record of the card `from` moved under the card `to` (a renewed card given back its
+   * holder's records, ADR 0028): each opened with the old key, sealed again with the new, in one
+   * transaction, the old profile dropped (the new card keeps its own). Returns how many invoices.
+   */
+  async rekey(from: DataKey, to: DataKey): Promise<number> {
+    const db = await this.open();
+    const [invoices, lots, files, returns, outbox] = await Promise.all([
+      db.getAllFromIndex('invoices', 'keyId', from.keyId),
+      db.getAllFromIndex('lots', 'keyId', from.keyId),
+      db.getAllFromIndex('files', 'keyId', from.keyId),
+      db.getAllFromIndex('returns', 'keyId', from.keyId),
+      db.getAllFromIndex('outbox', 'keyId', from.keyId),
+    ]);
+    const invoiceRows = await Promise.all(invoices.map(async (r) => sealInvoice(await openInvoice(r, from), to)));
+    const lotRows = await Promise.all(lots.map(async (l) => tagLot(await openLot(l, from), to)));
+    const fileRows = await Promise.all(files.map(async (f) => sealFile(await openFile(f, from), to)));
+    const returnRows = await Promise.all(returns.map(async (r) => sealReturn(await openReturn(r, from), to)));
+    const tx = db.transaction(['invoices', 'lots', 'outbox', 'files', 'returns', 'profiles'], 'readwrite', { durability: 'strict' });
+    try {
+      for (const r of invoiceRows) await tx.objectStore('invoices').put(r);
+      for (const r of lotRows) await tx.objectStore('lots').put(r);
+      for (const r of fileRows) await tx.objectStore('files').put(r);
+      for (const r of returnRows) await tx.objectStore('returns').put(r);
+      for (const m of outbox) await tx.objectStore('outbox').put({ ...m, keyId: to.keyId });
+      await tx.objectStore('profiles').delete(from.keyId);
+    } catch (e) {
+      tx.abort();
+      await tx.done.catch(() => undefined);
+      throw e;
+    }
+    await tx.done;
+    return invoiceRows.length;
+  }
+
   /** Closes the connection (tests, page teardown). */
   close(): Promise<void> {
     return this.connection.close();

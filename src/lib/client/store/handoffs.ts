@@ -33,6 +33,8 @@ const INFO = enc.encode('teletrans handoff v1');
 export interface DirectoryEntry {
   /** RPPS (the card holder's identifier). */
   readonly holder: string;
+  /** A practitioner's card, or the front desk's (an administrator may hold either). */
+  readonly role: 'practitioner' | 'assistant';
   /** The data key that wraps `wrapped` (the practitioner's card on this device). */
   readonly keyId: string;
   readonly profession: { readonly code: string; readonly label: string };
@@ -68,13 +70,77 @@ export interface StoredHandoff {
   readonly ct: Uint8Array;
 }
 
+/** An ECIES envelope for a hand-off public key (see the top of this file). */
+export interface Envelope {
+  readonly epk: Uint8Array;
+  readonly iv: Uint8Array;
+  readonly ct: Uint8Array;
+}
+
+/**
+ * A practitioner's data key escrowed for one administrator (ADR 0028): sealed for the
+ * administrator's hand-off key, so that a renewed or lost card loses no data.
+ */
+export interface StoredEscrow extends Envelope {
+  /** `<keyId>|<administrator>`. */
+  readonly id: string;
+  /** The escrowed data key's id (the old card's). */
+  readonly keyId: string;
+  readonly holder: string;
+  readonly admin: string;
+  /** The administrator's hand-off public key it was sealed for (a renewed admin card: sealed again). */
+  readonly adminKey: Uint8Array;
+  readonly createdAt: string;
+}
+
+/** A renewed card asking for its holder's records (ADR 0028); `grant` once an administrator answered. */
+export interface StoredRecovery {
+  /** `<holder>|<old keyId>`. */
+  readonly id: string;
+  readonly holder: string;
+  readonly oldKeyId: string;
+  readonly newKeyId: string;
+  readonly requestedAt: string;
+  /** The old data key, sealed for the new card's hand-off key, by an administrator. */
+  readonly grant?: Envelope & { readonly by: string; readonly at: string };
+}
+
 interface HandoffsDb extends DBSchema {
   directory: { key: string; value: DirectoryEntry };
   handoffs: { key: string; value: StoredHandoff; indexes: { to: string } };
+  escrows: { key: string; value: StoredEscrow; indexes: { admin: string } };
+  recoveries: { key: string; value: StoredRecovery };
 }
 
 const aadOf = (h: Pick<StoredHandoff, 'id' | 'to' | 'structure' | 'from'>): Uint8Array => enc.encode(`teletrans-handoff-v1|${h.id}|${h.to}|${h.structure}|${h.from}`);
 const wrapAad = (holder: string, keyId: string, publicKey: Uint8Array): Uint8Array => enc.encode(`teletrans-handoff-key-v1|${holder}|${keyId}|${Array.from(publicKey).join(',')}`);
+
+const same = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+
+/** Seals `plain` for a hand-off public key (an ephemeral ECDH key, HKDF, AES-GCM). */
+export async function sealTo(publicKey: Uint8Array, plain: Uint8Array, aad: Uint8Array): Promise<Envelope> {
+  const pub = await subtle.importKey('raw', buf(publicKey), EC, false, []);
+  const eph = (await subtle.generateKey(EC, false, ['deriveBits'])) as CryptoKeyPair;
+  const epk = new Uint8Array(await subtle.exportKey('raw', eph.publicKey));
+  const k = await sharedKey(eph.privateKey, pub, epk, 'encrypt');
+  const iv = globalThis.crypto.getRandomValues(new Uint8Array(12));
+  const ct = new Uint8Array(await subtle.encrypt({ name: 'AES-GCM', iv: buf(iv), additionalData: buf(aad) }, k, buf(plain)));
+  return { epk, iv, ct };
+}
+
+/** Opens an envelope with the hand-off private key; anything wrong: `sealed_invalid`. */
+export async function openFrom(privateKey: CryptoKey, e: Envelope, aad: Uint8Array): Promise<Uint8Array> {
+  try {
+    const pub = await subtle.importKey('raw', buf(e.epk), EC, false, []);
+    const k = await sharedKey(privateKey, pub, e.epk, 'decrypt');
+    return new Uint8Array(await subtle.decrypt({ name: 'AES-GCM', iv: buf(e.iv), additionalData: buf(aad) }, k, buf(e.ct)));
+  } catch {
+    throw new AtRestError('sealed_invalid', 'Enveloppe altérée, ou chiffrée pour une autre carte.');
+  }
+}
+
+const escrowAad = (keyId: string, holder: string, admin: string): Uint8Array => enc.encode(`teletrans-escrow-v1|${keyId}|${holder}|${admin}`);
+const grantAad = (r: Pick<StoredRecovery, 'holder' | 'oldKeyId' | 'newKeyId'>, by: string): Uint8Array => enc.encode(`teletrans-recovery-v1|${r.holder}|${r.oldKeyId}|${r.newKeyId}|${by}`);
 
 async function sharedKey(priv: CryptoKey, pub: CryptoKey, epk: Uint8Array, usage: 'encrypt' | 'decrypt'): Promise<CryptoKey> {
   const bits = new Uint8Array(await subtle.deriveBits({ name: 'ECDH', public: pub }, priv, 256));
@@ -90,9 +156,15 @@ export class IdbHandoffStore {
   private readonly connection: Connection<HandoffsDb>;
 
   constructor(dbName: string = HANDOFFS_DB) {
-    this.connection = new Connection<HandoffsDb>(dbName, 1, (db) => {
-      db.createObjectStore('directory', { keyPath: 'holder' });
-      db.createObjectStore('handoffs', { keyPath: 'id' }).createIndex('to', 'to');
+    this.connection = new Connection<HandoffsDb>(dbName, 2, (db, oldVersion) => {
+      if (oldVersion < 1) {
+        db.createObjectStore('directory', { keyPath: 'holder' });
+        db.createObjectStore('handoffs', { keyPath: 'id' }).createIndex('to', 'to');
+      }
+      if (oldVersion < 2) {
+        db.createObjectStore('escrows', { keyPath: 'id' }).createIndex('admin', 'admin');
+        db.createObjectStore('recoveries', { keyPath: 'id' });
+      }
     });
   }
 
@@ -104,12 +176,16 @@ export class IdbHandoffStore {
    * The practitioner's entry on this device, made (with a new key pair) or brought up to date
    * (profession, situations) under their open data key; returns the private key, non-extractable.
    */
-  async publish(key: DataKey, card: { holder: string; profession: DirectoryEntry['profession']; situations: readonly CardSituation[] }, now: () => number): Promise<CryptoKey> {
+  async entry(holder: string): Promise<DirectoryEntry | undefined> {
+    return (await this.connection.get()).get('directory', holder);
+  }
+
+  async publish(key: DataKey, card: { holder: string; role: DirectoryEntry['role']; profession: DirectoryEntry['profession']; situations: readonly CardSituation[] }, now: () => number): Promise<CryptoKey> {
     const db = await this.connection.get();
     const current = await db.get('directory', card.holder);
     let entry: DirectoryEntry;
     if (current && current.keyId === key.keyId) {
-      entry = { ...current, profession: card.profession, situations: [...card.situations], updatedAt: new Date(now()).toISOString() };
+      entry = { ...current, role: card.role, profession: card.profession, situations: [...card.situations], updatedAt: new Date(now()).toISOString() };
     } else {
       // A first session here, or another card of the same holder (renewed): a new key pair;
       // hand-offs sealed for the old key stay until that card opens them.
@@ -124,7 +200,7 @@ export class IdbHandoffStore {
       } finally {
         pkcs8.fill(0);
       }
-      entry = { holder: card.holder, keyId: key.keyId, profession: card.profession, situations: [...card.situations], publicKey, wrapped: { iv, ct }, updatedAt: new Date(now()).toISOString() };
+      entry = { holder: card.holder, role: card.role, keyId: key.keyId, profession: card.profession, situations: [...card.situations], publicKey, wrapped: { iv, ct }, updatedAt: new Date(now()).toISOString() };
     }
     await db.put('directory', entry);
     return this.privateKey(key, entry);
@@ -146,16 +222,10 @@ export class IdbHandoffStore {
 
   /** Seals `draft` for the practitioner of `entry` and stores it; the sender keeps nothing that opens it. */
   async handOff(entry: DirectoryEntry, draft: HandoffDraft, meta: { id: string; from: string; createdAt: string }): Promise<StoredHandoff> {
-    const pub = await subtle.importKey('raw', buf(entry.publicKey), EC, false, []);
-    const eph = (await subtle.generateKey(EC, false, ['deriveBits'])) as CryptoKeyPair;
-    const epk = new Uint8Array(await subtle.exportKey('raw', eph.publicKey));
-    const h = { id: meta.id, to: entry.holder, structure: draft.billingNumber, from: meta.from, createdAt: meta.createdAt, epk };
-    const k = await sharedKey(eph.privateKey, pub, epk, 'encrypt');
-    const iv = globalThis.crypto.getRandomValues(new Uint8Array(12));
+    const h = { id: meta.id, to: entry.holder, structure: draft.billingNumber, from: meta.from, createdAt: meta.createdAt };
     const plain = encodeValue(draft);
     try {
-      const ct = new Uint8Array(await subtle.encrypt({ name: 'AES-GCM', iv: buf(iv), additionalData: buf(aadOf(h)) }, k, buf(plain)));
-      const stored: StoredHandoff = { ...h, iv, ct };
+      const stored: StoredHandoff = { ...h, ...(await sealTo(entry.publicKey, plain, aadOf(h))) };
       await (await this.connection.get()).add('handoffs', stored);
       return stored;
     } finally {
@@ -178,9 +248,7 @@ export class IdbHandoffStore {
   async open(h: StoredHandoff, privateKey: CryptoKey): Promise<HandoffDraft> {
     let plain: Uint8Array;
     try {
-      const pub = await subtle.importKey('raw', buf(h.epk), EC, false, []);
-      const k = await sharedKey(privateKey, pub, h.epk, 'decrypt');
-      plain = new Uint8Array(await subtle.decrypt({ name: 'AES-GCM', iv: buf(h.iv), additionalData: buf(aadOf(h)) }, k, buf(h.ct)));
+      plain = await openFrom(privateKey, h, aadOf(h));
     } catch {
       throw new AtRestError('sealed_invalid', 'Facture préparée altérée, ou chiffrée pour une autre carte.');
     }
@@ -193,6 +261,83 @@ export class IdbHandoffStore {
 
   async remove(id: string): Promise<void> {
     await (await this.connection.get()).delete('handoffs', id);
+  }
+
+  /**
+   * Escrows a practitioner's raw data key for each administrator's hand-off key not holding it
+   * yet (or holding it for an older key of theirs). Returns how many were sealed.
+   */
+  async escrow(raw: Uint8Array, keyId: string, holder: string, admins: readonly DirectoryEntry[], now: () => number): Promise<number> {
+    const db = await this.connection.get();
+    let sealed = 0;
+    for (const a of admins) {
+      if (a.holder === holder) continue; // one's own card cannot vouch for its own renewal
+      const id = `${keyId}|${a.holder}`;
+      const have = await db.get('escrows', id);
+      if (have && same(have.adminKey, a.publicKey)) continue;
+      const e = await sealTo(a.publicKey, raw, escrowAad(keyId, holder, a.holder));
+      await db.put('escrows', { id, keyId, holder, admin: a.holder, adminKey: a.publicKey, createdAt: new Date(now()).toISOString(), ...e });
+      sealed++;
+    }
+    return sealed;
+  }
+
+  /** Whether some administrator holds an escrow of `keyId`. */
+  async escrowed(keyId: string): Promise<boolean> {
+    const all = await (await this.connection.get()).getAll('escrows');
+    return all.some((e) => e.keyId === keyId);
+  }
+
+  /** A renewed card (`newKeyId`) of `holder` asks for the records of `oldKeyId`; kept once. */
+  async requestRecovery(holder: string, oldKeyId: string, newKeyId: string, now: () => number): Promise<void> {
+    const db = await this.connection.get();
+    const id = `${holder}|${oldKeyId}`;
+    const have = await db.get('recoveries', id);
+    if (have && have.newKeyId === newKeyId) return;
+    await db.put('recoveries', { id, holder, oldKeyId, newKeyId, requestedAt: new Date(now()).toISOString() });
+  }
+
+  async recoveries(): Promise<StoredRecovery[]> {
+    return (await this.connection.get()).getAll('recoveries');
+  }
+
+  /**
+   * An administrator answers a request: the old data key, opened from its escrow with the
+   * administrator's hand-off key, sealed for the renewed card's hand-off key. Nothing is kept in
+   * clear; the raw key is wiped.
+   */
+  async grant(id: string, admin: string, adminKey: CryptoKey, now: () => number): Promise<StoredRecovery> {
+    const db = await this.connection.get();
+    const r = await db.get('recoveries', id);
+    if (!r) throw new AtRestError('slot_invalid', 'Demande de rétablissement introuvable.');
+    const escrow = await db.get('escrows', `${r.oldKeyId}|${admin}`);
+    if (!escrow) throw new AtRestError('slot_invalid', 'Aucune copie de secours de cette carte pour votre carte d’administrateur sur ce poste.');
+    const target = await db.get('directory', r.holder);
+    if (!target || target.keyId !== r.newKeyId) throw new AtRestError('slot_invalid', 'La nouvelle carte de ce praticien n’a pas encore ouvert de session sur ce poste.');
+    const raw = await openFrom(adminKey, escrow, escrowAad(escrow.keyId, escrow.holder, admin));
+    try {
+      const e = await sealTo(target.publicKey, raw, grantAad(r, admin));
+      const granted: StoredRecovery = { ...r, grant: { ...e, by: admin, at: new Date(now()).toISOString() } };
+      await db.put('recoveries', granted);
+      return granted;
+    } finally {
+      raw.fill(0);
+    }
+  }
+
+  /** The old data key of a granted request, opened with the renewed card's hand-off key (raw: wipe it). */
+  async openGrant(r: StoredRecovery, privateKey: CryptoKey): Promise<Uint8Array> {
+    if (!r.grant) throw new AtRestError('slot_invalid', 'Demande pas encore accordée.');
+    return openFrom(privateKey, r.grant, grantAad(r, r.grant.by));
+  }
+
+  /** The request answered and used: removed, with the old card's escrows (its key is retired). */
+  async closeRecovery(r: StoredRecovery): Promise<void> {
+    const db = await this.connection.get();
+    const tx = db.transaction(['recoveries', 'escrows'], 'readwrite');
+    await tx.objectStore('recoveries').delete(r.id);
+    for (const e of await tx.objectStore('escrows').getAll()) if (e.keyId === r.oldKeyId) await tx.objectStore('escrows').delete(e.id);
+    await tx.done;
   }
 
   close(): Promise<void> {
