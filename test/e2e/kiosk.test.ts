@@ -195,8 +195,16 @@ describe('kiosk mode: the card is the session (pcscd + vpcd, one browser profile
     await page.getByRole('button', { name: 'Enregistrer' }).click();
     await expect.poll(() => page.getByRole('alert').filter({ hasText: 'Seul un administrateur de ce poste' }).isVisible(), POLL).toBe(true);
     expect(await page.getByLabel('Mode kiosque sur ce poste').isChecked()).toBe(true);
-    // Still a kiosk; the refusal in the journal, by B's card identifier.
+    // What the device trusts is the administrators' too: B cannot remove an insurer's certificate.
     await page.getByRole('navigation').getByRole('link', { name: 'Certificats' }).click();
+    const recipients = page.getByRole('list', { name: 'Certificats des destinataires' }).locator(':scope > li');
+    await expect.poll(() => recipients.count(), POLL).toBeGreaterThan(0);
+    const before = await recipients.count();
+    await recipients.first().getByRole('button', { name: /^Supprimer le certificat de / }).click();
+    await recipients.first().getByRole('button', { name: /^Confirmer : supprimer le certificat de / }).click();
+    await expect.poll(() => page.getByRole('alert').filter({ hasText: 'Seul un administrateur de ce poste peut gérer les certificats du poste.' }).isVisible(), POLL).toBe(true);
+    expect(await recipients.count()).toBe(before);
+    // Still a kiosk; the refusals in the journal, by B's card identifier.
     await page.getByRole('link', { name: 'Journal d’audit' }).click();
     await expect.poll(() => page.locator('body').textContent(), POLL).toContain('Action refusée (rôle de la carte)');
     expect(await page.locator('body').textContent()).toContain('Carte 19999990617');
@@ -327,7 +335,22 @@ describe('kiosk mode: the card is the session (pcscd + vpcd, one browser profile
     await expect.poll(() => welcome().isVisible(), POLL).toBe(true);
   }, 240_000);
 
-  it('the profile’s files on disk hold no name nor NIR of the patient billed', async () => {
+  it('the profile’s files on disk hold no name, NIR or amount of the patients billed (and a marker written in clear is found: the search sees the values)', async () => {
+    // The control: a value written in clear, as a record would be if it were not sealed.
+    await page.evaluate(
+      () =>
+        new Promise<void>((resolve, reject) => {
+          const req = indexedDB.open('disk-probe', 1);
+          req.onupgradeneeded = () => req.result.createObjectStore('probe');
+          req.onsuccess = () => {
+            const tx = req.result.transaction('probe', 'readwrite');
+            tx.objectStore('probe').put({ marker: 'SONDE-EN-CLAIR-7QX', padding: crypto.randomUUID().repeat(8) }, 1);
+            tx.oncomplete = () => (req.result.close(), resolve());
+            tx.onerror = () => reject(tx.error);
+          };
+          req.onerror = () => reject(req.error);
+        }),
+    );
     await context!.close();
     context = undefined;
     const files: string[] = [];
@@ -340,13 +363,14 @@ describe('kiosk mode: the card is the session (pcscd + vpcd, one browser profile
     };
     walk(join(dir, 'profile', 'Default', 'IndexedDB'));
     expect(files.length).toBeGreaterThan(0);
-    const hits: string[] = [];
-    for (const f of files) {
-      const bytes = readFileSync(f);
-      for (const s of PATIENT) {
-        if (bytes.includes(Buffer.from(s, 'latin1')) || bytes.includes(Buffer.from(s, 'utf16le'))) hits.push(`${f}: ${s}`);
-      }
-    }
+    const found = (s: string): string[] =>
+      files.filter((f) => {
+        const bytes = readFileSync(f);
+        return bytes.includes(Buffer.from(s, 'latin1')) || bytes.includes(Buffer.from(s, 'utf16le'));
+      });
+    expect(found('SONDE-EN-CLAIR-7QX').length).toBeGreaterThan(0);
+    // Names and NIRs of both patients, and what G was billed at (30,00 €: 3000 cents).
+    const hits = [...PATIENT, 'SACHA', '30,00', '3000'].flatMap((s) => found(s).map((f) => `${f}: ${s}`));
     expect(hits).toEqual([]);
   }, 60_000);
 });

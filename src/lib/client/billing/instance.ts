@@ -19,6 +19,7 @@ import { outboxSender } from '../outbox/instance.js';
 import { practitionerSession } from '../session/instance.js';
 import { createBillingWorkspace, type BillingWorkspace } from './workspace.js';
 import { administratorsOf } from '../../trust/model.js';
+import { currentActor } from '../access/current.js';
 
 let instance: BillingWorkspace | null = null;
 
@@ -72,6 +73,7 @@ export function billingWorkspace(): BillingWorkspace {
     },
   });
   const workspace = instance;
+  workspace.actor.subscribe((a) => currentActor.set(a));
   // What the outbox learns of a message moves its lots on (accepted, delivered).
   const sender = outboxSender();
   sender.entries.subscribe((entries) => void workspace.reconcile(entries));

@@ -25,7 +25,10 @@ import type {
   RefreshReport,
   TrustService
 } from '$lib/trust/service';
-import type { SourceRecord } from '$lib/trust/model';
+import { administratorsOf, type SourceRecord } from '$lib/trust/model';
+import { AccessError, authorize } from '$lib/access/roles';
+import { currentActor } from '$lib/client/access/current';
+import { get } from 'svelte/store';
 
 /** A run that leaves nextRefreshAt() in the past is not repeated sooner than this. */
 const MIN_INTERVAL_MS = 15_000;
@@ -67,6 +70,8 @@ class TrustState {
   refreshError = $state<string | undefined>(undefined);
   /** The journal's integrity (SP1): `tampered` blocks the app (root layout) until an administrator resets it. */
   integrity = $state.raw<AuditIntegrity>({ state: 'intact' });
+  /** Why the last change to the store was refused to this card (French); null when none. */
+  refusal = $state<string | null>(null);
 
   private opening: Promise<TrustService | undefined> | undefined;
   private timer: ReturnType<typeof setTimeout> | undefined;
@@ -227,10 +232,31 @@ class TrustState {
     }
   }
 
+  /**
+   * A change to what this device trusts needs an administrator of the device once it names any
+   * (access/roles.ts `trust.manage`; a personal workstation, naming none, is its user's). A
+   * refusal is journaled and thrown as the `AccessError` it is.
+   */
+  private async mayManage(svc: TrustService): Promise<void> {
+    if (administratorsOf(svc.settings()).length === 0) return;
+    const actor = get(currentActor);
+    try {
+      authorize(actor, 'trust.manage');
+    } catch (e) {
+      if (e instanceof AccessError) {
+        await svc
+          .log({ event: 'access.refused', outcome: 'refused', actor: actor ? `holder:${actor.holder}` : 'system', object: { kind: 'settings' }, details: { permission: 'trust.manage', code: e.code, ...(actor ? { cardRole: actor.role } : {}) } })
+          .catch(() => undefined);
+      }
+      throw e;
+    }
+  }
+
   /** Imports one file's content; the views and the timer follow. */
   async importFile(data: Uint8Array, opts: ImportOptions): Promise<ImportReport[]> {
     const svc = await this.open();
     if (!svc) throw new Error(this.openError ?? 'magasin indisponible');
+    await this.mayManage(svc);
     try {
       return await svc.importFile(data, opts);
     } finally {
@@ -249,6 +275,23 @@ class TrustState {
       this.sync();
       this.arm();
     }
+  }
+
+  /** A change to what the device trusts (removals, directory sources): an administrator's, once named; a refusal is said in `refusal`. */
+  async manage<T>(fn: (svc: TrustService) => Promise<T>): Promise<T | undefined> {
+    const svc = this.service;
+    if (!svc) return undefined;
+    this.refusal = null;
+    try {
+      await this.mayManage(svc);
+    } catch (e) {
+      if (e instanceof AccessError) {
+        this.refusal = e.message;
+        return undefined;
+      }
+      throw e;
+    }
+    return this.change(fn);
   }
 
   async dismiss(id: string): Promise<void> {
