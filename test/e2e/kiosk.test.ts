@@ -178,7 +178,7 @@ describe('kiosk mode: the card is the session (pcscd + vpcd, one browser profile
     if (SHOTS) await page.screenshot({ path: join(SHOTS, 'kiosque-accueil.png') });
   }, 180_000);
 
-  it('practitioner B: their own session only, nothing of A; the device’s settings refused and journaled', async () => {
+  it('practitioner B: their own session only, nothing of A; B bills; the device’s settings and trust store refused and journaled', async () => {
     await insert((await makeCps(cardPki, { profession: 'nurse' })).card);
     await signInAtWelcome();
     expect(await bar().textContent()).toContain('ALEX FICTIF-SOINS');
@@ -187,6 +187,25 @@ describe('kiosk mode: the card is the session (pcscd + vpcd, one browser profile
     const list = page.getByRole('region', { name: 'Factures' });
     await expect.poll(() => list.textContent(), POLL).toContain('Aucune facture enregistrée');
     expect(await page.content()).not.toContain('CAMILLE');
+    // B bills: an AMI on prescription for the household's third beneficiary.
+    await bar().getByLabel('Situation de facturation').selectOption('999000001');
+    const group = page.getByRole('group', { name: /^Bénéficiaire/ });
+    await expect.poll(() => group.textContent(), POLL).toContain('ALEX FICTIF');
+    await group.getByRole('radio').nth(2).check();
+    const search = page.getByLabel('Ajouter un acte (code ou mots du libellé)');
+    await search.fill('AMI');
+    await search.press('Enter');
+    const prescriber = page.getByRole('group', { name: /^Prescripteur/ });
+    await prescriber.getByLabel('N° RPPS ou Assurance Maladie').fill('10000000009');
+    await prescriber.getByLabel('Nom').fill('BERNARD');
+    const today = await page.evaluate(() => new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Paris' }).format(new Date()));
+    await prescriber.getByLabel('Date de la prescription').fill(new Date(Date.parse(`${today}T12:00:00Z`) - 3 * 86_400_000).toISOString().slice(0, 10));
+    await expect.poll(() => page.locator('[data-amount="fee"]').count(), POLL).toBe(1);
+    await search.press('Control+Enter');
+    await expect.poll(() => page.locator('.invoice .outcome').textContent(), POLL).toMatch(/^Facture n° \d+ signée\.$/);
+    await expect.poll(() => list.locator('tbody tr').count(), POLL).toBe(1);
+    expect(await list.textContent()).toContain('ALEX FICTIF');
+    expect(await list.textContent()).not.toContain('DOMINIQUE');
 
     await page.getByRole('navigation').getByRole('link', { name: 'Poste' }).click();
     await page.waitForURL(`${app.url}/poste`);
