@@ -88,7 +88,7 @@ export type DayApi = {
   open(u: string, r: string, pin: string): Promise<void>;
   day(p: DayParams): Promise<DayResult>;
   primitives(p: DayParams): Promise<{ ms: number; sign: number; cms: number; commit: number }>;
-  recordsDay(p: DayParams, atRest: boolean): Promise<{ ms: number; invoices: number; messages: number }>;
+  recordsDay(p: DayParams, atRest: boolean, shape: 'day' | 'workspace'): Promise<{ ms: number; invoices: number; messages: number }>;
   close(): void;
 };
 

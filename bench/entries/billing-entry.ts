@@ -171,7 +171,7 @@ export function close(): void {
 
 import { IdbBillingStore, fileId, type KeptFile, type OutboxEntry } from '../../src/lib/client/store/billing.js';
 import type { DataKey } from '../../src/lib/client/store/at-rest.js';
-import { createInvoiceRecord, prepareInvoice, signBatch, signInvoice, submitInvoice, transmitRecords, type InvoiceRecord, type LotRecord } from '../../src/lib/billing/index.js';
+import { createInvoiceRecord, prepareInvoice, prepareInvoices, signBatch, signInvoice, submitInvoice, transmitRecords, type InvoiceRecord, type LotRecord } from '../../src/lib/billing/index.js';
 
 interface DayStore {
   commit(change: { invoices?: readonly InvoiceRecord[]; lots?: readonly LotRecord[]; outbox?: readonly OutboxEntry[]; files?: readonly KeptFile[] }): Promise<void>;
@@ -215,8 +215,13 @@ function sealedStore(name: string, key: DataKey): DayStore {
 let recordsRound = 0;
 let benchKey: DataKey | undefined;
 
-/** The app's day of `p`'s invoices with its records kept sealed (`atRest`) or in clear; total ms. */
-export async function recordsDay(p: DayParams, atRest: boolean): Promise<{ ms: number; invoices: number; messages: number }> {
+/**
+ * The app's day of `p`'s invoices with its records kept sealed (`atRest`) or in clear; total ms.
+ * `shape`: `day` — the billing-day bench's shape (the invoices prepared together, signed, sent,
+ * one durable commit of everything); `workspace` — as the page's workspace keeps them (each
+ * invoice committed when kept to sign, the signed batch committed, then the transmission).
+ */
+export async function recordsDay(p: DayParams, atRest: boolean, shape: 'day' | 'workspace' = 'workspace'): Promise<{ ms: number; invoices: number; messages: number }> {
   if (!signer) throw new Error('open() first');
   recordsRound++;
   benchKey ??= { keyId: 'bench', key: await crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt']) };
@@ -230,19 +235,24 @@ export async function recordsDay(p: DayParams, atRest: boolean): Promise<{ ms: n
   const name = `bench-records-${atRest ? 'sealed' : 'clear'}-${recordsRound}`;
   const store = atRest ? sealedStore(name, benchKey) : clearStore(name);
   const drafts = invoicesFromJsonText(p.invoicesJson).map((x) => x.invoice);
-  // « Garder à signer », one by one, each committed before the next (the workspace's saveToSign).
   const kept: InvoiceRecord[] = [];
-  for (const d of drafts) {
-    const prepared = await prepareInvoice(d, { adapter, numbering, checks: { clock, catalogue: SAMPLE_CATALOGUE, others: kept.map((r) => r.invoice) } });
-    const r = submitInvoice(createInvoiceRecord(d, clock), prepared, clock);
-    await store.commit({ invoices: [r] });
-    kept.push(r);
+  if (shape === 'workspace') {
+    // « Garder à signer », one by one, each committed before the next (the workspace's saveToSign).
+    for (const d of drafts) {
+      const prepared = await prepareInvoice(d, { adapter, numbering, checks: { clock, catalogue: SAMPLE_CATALOGUE, others: kept.map((r) => r.invoice) } });
+      const r = submitInvoice(createInvoiceRecord(d, clock), prepared, clock);
+      await store.commit({ invoices: [r] });
+      kept.push(r);
+    }
+  } else {
+    const prepared = await prepareInvoices(drafts, { adapter, numbering, checks: { clock, catalogue: SAMPLE_CATALOGUE } });
+    drafts.forEach((d, i) => kept.push(submitInvoice(createInvoiceRecord(d, clock), prepared[i]!, clock)));
   }
   // The batch signed with the PIN typed once, committed.
   const batch = await signBatch(kept.flatMap((r) => r.submission!.documents), signer);
   if (batch.unsigned.length) throw new Error(`unsigned: ${batch.unsigned[0]?.error.message}`);
   const signed = await Promise.all(kept.map((r) => signInvoice(r, batch.signed.filter((s) => s.billingNumber === r.invoice.practitioner.situation.billingNumber && s.number === r.submission!.number), clock)));
-  await store.commit({ invoices: signed });
+  if (shape === 'workspace') await store.commit({ invoices: signed });
   // « Télétransmettre »: lots, files, encrypted messages, committed together.
   const out = await transmitRecords(signed, { adapter, numbering, way: 'direct', mode: 'test', from: p.from, encrypt: async (plain) => joinParts((await encryptDocument(plain, await recipient)).parts), compostage, clock });
   const at = new Date(p.now).toISOString();
