@@ -59,6 +59,18 @@ async function armShown(page: Page, text: string): Promise<void> {
   })()`);
 }
 
+/** Pairs the page with the bridge on « Cartes », types the PIN, chooses the cabinet's situation (the benches' sign-in). */
+export async function benchSignIn(page: Page, appUrl: string, until: (what: string, f: () => Promise<boolean>) => Promise<void>): Promise<void> {
+  await page.goto(`${appUrl}/cartes`);
+  await page.getByRole('button', { name: 'Appairer ce navigateur avec le pont' }).click();
+  await until('pairing', () => page.getByText('Appairage réussi.').isVisible());
+  await page.getByLabel('Code porteur de la CPS').fill('1234');
+  await page.getByLabel('Code porteur de la CPS').press('Enter');
+  const bar = page.getByRole('region', { name: 'Session du praticien' });
+  await until('session', () => bar.isVisible());
+  await bar.getByLabel('Situation de facturation').selectOption('999000001');
+}
+
 export async function benchAppFlow(): Promise<object[]> {
   const dir = mkdtempSync(join(tmpdir(), 'teletrans-bench-flow-'));
   process.stderr.write('bench app-flow: production build…\n');
@@ -83,14 +95,7 @@ export async function benchAppFlow(): Promise<object[]> {
     const context = await browser.newContext({ viewport: { width: 1366, height: 900 }, locale: 'fr-FR' });
     await context.addInitScript(([key, url]) => localStorage.setItem(key, url), [BRIDGE_URL_KEY, bridge.url] as const);
     page = await context.newPage();
-    await page.goto(`${app.url}/cartes`);
-    await page.getByRole('button', { name: 'Appairer ce navigateur avec le pont' }).click();
-    await until('pairing', () => page.getByText('Appairage réussi.').isVisible());
-    await page.getByLabel('Code porteur de la CPS').fill('1234');
-    await page.getByLabel('Code porteur de la CPS').press('Enter');
-    const bar = page.getByRole('region', { name: 'Session du praticien' });
-    await until('session', () => bar.isVisible());
-    await bar.getByLabel('Situation de facturation').selectOption('999000001');
+    await benchSignIn(page, app.url, until);
     await page.getByRole('navigation').getByRole('link', { name: 'Facturer' }).click();
     await until('invoices opened', () => page.getByRole('region', { name: 'Factures' }).isVisible());
 

@@ -9,7 +9,7 @@ import WebSocket from 'ws';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildCommand } from '../bridge/cards/apdu.js';
+import { buildCommand } from '../src/lib/card/apdu.js';
 import { AID_CPS, makeCardSet } from '../bridge/cards/profiles.js';
 import { VpcdInsertion } from '../bridge/cards/vpcd.js';
 import { startBridge } from '../bridge/server.js';

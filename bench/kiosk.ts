@@ -32,6 +32,7 @@ import { pageApprover, stateDir } from '../test/bridge/helpers.js';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../test/browser/harness.js';
 import { buildPrivateApp, startApp } from '../test/e2e/app-server.js';
 import { openDayBench, type DayApi } from './billing.js';
+import { benchSignIn } from './app-flow.js';
 
 const RUNS = 15;
 const DAY_ROUNDS = 15;
@@ -83,14 +84,8 @@ async function unlockAndClear(): Promise<{ unlock: number[]; clear: number[] }> 
     await context.addInitScript(([key, url]) => localStorage.setItem(key, url), [BRIDGE_URL_KEY, bridge.url] as const);
     await context.addInitScript(CLEAR_OBSERVER);
     page = await context.newPage();
-    await page.goto(`${app.url}/cartes`);
-    await page.getByRole('button', { name: 'Appairer ce navigateur avec le pont' }).click();
-    await until('pairing', () => page.getByText('Appairage réussi.').isVisible());
-    await page.getByLabel('Code porteur de la CPS').fill('1234');
-    await page.getByLabel('Code porteur de la CPS').press('Enter');
+    await benchSignIn(page, app.url, until);
     const bar = page.getByRole('region', { name: 'Session du praticien' });
-    await until('session', () => bar.isVisible());
-    await bar.getByLabel('Situation de facturation').selectOption('999000001');
     // Kiosk mode on, as an administrator does it.
     await page.getByRole('navigation').getByRole('link', { name: 'Poste' }).click();
     await until('device page', () => page.getByRole('button', { name: 'Désigner ma carte comme administratrice' }).isVisible());

@@ -41,8 +41,8 @@ import {
 } from '../src/lib/card/protocol.js';
 import { AuditLog, ORIGINS_FILE, OriginStore, PAIRINGS_FILE, PairingStore, defaultStateDir } from './state.js';
 import { CardAbsentError, PcscTransport, SimulatedTransport, type CardTransport, type ReaderState, type Transmit } from './transport.js';
-import { CardServiceError, type CardKind, type CardServices } from './services/adapter.js';
-import { VirtualCardServices } from './services/virtual.js';
+import { CardServiceError, type CardKind, type CardServices } from '../src/lib/card/services.js';
+import { VirtualCardServices } from '../src/lib/card/virtual-services.js';
 import { CardSessions } from './services/card-session.js';
 import { loadSsv, type SsvDetection } from './services/ssv.js';
 

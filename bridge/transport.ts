@@ -7,7 +7,8 @@
 import { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
 import type { VirtualCard } from './cards/card.js';
-import { FEATURE_VERIFY_PIN_DIRECT } from './pinpad.js';
+import { FEATURE_VERIFY_PIN_DIRECT } from '../src/lib/card/pinpad.js';
+import type { PinPad, Transmit } from '../src/lib/card/services.js';
 
 export interface ReaderState {
   name: string;
@@ -17,7 +18,7 @@ export interface ReaderState {
    * PC/SC part 10: the reader has a PIN pad (FEATURE_VERIFY_PIN_DIRECT). Detected at the first
    * connection (the PC/SC transport connects as soon as a card is inserted, before announcing
    * it); undefined until then. A reader property: kept across card insertions. The PIN is then
-   * entered on the pad through `PinPad.verifyPinDirect` (./pinpad.ts).
+   * entered on the pad through `PinPad.verifyPinDirect` (src/lib/card/pinpad.ts).
    */
   pinPad?: boolean;
 }
@@ -35,17 +36,7 @@ export function parseFeatures(b: Uint8Array): Map<number, number> {
   return m;
 }
 
-export type Transmit = (apdu: Uint8Array) => Promise<Uint8Array>;
-
-/** A reader's PIN pad: part 10 VERIFY_PIN_DIRECT through SCardControl. */
-export interface PinPad {
-  /**
-   * Sends a PIN_VERIFY_STRUCTURE (./pinpad.ts) to the control code the reader advertised;
-   * resolves with the card's response APDU, or the pad's own status (6400 timeout, 6401
-   * cancel, 6403 length, 6B80 bad parameter).
-   */
-  verifyPinDirect(structure: Uint8Array): Promise<Uint8Array>;
-}
+export type { PinPad, Transmit } from '../src/lib/card/services.js';
 
 export class CardAbsentError extends Error {
   constructor(reader: string, detail = '') {

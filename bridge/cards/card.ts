@@ -4,19 +4,13 @@
  * (no command reads them; only signatures come out). See ./README.md for the command set.
  */
 import { createHash, privateEncrypt, constants, type KeyObject } from 'node:crypto';
-import { SW, parseCommand, response, type Command } from './apdu.js';
+import { SW, parseCommand, response, type Command } from '../../src/lib/card/apdu.js';
+import { INS, KEY_REF, PIN_REF, padPin } from '../../src/lib/card/command-set.js';
 
-export const INS = {
-  SELECT: 0xa4,
-  READ_BINARY: 0xb0,
-  VERIFY: 0x20,
-  PSO: 0x2a,
-  INTERNAL_AUTHENTICATE: 0x88,
-} as const;
+export { INS, KEY_REF, PIN_REF, padPin };
+
 
 /** Key references (P2 of INTERNAL AUTHENTICATE; PSO: CDS always uses the signature key). */
-export const KEY_REF = { AUTH: 0x01, SIGN: 0x02 } as const;
-export const PIN_REF = 0x01;
 
 export interface VirtualApp {
   aid: Uint8Array;
@@ -173,14 +167,5 @@ export class VirtualCard {
   }
 }
 
-/** PIN block of the command set: ASCII digits, 4 to 8, right-padded with FF to 8 bytes. */
-export function padPin(digits: Uint8Array): Uint8Array {
-  if (digits.length < 4 || digits.length > 8 || !digits.every((d) => d >= 0x30 && d <= 0x39)) {
-    throw new Error('PIN must be 4 to 8 digits');
-  }
-  const out = new Uint8Array(8).fill(0xff);
-  out.set(digits);
-  return out;
-}
 
 export const sha256 = (b: Uint8Array): Uint8Array => new Uint8Array(createHash('sha256').update(b).digest());

@@ -14,24 +14,13 @@ import { genKey, issueCert, type ForgeKey } from '../pki/forge.js';
 import { DEMO_CPE_POLICIES, DEMO_CPS_POLICIES } from '../../src/lib/pki/demo/cps.js';
 import { VirtualCard, type VirtualApp } from './card.js';
 
-/** Proprietary AIDs (RID F0 = not registered, ISO 7816-5): "TTCPS" and "TTVIT". */
-export const AID_CPS = Uint8Array.from([0xf0, 0x54, 0x54, 0x43, 0x50, 0x53]);
-export const AID_VITALE = Uint8Array.from([0xf0, 0x54, 0x54, 0x56, 0x49, 0x54]);
+import { AID_CPS, AID_VITALE, EF, HIST_CPS, HIST_VITALE } from '../../src/lib/card/command-set.js';
 
-/** File identifiers (see README). */
-export const EF = {
-  IDENTITY: 0x0001,
-  SITUATIONS: 0x0002,
-  CARD_INFO: 0x0003,
-  BENEFICIARIES: 0x0101,
-  CA_CERT: 0xc000,
-  AUTH_CERT: 0xc001,
-  SIGN_CERT: 0xc002,
-} as const;
+export { AID_CPS, AID_VITALE, EF };
 
 /** ATRs: T=1, historical bytes "TTCPS" / "TTVIT" so the bridge can tell the card kinds apart. */
-export const ATR_CPS = Uint8Array.from([0x3b, 0x85, 0x80, 0x01, 0x54, 0x54, 0x43, 0x50, 0x53, 0x00]);
-export const ATR_VITALE = Uint8Array.from([0x3b, 0x85, 0x80, 0x01, 0x54, 0x54, 0x56, 0x49, 0x54, 0x00]);
+export const ATR_CPS = Uint8Array.from([0x3b, 0x85, 0x80, 0x01, ...HIST_CPS, 0x00]);
+export const ATR_VITALE = Uint8Array.from([0x3b, 0x85, 0x80, 0x01, ...HIST_VITALE, 0x00]);
 for (const atr of [ATR_CPS, ATR_VITALE]) {
   let tck = 0;
   for (let i = 1; i < atr.length - 1; i++) tck ^= atr[i]!;

@@ -11,7 +11,7 @@
  * SCARD_RESET_CARD): the PIN does not outlive the sessions that typed it.
  */
 import type { CardTransport } from '../transport.js';
-import { CardServiceError, type CardKind } from './adapter.js';
+import { CardServiceError, type CardKind } from '../../src/lib/card/services.js';
 
 interface SessionState {
   locked: boolean;

@@ -11,7 +11,7 @@
  * card services only. It is never required.
  */
 import { existsSync } from 'node:fs';
-import type { CardServices } from './adapter.js';
+import type { CardServices } from '../../src/lib/card/services.js';
 
 export const SSV_CANDIDATES = [
   '/opt/santesocial/fsv/lib/libssvlux64.so',

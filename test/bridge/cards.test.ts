@@ -1,11 +1,11 @@
 /** The virtual CPS and Vitale cards, APDU by APDU (no PC/SC here; see pcsc.test.ts). */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createPublicKey, randomBytes, randomInt, verify as nodeVerify } from 'node:crypto';
-import { buildCommand, splitResponse } from '../../bridge/cards/apdu.js';
+import { buildCommand, splitResponse } from '../../src/lib/card/apdu.js';
 import { VirtualCard } from '../../bridge/cards/card.js';
 import { AID_CPS, EF, makeCps, makeTestPki, makeVitale, type TestPki } from '../../bridge/cards/profiles.js';
-import { VirtualCardServices, readFile } from '../../bridge/services/virtual.js';
-import { CardServiceError } from '../../bridge/services/adapter.js';
+import { VirtualCardServices, readFile } from '../../src/lib/card/virtual-services.js';
+import { CardServiceError } from '../../src/lib/card/services.js';
 import { parseCertificate, verify } from '../../src/lib/pki/index.js';
 import { sha256 } from '../../bridge/cards/card.js';
 import { DEMO_CPE_POLICIES, DEMO_CPS_POLICIES } from '../../src/lib/pki/demo/cps.js';

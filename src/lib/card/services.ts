@@ -1,13 +1,25 @@
 /**
  * Card services behind one interface. Two implementations:
- *  (a) `VirtualCardServices` (./virtual.ts): our documented virtual CPS/Vitale command set
+ *  (a) `VirtualCardServices` (./virtual-services.ts): our documented virtual CPS/Vitale command set
  *      (bridge/cards/README.md), for the simulator and the tests;
- *  (b) `SsvCardServices` (./ssv.ts): where the official SESAM-Vitale library (SSV, "API
+ *  (b) `SsvCardServices` (bridge/services/ssv.ts): where the official SESAM-Vitale library (SSV, "API
  *      Lecture"/"API CPS") is loaded when it is installed. Never required.
  */
-import type { PinPad, Transmit } from '../transport.js';
-import type { CardErrorCode, PinResult } from '../../src/lib/card/protocol.js';
-import type { CpsRead, VitaleRead } from '../../src/lib/card/reads.js';
+import type { CardErrorCode, PinResult } from './protocol.js';
+import type { CpsRead, VitaleRead } from './reads.js';
+
+/** One APDU to the card, its response (data and status word). */
+export type Transmit = (apdu: Uint8Array) => Promise<Uint8Array>;
+
+/** A reader's PIN pad: part 10 VERIFY_PIN_DIRECT through SCardControl. */
+export interface PinPad {
+  /**
+   * Sends a PIN_VERIFY_STRUCTURE (./pinpad.ts) to the control code the reader advertised;
+   * resolves with the card's response APDU, or the pad's own status (6400 timeout, 6401
+   * cancel, 6403 length, 6B80 bad parameter).
+   */
+  verifyPinDirect(structure: Uint8Array): Promise<Uint8Array>;
+}
 
 export type { PinResult };
 

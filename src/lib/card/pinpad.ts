@@ -12,7 +12,7 @@
  *   19 abData
  */
 
-import type { PinPadErrorCode } from '../src/lib/card/protocol.js';
+import type { PinPadErrorCode } from './protocol.js';
 
 /** Part 10 feature tag of FEATURE_VERIFY_PIN_DIRECT. */
 export const FEATURE_VERIFY_PIN_DIRECT = 0x06;

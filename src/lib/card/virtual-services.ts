@@ -1,14 +1,14 @@
-/** Card services for our virtual CPS and Vitale cards (command set: bridge/cards/README.md). */
-import { SW, buildCommand, splitResponse, swHex } from '../cards/apdu.js';
-import { INS, KEY_REF, PIN_REF, padPin } from '../cards/card.js';
-import { AID_CPS, AID_VITALE, EF } from '../cards/profiles.js';
-import { PIN_PAD_MESSAGES, PIN_PAD_SW, pinVerifyStructure, type PinBlockFormat } from '../pinpad.js';
-import type { PinPad, Transmit } from '../transport.js';
-import { CardServiceError, type CardCertificates, type CardKind, type CardServices, type CpsRead, type PinResult, type VitaleRead } from './adapter.js';
-import type { CardFamily } from '../../src/lib/access/roles.js';
+/**
+ * Card services for our virtual CPS and Vitale cards (command set: ./command-set.ts,
+ * bridge/cards/README.md), over APDUs only: the same code runs in the bridge over PC/SC and in a
+ * page over any transport that carries APDUs (issue 17).
+ */
+import { SW, buildCommand, splitResponse, swHex } from './apdu.js';
+import { AID_CPS, AID_VITALE, EF, HIST_CPS, HIST_VITALE, INS, KEY_REF, PIN_REF, padPin } from './command-set.js';
+import { PIN_PAD_MESSAGES, PIN_PAD_SW, pinVerifyStructure, type PinBlockFormat } from './pinpad.js';
+import { CardServiceError, type CardCertificates, type CardKind, type CardServices, type CpsRead, type PinPad, type PinResult, type Transmit, type VitaleRead } from './services.js';
+import type { CardFamily } from '../access/roles.js';
 
-const HIST_CPS = [0x54, 0x54, 0x43, 0x50, 0x53];
-const HIST_VIT = [0x54, 0x54, 0x56, 0x49, 0x54];
 
 async function call(tx: Transmit, apdu: Uint8Array, what: string): Promise<{ data: Uint8Array; sw: number }> {
   const r = splitResponse(await tx(apdu));
@@ -67,7 +67,7 @@ export class VirtualCardServices implements CardServices {
     if (!atr || atr.length < 9) return null;
     const hist = [...atr.subarray(4, 9)];
     if (hist.every((x, i) => x === HIST_CPS[i])) return 'CPS';
-    if (hist.every((x, i) => x === HIST_VIT[i])) return 'VITALE';
+    if (hist.every((x, i) => x === HIST_VITALE[i])) return 'VITALE';
     return null;
   }
 
