@@ -26,23 +26,14 @@ import { readDemoPki } from '../src/lib/server/demo-pki.js';
 import { pageApprover, stateDir } from '../test/bridge/helpers.js';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../test/browser/harness.js';
 import { buildPrivateApp, startApp } from '../test/e2e/app-server.js';
+import { median, waiter } from './util.js';
 
 const VITALE_RUNS = 21;
 const INVOICES = 60;
 const WAIT_MS = 30_000;
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
-async function until(what: string, f: () => Promise<boolean>): Promise<void> {
-  const end = Date.now() + WAIT_MS;
-  while (!(await f())) {
-    if (Date.now() > end) throw new Error(`bench app-flow: ${what}: not within ${WAIT_MS} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const until = waiter('app-flow', WAIT_MS, 20);
 
 /** Arms an observer in the page: `window.__shown` resolves with Date.now() once `text` is in <main>. */
 async function armShown(page: Page, text: string): Promise<void> {

@@ -31,6 +31,7 @@ import { readDemoPki } from '../src/lib/server/demo-pki.js';
 import { pageApprover, stateDir } from '../test/bridge/helpers.js';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../test/browser/harness.js';
 import { buildPrivateApp, startApp } from '../test/e2e/app-server.js';
+import { median, waiter } from './util.js';
 import { openDayBench, type DayApi } from './billing.js';
 import { benchSignIn } from './app-flow.js';
 
@@ -38,19 +39,9 @@ const RUNS = 15;
 const DAY_ROUNDS = 15;
 const WAIT_MS = 30_000;
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 const round1 = (x: number): number => Math.round(x * 10) / 10;
 
-async function until(what: string, f: () => Promise<boolean>): Promise<void> {
-  const end = Date.now() + WAIT_MS;
-  while (!(await f())) {
-    if (Date.now() > end) throw new Error(`bench kiosk: ${what}: not within ${WAIT_MS} ms`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+const until = waiter('kiosk', WAIT_MS, 5);
 
 // In every document: when <body> goes from something to nothing, the moment, kept in
 // sessionStorage (the next document of the tab reads it). A string: tsx's helpers are not in the page.
