@@ -27,6 +27,12 @@ function childCpuMs(): number {
   // cutime and cstime: fields 16 and 17 of proc(5) (f[0] is field 3), in ticks of 1/100 s.
   return (Number(f[13]) + Number(f[14])) * 10;
 }
+/** CPU a process has used so far, user and system, in ms (proc(5) utime and stime, 1/100 s ticks). */
+function pidCpuMs(pid: number): { user: number; system: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { user: Number(f[11]) * 10, system: Number(f[12]) * 10 };
+}
 const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2; };
 
 function smtpConfig(mail: MailServers): RelayConfig['smtp'] {
@@ -62,6 +68,8 @@ async function benchIntake(pki: IgcSante, mail: MailServers, dir: string): Promi
     const C = 16;
     const lat: number[] = [];
     let next = 0;
+    const relayCpu0 = pidCpuMs(relay.pid);
+    const clientCpu0 = process.cpuUsage();
     const t0 = performance.now();
     await Promise.all(Array.from({ length: C }, async () => {
       while (next < N) {
@@ -76,9 +84,14 @@ async function benchIntake(pki: IgcSante, mail: MailServers, dir: string): Promi
       }
     }));
     const secs = (performance.now() - t0) / 1000;
+    const relayCpu1 = pidCpuMs(relay.pid);
+    const clientCpu = process.cpuUsage(clientCpu0);
     return { bench: 'relay-intake', messages: N, concurrency: C, message_bytes: pool[0]!.byteLength, store: 'sqlite WAL, each commit fdatasynced before the answer; bodies as fsynced files',
       intake_msgs_per_s: r2(N / secs), intake_p50_ms: r2(pct(lat, 50)), intake_p99_ms: r2(pct(lat, 99)),
-      profile_check_ms_per_msg: r3(profileCheckMs(pool)) };
+      profile_check_ms_per_msg: r3(profileCheckMs(pool)),
+      // Both processes share the 2 cores: what each costs per message says where the time goes.
+      relay_cpu_ms_per_msg: r3((relayCpu1.user + relayCpu1.system - relayCpu0.user - relayCpu0.system) / N),
+      relay_system_cpu_ms_per_msg: r3((relayCpu1.system - relayCpu0.system) / N), client_cpu_ms_per_msg: r3((clientCpu.user + clientCpu.system) / 1000 / N) };
   } finally {
     await relay.kill('SIGTERM');
   }
