@@ -8,80 +8,21 @@ import { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
 import type { VirtualCard } from './cards/card.js';
 import { FEATURE_VERIFY_PIN_DIRECT } from '../src/lib/card/pinpad.js';
-import type { PinPad, Transmit } from '../src/lib/card/services.js';
+import {
+  CardAbsentError, Serialiser, parseFeatures,
+  type CardTransport, type CardTransportEvents, type PinPad, type ReaderState, type Transmit,
+} from '../src/lib/card/transport.js';
 
-export interface ReaderState {
-  name: string;
-  present: boolean;
-  atr?: Uint8Array;
-  /**
-   * PC/SC part 10: the reader has a PIN pad (FEATURE_VERIFY_PIN_DIRECT). Detected at the first
-   * connection (the PC/SC transport connects as soon as a card is inserted, before announcing
-   * it); undefined until then. A reader property: kept across card insertions. The PIN is then
-   * entered on the pad through `PinPad.verifyPinDirect` (src/lib/card/pinpad.ts).
-   */
-  pinPad?: boolean;
-}
+// The interface and its types are the core's (src/lib/card/transport.ts): the page's transports
+// implement the same one.
+export { CardAbsentError, parseFeatures };
+export type { CardTransport, PinPad, ReaderState, Transmit };
 
 /** PC/SC part 10 CM_IOCTL_GET_FEATURE_REQUEST. */
 const CM_IOCTL_GET_FEATURE_REQUEST = 3400;
 
-/** Parses the part 10 feature TLV list (tag, length 4, control code big-endian). */
-export function parseFeatures(b: Uint8Array): Map<number, number> {
-  const m = new Map<number, number>();
-  for (let i = 0; i + 6 <= b.length; i += 2 + b[i + 1]!) {
-    if (b[i + 1] !== 4) break;
-    m.set(b[i]!, ((b[i + 2]! << 24) | (b[i + 3]! << 16) | (b[i + 4]! << 8) | b[i + 5]!) >>> 0);
-  }
-  return m;
-}
-
-export type { PinPad, Transmit } from '../src/lib/card/services.js';
-
-export class CardAbsentError extends Error {
-  constructor(reader: string, detail = '') {
-    super(`no card in reader ${reader}${detail ? `: ${detail}` : ''}`);
-  }
-}
-
-/**
- * Events: `reader` (name), `reader-removed` (name), `inserted` (ReaderState), `removed` (name),
- * `error` (Error).
- */
-export interface CardTransport extends EventEmitter {
-  readonly kind: 'pcsc' | 'simulated';
-  readers(): ReaderState[];
-  /**
-   * Runs `fn` with exclusive use of the reader's card; rejects with CardAbsentError if none.
-   * `pad` is the reader's PIN pad, null when it has none.
-   */
-  withCard<T>(reader: string, fn: (tx: Transmit, pad: PinPad | null) => Promise<T>): Promise<T>;
-  /**
-   * Clears the card's security state (the PIN verified, the selections): PC/SC disconnects with
-   * SCARD_RESET_CARD, the next access reconnects. In the reader's queue, after the commands
-   * already queued. Resolves when done; nothing to do when no card is there.
-   */
-  resetCard(reader: string): Promise<void>;
-  close(): Promise<void>;
-}
-
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
-/** A promise queue per reader. */
-class Serialiser {
-  private tails = new Map<string, Promise<unknown>>();
-  run<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.tails.get(key) ?? Promise.resolve();
-    const next = prev.then(fn, fn);
-    const tail = next.catch(() => undefined);
-    this.tails.set(key, tail);
-    void tail.then(() => {
-      if (this.tails.get(key) === tail) this.tails.delete(key);
-    });
-    return next;
-  }
 }
 
 // -------------------------------------------------------------------------------------------
@@ -106,7 +47,7 @@ interface Slot {
   disconnecting?: Promise<void>;
 }
 
-export class PcscTransport extends EventEmitter implements CardTransport {
+export class PcscTransport extends EventEmitter<CardTransportEvents> implements CardTransport {
   readonly kind = 'pcsc';
   private pcsc: any;
   private slots = new Map<string, Slot>();
@@ -310,7 +251,7 @@ export class PcscTransport extends EventEmitter implements CardTransport {
 // -------------------------------------------------------------------------------------------
 // Simulated readers (no pcscd): cards are called in-process.
 
-export class SimulatedTransport extends EventEmitter implements CardTransport {
+export class SimulatedTransport extends EventEmitter<CardTransportEvents> implements CardTransport {
   readonly kind = 'simulated';
   private cards = new Map<string, VirtualCard | null>();
   private serial = new Serialiser();

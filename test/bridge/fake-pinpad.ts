@@ -6,6 +6,7 @@
  * APDU to the virtual card and returns its answer, or answers as a pad does (timeout, cancel…).
  */
 import type { PinPad, ReaderState, Transmit } from '../../bridge/transport.js';
+import type { CardTransportEvents } from '../../src/lib/card/transport.js';
 import { SimulatedTransport } from '../../bridge/transport.js';
 
 export type PadAction = { digits: string } | 'timeout' | 'cancel';
@@ -106,10 +107,10 @@ export class PadReaderTransport extends SimulatedTransport {
   }
 
   /** Insertions carry `pinPad`, as the PC/SC transport's do. */
-  override emit(event: string | symbol, ...args: unknown[]): boolean {
+  override emit<K>(event: K | keyof CardTransportEvents, ...args: K extends keyof CardTransportEvents ? CardTransportEvents[K] : never): boolean {
     if (event === 'inserted') {
       const r = args[0] as ReaderState;
-      return super.emit(event, { ...r, pinPad: this.padReaders.has(r.name) });
+      return super.emit('inserted', { ...r, pinPad: this.padReaders.has(r.name) });
     }
     return super.emit(event, ...args);
   }
