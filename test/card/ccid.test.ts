@@ -206,6 +206,10 @@ describe('CCID over (emulated) WebUSB', () => {
     await expect(CcidTransport.open(new EmulatedCcidDevice({ level: 'tpdu' }))).rejects.toMatchObject({ code: 'unsupported_level' });
     const notCcid = new EmulatedCcidDevice({ descriptor: Uint8Array.from([0x09, 0x02, 18, 0, 1, 1, 0, 0x80, 0x32, 0x09, 0x04, 0, 0, 0, 0x03, 0, 0, 0]) });
     await expect(CcidTransport.open(notCcid)).rejects.toMatchObject({ code: 'not_ccid' });
+    // A reader another driver holds (pcscd's, the system's): Chromium refuses the claim.
+    const held = new EmulatedCcidDevice();
+    held.claimInterface = () => Promise.reject(new Error('NetworkError: Unable to claim interface.'));
+    await expect(CcidTransport.open(held)).rejects.toMatchObject({ code: 'unavailable', message: expect.stringContaining('Unable to claim interface') });
   });
 });
 

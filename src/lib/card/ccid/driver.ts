@@ -103,13 +103,25 @@ export class CcidTransport extends TransportEmitter implements CardTransport {
    * `unsupported_level`, `descriptor_invalid`, `transfer_failed`, `timeout`).
    */
   static async open(device: UsbDeviceLike, options: CcidOptions = {}): Promise<CcidTransport> {
-    if (!device.opened) await device.open();
-    const descriptor = parseCcidConfiguration(await timed(readConfigurationDescriptor(device), options.responseTimeoutMs ?? 10_000, 'descripteur USB'));
+    // The browser's own refusals (DOMException) become typed errors: a reader held by another
+    // driver (pcscd, the system's) cannot be claimed, and the settings page says so.
+    const step = async <T>(what: string, f: () => Promise<T>): Promise<T> => {
+      try {
+        return await f();
+      } catch (e) {
+        throw e instanceof CcidError ? e : new CcidError('unavailable', `${what} : ${(e as Error).message ?? String(e)}`);
+      }
+    };
+    if (!device.opened) await step('ouverture du lecteur USB', () => device.open());
+    const raw = await step('lecture du descripteur USB', () => timed(readConfigurationDescriptor(device), options.responseTimeoutMs ?? 10_000, 'descripteur USB'));
+    const descriptor = parseCcidConfiguration(raw);
     if (descriptor.level === 'character' || descriptor.level === 'tpdu') {
       throw new CcidError('unsupported_level', `ce lecteur échange au niveau ${descriptor.level === 'tpdu' ? 'TPDU' : 'caractère'} : seuls les lecteurs au niveau APDU sont pris en charge`);
     }
-    if (device.configuration?.configurationValue !== descriptor.configurationValue) await device.selectConfiguration(descriptor.configurationValue);
-    await device.claimInterface(descriptor.interfaceNumber);
+    if (device.configuration?.configurationValue !== descriptor.configurationValue) {
+      await step('choix de la configuration USB', () => device.selectConfiguration(descriptor.configurationValue));
+    }
+    await step("réservation de l'interface du lecteur (un autre pilote la tient-il ?)", () => device.claimInterface(descriptor.interfaceNumber));
     const t = new CcidTransport(device, descriptor, options);
     try {
       for (let s = 0; s <= descriptor.maxSlotIndex; s++) {

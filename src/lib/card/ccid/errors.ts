@@ -9,6 +9,11 @@ export type CcidErrorCode =
   | 'unsupported_level'
   /** An extended APDU to a reader that takes short APDUs only, or an APDU longer than 65 544 bytes. */
   | 'apdu_too_long'
+  /**
+   * The device could not be opened, configured or claimed: typically another driver holds it
+   * (pcscd's CCID driver, the operating system's), or it went away.
+   */
+  | 'unavailable'
   /** The device refused a transfer (stall), or a transfer failed. */
   | 'transfer_failed'
   /** No answer within the time allowed (time extensions counted). */
