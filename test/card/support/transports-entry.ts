@@ -1,0 +1,6 @@
+/** Bundled into the Chromium page of transports-in-page.test.ts: the card core's transports, the suite, the emulations. */
+export { CcidTransport } from '../../../src/lib/card/ccid/driver.js';
+export { SmartCardTransport } from '../../../src/lib/card/smartcard/transport.js';
+export { runCardSuite } from './services-suite.js';
+export { installEmulatedSmartCard } from './smartcard-shim.js';
+export { installEmulatedUsb, remoteCard } from './usb-shim.js';

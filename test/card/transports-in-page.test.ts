@@ -1,0 +1,165 @@
+/**
+ * One card-services suite (./support/services-suite.ts) over the transports a page can use and
+ * over the bridge's PC/SC, with the same results (issue 17):
+ *  - the bridge's PcscTransport in this process, on a private pcscd with vpcd holding the
+ *    virtual CPS and Vitale;
+ *  - the Web Smart Card API in Chromium: `navigator.smartCard` emulated in the page, forwarded to
+ *    the same pcscd (./fixtures/smartcard-backend.ts);
+ *  - CCID over WebUSB in Chromium: `navigator.usb` giving an emulated CCID reader that runs in the
+ *    page, its cards' APDUs crossing to the same virtual cards here.
+ * Same card objects everywhere, so the deterministic signatures must be byte-equal.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import { makeCps, makeTestPki, makeVitale } from '../../bridge/cards/profiles.js';
+import type { VirtualCard } from '../../bridge/cards/card.js';
+import { VpcdInsertion } from '../../bridge/cards/vpcd.js';
+import { PcscTransport } from '../../bridge/transport.js';
+import { launchChromium, openModulePage } from '../browser/harness.js';
+import { PCSCD, VPCD_DRIVER, pcscAvailable, startPcscd, type Pcscd } from '../bridge/pcscd.js';
+import { PcscBackend } from './fixtures/smartcard-backend.js';
+import { runCardSuite, type SuiteResult } from './support/services-suite.js';
+
+type Entry = typeof import('./support/transports-entry');
+const ENTRY = 'test/card/support/transports-entry.ts';
+const PIN = '2468';
+const [R0, R1] = ['Virtual PCD 00 00', 'Virtual PCD 00 01'];
+const EVENT_MS = 20_000;
+
+describe('card transports in the page (Web Smart Card API, WebUSB CCID) and the bridge: same suite, same results', () => {
+  let pcscd: Pcscd;
+  let browser: Browser;
+  let page: Page;
+  let backend: PcscBackend;
+  let cards: { cps: VirtualCard; vitale: VirtualCard };
+  let slot0: VpcdInsertion;
+  let slot1: VpcdInsertion;
+
+  beforeAll(async () => {
+    if (!pcscAvailable()) throw new Error(`transports-in-page: ${PCSCD} or ${VPCD_DRIVER} missing; run scripts/install-system-deps.sh (the real PC/SC peer is required)`);
+    const pki = await makeTestPki();
+    const [cps, vitale] = await Promise.all([makeCps(pki, { pin: PIN }), makeVitale(pki)]);
+    cards = { cps: cps.card, vitale: vitale.card };
+    [pcscd, browser] = await Promise.all([startPcscd(), launchChromium()]);
+    backend = new PcscBackend();
+    await backend.waitForReaders([R0, R1]);
+    slot0 = new VpcdInsertion(cards.cps, pcscd.port);
+    slot1 = new VpcdInsertion(cards.vitale, pcscd.port + 1);
+    await Promise.all([slot0.insert(), slot1.insert()]);
+    page = await openModulePage(browser, ENTRY, 'Transports');
+    await page.exposeFunction('__smartcard', async (op: string, argsJson: string) => {
+      const args = JSON.parse(argsJson) as unknown[];
+      const f = (backend as unknown as Record<string, (...a: unknown[]) => unknown>)[op];
+      if (typeof f !== 'function' || op === 'close') throw new Error(`no such call ${op}`);
+      return JSON.stringify((await f.apply(backend, args)) ?? null);
+    });
+    await page.exposeFunction('__cardApdu', async (id: string, hex: string) => {
+      const card = id === 'cps' ? cards.cps : id === 'vitale' ? cards.vitale : null;
+      if (!card) throw new Error(`no card ${id}`);
+      if (hex === 'reset') return void card.reset();
+      return Buffer.from(await card.process(Uint8Array.from(Buffer.from(hex, 'hex')))).toString('hex');
+    });
+  }, 420_000); // the pcscd fixture may wait its turn behind another test file
+
+  afterAll(async () => {
+    await page?.close();
+    await browser?.close();
+    backend?.close();
+    slot0?.remove();
+    slot1?.remove();
+    await pcscd?.stop();
+  });
+
+  it('the bridge over PC/SC, navigator.smartCard and WebUSB CCID give the same reads, PIN counts and signatures', async () => {
+    const bridge = new PcscTransport();
+    // Node's emitter throws an 'error' nobody listens to: closing cancels pcsclite's status wait.
+    bridge.on('error', () => undefined);
+    let viaBridge: SuiteResult;
+    try {
+      await waitFor(() => bridge.readers().filter((r) => r.present).length === 2, EVENT_MS);
+      viaBridge = await runCardSuite(bridge, R0, R1, PIN);
+    } finally {
+      await bridge.close();
+    }
+    const inPage = await page.evaluate(async ({ pin, r0, r1, atrs }) => {
+      const T = (globalThis as unknown as { Transports: Entry }).Transports;
+      T.installEmulatedSmartCard();
+      const sc = await T.SmartCardTransport.open((navigator as unknown as { smartCard: Parameters<typeof T.SmartCardTransport.open>[0] }).smartCard);
+      let smartcard;
+      try {
+        smartcard = { kind: sc.kind, result: await T.runCardSuite(sc, r0, r1, pin) };
+      } finally {
+        await sc.close();
+      }
+      const device = T.installEmulatedUsb({ slots: 2 });
+      device.insert(0, T.remoteCard('cps', atrs.cps));
+      device.insert(1, T.remoteCard('vitale', atrs.vitale));
+      const [granted] = await (navigator as unknown as { usb: { getDevices(): Promise<Array<Parameters<typeof T.CcidTransport.open>[0]>> } }).usb.getDevices();
+      const usb = await T.CcidTransport.open(granted!);
+      let webusb;
+      try {
+        const names = usb.readers().map((r) => r.name);
+        webusb = { kind: usb.kind, names, result: await T.runCardSuite(usb, names[0]!, names[1]!, pin) };
+      } finally {
+        await usb.close();
+      }
+      return { smartcard, webusb };
+    }, { pin: PIN, r0: R0, r1: R1, atrs: { cps: Buffer.from(cards.cps.atr).toString('hex'), vitale: Buffer.from(cards.vitale.atr).toString('hex') } });
+    expect(viaBridge!.kinds).toEqual(['CPS', 'VITALE']);
+    expect(viaBridge!.right).toEqual({ ok: true, triesLeft: 3 });
+    expect(viaBridge!.wrong).toEqual({ ok: false, triesLeft: 2, blocked: false });
+    expect(inPage.smartcard.kind).toBe('smartcard');
+    expect(inPage.smartcard.result).toEqual(viaBridge!);
+    expect(inPage.webusb.kind).toBe('webusb');
+    expect(inPage.webusb.names).toEqual(['Lecteur USB émulé 00', 'Lecteur USB émulé 01']);
+    expect(inPage.webusb.result).toEqual(viaBridge!);
+  }, 120_000);
+
+  it('navigator.smartCard: a card pulled and put back is announced (removed, inserted with its ATR); a session on a pulled card fails as card_absent', async () => {
+    await page.evaluate(async () => {
+      const T = (globalThis as unknown as { Transports: Entry }).Transports;
+      T.installEmulatedSmartCard();
+      const sc = await T.SmartCardTransport.open((navigator as unknown as { smartCard: Parameters<typeof T.SmartCardTransport.open>[0] }).smartCard);
+      const events: string[] = [];
+      sc.on('removed', (n) => events.push(`removed ${n}`));
+      sc.on('inserted', (r) => events.push(`inserted ${r.name} ${r.atr?.length}`));
+      (globalThis as unknown as { scTest: unknown }).scTest = { sc, events };
+    });
+    const events = () => page.evaluate(() => (globalThis as unknown as { scTest: { events: string[] } }).scTest.events.slice());
+    slot1.remove();
+    await waitForAsync(async () => (await events()).length === 1, EVENT_MS);
+    const absent = await page.evaluate(async (r1) => {
+      const { sc } = (globalThis as unknown as { scTest: { sc: { withCard(n: string, f: () => Promise<unknown>): Promise<unknown> } } }).scTest;
+      return sc.withCard(r1, async () => 'ran').catch((e: { code?: string }) => e.code);
+    }, R1);
+    expect(absent).toBe('card_absent');
+    await slot1.insert();
+    await waitForAsync(async () => (await events()).length === 2, EVENT_MS);
+    expect(await events()).toEqual([`removed ${R1}`, `inserted ${R1} ${cards.vitale.atr.length}`]);
+    const read = await page.evaluate(async (r1) => {
+      const { sc } = (globalThis as unknown as { scTest: { sc: { withCard<T>(n: string, f: (tx: (a: Uint8Array) => Promise<Uint8Array>) => Promise<T>): Promise<T>; close(): Promise<void> } } }).scTest;
+      try {
+        return await sc.withCard(r1, async (tx) => [...(await tx(Uint8Array.from([0x00, 0xa4, 0x04, 0x00, 0x06, 0xf0, 0x54, 0x54, 0x56, 0x49, 0x54])))]);
+      } finally {
+        await sc.close();
+      }
+    }, R1);
+    expect(read).toEqual([0x90, 0x00]);
+  }, 120_000);
+});
+
+async function waitFor(f: () => boolean, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (!f()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+async function waitForAsync(f: () => Promise<boolean>, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await f())) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
