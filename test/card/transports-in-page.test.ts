@@ -6,7 +6,8 @@
  *  - the Web Smart Card API in Chromium: `navigator.smartCard` emulated in the page, forwarded to
  *    the same pcscd (./fixtures/smartcard-backend.ts);
  *  - CCID over WebUSB in Chromium: `navigator.usb` giving an emulated CCID reader that runs in the
- *    page, its cards' APDUs crossing to the same virtual cards here.
+ *    page, its cards' APDUs crossing to the same virtual cards here;
+ *  - WebHID in Chromium: `navigator.hid` giving an emulated HID PIN-pad reader (our report mapping).
  * Same card objects everywhere, so the deterministic signatures must be byte-equal.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -26,7 +27,7 @@ const PIN = '2468';
 const [R0, R1] = ['Virtual PCD 00 00', 'Virtual PCD 00 01'];
 const EVENT_MS = 20_000;
 
-describe('card transports in the page (Web Smart Card API, WebUSB CCID) and the bridge: same suite, same results', () => {
+describe('card transports in the page (Web Smart Card API, WebUSB CCID, WebHID) and the bridge: same suite, same results', () => {
   let pcscd: Pcscd;
   let browser: Browser;
   let page: Page;
@@ -70,7 +71,7 @@ describe('card transports in the page (Web Smart Card API, WebUSB CCID) and the 
     await pcscd?.stop();
   });
 
-  it('the bridge over PC/SC, navigator.smartCard and WebUSB CCID give the same reads, PIN counts and signatures', async () => {
+  it('the bridge over PC/SC, navigator.smartCard, WebUSB CCID and WebHID give the same reads, PIN counts and signatures', async () => {
     const bridge = new PcscTransport();
     // Node's emitter throws an 'error' nobody listens to: closing cancels pcsclite's status wait.
     bridge.on('error', () => undefined);
@@ -81,16 +82,22 @@ describe('card transports in the page (Web Smart Card API, WebUSB CCID) and the 
     } finally {
       await bridge.close();
     }
-    const inPage = await page.evaluate(async ({ pin, r0, r1, atrs }) => {
+    const smartcard = await page.evaluate(async ({ pin, r0, r1 }) => {
       const T = (globalThis as unknown as { Transports: Entry }).Transports;
       T.installEmulatedSmartCard();
       const sc = await T.SmartCardTransport.open((navigator as unknown as { smartCard: Parameters<typeof T.SmartCardTransport.open>[0] }).smartCard);
-      let smartcard;
       try {
-        smartcard = { kind: sc.kind, result: await T.runCardSuite(sc, r0, r1, pin) };
+        return { kind: sc.kind, result: await T.runCardSuite(sc, r0, r1, pin) };
       } finally {
         await sc.close();
       }
+    }, { pin: PIN, r0: R0, r1: R1 });
+    // The same card objects go into the emulated USB and HID readers: out of vpcd first, or pcscd's
+    // own power management (it powers idle cards down) would reset them under those runs.
+    slot0.remove();
+    slot1.remove();
+    const inPage = await page.evaluate(async ({ pin, atrs }) => {
+      const T = (globalThis as unknown as { Transports: Entry }).Transports;
       const device = T.installEmulatedUsb({ slots: 2 });
       device.insert(0, T.remoteCard('cps', atrs.cps));
       device.insert(1, T.remoteCard('vitale', atrs.vitale));
@@ -103,16 +110,33 @@ describe('card transports in the page (Web Smart Card API, WebUSB CCID) and the 
       } finally {
         await usb.close();
       }
-      return { smartcard, webusb };
-    }, { pin: PIN, r0: R0, r1: R1, atrs: { cps: Buffer.from(cards.cps.atr).toString('hex'), vitale: Buffer.from(cards.vitale.atr).toString('hex') } });
+      const hidDevice = T.installEmulatedHid({ slots: 2, pinPad: true });
+      hidDevice.insert(0, T.remoteCard('cps', atrs.cps));
+      hidDevice.insert(1, T.remoteCard('vitale', atrs.vitale));
+      const [hidGranted] = await (navigator as unknown as { hid: { getDevices(): Promise<Array<Parameters<typeof T.HidCcidLink.open>[0]>> } }).hid.getDevices();
+      const hid = await T.CcidTransport.over(await T.HidCcidLink.open(hidGranted!));
+      let webhid;
+      try {
+        const names = hid.readers().map((r) => r.name);
+        webhid = { kind: hid.kind, names, pinPad: hid.readers().every((r) => r.pinPad), result: await T.runCardSuite(hid, names[0]!, names[1]!, pin) };
+      } finally {
+        await hid.close();
+      }
+      return { webusb, webhid };
+    }, { pin: PIN, atrs: { cps: Buffer.from(cards.cps.atr).toString('hex'), vitale: Buffer.from(cards.vitale.atr).toString('hex') } });
     expect(viaBridge!.kinds).toEqual(['CPS', 'VITALE']);
     expect(viaBridge!.right).toEqual({ ok: true, triesLeft: 3 });
     expect(viaBridge!.wrong).toEqual({ ok: false, triesLeft: 2, blocked: false });
-    expect(inPage.smartcard.kind).toBe('smartcard');
-    expect(inPage.smartcard.result).toEqual(viaBridge!);
+    await Promise.all([slot0.insert(), slot1.insert()]);
+    // pcscd sees them back (it polls vpcd) before the next test starts watching.
+    await waitFor(() => backend.present(R0) && backend.present(R1), EVENT_MS);
+    expect(smartcard.kind).toBe('smartcard');
+    expect(smartcard.result).toEqual(viaBridge!);
     expect(inPage.webusb.kind).toBe('webusb');
     expect(inPage.webusb.names).toEqual(['Lecteur USB émulé 00', 'Lecteur USB émulé 01']);
     expect(inPage.webusb.result).toEqual(viaBridge!);
+    expect(inPage.webhid).toMatchObject({ kind: 'webhid', names: ['Clavier-lecteur HID émulé 00', 'Clavier-lecteur HID émulé 01'], pinPad: true });
+    expect(inPage.webhid.result).toEqual(viaBridge!);
   }, 120_000);
 
   it('navigator.smartCard: a card pulled and put back is announced (removed, inserted with its ATR); a session on a pulled card fails as card_absent', async () => {

@@ -3,4 +3,5 @@ export { CcidTransport } from '../../../src/lib/card/ccid/driver.js';
 export { SmartCardTransport } from '../../../src/lib/card/smartcard/transport.js';
 export { runCardSuite } from './services-suite.js';
 export { installEmulatedSmartCard } from './smartcard-shim.js';
-export { installEmulatedUsb, remoteCard } from './usb-shim.js';
+export { installEmulatedHid, installEmulatedUsb, remoteCard } from './usb-shim.js';
+export { HidCcidLink } from '../../../src/lib/card/ccid/hid-link.js';

@@ -1,10 +1,11 @@
 /**
- * Page side of the emulated WebUSB reader (issue 17): `navigator.usb` answering with one
- * EmulatedCcidDevice that runs in the page, its cards' APDUs crossing to the test process
+ * Page side of the emulated WebUSB and WebHID readers (issue 17): `navigator.usb` answering with
+ * one EmulatedCcidDevice, `navigator.hid` with one EmulatedHidCcidDevice, both running in the page, its cards' APDUs crossing to the test process
  * (`__cardApdu`, Playwright exposeFunction) where the virtual cards are. The device's own time
  * is measured in the page, so the driver's is what the page adds to it.
  */
 import { EmulatedCcidDevice, type CardLike, type EmulatedCcidOptions } from '../fixtures/ccid-device.js';
+import { EmulatedHidCcidDevice } from '../fixtures/hid-device.js';
 
 type CardBridge = (card: string, hex: string) => Promise<string>;
 
@@ -30,5 +31,18 @@ export function installEmulatedUsb(options: EmulatedCcidOptions = {}): EmulatedC
     removeEventListener: () => undefined,
   };
   Object.defineProperty(navigator, 'usb', { value: usb, configurable: true });
+  return device;
+}
+
+/** Installs `navigator.hid` with one emulated HID reader speaking our CCID report mapping. */
+export function installEmulatedHid(options: EmulatedCcidOptions = {}): EmulatedHidCcidDevice {
+  const device = new EmulatedHidCcidDevice(options);
+  const hid = {
+    getDevices: async () => [device],
+    requestDevice: async () => [device],
+    addEventListener: () => undefined,
+    removeEventListener: () => undefined,
+  };
+  Object.defineProperty(navigator, 'hid', { value: hid, configurable: true });
   return device;
 }

@@ -17,10 +17,8 @@ const CCID_DESCRIPTOR_LENGTH = 0x36;
 /** dwFeatures' exchange level (bits 16–18). */
 export type ExchangeLevel = 'character' | 'tpdu' | 'short-apdu' | 'extended-apdu';
 
-export interface CcidDescriptor {
-  configurationValue: number;
-  interfaceNumber: number;
-  alternateSetting: number;
+/** The CCID class descriptor's fields the driver uses, whatever carries the messages (USB, HID). */
+export interface CcidClass {
   bcdCcid: number;
   /** Slots are 0 … maxSlotIndex. */
   maxSlotIndex: number;
@@ -33,6 +31,13 @@ export interface CcidDescriptor {
   /** bPINSupport: bit 0 verification, bit 1 modification. */
   pinSupport: number;
   maxBusySlots: number;
+}
+
+/** A USB reader's: the class descriptor, its interface and its endpoints. */
+export interface CcidDescriptor extends CcidClass {
+  configurationValue: number;
+  interfaceNumber: number;
+  alternateSetting: number;
   bulkIn: number;
   bulkOut: number;
   /** Endpoint number of the interrupt pipe (slot changes), when the reader has one. */
@@ -91,12 +96,27 @@ export function parseCcidConfiguration(b: Uint8Array): CcidDescriptor {
     o += len;
   }
   if (!found?.iface || !found.ccid) throw new CcidError('not_ccid', "ce périphérique USB n'est pas un lecteur de cartes à puce (CCID)");
-  const c = found.ccid;
   const bulk = (dirIn: boolean) => found!.endpoints.find((e) => (e.attributes & 0x03) === 2 && ((e.address & 0x80) !== 0) === dirIn);
   const bulkIn = bulk(true);
   const bulkOut = bulk(false);
   if (!bulkIn || !bulkOut) throw new CcidError('not_ccid', 'lecteur CCID sans extrémités bulk');
   const interrupt = found.endpoints.find((e) => (e.attributes & 0x03) === 3 && (e.address & 0x80) !== 0);
+  return {
+    ...parseCcidClassDescriptor(found.ccid),
+    configurationValue,
+    interfaceNumber: found.iface.number,
+    alternateSetting: found.iface.alternate,
+    bulkIn: bulkIn.address & 0x0f,
+    bulkOut: bulkOut.address & 0x0f,
+    ...(interrupt ? { interruptIn: interrupt.address & 0x0f, interruptPacketSize: interrupt.packetSize || 8 } : {}),
+  };
+}
+
+/** The 54-byte CCID class descriptor (§5.1), from a USB configuration or a HID feature report. */
+export function parseCcidClassDescriptor(c: Uint8Array): CcidClass {
+  if (c.length !== CCID_DESCRIPTOR_LENGTH || c[0] !== CCID_DESCRIPTOR_LENGTH || c[1] !== DT_CCID) {
+    throw new CcidError('descriptor_invalid', `descripteur de classe CCID invalide (${c.length} octets)`);
+  }
   const features = u32(c, 40);
   const maxMessageLength = u32(c, 44);
   const maxSlotIndex = c[4]!;
@@ -105,9 +125,6 @@ export function parseCcidConfiguration(b: Uint8Array): CcidDescriptor {
   }
   if (maxSlotIndex > 15) throw new CcidError('descriptor_invalid', `bMaxSlotIndex ${maxSlotIndex} hors limites`);
   return {
-    configurationValue,
-    interfaceNumber: found.iface.number,
-    alternateSetting: found.iface.alternate,
     bcdCcid: u16(c, 2),
     maxSlotIndex,
     protocols: u32(c, 6),
@@ -116,8 +133,5 @@ export function parseCcidConfiguration(b: Uint8Array): CcidDescriptor {
     maxMessageLength,
     pinSupport: c[52]!,
     maxBusySlots: c[53]!,
-    bulkIn: bulkIn.address & 0x0f,
-    bulkOut: bulkOut.address & 0x0f,
-    ...(interrupt ? { interruptIn: interrupt.address & 0x0f, interruptPacketSize: interrupt.packetSize || 8 } : {}),
   };
 }

@@ -15,13 +15,15 @@
 import { withGetResponse } from '../get-response.js';
 import type { PinPad, Transmit } from '../services.js';
 import { CardAbsentError, Serialiser, TransportEmitter, type CardTransport, type ReaderState } from '../transport.js';
-import { configurationTotalLength, parseCcidConfiguration, type CcidDescriptor } from './descriptor.js';
+import type { CcidClass } from './descriptor.js';
 import { CcidError } from './errors.js';
+import type { CcidLink } from './link.js';
 import {
   CHAIN, COMMAND, HEADER, ICC, NOTIFY, PC_TO_RDR, RDR_TO_PC, SLOT_ERROR,
   declaredLength, decodeResponse, decodeSlotChange, encodeCommand, secureVerifyData, type CcidResponse,
 } from './messages.js';
-import type { UsbDeviceLike, UsbInTransferResult } from './usb.js';
+import { UsbCcidLink, timed } from './usb-link.js';
+import type { UsbDeviceLike } from './usb.js';
 
 export interface CcidOptions {
   /** Longest wait for one response, ms (a time extension restarts it). Default 10 s. */
@@ -32,8 +34,6 @@ export interface CcidOptions {
   pollMs?: number;
 }
 
-const GET_DESCRIPTOR = 0x06;
-const CONFIGURATION_DESCRIPTOR = 0x0200;
 /** Stale responses (answers to commands given up) dropped before one command's own is taken as lost. */
 const MAX_STALE = 8;
 /** Largest extended APDU (ISO 7816-4: 4 + 3 + 65 535 + 2) and response (65 536 + 2). */
@@ -49,82 +49,54 @@ interface Slot {
 }
 
 const hex = (n: number): string => n.toString(16).padStart(2, '0').toUpperCase();
-const bytesOf = (r: UsbInTransferResult): Uint8Array => (r.data ? new Uint8Array(r.data.buffer, r.data.byteOffset, r.data.byteLength) : new Uint8Array(0));
-
-function timed<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new CcidError('timeout', `${what} : pas de réponse du lecteur en ${ms} ms`)), ms);
-    p.then(
-      (v) => { clearTimeout(t); resolve(v); },
-      (e: unknown) => { clearTimeout(t); reject(e); },
-    );
-  });
-}
-
-/** Reads the raw configuration descriptor: its first 9 bytes for wTotalLength, then the whole. */
-export async function readConfigurationDescriptor(device: UsbDeviceLike): Promise<Uint8Array> {
-  const get = async (length: number): Promise<Uint8Array> => {
-    const r = await device.controlTransferIn({ requestType: 'standard', recipient: 'device', request: GET_DESCRIPTOR, value: CONFIGURATION_DESCRIPTOR, index: 0 }, length);
-    if (r.status !== 'ok') throw new CcidError('transfer_failed', `lecture du descripteur USB : ${r.status}`);
-    return bytesOf(r).slice();
-  };
-  const total = configurationTotalLength(await get(9));
-  return get(total);
-}
 
 export class CcidTransport extends TransportEmitter implements CardTransport {
-  readonly kind = 'webusb';
+  readonly kind: 'webusb' | 'webhid';
   private seq = 0;
   private readonly bulk = new Serialiser();
   private readonly sessions = new Serialiser();
   private readonly slots: Slot[];
-  /** The bulk-in read in flight, kept across a timeout so that its late answer is read (and dropped) by the next command. */
-  private pendingIn: Promise<UsbInTransferResult> | null = null;
+  /** The read in flight, kept across a timeout so that its late answer is read (and dropped) by the next command. */
+  private pendingIn: Promise<Uint8Array> | null = null;
   private closed = false;
   private poller: ReturnType<typeof setTimeout> | null = null;
   private readonly responseTimeoutMs: number;
   private readonly maxCommandMs: number;
 
   private constructor(
-    private readonly device: UsbDeviceLike,
-    readonly descriptor: CcidDescriptor,
+    private readonly link: CcidLink,
     private readonly options: CcidOptions,
   ) {
     super();
+    this.kind = link.kind;
     this.responseTimeoutMs = options.responseTimeoutMs ?? 10_000;
     this.maxCommandMs = options.maxCommandMs ?? 60_000;
-    const product = device.productName?.trim() || 'Lecteur CCID';
-    this.slots = Array.from({ length: descriptor.maxSlotIndex + 1 }, (_, i) => ({ name: `${product} ${String(i).padStart(2, '0')}`, present: false, generation: 0 }));
+    this.slots = Array.from({ length: link.ccid.maxSlotIndex + 1 }, (_, i) => ({ name: `${link.product} ${String(i).padStart(2, '0')}`, present: false, generation: 0 }));
+  }
+
+  /** The reader's CCID class descriptor (for a USB reader, with its interface and endpoints). */
+  get descriptor(): CcidClass {
+    return this.link.ccid;
   }
 
   /**
-   * Opens the device, reads its descriptors, claims the smart-card interface, powers the cards
-   * present and starts listening for insertions. Throws CcidError (`not_ccid`,
-   * `unsupported_level`, `descriptor_invalid`, `transfer_failed`, `timeout`).
+   * Opens a USB reader (WebUSB), reads its descriptors, claims the smart-card interface, powers
+   * the cards present and starts listening for insertions. Throws CcidError (`not_ccid`,
+   * `unsupported_level`, `descriptor_invalid`, `unavailable`, `transfer_failed`, `timeout`).
    */
   static async open(device: UsbDeviceLike, options: CcidOptions = {}): Promise<CcidTransport> {
-    // The browser's own refusals (DOMException) become typed errors: a reader held by another
-    // driver (pcscd, the system's) cannot be claimed, and the settings page says so.
-    const step = async <T>(what: string, f: () => Promise<T>): Promise<T> => {
-      try {
-        return await f();
-      } catch (e) {
-        throw e instanceof CcidError ? e : new CcidError('unavailable', `${what} : ${(e as Error).message ?? String(e)}`);
-      }
-    };
-    if (!device.opened) await step('ouverture du lecteur USB', () => device.open());
-    const raw = await step('lecture du descripteur USB', () => timed(readConfigurationDescriptor(device), options.responseTimeoutMs ?? 10_000, 'descripteur USB'));
-    const descriptor = parseCcidConfiguration(raw);
-    if (descriptor.level === 'character' || descriptor.level === 'tpdu') {
-      throw new CcidError('unsupported_level', `ce lecteur échange au niveau ${descriptor.level === 'tpdu' ? 'TPDU' : 'caractère'} : seuls les lecteurs au niveau APDU sont pris en charge`);
+    return CcidTransport.over(await UsbCcidLink.open(device, options.responseTimeoutMs ?? 10_000), options);
+  }
+
+  /** The driver over a link already opened (USB, or HID reports: ./hid-link.ts). */
+  static async over(link: CcidLink, options: CcidOptions = {}): Promise<CcidTransport> {
+    if (link.ccid.level === 'character' || link.ccid.level === 'tpdu') {
+      await link.close();
+      throw new CcidError('unsupported_level', `ce lecteur échange au niveau ${link.ccid.level === 'tpdu' ? 'TPDU' : 'caractère'} : seuls les lecteurs au niveau APDU sont pris en charge`);
     }
-    if (device.configuration?.configurationValue !== descriptor.configurationValue) {
-      await step('choix de la configuration USB', () => device.selectConfiguration(descriptor.configurationValue));
-    }
-    await step("réservation de l'interface du lecteur (un autre pilote la tient-il ?)", () => device.claimInterface(descriptor.interfaceNumber));
-    const t = new CcidTransport(device, descriptor, options);
+    const t = new CcidTransport(link, options);
     try {
-      for (let s = 0; s <= descriptor.maxSlotIndex; s++) {
+      for (let s = 0; s <= link.ccid.maxSlotIndex; s++) {
         const st = await t.exchange(s, PC_TO_RDR.GetSlotStatus, [0, 0, 0]);
         if (st.iccStatus !== ICC.ABSENT) await t.powerOn(s, false);
       }
@@ -132,7 +104,7 @@ export class CcidTransport extends TransportEmitter implements CardTransport {
       await t.close();
       throw e;
     }
-    if (descriptor.interruptIn !== undefined) void t.listen();
+    if (link.notifies) void t.listen();
     else t.poll();
     return t;
   }
@@ -176,8 +148,7 @@ export class CcidTransport extends TransportEmitter implements CardTransport {
     if (this.closed) return;
     this.closed = true;
     if (this.poller) clearTimeout(this.poller);
-    await this.device.releaseInterface(this.descriptor.interfaceNumber).catch(() => undefined);
-    await this.device.close().catch(() => undefined);
+    await this.link.close();
   }
 
   // --- slots ------------------------------------------------------------------------------
@@ -215,31 +186,22 @@ export class CcidTransport extends TransportEmitter implements CardTransport {
     }
   }
 
-  /** The interrupt pipe: RDR_to_PC_NotifySlotChange and HardwareError, until closed. */
+  /** The reader's notifications: RDR_to_PC_NotifySlotChange and HardwareError, until closed. */
   private async listen(): Promise<void> {
-    const ep = this.descriptor.interruptIn!;
-    let stalls = 0;
     while (!this.closed) {
-      let r: UsbInTransferResult;
+      let b: Uint8Array | null;
       try {
-        r = await this.device.transferIn(ep, this.descriptor.interruptPacketSize ?? 8);
+        b = await this.link.notification();
       } catch (e) {
-        if (!this.closed) this.emit('error', new CcidError('closed', `lecteur déconnecté : ${(e as Error).message}`));
+        if (!this.closed) this.emit('error', e instanceof Error ? e : new Error(String(e)));
         return;
       }
       if (this.closed) return;
-      if (r.status !== 'ok') {
-        // A stalled interrupt pipe is cleared; one that keeps stalling is given up for polling.
-        if (++stalls > 3) {
-          this.emit('error', new CcidError('transfer_failed', 'notifications du lecteur indisponibles : interrogation périodique'));
-          this.poll();
-          return;
-        }
-        await this.device.clearHalt('in', ep).catch(() => undefined);
-        continue;
+      if (b === null) {
+        this.emit('error', new CcidError('transfer_failed', 'notifications du lecteur indisponibles : interrogation périodique'));
+        this.poll();
+        return;
       }
-      stalls = 0;
-      const b = bytesOf(r);
       try {
         if (b[0] === NOTIFY.SlotChange) {
           for (const c of decodeSlotChange(b, this.descriptor.maxSlotIndex)) this.changed(c.slot, c.present, c.changed);
@@ -371,13 +333,7 @@ export class CcidTransport extends TransportEmitter implements CardTransport {
       this.seq = (this.seq + 1) & 0xff;
       const msg = encodeCommand(type, slot, seq, specific, data);
       try {
-        const out = await timed(this.device.transferOut(this.descriptor.bulkOut, msg), this.responseTimeoutMs, 'envoi au lecteur');
-        if (out.status !== 'ok' || out.bytesWritten !== msg.length) {
-          if (out.status === 'stall') await this.device.clearHalt('out', this.descriptor.bulkOut).catch(() => undefined);
-          throw new CcidError('transfer_failed', `envoi au lecteur : ${out.status}`);
-        }
-      } catch (e) {
-        throw e instanceof CcidError ? e : new CcidError('closed', `envoi au lecteur : ${(e as Error).message}`);
+        await timed(this.link.send(msg), this.responseTimeoutMs, 'envoi au lecteur');
       } finally {
         msg.fill(0); // may hold a PIN (VERIFY typed on the page)
       }
@@ -399,17 +355,12 @@ export class CcidTransport extends TransportEmitter implements CardTransport {
     });
   }
 
-  /** One whole bulk-in message (header + dwLength), over as many transfers as it takes. */
+  /** One whole message (header + dwLength), over as many reads as it takes. */
   private async readMessage(timeoutMs: number): Promise<Uint8Array> {
     const max = this.descriptor.maxMessageLength;
     let buf = new Uint8Array(0);
     for (;;) {
-      const r = await timed(this.readOnce(max - buf.length), timeoutMs, 'réponse du lecteur');
-      if (r.status !== 'ok') {
-        if (r.status === 'stall') await this.device.clearHalt('in', this.descriptor.bulkIn).catch(() => undefined);
-        throw new CcidError('transfer_failed', `réception du lecteur : ${r.status}`);
-      }
-      const chunk = bytesOf(r);
+      const chunk = await timed(this.readOnce(max - buf.length), timeoutMs, 'réponse du lecteur');
       const joined = new Uint8Array(buf.length + chunk.length);
       joined.set(buf);
       joined.set(chunk, buf.length);
@@ -426,10 +377,10 @@ export class CcidTransport extends TransportEmitter implements CardTransport {
     }
   }
 
-  private readOnce(length: number): Promise<UsbInTransferResult> {
+  private readOnce(length: number): Promise<Uint8Array> {
     if (!this.pendingIn) {
-      const p = this.device.transferIn(this.descriptor.bulkIn, Math.max(length, 64)).catch((e: unknown) => {
-        throw this.closed ? new CcidError('closed', 'lecteur fermé') : new CcidError('closed', `réception du lecteur : ${(e as Error).message}`);
+      const p = this.link.receive(length).catch((e: unknown) => {
+        throw this.closed ? new CcidError('closed', 'lecteur fermé') : e;
       });
       this.pendingIn = p;
       void p.then(
