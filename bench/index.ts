@@ -23,6 +23,7 @@ const groups: Record<string, Part[]> = {
   crl: [{ name: 'crl', load: async () => (await import('./crl.js')).benchCrl }],
   relay: [{ name: 'relay', load: async () => (await import('./relay.js')).benchRelay }],
   bridge: [{ name: 'bridge', load: async () => (await import('./bridge.js')).benchBridge }],
+  transports: [{ name: 'transports', load: async () => (await import('./transports.js')).benchTransports }],
   billing: [{ name: 'billing-day', load: async () => (await import('./billing.js')).benchBilling }],
   returns: [{ name: 'returns', load: async () => (await import('./returns.js')).benchReturns }],
   kiosk: [{ name: 'kiosk', load: async () => (await import('./kiosk.js')).benchKiosk }],

@@ -5,3 +5,4 @@ export { runCardSuite } from './services-suite.js';
 export { installEmulatedSmartCard } from './smartcard-shim.js';
 export { installEmulatedHid, installEmulatedUsb, remoteCard } from './usb-shim.js';
 export { HidCcidLink } from '../../../src/lib/card/ccid/hid-link.js';
+export { VirtualCardServices } from '../../../src/lib/card/virtual-services.js';
