@@ -43,7 +43,7 @@ import { AuditLog, ORIGINS_FILE, OriginStore, PAIRINGS_FILE, PairingStore, defau
 import { CardAbsentError, PcscTransport, SimulatedTransport, type CardTransport, type ReaderState, type Transmit } from './transport.js';
 import { CardServiceError, type CardKind, type CardServices } from '../src/lib/card/services.js';
 import { VirtualCardServices } from '../src/lib/card/virtual-services.js';
-import { CardSessions } from './services/card-session.js';
+import { CardSessions } from '../src/lib/card/sessions.js';
 import { loadSsv, type SsvDetection } from './services/ssv.js';
 
 export const DEFAULT_PORT = DEFAULT_BRIDGE_PORT;

@@ -1,5 +1,5 @@
 /**
- * The card session, held by the bridge (docs/adr/0003-bridge-holds-card-session.md; SP3, SA4).
+ * The card session, held by the bridge — or by the page when it reaches the reader itself (issue 17) (docs/adr/0003-bridge-holds-card-session.md; SP3, SA4).
  *
  * A session is one paired, encrypted connection. The CPS's security state (its PIN verified) is
  * shared by everybody who talks to the card, so the bridge keeps its own account of who may use
@@ -10,8 +10,8 @@
  * When the last session holding a card's PIN lets go of it, the card is reset (PC/SC
  * SCARD_RESET_CARD): the PIN does not outlive the sessions that typed it.
  */
-import type { CardTransport } from '../transport.js';
-import { CardServiceError, type CardKind } from '../../src/lib/card/services.js';
+import type { CardTransport } from './transport.js';
+import { CardServiceError, type CardKind } from './services.js';
 
 interface SessionState {
   locked: boolean;
