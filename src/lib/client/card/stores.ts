@@ -6,7 +6,9 @@
  * app is sent to it (`session.lock`), and a new connection starts without the PIN.
  */
 import { derived, get, writable, type Readable } from 'svelte/store';
-import { BridgeClient, BridgeError, type PairingKeyStore, type SocketLike } from './client.js';
+import { BridgeError, type PairingKeyStore, type SocketLike } from './client.js';
+import { AutoCardClient, type CardClient } from './local-client.js';
+import type { InPageTransport } from './in-page.js';
 import { IdbKeyStore } from './key-store.js';
 import { watchInactivity, type InactivityOptions } from './inactivity.js';
 import type { JournalReport, PinResult } from '../../card/protocol.js';
@@ -30,6 +32,8 @@ export interface ReaderView {
 
 export interface CardBridge {
   status: Readable<BridgeStatus>;
+  /** What serves the cards: the bridge, or a reader the page reaches itself (issue 17); null while unconnected. */
+  via: Readable<'bridge' | InPageTransport | null>;
   readers: Readable<ReaderView[]>;
   /** The code to show during pairing ("123 456"), null otherwise. */
   pairingCode: Readable<string | null>;
@@ -63,6 +67,10 @@ export interface CardBridgeOptions {
   origin?: string;
   keys?: PairingKeyStore;
   createSocket?: (url: string) => SocketLike;
+  /** The card client (default: AutoCardClient — a reader the page reaches itself, else the bridge). */
+  client?: () => CardClient;
+  /** Asks before the last PIN try typed in the page when the page serves the cards itself. */
+  confirmLastPinTry?: (reader: string) => Promise<boolean>;
   /** Back-off bounds for reconnection, ms. */
   minDelay?: number;
   maxDelay?: number;
@@ -116,6 +124,7 @@ export function createCardBridge(o: CardBridgeOptions = {}): CardBridge {
   const origin = o.origin ?? globalThis.location?.origin ?? 'null';
   const keys = o.keys ?? new IdbKeyStore();
   const status = writable<BridgeStatus>('arrêté');
+  const via = writable<'bridge' | InPageTransport | null>(null);
   const readers = writable<ReaderView[]>([]);
   const pairingCode = writable<string | null>(null);
   const locked = writable(true);
@@ -142,7 +151,7 @@ export function createCardBridge(o: CardBridgeOptions = {}): CardBridge {
       });
     });
   }
-  let client: BridgeClient | null = null;
+  let client: CardClient | null = null;
   // Every lock, whatever its cause (card removed, another tab, reconnection), locks the bridge's
   // session too: the bridge then refuses signatures until the PIN is verified again here.
   let wasLocked = get(session).state === 'locked';
@@ -162,7 +171,7 @@ export function createCardBridge(o: CardBridgeOptions = {}): CardBridge {
   let delay = o.minDelay ?? 500;
   let timer: ReturnType<typeof setTimeout> | null = null;
 
-  const newClient = (): BridgeClient => new BridgeClient({ url, origin, keys, createSocket: o.createSocket });
+  const newClient = (): CardClient => o.client?.() ?? new AutoCardClient({ url, origin, keys, createSocket: o.createSocket, ...(o.confirmLastPinTry ? { confirmLastPinTry: o.confirmLastPinTry } : {}) });
 
   let journal: JournalReport = { state: 'intact' };
   const upsert = (r: ReaderView): void => readers.update((rs) => [...rs.filter((x) => x.name !== r.name), r].sort((a, b) => byCodeUnits(a.name, b.name)));
@@ -213,12 +222,14 @@ export function createCardBridge(o: CardBridgeOptions = {}): CardBridge {
       // The journal's state before anything else: a blocked page must not be served in between.
       await c.call('journal.report', journal);
       client = c;
+      via.set(c.via);
       delay = o.minDelay ?? 500;
       status.set('connecté');
       // A new session with the bridge holds no PIN: an unlocked app locks until it is typed again.
       feed({ type: 'session-lost' });
       c.onClose(() => {
         if (client === c) client = null;
+        via.set(null);
         locked.set(true);
         status.set('injoignable');
         schedule();
@@ -238,6 +249,7 @@ export function createCardBridge(o: CardBridgeOptions = {}): CardBridge {
 
   return {
     status,
+    via,
     readers,
     pairingCode,
     cpsReader: cardOf('CPS'),
@@ -256,6 +268,7 @@ export function createCardBridge(o: CardBridgeOptions = {}): CardBridge {
       timer = null;
       client?.close();
       client = null;
+      via.set(null);
       status.set('arrêté');
     },
     async pair() {
