@@ -1,0 +1,91 @@
+/**
+ * The Isolated Web App package (scripts/iwa/, issue 17): the production build's files and pages
+ * in a signed Web Bundle. Checked independently of the packager: the integrity block's Ed25519
+ * signature over the bundle (as the IWA signature format lays it out), the Web Bundle ID it
+ * names, the manifest and its permissions policy, every client file present with its type, the
+ * pages with their CSP, and nothing a page loads left outside the bundle.
+ */
+import { createHash, createPublicKey, generateKeyPairSync, verify } from 'node:crypto';
+import { readdirSync, statSync } from 'node:fs';
+import { join, relative, sep } from 'node:path';
+import { decodeFirst, encode } from 'cborg';
+import { Bundle } from 'wbn';
+import { WebBundleId } from 'wbn-sign';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IWA_MANIFEST_PATH, packageIwa, type IwaOutput } from '../../scripts/iwa/package';
+import { IWA_PAGES, renderPages } from '../../scripts/iwa';
+import { buildApp, type PrivateBuild } from './app-server';
+import kiosk from '../../static/kiosk.webmanifest?raw';
+
+function files(dir: string): string[] {
+  return readdirSync(dir).flatMap((n) => (statSync(join(dir, n)).isDirectory() ? files(join(dir, n)) : [join(dir, n)]));
+}
+
+/** The integrity block's data to be signed: each part as an 8-byte big-endian length then the bytes. */
+function toBeSigned(parts: Uint8Array[]): Buffer {
+  return Buffer.concat(parts.flatMap((p) => {
+    const n = Buffer.alloc(8);
+    n.writeBigUInt64BE(BigInt(p.length));
+    return [n, Buffer.from(p)];
+  }));
+}
+
+describe('Isolated Web App package', () => {
+  let build: PrivateBuild;
+  let out: IwaOutput;
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+
+  beforeAll(async () => {
+    build = await buildApp();
+    const pages = await renderPages(build.server, IWA_PAGES);
+    out = await packageIwa({ clientDir: join(build.server, 'client'), pages, baseManifest: JSON.parse(kiosk) as Record<string, unknown>, version: '1.2.3', key: privateKey });
+  }, 300_000);
+
+  afterAll(() => build?.remove());
+
+  it('is signed: the Ed25519 signature over the bundle verifies with the key the block names, and the ID is that key’s', () => {
+    const [block, rest] = decodeFirst(out.signed, { useMaps: true }) as [unknown[], Uint8Array];
+    const [magic, version, attributes, signatures] = block as [Uint8Array, Uint8Array, Map<string, string>, Array<[Record<string, Uint8Array>, Uint8Array]>];
+    expect(Buffer.from(magic).toString('hex')).toBe('f09f968bf09f93a6'); // 🖋📦
+    expect(Buffer.from(version).toString()).toBe('2b\0\0');
+    expect(attributes.get('webBundleId')).toBe(new WebBundleId(publicKey).serialize());
+    expect(out.bundleId).toBe(attributes.get('webBundleId'));
+    expect(out.origin).toBe(`isolated-app://${out.bundleId}/`);
+    expect(signatures).toHaveLength(1);
+    const [attrs, signature] = signatures[0]!;
+    const raw = (attrs as unknown as Map<string, Uint8Array>).get('ed25519PublicKey')!;
+    expect(Buffer.from(raw)).toEqual(publicKey.export({ format: 'der', type: 'spki' }).subarray(-32));
+    const unsignedBlock = encode([magic, version, attributes, []]);
+    const data = toBeSigned([createHash('sha512').update(rest).digest(), unsignedBlock, encode(attrs)]);
+    const key = createPublicKey({ key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), Buffer.from(raw)]), format: 'der', type: 'spki' });
+    expect(verify(null, data, key, signature)).toBe(true);
+    // One byte of the bundle changed: the signature no longer holds.
+    const tampered = Buffer.from(rest);
+    tampered[100] = tampered[100]! ^ 1;
+    expect(verify(null, toBeSigned([createHash('sha512').update(tampered).digest(), unsignedBlock, encode(attrs)]), key, signature)).toBe(false);
+  });
+
+  it('holds the manifest with its permissions policy, every client file, and the pages with their CSP', () => {
+    const [, rest] = decodeFirst(out.signed, { useMaps: true }) as [unknown, Uint8Array];
+    const bundle = new Bundle(rest);
+    const manifest = JSON.parse(new TextDecoder().decode(bundle.getResponse(IWA_MANIFEST_PATH).body)) as Record<string, unknown>;
+    expect(manifest).toMatchObject({ id: '/', version: '1.2.3', name: 'Teletrans', display: 'fullscreen', start_url: '/?poste=kiosque' });
+    expect(manifest.permissions_policy).toEqual({ usb: ['self'], hid: ['self'], 'smart-card': ['self'], 'cross-origin-isolated': ['self'] });
+    const client = join(build.server, 'client');
+    for (const f of files(client).filter((x) => !x.endsWith('.br') && !x.endsWith('.gz'))) {
+      const path = `/${relative(client, f).split(sep).join('/')}`;
+      expect(bundle.urls, path).toContain(path);
+    }
+    expect(bundle.getResponse('/_app/version.json').headers['content-type']).toBe('application/json');
+    for (const p of IWA_PAGES) {
+      const r = bundle.getResponse(p);
+      expect(r.headers['content-type']).toMatch(/^text\/html/);
+      expect(r.headers['content-security-policy']).toContain("default-src 'self'");
+      // Every script, stylesheet and module the page names is in the bundle.
+      const html = new TextDecoder().decode(r.body);
+      const refs = [...html.matchAll(/(?:src|href)="(\/[^"#?]+)"/g), ...html.matchAll(/import\("(\/[^"]+)"\)/g)].map((m) => m[1]!).filter((u) => !IWA_PAGES.includes(u as never));
+      expect(refs.length).toBeGreaterThan(2);
+      for (const u of refs) expect(bundle.urls, `${p} → ${u}`).toContain(u);
+    }
+  });
+});
