@@ -117,13 +117,18 @@ describe('CCID over (emulated) WebUSB', () => {
     expect(short.dev.counts.commands).toBe(before);
   });
 
-  it('follows time extensions, and answers split over several transfers', async () => {
+  it('follows time extensions, answers split over several transfers, stray zero-length packets', async () => {
     const { t, dev } = await reader({}, { responseTimeoutMs: 500 });
     dev.faults.timeExtensions = 5;
     dev.faults.splitAt = 7;
+    dev.faults.zlps = 2;
     const read = await t.withCard(R1, (tx) => new VirtualCardServices().readVitale(tx));
     expect(read.beneficiaries.length).toBeGreaterThan(0);
     expect(dev.counts.timeExtensions).toBe(5);
+    // Nothing but zero-length packets: a protocol error, not a hang.
+    dev.faults.zlps = 6;
+    dev.faults.silent = true;
+    await expect(t.withCard(R1, (tx) => tx(Uint8Array.from([0x00, 0xb0, 0x00, 0x00, 0x04])))).rejects.toMatchObject({ code: 'protocol' });
   });
 
   it('the PIN typed on the reader’s pad (Secure): right, wrong, cancelled, timed out — the page never holds it', async () => {

@@ -78,6 +78,25 @@ describe('the card service run by the page (LocalCardService)', () => {
     expect(JSON.stringify(audit)).not.toContain(PIN);
   });
 
+  it('the PIN typed in the page: every buffer the driver sent it in is wiped once the call returns (SP4)', async () => {
+    const { s, dev } = await service();
+    const sent: Uint8Array[] = [];
+    const transferOut = dev.transferOut.bind(dev);
+    dev.transferOut = (ep, data) => {
+      sent.push(data);
+      return transferOut(ep, data);
+    };
+    const typed = pin(PIN);
+    expect(await s.call('cps.verifyPin', { reader: R0 }, typed)).toEqual({ ok: true, triesLeft: 3 });
+    const digits = Buffer.from(PIN).toString('hex');
+    // The card did receive it (the emulator keeps its own copy, as a reader's firmware would)…
+    expect(dev.apdus.some((a) => a.includes(digits))).toBe(true);
+    // …and nothing the page holds still does.
+    expect(sent.length).toBeGreaterThan(0);
+    expect(sent.every((b) => b.every((x) => x === 0))).toBe(true);
+    expect([...typed].every((x) => x === 0)).toBe(true);
+  });
+
   it('a locked session reads and signs nothing until the PIN is typed again; a blocked journal gets no card', async () => {
     const { s } = await service();
     await s.call('cps.verifyPin', { reader: R0 }, pin(PIN));

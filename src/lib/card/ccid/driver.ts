@@ -359,8 +359,16 @@ export class CcidTransport extends TransportEmitter implements CardTransport {
   private async readMessage(timeoutMs: number): Promise<Uint8Array> {
     const max = this.descriptor.maxMessageLength;
     let buf = new Uint8Array(0);
+    let empty = 0;
     for (;;) {
       const chunk = await timed(this.readOnce(max - buf.length), timeoutMs, 'réponse du lecteur');
+      // A zero-length packet ends a transfer whose size is a multiple of the endpoint's packets;
+      // some readers send a stray one: skipped, a few in a row at most.
+      if (chunk.length === 0) {
+        if (++empty > 4) throw new CcidError('protocol', 'le lecteur n’envoie que des paquets vides');
+        continue;
+      }
+      empty = 0;
       const joined = new Uint8Array(buf.length + chunk.length);
       joined.set(buf);
       joined.set(chunk, buf.length);
@@ -373,7 +381,6 @@ export class CcidTransport extends TransportEmitter implements CardTransport {
           return buf;
         }
       }
-      if (chunk.length === 0) throw new CcidError('protocol', 'message du lecteur tronqué');
     }
   }
 
