@@ -20,9 +20,11 @@ export const init: ServerInit = async () => {
 };
 
 /**
- * Powerful features the app does not use, denied to it and to anything it could embed. None of
- * the card transports needs one today (the card bridge is a loopback WebSocket); a WebUSB,
- * WebHID or Web Smart Card transport would need `usb`, `hid` or `smart-card` granted to `self`.
+ * Powerful features the app does not use, denied to it and to anything it could embed. The card
+ * transports a page may use itself (issue 17) need `usb` or `hid` for `self`: denied too unless
+ * the deployment says its browsers may reach the readers (TELETRANS_PAGE_DEVICES=usb,hid — for
+ * workstations whose managed Chrome grants the site its readers; the Isolated Web App carries
+ * its own policy, scripts/iwa/). Frames never get them.
  */
 const DENIED_FEATURES = [
   'accelerometer', 'autoplay', 'bluetooth', 'browsing-topics', 'camera', 'clipboard-read', 'display-capture',
@@ -31,6 +33,13 @@ const DENIED_FEATURES = [
   'publickey-credentials-create', 'publickey-credentials-get', 'screen-wake-lock', 'serial', 'usb', 'web-share',
   'window-management', 'xr-spatial-tracking'
 ];
+const PAGE_DEVICES = new Set(['usb', 'hid']);
+
+/** The Permissions-Policy header: every feature denied, but the page devices the deployment allows. */
+function permissionsPolicy(allowed: string | undefined): string {
+  const granted = new Set((allowed ?? '').split(',').map((f) => f.trim()).filter((f) => PAGE_DEVICES.has(f)));
+  return DENIED_FEATURES.map((feature) => `${feature}=${granted.has(feature) ? '(self)' : '()'}`).join(', ');
+}
 
 const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   // A window of another origin that opens the app (or that the app opens) gets no handle on it.
@@ -39,7 +48,7 @@ const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'x-content-type-options': 'nosniff',
   // frame-ancestors 'none' for browsers without CSP level 2.
   'x-frame-options': 'DENY',
-  'permissions-policy': DENIED_FEATURES.map((feature) => `${feature}=()`).join(', ')
+  'permissions-policy': permissionsPolicy(process.env.TELETRANS_PAGE_DEVICES)
 };
 
 /** For responses that are not pages: nothing in them may run, load anything or be framed. */

@@ -48,6 +48,12 @@ export const IWA_PERMISSIONS_POLICY: Readonly<Record<string, string[]>> = {
   'cross-origin-isolated': ['self'],
 };
 
+/** A page's Permissions-Policy header with the IWA's own features granted to `self`, the rest as the server sent it. */
+export function iwaPermissionsHeader(server: string): string {
+  const kept = server.split(',').map((d) => d.trim()).filter((d) => d && !(d.split('=')[0]! in IWA_PERMISSIONS_POLICY));
+  return [...kept, ...Object.keys(IWA_PERMISSIONS_POLICY).map((f) => `${f}=(self)`)].join(', ');
+}
+
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
@@ -107,6 +113,8 @@ export async function packageIwa(i: IwaInput): Promise<IwaOutput> {
       if (['content-type', 'content-security-policy', 'x-content-type-options', 'referrer-policy', 'permissions-policy', 'cross-origin-opener-policy', 'cross-origin-embedder-policy', 'cross-origin-resource-policy', 'x-frame-options'].includes(key)) headers[key] = v;
     }
     if (!headers['content-type']?.startsWith('text/html')) throw new Error(`IWA: ${p.path} is not HTML`);
+    // The server's policy denies the devices to web pages; the IWA grants them to itself.
+    if (headers['permissions-policy'] !== undefined) headers['permissions-policy'] = iwaPermissionsHeader(headers['permissions-policy']);
     add(p.path, headers, p.body);
   }
   const manifest = iwaManifest(i.baseManifest, i.version);

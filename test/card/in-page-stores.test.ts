@@ -47,6 +47,12 @@ describe('card stores over an in-page reader', () => {
     expect(pickInPage('auto', some)).toBe('webusb');
     expect(pickInPage('bridge', some)).toBeNull();
     expect(pickInPage('webhid', some)).toBeNull();
+    // The site's Permissions Policy denies USB: said, and the browser is not even asked.
+    let asked = 0;
+    const denied = await probeInPage({ ...api, usb: { getDevices: async () => { asked++; return [dev]; }, requestDevice: async () => dev }, allowed: (f) => f !== 'usb' });
+    expect(denied[1]).toMatchObject({ id: 'webusb', usable: false });
+    expect(denied[1]!.reason).toMatch(/politique de permissions/);
+    expect(asked).toBe(0);
   });
 
   it('connects with no bridge, follows the cards, verifies the PIN, signs, locks on removal; unplugged → back to the bridge', async () => {

@@ -31,6 +31,7 @@ describe('the app reaching the cards itself (WebUSB, no bridge)', () => {
   let page: Page;
   const cards = new Map<string, VirtualCard>();
   const apdus: string[] = [];
+  const violations: string[] = [];
 
   beforeAll(async () => {
     const pki = await makeTestPki();
@@ -38,7 +39,8 @@ describe('the app reaching the cards itself (WebUSB, no bridge)', () => {
     cards.set('cps', cps.card);
     cards.set('vitale', vitale.card);
     [build, browser] = await Promise.all([buildApp(), launchChromium()]);
-    app = await startApp(build.server);
+    // A deployment whose managed browsers may reach the readers (src/hooks.server.ts): usb for self.
+    app = await startApp(build.server, { TELETRANS_PAGE_DEVICES: 'usb' });
     // bypassCSP only so that axe-core can be injected (the CSP is tested in security-headers.test.ts).
     context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'fr-FR', bypassCSP: true });
     await context.exposeFunction('__cardApdu', async (id: string, hex: string) => {
@@ -57,6 +59,9 @@ describe('the app reaching the cards itself (WebUSB, no bridge)', () => {
     });
     if (SHOTS) mkdirSync(SHOTS, { recursive: true });
     page = await context.newPage();
+    page.on('console', (m) => {
+      if (/Permissions policy violation/.test(m.text())) violations.push(m.text());
+    });
   }, 300_000);
 
   afterAll(async () => {
@@ -67,11 +72,15 @@ describe('the app reaching the cards itself (WebUSB, no bridge)', () => {
   });
 
   it('« Cartes »: served by the USB reader, the cards listed, the PIN verified by the page itself', async () => {
-    await page.goto(`${app.url}/cartes`);
+    const response = await page.goto(`${app.url}/cartes`);
+    expect(response!.headers()['permissions-policy']).toMatch(/(^|, )usb=\(self\), /);
+    expect(response!.headers()['permissions-policy']).toMatch(/(^|, )hid=\(\), /);
     await expect.poll(() => page.getByTestId('transport-in-use').textContent(), POLL).toContain('Lecteur USB (CCID, WebUSB)');
     await expect.poll(() => page.locator('.card-bridge li').allTextContents(), POLL).toEqual(['Lecteur USB émulé 00 : CPS', 'Lecteur USB émulé 01 : carte Vitale']);
     // Why the others are not in use, in French.
     await expect.poll(() => page.locator('tr[data-transport="smartcard"] td').last().textContent(), POLL).toContain('application web isolée');
+    // HID stays denied by the site's policy, and the page says so (without asking: no violation).
+    expect(await page.locator('tr[data-transport="webhid"] td').last().textContent()).toContain('politique de permissions');
     expect(await page.locator('tr[data-transport="webusb"] td').first().textContent()).toBe('en service');
     expect(await page.locator('tr[data-transport="bridge"] td').first().textContent()).toBe('non essayé');
     expect(await page.locator('tr[data-transport="bridge"] td').last().textContent()).toContain('un lecteur est accessible directement');
@@ -85,5 +94,6 @@ describe('the app reaching the cards itself (WebUSB, no bridge)', () => {
     const results = await page.evaluate(() => (window as unknown as { axe: { run(c: Document, o: object): Promise<AxeResults> } }).axe.run(document, { resultTypes: ['violations'] }));
     expect(results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => v.id)).toEqual([]);
     if (SHOTS) await page.screenshot({ path: join(SHOTS, 'cartes-lecteur-usb.png'), fullPage: true });
+    expect(violations).toEqual([]);
   }, 120_000);
 });

@@ -81,6 +81,10 @@ describe('Isolated Web App package', () => {
       const r = bundle.getResponse(p);
       expect(r.headers['content-type']).toMatch(/^text\/html/);
       expect(r.headers['content-security-policy']).toContain("default-src 'self'");
+      // The server denies the devices to web pages; in the IWA its own features are granted to itself, the rest stay denied.
+      const policy = r.headers['permissions-policy']!;
+      for (const f of ['usb', 'hid', 'smart-card', 'cross-origin-isolated']) expect(policy).toMatch(new RegExp(`(^|, )${f}=\\(self\\)(,|$)`));
+      for (const f of ['camera', 'microphone', 'serial', 'bluetooth']) expect(policy).toMatch(new RegExp(`(^|, )${f}=\\(\\)(,|$)`));
       // Every script, stylesheet and module the page names is in the bundle.
       const html = new TextDecoder().decode(r.body);
       const refs = [...html.matchAll(/(?:src|href)="(\/[^"#?]+)"/g), ...html.matchAll(/import\("(\/[^"]+)"\)/g)].map((m) => m[1]!).filter((u) => !IWA_PAGES.includes(u as never));

@@ -23,7 +23,19 @@ function savedUrl(): string | null {
 
 let instance: CardBridge | null = null;
 
+/**
+ * The last PIN try typed in the page, when the page serves the cards itself: the browser's own
+ * dialog (a script cannot answer it), as the bridge asks at its terminal.
+ */
+function confirmLastPinTry(): Promise<boolean> {
+  const ask = globalThis.confirm as ((m: string) => boolean) | undefined;
+  return Promise.resolve(
+    typeof ask === 'function' &&
+      ask('Il ne reste qu’un essai au code porteur de cette CPS : un code faux la bloquera.\n\nTenter ce dernier essai avec le code saisi ?'),
+  );
+}
+
 export function cardBridge(): CardBridge {
-  instance ??= createCardBridge({ url: bridgeUrl(savedUrl()) });
+  instance ??= createCardBridge({ url: bridgeUrl(savedUrl()), confirmLastPinTry });
   return instance;
 }

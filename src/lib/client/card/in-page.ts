@@ -39,12 +39,25 @@ export interface BrowserCardApis {
   usb?: UsbLike;
   hid?: HidLike;
   secure: boolean;
+  /**
+   * Whether the document's Permissions Policy allows a feature (`usb`, `hid`, `smart-card`):
+   * the site's server denies them unless its deployment allows them (src/hooks.server.ts).
+   * Asked before any call, which would otherwise be refused with a policy violation.
+   */
+  allowed?: (feature: string) => boolean;
 }
 
 export function browserCardApis(): BrowserCardApis {
   const n = globalThis.navigator as unknown as { smartCard?: SmartCardResourceManagerLike; usb?: UsbLike; hid?: HidLike } | undefined;
-  return { smartCard: n?.smartCard, usb: n?.usb, hid: n?.hid, secure: globalThis.isSecureContext === true };
+  const doc = globalThis.document as unknown as { permissionsPolicy?: { allowsFeature(f: string): boolean }; featurePolicy?: { allowsFeature(f: string): boolean } } | undefined;
+  const policy = doc?.permissionsPolicy ?? doc?.featurePolicy;
+  return {
+    smartCard: n?.smartCard, usb: n?.usb, hid: n?.hid, secure: globalThis.isSecureContext === true,
+    ...(policy ? { allowed: (f: string) => policy.allowsFeature(f) } : {}),
+  };
 }
+
+const POLICY_DENIED = 'Désactivé pour ce site par sa politique de permissions (voir TELETRANS_PAGE_DEVICES dans la documentation) ; l’application web isolée l’autorise.';
 
 export interface InPageStatus {
   id: InPageTransport;
@@ -64,10 +77,14 @@ const isHidCcid = (d: { collections?: Array<{ usagePage?: number; usage?: number
 /** What each in-page way gives on this browser, without opening anything. */
 export async function probeInPage(api: BrowserCardApis = browserCardApis()): Promise<InPageStatus[]> {
   const out: InPageStatus[] = [];
-  out.push(api.smartCard
+  out.push(api.smartCard && api.allowed?.('smart-card') === false
+    ? { id: 'smartcard', usable: false, reason: `API Web Smart Card : ${POLICY_DENIED}` }
+    : api.smartCard
     ? { id: 'smartcard', usable: true, reason: 'Disponible : le navigateur donne accès aux lecteurs du système (PC/SC).' }
     : { id: 'smartcard', usable: false, reason: 'Absente de ce navigateur : elle n’existe que dans une application web isolée (IWA) ou une application kiosque ChromeOS.' });
-  if (!api.usb) {
+  if (api.usb && api.allowed?.('usb') === false) {
+    out.push({ id: 'webusb', usable: false, reason: `WebUSB : ${POLICY_DENIED}` });
+  } else if (!api.usb) {
     out.push({ id: 'webusb', usable: false, reason: api.secure ? 'WebUSB absent de ce navigateur.' : 'WebUSB demande une page sécurisée (HTTPS).' });
   } else {
     const granted = (await api.usb.getDevices().catch(() => [])).filter(isCcid);
@@ -75,7 +92,9 @@ export async function probeInPage(api: BrowserCardApis = browserCardApis()): Pro
       ? { id: 'webusb', usable: true, reason: `${granted.length} lecteur(s) USB autorisé(s) pour cette page.` }
       : { id: 'webusb', usable: false, canGrant: true, reason: 'Aucun lecteur USB autorisé pour cette page. Chrome réserve les lecteurs de cartes aux applications isolées, aux kiosques et aux postes gérés ; ailleurs le pont est la voie.' });
   }
-  if (!api.hid) {
+  if (api.hid && api.allowed?.('hid') === false) {
+    out.push({ id: 'webhid', usable: false, reason: `WebHID : ${POLICY_DENIED}` });
+  } else if (!api.hid) {
     out.push({ id: 'webhid', usable: false, reason: api.secure ? 'WebHID absent de ce navigateur.' : 'WebHID demande une page sécurisée (HTTPS).' });
   } else {
     const granted = (await api.hid.getDevices().catch(() => [])).filter(isHidCcid);
