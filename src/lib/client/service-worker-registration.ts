@@ -9,9 +9,33 @@ import { TRUST_SYNC_MIN_INTERVAL_MS, TRUST_SYNC_TAG } from './trust-sync';
  * service workers are not available in every browser practitioners use. The caller only
  * invokes this in production builds: during `vite dev` the worker would cache dev modules.
  */
+const SERVICE_WORKER = '/service-worker.js';
+
+interface TrustedTypesLike {
+  createPolicy(name: string, rules: { createScriptURL(url: string): string }): { createScriptURL(url: string): TrustedScriptURL };
+}
+let workerUrl: string | TrustedScriptURL | undefined;
+
+/**
+ * The worker's URL as Trusted Types want it where they are enforced (the Isolated Web App's CSP
+ * requires them, docs/kiosk.md): a policy that vouches for this one URL and nothing else.
+ */
+function serviceWorkerUrl(): string | TrustedScriptURL {
+  const tt = (globalThis as { trustedTypes?: TrustedTypesLike }).trustedTypes;
+  workerUrl ??= tt
+    ? tt.createPolicy('teletrans-service-worker', {
+        createScriptURL: (url) => {
+          if (url !== SERVICE_WORKER) throw new TypeError(`not the app's service worker: ${url}`);
+          return url;
+        },
+      }).createScriptURL(SERVICE_WORKER)
+    : SERVICE_WORKER;
+  return workerUrl;
+}
+
 export async function registerServiceWorker(): Promise<Workbox | undefined> {
   if (!('serviceWorker' in navigator)) return undefined;
-  const wb = new Workbox('/service-worker.js', { type: 'classic', scope: '/' });
+  const wb = new Workbox(serviceWorkerUrl(), { type: 'classic', scope: '/' });
   const registration = await wb.register();
   if (registration) await registerTrustSync(registration);
   return wb;
