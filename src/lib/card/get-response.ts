@@ -4,6 +4,7 @@
  * the same command again with Le = xx). PC/SC and CCID readers at APDU level leave both to the
  * application with T=0 cards; the card services expect whole responses.
  */
+import { concatBytes } from './bytes.js';
 import type { Transmit } from './services.js';
 
 const GET_RESPONSE = 0xc0;
@@ -39,23 +40,15 @@ export function withGetResponse(tx: Transmit): Transmit {
     }
     if (r.length < 2 || r[r.length - 2] !== 0x61) return r;
     const parts: Uint8Array[] = [];
-    let total = 0;
     for (let round = 0; ; round++) {
       if (round === MAX_ROUNDS) throw new ResponseChainError('la carte annonce des données sans fin (61xx répété)');
       parts.push(r.subarray(0, r.length - 2));
-      total += r.length - 2;
       const more = r[r.length - 1]!;
       r = await tx(Uint8Array.of(apdu[0]! & 0x03, GET_RESPONSE, 0x00, 0x00, more));
       if (r.length < 2) return r;
       if (r[r.length - 2] !== 0x61) break;
     }
     parts.push(r);
-    const out = new Uint8Array(total + r.length);
-    let o = 0;
-    for (const p of parts) {
-      out.set(p, o);
-      o += p.length;
-    }
-    return out;
+    return concatBytes(parts);
   };
 }

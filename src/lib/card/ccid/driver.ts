@@ -12,6 +12,7 @@
  * hang. A response that arrives after its command was given up is recognised by its sequence
  * number and dropped.
  */
+import { concatBytes } from '../bytes.js';
 import { withGetResponse } from '../get-response.js';
 import type { PinPad, Transmit } from '../services.js';
 import { CardAbsentError, Serialiser, TransportEmitter, type CardTransport, type ReaderState } from '../transport.js';
@@ -272,13 +273,7 @@ export class CcidTransport extends TransportEmitter implements CardTransport {
       if (r.param === CHAIN.END) break;
       if (r.param !== CHAIN.CONTINUE) throw new CcidError('protocol', `bChainParameter ${hex(r.param)} inattendu`);
     }
-    const out = new Uint8Array(total);
-    let o = 0;
-    for (const p of parts) {
-      out.set(p, o);
-      o += p.length;
-    }
-    return out;
+    return concatBytes(parts);
   }
 
   private async xfr(index: number, data: Uint8Array, level: number): Promise<CcidResponse> {
@@ -358,7 +353,7 @@ export class CcidTransport extends TransportEmitter implements CardTransport {
   /** One whole message (header + dwLength), over as many reads as it takes. */
   private async readMessage(timeoutMs: number): Promise<Uint8Array> {
     const max = this.descriptor.maxMessageLength;
-    let buf = new Uint8Array(0);
+    let buf: Uint8Array = new Uint8Array(0);
     let empty = 0;
     for (;;) {
       const chunk = await timed(this.readOnce(max - buf.length), timeoutMs, 'réponse du lecteur');
@@ -369,10 +364,7 @@ export class CcidTransport extends TransportEmitter implements CardTransport {
         continue;
       }
       empty = 0;
-      const joined = new Uint8Array(buf.length + chunk.length);
-      joined.set(buf);
-      joined.set(chunk, buf.length);
-      buf = joined;
+      buf = concatBytes([buf, chunk]);
       const n = declaredLength(buf);
       if (n !== null) {
         if (HEADER + n > max) throw new CcidError('protocol', `message du lecteur de ${HEADER + n} octets (au plus ${max})`);

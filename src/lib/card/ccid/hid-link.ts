@@ -16,6 +16,7 @@
  * Everything above the framing — descriptor fields, commands, chaining, time extensions,
  * Secure for the pad — is the CCID driver's (./driver.ts), shared with WebUSB.
  */
+import { concatBytes } from '../bytes.js';
 import { parseCcidClassDescriptor, type CcidClass } from './descriptor.js';
 import { CcidError } from './errors.js';
 import type { CcidLink } from './link.js';
@@ -68,12 +69,7 @@ export class HidFrameJoiner {
       throw new CcidError('protocol', `message HID de plus de ${this.maxMessage} octets`);
     }
     if (!(ctl & LAST)) return null;
-    const out = new Uint8Array(size);
-    let o = 0;
-    for (const p of this.parts!) {
-      out.set(p, o);
-      o += p.length;
-    }
+    const out = concatBytes(this.parts!);
     this.parts = null;
     return out;
   }
