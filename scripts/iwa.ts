@@ -8,6 +8,8 @@
  *                                                  without it a development key is made in .iwa/
  *   TELETRANS_BUILD_DIR                            a private build (as the tests use)
  *   --out <file>                                   default dist/teletrans.swbn
+ *   --server https://…  (or TELETRANS_IWA_SERVER)  the organisation's server (relay, directory);
+ *                                                  without it the app runs offline only
  */
 import { spawn } from 'node:child_process';
 import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
@@ -73,6 +75,8 @@ async function main(): Promise<void> {
   if (!existsSync(join(root, 'index.js'))) throw new Error(`no production build in ${root}: run npm run build first`);
   const outAt = process.argv.indexOf('--out');
   const out = resolve(outAt > 0 ? process.argv[outAt + 1]! : 'dist/teletrans.swbn');
+  const serverAt = process.argv.indexOf('--server');
+  const server = serverAt > 0 ? process.argv[serverAt + 1] : process.env.TELETRANS_IWA_SERVER;
   const { key, development } = loadKey();
   const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
   const r = await packageIwa({
@@ -81,10 +85,12 @@ async function main(): Promise<void> {
     baseManifest: JSON.parse(readFileSync('static/kiosk.webmanifest', 'utf8')) as Record<string, unknown>,
     version: pkg.version.replace(/[^0-9.].*$/, ''),
     key,
+    ...(server ? { server } : {}),
   });
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, r.signed);
   process.stdout.write(`${out}: ${r.paths.length} resources, ${r.signed.length} bytes\nWeb Bundle ID: ${r.bundleId}\nOrigin: ${r.origin}\n`);
+  process.stdout.write(server ? `Server: ${server} (allow ${r.origin.replace(/\/$/, '')} there: TELETRANS_IWA_ORIGINS and the relay's origins)\n` : 'No server (--server): the app runs offline only.\n');
   if (development) process.stdout.write('Signed with the DEVELOPMENT key .iwa/dev-key.pem (not for deployment: set TELETRANS_IWA_KEY).\n');
 }
 

@@ -51,12 +51,33 @@ const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'permissions-policy': permissionsPolicy(process.env.TELETRANS_PAGE_DEVICES)
 };
 
+/**
+ * Isolated Web Apps allowed to call the API from their own origin (docs/kiosk.md § IWA):
+ * TELETRANS_IWA_ORIGINS=isolated-app://<Web Bundle ID>,… — that scheme only. The relay's login
+ * must allow the same origin (its `origins`). Bearer tokens, no cookies: no credentials mode.
+ */
+const IWA_ORIGINS = new Set(
+  (process.env.TELETRANS_IWA_ORIGINS ?? '').split(',').map((o) => o.trim().replace(/\/$/, '')).filter((o) => /^isolated-app:\/\/[a-z2-7]{56}$/.test(o)),
+);
+const CORS_PREFLIGHT: Readonly<Record<string, string>> = {
+  'access-control-allow-methods': 'GET, POST',
+  'access-control-allow-headers': 'authorization, content-type, idempotency-key',
+  'access-control-max-age': '600',
+};
+const CORS_EXPOSED = 'location, idempotent-replayed, retry-after';
+
 /** For responses that are not pages: nothing in them may run, load anything or be framed. */
 const NON_PAGE_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
 export const handle: Handle = async ({ event, resolve }) => {
+  const origin = event.request.headers.get('origin');
+  const cors = origin !== null && IWA_ORIGINS.has(origin) && event.url.pathname.startsWith('/api/') ? origin : null;
+  if (cors && event.request.method === 'OPTIONS') {
+    return new Response(null, { status: 204, headers: { ...SECURITY_HEADERS, 'content-security-policy': NON_PAGE_CSP, 'access-control-allow-origin': cors, vary: 'origin', ...CORS_PREFLIGHT } });
+  }
   const response = await resolve(event);
   const missing: [string, string][] = Object.entries(SECURITY_HEADERS).filter(([name]) => !response.headers.has(name));
+  if (cors) missing.push(['access-control-allow-origin', cors], ['vary', 'origin'], ['access-control-expose-headers', CORS_EXPOSED]);
   if (!response.headers.has('content-security-policy')) missing.push(['content-security-policy', NON_PAGE_CSP]);
   if (missing.length === 0) return response;
   try {

@@ -28,6 +28,13 @@ export interface IwaInput {
   baseManifest: Record<string, unknown>;
   version: string;
   key: KeyObject;
+  /**
+   * The organisation's server (relay, directory), an HTTPS origin: inside the IWA the app has no
+   * server of its own. Written in each page (`<meta name="teletrans-server">`, read by
+   * src/lib/client/server-base.ts) and allowed in its CSP connect-src. Absent: the app works
+   * offline only (no relay).
+   */
+  server?: string;
 }
 
 export interface IwaOutput {
@@ -85,7 +92,21 @@ export function iwaManifest(base: Record<string, unknown>, version: string): Rec
   return { ...base, name: 'Teletrans', id: '/', version, permissions_policy: IWA_PERMISSIONS_POLICY };
 }
 
+/** The server's origin added to the CSP's connect-src (the rest of the policy unchanged). */
+export function withConnectSrc(csp: string, server: string): string {
+  return csp.split(';').map((d) => (d.trim().toLowerCase().startsWith('connect-src ') ? `${d.trim()} ${server}` : d.trim())).filter(Boolean).join('; ');
+}
+
+/** The page with `<meta name="teletrans-server">` as the first element of its head. */
+export function withServerMeta(html: Uint8Array, server: string): Uint8Array {
+  const s = new TextDecoder().decode(html);
+  const at = s.indexOf('<head>');
+  if (at < 0) throw new Error('IWA: a page without <head>');
+  return new TextEncoder().encode(`${s.slice(0, at + 6)}<meta name="teletrans-server" content="${server}">${s.slice(at + 6)}`);
+}
+
 export async function packageIwa(i: IwaInput): Promise<IwaOutput> {
+  if (i.server !== undefined && !/^https:\/\/[a-z0-9.-]+(:\d{1,5})?$/i.test(i.server)) throw new Error(`IWA server must be an HTTPS origin: ${i.server}`);
   const b = new BundleBuilder('b2');
   const paths: string[] = [];
   const seen = new Set<string>();
@@ -115,7 +136,12 @@ export async function packageIwa(i: IwaInput): Promise<IwaOutput> {
     if (!headers['content-type']?.startsWith('text/html')) throw new Error(`IWA: ${p.path} is not HTML`);
     // The server's policy denies the devices to web pages; the IWA grants them to itself.
     if (headers['permissions-policy'] !== undefined) headers['permissions-policy'] = iwaPermissionsHeader(headers['permissions-policy']);
-    add(p.path, headers, p.body);
+    let body = p.body;
+    if (i.server) {
+      if (headers['content-security-policy'] !== undefined) headers['content-security-policy'] = withConnectSrc(headers['content-security-policy'], i.server);
+      body = withServerMeta(body, i.server);
+    }
+    add(p.path, headers, body);
   }
   const manifest = iwaManifest(i.baseManifest, i.version);
   add(IWA_MANIFEST_PATH, { 'content-type': 'application/manifest+json' }, JSON.stringify(manifest, null, 2));

@@ -13,8 +13,9 @@ import { Bundle } from 'wbn';
 import { WebBundleId } from 'wbn-sign';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IWA_MANIFEST_PATH, packageIwa, type IwaOutput } from '../../scripts/iwa/package';
+
 import { IWA_PAGES, renderPages } from '../../scripts/iwa';
-import { buildApp, type PrivateBuild } from './app-server';
+import { buildApp, startApp, type PrivateBuild } from './app-server';
 import kiosk from '../../static/kiosk.webmanifest?raw';
 
 function files(dir: string): string[] {
@@ -30,6 +31,8 @@ function toBeSigned(parts: Uint8Array[]): Buffer {
   }));
 }
 
+const SERVER = 'https://teletrans.example.org';
+
 describe('Isolated Web App package', () => {
   let build: PrivateBuild;
   let out: IwaOutput;
@@ -38,7 +41,7 @@ describe('Isolated Web App package', () => {
   beforeAll(async () => {
     build = await buildApp();
     const pages = await renderPages(build.server, IWA_PAGES);
-    out = await packageIwa({ clientDir: join(build.server, 'client'), pages, baseManifest: JSON.parse(kiosk) as Record<string, unknown>, version: '1.2.3', key: privateKey });
+    out = await packageIwa({ clientDir: join(build.server, 'client'), pages, baseManifest: JSON.parse(kiosk) as Record<string, unknown>, version: '1.2.3', key: privateKey, server: SERVER });
   }, 300_000);
 
   afterAll(() => build?.remove());
@@ -80,16 +83,51 @@ describe('Isolated Web App package', () => {
     for (const p of IWA_PAGES) {
       const r = bundle.getResponse(p);
       expect(r.headers['content-type']).toMatch(/^text\/html/);
-      expect(r.headers['content-security-policy']).toContain("default-src 'self'");
       // The server denies the devices to web pages; in the IWA its own features are granted to itself, the rest stay denied.
       const policy = r.headers['permissions-policy']!;
       for (const f of ['usb', 'hid', 'smart-card', 'cross-origin-isolated']) expect(policy).toMatch(new RegExp(`(^|, )${f}=\\(self\\)(,|$)`));
       for (const f of ['camera', 'microphone', 'serial', 'bluetooth']) expect(policy).toMatch(new RegExp(`(^|, )${f}=\\(\\)(,|$)`));
-      // Every script, stylesheet and module the page names is in the bundle.
+      // The organisation's server: named in the page for the app, allowed in its connect-src, nowhere else.
       const html = new TextDecoder().decode(r.body);
+      expect(html).toContain(`<head><meta name="teletrans-server" content="${SERVER}">`);
+      const connect = r.headers['content-security-policy']!.split(';').map((d) => d.trim()).find((d) => d.startsWith('connect-src '))!;
+      expect(connect.split(' ')).toContain(SERVER);
+      expect(r.headers['content-security-policy']).toContain("default-src 'self'");
+      // Every script, stylesheet and module the page names is in the bundle.
       const refs = [...html.matchAll(/(?:src|href)="(\/[^"#?]+)"/g), ...html.matchAll(/import\("(\/[^"]+)"\)/g)].map((m) => m[1]!).filter((u) => !IWA_PAGES.includes(u as never));
       expect(refs.length).toBeGreaterThan(2);
       for (const u of refs) expect(bundle.urls, `${p} → ${u}`).toContain(u);
     }
   });
+
+  it('the server answers the IWA\'s origin cross-origin (TELETRANS_IWA_ORIGINS), and no other', async () => {
+    const iwa = out.origin.replace(/\/$/, '');
+    const app = await startApp(build.server, { TELETRANS_IWA_ORIGINS: `${iwa},isolated-app://not-an-id,https://other.example` });
+    try {
+      const pre = await fetch(`${app.url}/api/relay/messages`, { method: 'OPTIONS', headers: { origin: iwa, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, idempotency-key, content-type' } });
+      expect(pre.status).toBe(204);
+      expect(pre.headers.get('access-control-allow-origin')).toBe(iwa);
+      expect(pre.headers.get('access-control-allow-headers')).toBe('authorization, content-type, idempotency-key');
+      expect(pre.headers.get('access-control-allow-credentials')).toBeNull();
+      const get = await fetch(`${app.url}/api/demo/trust`, { headers: { origin: iwa } });
+      await get.body?.cancel();
+      expect(get.headers.get('access-control-allow-origin')).toBe(iwa);
+      expect(get.headers.get('vary')).toContain('origin');
+      // Another origin (a web page, or an origin listed but not an IWA): no CORS at all.
+      for (const other of ['https://other.example', 'isolated-app://not-an-id', 'https://evil.example']) {
+        const r = await fetch(`${app.url}/api/demo/trust`, { headers: { origin: other } });
+        await r.body?.cancel();
+        expect(r.headers.get('access-control-allow-origin'), other).toBeNull();
+        const p = await fetch(`${app.url}/api/relay/messages`, { method: 'OPTIONS', headers: { origin: other, 'access-control-request-method': 'POST' } });
+        await p.body?.cancel();
+        expect(p.headers.get('access-control-allow-origin'), other).toBeNull();
+      }
+      // Pages are never cross-origin.
+      const page = await fetch(`${app.url}/cartes`, { headers: { origin: iwa } });
+      await page.body?.cancel();
+      expect(page.headers.get('access-control-allow-origin')).toBeNull();
+    } finally {
+      await app.stop();
+    }
+  }, 60_000);
 });

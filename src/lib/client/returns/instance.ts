@@ -7,6 +7,7 @@ import { billingWorkspace } from '../billing/instance.js';
 import { outboxSender } from '../outbox/instance.js';
 import { practitionerSession } from '../session/instance.js';
 import { createReturnsInbox, type ReturnsInbox } from './inbox.js';
+import { serverBase } from '../server-base.js';
 
 let inbox: ReturnsInbox | null = null;
 
@@ -15,6 +16,7 @@ export function returnsInbox(): ReturnsInbox {
   const session = practitionerSession();
   const workspace = billingWorkspace();
   const i = createReturnsInbox({
+    base: serverBase(),
     token: () => (get(workspace.vault).state === 'open' ? session.token() : null),
     receive: async (id, raw, receivedAt) => {
       const r = await workspace.receiveReturn(id, raw, receivedAt);

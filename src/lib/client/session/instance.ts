@@ -19,7 +19,8 @@ async function anchorJournal(session: PractitionerSession): Promise<void> {
   const svc = await trust.open();
   if (!svc || svc.integrity().state !== 'intact') return;
   const { relayAnchorPort } = await import('../relay/anchor.js');
-  await svc.anchor(relayAnchorPort(token)).catch(() => undefined);
+  const { serverBase } = await import('../server-base.js');
+  await svc.anchor(relayAnchorPort(token, { base: serverBase() })).catch(() => undefined);
   trust.sync();
 }
 

@@ -13,6 +13,7 @@ import { derived, get, writable, type Readable } from 'svelte/store';
 import type { CardSituation, CpsRead } from '../../card/reads.js';
 import type { CardBridge } from '../card/stores.js';
 import { relayLogin, RelayLoginError, type RelayLoginCard } from '../relay/login.js';
+import { serverBase } from '../server-base.js';
 
 export type RelayState =
   | { state: 'none' }
@@ -75,7 +76,7 @@ export function createPractitionerSession(bridge: CardBridge, o: PractitionerSes
     if (!reader || get(bridge.session).state !== 'unlocked' || get(identity)?.family === 'CPE') return;
     relay.set({ state: 'connecting' });
     try {
-      const s = await relayLogin({ ...(o.fetch ? { fetch: o.fetch } : {}), origin, card, reader });
+      const s = await relayLogin({ ...(o.fetch ? { fetch: o.fetch } : {}), base: serverBase(), origin, card, reader });
       if (g !== generation) return; // locked meanwhile: this login is not for the new session
       token = { value: s.token, expiresAt: s.expiresAt };
       mailbox = s.from;

@@ -9,6 +9,7 @@
  * no network, leaves the store as it is.
  */
 import type { ImportReport, TrustService } from '../../trust/service.js';
+import { serverBase } from '../server-base';
 
 export const DEMO_TRUST_URL = '/api/demo/trust';
 const MAX_BUNDLE = 64 * 1024;
@@ -23,7 +24,7 @@ export async function installDemoTrust(svc: TrustService, fetcher: typeof fetch 
   if (cas.length > 0 && !cas.some((c) => c.source === 'demo')) return { state: 'not-demo' };
   let text: string;
   try {
-    const res = await fetcher(DEMO_TRUST_URL, { cache: 'no-store', credentials: 'same-origin' });
+    const res = await fetcher(`${serverBase()}${DEMO_TRUST_URL}`, { cache: 'no-store', credentials: 'same-origin' });
     if (res.status === 204) return { state: 'not-demo' };
     if (!res.ok) return { state: 'unavailable', reason: `HTTP ${res.status}` };
     text = await res.text();

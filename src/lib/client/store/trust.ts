@@ -4,6 +4,8 @@
  * endpoint as fetcher. Browser only.
  */
 import { type Fetcher, directoryFetcher } from '$lib/trust/fetcher';
+import { DIRECTORY_FETCH_PATH } from '$lib/trust/directory-wire';
+import { serverBase } from '../server-base';
 import type { AuditActor } from '$lib/trust/audit';
 import { TrustService } from '$lib/trust/service';
 import { IdbTrustStore, type IdbTrustStoreOptions } from './idb-trust-store';
@@ -20,7 +22,7 @@ export async function openTrustService(opts: OpenTrustOptions = {}): Promise<Tru
   const store = await IdbTrustStore.open(opts);
   return TrustService.open({
     store,
-    fetcher: opts.fetcher ?? directoryFetcher(),
+    fetcher: opts.fetcher ?? directoryFetcher({ endpoint: `${serverBase()}${DIRECTORY_FETCH_PATH}` }),
     ...(opts.clock ? { clock: opts.clock } : {}),
     ...(opts.random ? { random: opts.random } : {}),
     ...(opts.actor ? { actor: opts.actor } : {}),
