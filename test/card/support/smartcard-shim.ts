@@ -32,10 +32,20 @@ async function call<T>(op: string, ...args: unknown[]): Promise<T> {
   }
 }
 
+/** The emulated API's own time for each transmit, measured in the page (the bench's reference). */
+export const transmitMs: number[] = [];
+
 function connection(name: string): SmartCardConnectionLike {
   return {
     disconnect: (d: SmartCardDisposition = 'leave') => call<void>('disconnect', name, d),
-    transmit: async (b) => buf(await call<string>('transmit', name, hex(b))),
+    transmit: async (b) => {
+      const t0 = performance.now();
+      try {
+        return buf(await call<string>('transmit', name, hex(b)));
+      } finally {
+        transmitMs.push(performance.now() - t0);
+      }
+    },
     control: async (code, data) => buf(await call<string>('control', name, code, hex(data))),
     // pcsclite (the backend's binding) has no SCardBeginTransaction: the callback runs as is.
     startTransaction: async (cb) => {

@@ -2,7 +2,7 @@
 export { CcidTransport } from '../../../src/lib/card/ccid/driver.js';
 export { SmartCardTransport } from '../../../src/lib/card/smartcard/transport.js';
 export { runCardSuite } from './services-suite.js';
-export { installEmulatedSmartCard } from './smartcard-shim.js';
+export { installEmulatedSmartCard, transmitMs as smartCardTransmitMs } from './smartcard-shim.js';
 export { installEmulatedHid, installEmulatedUsb, remoteCard } from './usb-shim.js';
 export { HidCcidLink } from '../../../src/lib/card/ccid/hid-link.js';
 export { VirtualCardServices } from '../../../src/lib/card/virtual-services.js';
