@@ -19,6 +19,9 @@ import { PcscTransport } from '../../bridge/transport.js';
 import { launchChromium, openModulePage } from '../browser/harness.js';
 import { PCSCD, VPCD_DRIVER, pcscAvailable, startPcscd, type Pcscd } from '../bridge/pcscd.js';
 import { PcscBackend } from './fixtures/smartcard-backend.js';
+import { startBridge } from '../../bridge/server.js';
+import { b64u } from '../../src/lib/card/protocol.js';
+import { approver, pairedClient, stateDir } from '../bridge/helpers.js';
 import { runCardSuite, type SuiteResult } from './support/services-suite.js';
 
 type Entry = typeof import('./support/transports-entry');
@@ -82,6 +85,29 @@ describe('card transports in the page (Web Smart Card API, WebUSB CCID, WebHID) 
     } finally {
       await bridge.close();
     }
+    // The bridge as the page reaches it: its paired channel, the card services run in the bridge.
+    const a = approver();
+    const served = await startBridge({ port: 0, stateDir: await stateDir(), approve: a.hook, dev: true, transport: new PcscTransport() });
+    let channel;
+    try {
+      await waitFor(() => served.transport.readers().filter((r) => r.present).length === 2, EVENT_MS);
+      const { c } = await pairedClient(served.url, a);
+      const digest = new Uint8Array(32).map((_, i) => (i * 7 + 3) & 0xff);
+      const read = await c.call<{ family: string; rpps: string; situations: unknown[] }>('cps.read', { reader: R0 });
+      const wrong = await c.verifyPin(R0, new TextEncoder().encode('0000'));
+      const refused = await c.sign(R0, digest).then(() => 'signed', (e: { code: string }) => e.code);
+      const right = await c.verifyPin(R0, new TextEncoder().encode(PIN));
+      const { signature } = await c.call<{ signature: string }>('cps.sign', { reader: R0, digest: b64u(digest) });
+      const v = await c.call<{ holderNir: string; beneficiaries: Array<{ firstName: string }> }>('vitale.read', { reader: R1 });
+      c.close();
+      channel = { cps: { family: read.family, rpps: read.rpps, situations: read.situations.length }, wrong, refused, right, signature: Buffer.from(signature, 'base64url').toString('base64'), vitale: { nir: v.holderNir, beneficiaries: v.beneficiaries.map((b) => b.firstName) } };
+    } finally {
+      await served.close();
+    }
+    expect(channel).toEqual({
+      cps: { family: viaBridge!.cps.family, rpps: viaBridge!.cps.rpps, situations: viaBridge!.cps.situations },
+      wrong: viaBridge!.wrong, refused: viaBridge!.refused, right: viaBridge!.right, signature: viaBridge!.signature, vitale: viaBridge!.vitale,
+    });
     const smartcard = await page.evaluate(async ({ pin, r0, r1 }) => {
       const T = (globalThis as unknown as { Transports: Entry }).Transports;
       T.installEmulatedSmartCard();
