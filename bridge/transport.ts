@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import type { VirtualCard } from './cards/card.js';
 import { FEATURE_VERIFY_PIN_DIRECT } from '../src/lib/card/pinpad.js';
 import {
-  CardAbsentError, Serialiser, parseFeatures,
+  CM_IOCTL_GET_FEATURE_REQUEST, CardAbsentError, Serialiser, parseFeatures,
   type CardTransport, type CardTransportEvents, type PinPad, type ReaderState, type Transmit,
 } from '../src/lib/card/transport.js';
 
@@ -17,9 +17,6 @@ import {
 // implement the same one.
 export { CardAbsentError, parseFeatures };
 export type { CardTransport, PinPad, ReaderState, Transmit };
-
-/** PC/SC part 10 CM_IOCTL_GET_FEATURE_REQUEST. */
-const CM_IOCTL_GET_FEATURE_REQUEST = 3400;
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);

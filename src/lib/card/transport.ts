@@ -111,6 +111,9 @@ export class Serialiser {
   }
 }
 
+/** PC/SC part 10 CM_IOCTL_GET_FEATURE_REQUEST: the reader lists its features (PIN pad…) with their control codes. */
+export const CM_IOCTL_GET_FEATURE_REQUEST = 3400;
+
 /** Part 10 feature TLV list (tag, length 4, control code big-endian), as readers answer GET_FEATURE_REQUEST. */
 export function parseFeatures(b: Uint8Array): Map<number, number> {
   const m = new Map<number, number>();

@@ -14,7 +14,7 @@
 import { withGetResponse } from '../get-response.js';
 import { FEATURE_VERIFY_PIN_DIRECT } from '../pinpad.js';
 import type { PinPad, Transmit } from '../services.js';
-import { CardAbsentError, Serialiser, TransportEmitter, parseFeatures, type CardTransport, type ReaderState } from '../transport.js';
+import { CM_IOCTL_GET_FEATURE_REQUEST, CardAbsentError, Serialiser, TransportEmitter, parseFeatures, type CardTransport, type ReaderState } from '../transport.js';
 
 export type SmartCardResponseCode =
   | 'no-service' | 'no-smartcard' | 'not-ready' | 'not-transacted' | 'proto-mismatch' | 'reader-unavailable'
@@ -87,7 +87,6 @@ interface Reader {
 
 const codeOf = (e: unknown): string | undefined => (e && typeof e === 'object' && 'responseCode' in e ? String((e as { responseCode: unknown }).responseCode) : undefined);
 const PCSC_LITE_CTL = (code: number): number => 0x42000000 + code;
-const CM_IOCTL_GET_FEATURE_REQUEST = 3400;
 
 export class SmartCardTransport extends TransportEmitter implements CardTransport {
   readonly kind = 'smartcard';
