@@ -9,7 +9,7 @@ import svelteConfig from './svelte.config.js';
 /** The isomorphic core domains (src/lib/<domain>). */
 const CORE = ['pki', 'cms', 'sesam', 'trust', 'time', 'card', 'billing', 'access', 'mss'];
 /** Packages that do I/O: only adapters use them. */
-const NODE_OR_BROWSER_IO = ['idb', 'ws', 'pg', 'better-sqlite3', 'pcsclite', 'ldapts', 'imapflow', 'sockopt', 'workbox-window'];
+const NODE_OR_BROWSER_IO = ['@xmldom/xmldom', 'idb', 'ws', 'pg', 'better-sqlite3', 'pcsclite', 'ldapts', 'imapflow', 'sockopt', 'workbox-window'];
 
 export default defineConfig(
   globalIgnores([

@@ -20,7 +20,8 @@ export const KIND_LABELS: Record<DecodedItem['kind'], string> = {
 export const PROFILE_LABELS: Record<Profile, string> = {
   rfc5280: 'RFC 5280',
   'sesam-vitale-attachment': 'SESAM-Vitale — chiffrement de pièce jointe',
-  'cps-authentication': 'CPS — certificat d’authentification'
+  'cps-authentication': 'CPS — certificat d’authentification',
+  'serv-smime': 'Serveur S/MIME (SERV_S/MIME) — signataire de la liste blanche MSSanté'
 };
 
 interface RowBase {

@@ -12,6 +12,7 @@ import { issue } from './issues.js';
 import { nameToString } from './name.js';
 import { cpsAuthenticationIssues } from './profile-cps-auth.js';
 import { sesamAttachmentIssues } from './profile-sesam.js';
+import { servSmimeIssues } from './profile-serv-smime.js';
 import { sha256Hex } from './signature.js';
 import type { PathEntry, VerifyInput, VerifyIssue, VerifyResult } from './types.js';
 
@@ -24,6 +25,7 @@ export type { Cert } from './cert.js';
 export type { Crl, CrlEntry } from './crl-model.js';
 export { nameToString } from './name.js';
 export { cpsIdentity, type CpsIdentity, type CpsAuthenticationProfile } from './profile-cps-auth.js';
+export type { ServSmimeProfile } from './profile-serv-smime.js';
 
 const ANY_POLICY = '2.5.29.32.0';
 /** Past this many cached objects a cache is emptied: bounded memory for long-running tabs. */
@@ -171,6 +173,8 @@ export class Verifier {
       errors.push(...sesamAttachmentIssues(r.path, complete ? 1 : 0, input.email));
     } else if (profile === 'cps-authentication') {
       errors.push(...cpsAuthenticationIssues(r.path, complete ? 1 : 0, input.cpsAuthentication));
+    } else if (profile === 'serv-smime') {
+      errors.push(...servSmimeIssues(r.path, complete ? 1 : 0, input.servSmime));
     }
     const path = await Promise.all(r.path.map((c, i) => this.entry(c, complete && i === r.path.length - 1)));
     return { valid: errors.length === 0, warnings, errors, path };

@@ -46,7 +46,11 @@ export type IssueCode =
   | 'eku_not_client_auth'
   | 'policy_not_authentication'
   | 'issuer_not_card_ca'
-  | 'profile_not_configured';
+  | 'profile_not_configured'
+  | 'eku_not_smime'
+  | 'policy_not_serv_smime'
+  | 'signer_not_expected'
+  | 'issuer_not_org_ca';
 
 export function issue(code: IssueCode, message: string, cert?: number, subject?: string): VerifyIssue {
   const i: VerifyIssue = { code, message };

@@ -21,15 +21,13 @@
  * profile accepted.
  */
 import { type Cert, KU, OID, parseCertificate } from './cert.js';
-import { children, readOid, readRoot, TAG } from './der.js';
+import { EKU, extendedKeyUsage } from './eku.js';
 import { type IssueCode, issue } from './issues.js';
 import { nameToString, namesEqual } from './name.js';
 import { rgsAlgorithmIssues } from './profile-sesam.js';
 import type { VerifyIssue } from './types.js';
 
 const OID_CN = '2.5.4.3';
-const EKU_CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
-const EKU_ANY = '2.5.29.37.0';
 
 /** What makes a certificate the card's authentication certificate, in a given PKI. */
 export interface CpsAuthenticationProfile {
@@ -45,18 +43,6 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-/** The extendedKeyUsage purposes, or undefined without the extension; null when unreadable. */
-function extendedKeyUsage(c: Cert): string[] | undefined | null {
-  const ext = c.extensions.find((e) => e.oid === OID.extKeyUsage);
-  if (!ext) return undefined;
-  try {
-    const root = readRoot(ext.value);
-    if (root.tag !== TAG.SEQUENCE) return null;
-    return children(ext.value, root).map((t) => readOid(ext.value, t));
-  } catch {
-    return null;
-  }
-}
 
 export function cpsAuthenticationIssues(path: Cert[], anchorCount: number, profile?: CpsAuthenticationProfile): VerifyIssue[] {
   const out: VerifyIssue[] = [];
@@ -82,7 +68,7 @@ export function cpsAuthenticationIssues(path: Cert[], anchorCount: number, profi
       `Le certificat « ${subj} » a d’autres usages que digitalSignature : le certificat d’authentification d’une carte CPS n’a que celui-là.`);
   }
   const eku = extendedKeyUsage(leaf);
-  if (eku === null || (eku !== undefined && !eku.includes(EKU_CLIENT_AUTH) && !eku.includes(EKU_ANY))) {
+  if (eku === null || (eku !== undefined && !eku.includes(EKU.clientAuth) && !eku.includes(EKU.any))) {
     add('eku_not_client_auth', `Le certificat « ${subj} » n’est pas destiné à l’authentification d’un client (extendedKeyUsage) : un certificat de serveur n’est pas une carte.`);
   }
   if (leaf.basicConstraints?.ca) add('leaf_is_ca', `Le certificat « ${subj} » est un certificat d’autorité, pas celui d’une carte.`);

@@ -3,13 +3,15 @@
  * Everything the UI, the CLI and later the CMS/relay code need goes through these types.
  */
 import type { CpsAuthenticationProfile } from './profile-cps-auth.js';
+import type { ServSmimeProfile } from './profile-serv-smime.js';
 
 /**
  * Validation profiles. `sesam-vitale-attachment` adds docs/domain/transmission.md §2–3 on top of RFC 5280;
  * `cps-authentication` the card's authentication certificate and RGS algorithms
- * (profile-cps-auth.ts), for logging in to a remote service.
+ * (profile-cps-auth.ts), for logging in to a remote service; `serv-smime` a structure's
+ * SERV_S/MIME server certificate, e.g. the signer of the MSSanté whitelist (profile-serv-smime.ts).
  */
-export type Profile = 'rfc5280' | 'sesam-vitale-attachment' | 'cps-authentication';
+export type Profile = 'rfc5280' | 'sesam-vitale-attachment' | 'cps-authentication' | 'serv-smime';
 
 export interface VerifyInput {
   /** End-entity certificate, DER. */
@@ -25,6 +27,8 @@ export interface VerifyInput {
   profile?: Profile;
   /** The card's authentication profile (issuing CAs, policy) for cps-authentication; without it every leaf is refused. */
   cpsAuthentication?: CpsAuthenticationProfile;
+  /** The expected SERV_S/MIME signer (issuing CAs, policy, holder) for serv-smime; without it every leaf is refused. */
+  servSmime?: ServSmimeProfile;
   /** Expected mailbox (subjectAltName rfc822Name) for the sesam-vitale-attachment profile. */
   email?: string;
   /** RFC 5280 §6.1.1 inputs. Default: anyPolicy and all three flags false. */

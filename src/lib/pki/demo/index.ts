@@ -4,3 +4,4 @@
  */
 export * from './issue.js';
 export * from './cps.js';
+export * from './org.js';
