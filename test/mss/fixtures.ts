@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { DEMO_CPS_POLICIES, DEMO_ORG_POLICIES, genKey, issueCert, issueCrl, issueServSmimeCertificate, type ForgeKey } from '../../src/lib/pki/demo/index.js';
 import type { ServSmimeProfile } from '../../src/lib/pki/index.js';
 import type { WhitelistEntry } from '../../src/lib/mss/whitelist.js';
+import { INS_OID, LOINC, type XdmInput } from '../../src/lib/mss/xdm.js';
 
 export const AGENCY_DN = 'CN=ANS LISTE BLANCHE FICTIVE,OU=FICTIF-0001,O=AGENCE FICTIVE,C=FR';
 
@@ -56,3 +57,24 @@ export const ENTRIES: WhitelistEntry[] = [
   { domain: 'medecin.mssante.fr', description: 'Opérateur national fictif', operatorCertificateDn: 'CN=OPERATEUR NATIONAL FICTIF,O=FICTIF,C=FR', updated: '2026-11-02' },
   { domain: 'patient.mssante.fr', description: 'Messageries citoyennes', operatorCertificateDn: 'CN=OPERATEUR PATIENT FICTIF,O=FICTIF,C=FR', updated: '2026-10-01' },
 ];
+
+const enc = new TextEncoder();
+const cda = (title: string, ins: string): Uint8Array =>
+  enc.encode(`<?xml version="1.0" encoding="UTF-8"?><ClinicalDocument xmlns="urn:hl7-org:v3"><title>${title}</title><recordTarget><patientRole><id extension="${ins}" root="1.2.250.1.213.1.4.10"/></patientRole></recordTarget></ClinicalDocument>`);
+
+/** A fictitious patient (test INS authority) and two CDA documents about them. */
+export const PATIENT = { ins: '279035121518989', oid: INS_OID.nirTest, qualified: true };
+export function xdmInput(over: Partial<XdmInput> = {}): XdmInput {
+  return {
+    patient: PATIENT,
+    documents: [
+      { title: 'Compte rendu de consultation', type: { code: '11488-4', scheme: LOINC, display: 'Compte rendu de consultation' },
+        format: { code: 'urn:ihe:iti:xds-sd:pdf:2008', scheme: '1.3.6.1.4.1.19376.1.2.3', display: 'PDF structuré' }, data: cda('CR', PATIENT.ins), creationTime: new Date('2026-12-05T10:15:00Z') },
+      { title: 'Lettre de liaison', type: { code: '34133-9', scheme: LOINC, display: 'Synthèse' },
+        format: { code: 'urn:ihe:iti:xds-sd:text:2008', scheme: '1.3.6.1.4.1.19376.1.2.3', display: 'Texte structuré' }, data: cda('Lettre', PATIENT.ins), creationTime: new Date('2026-12-05T10:20:00Z') },
+    ],
+    sourceOid: '1.2.250.1.999.1', uniqueSuffix: '20261205101500', submissionTime: new Date('2026-12-05T10:30:00Z'), software: 'Teletrans/Teletrans/0.1.0',
+    ...over,
+  };
+}
+

@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import { zipSync, type Zippable } from 'fflate';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { MssError } from '../../src/lib/mss/errors.js';
-import { buildXdm, INS_OID, LOINC, readXdm, type XdmInput } from '../../src/lib/mss/xdm.js';
+import { buildXdm, INS_OID, readXdm } from '../../src/lib/mss/xdm.js';
+import { PATIENT, xdmInput } from './fixtures.js';
 import { readZip, writeZip } from '../../src/lib/mss/zip.js';
 import { useNodeXml } from '../../src/lib/server/mss/node-xml.js';
 import { mulberry32 } from '../support/prng.js';
@@ -21,23 +22,6 @@ import { mulberry32 } from '../support/prng.js';
 beforeAll(() => useNodeXml());
 
 const enc = new TextEncoder();
-const cda = (title: string, ins: string): Uint8Array =>
-  enc.encode(`<?xml version="1.0" encoding="UTF-8"?><ClinicalDocument xmlns="urn:hl7-org:v3"><title>${title}</title><recordTarget><patientRole><id extension="${ins}" root="1.2.250.1.213.1.4.10"/></patientRole></recordTarget></ClinicalDocument>`);
-
-export const PATIENT = { ins: '279035121518989', oid: INS_OID.nirTest, qualified: true };
-export function xdmInput(over: Partial<XdmInput> = {}): XdmInput {
-  return {
-    patient: PATIENT,
-    documents: [
-      { title: 'Compte rendu de consultation', type: { code: '11488-4', scheme: LOINC, display: 'Compte rendu de consultation' },
-        format: { code: 'urn:ihe:iti:xds-sd:pdf:2008', scheme: '1.3.6.1.4.1.19376.1.2.3', display: 'PDF structuré' }, data: cda('CR', PATIENT.ins), creationTime: new Date('2026-12-05T10:15:00Z') },
-      { title: 'Lettre de liaison', type: { code: '34133-9', scheme: LOINC, display: 'Synthèse' },
-        format: { code: 'urn:ihe:iti:xds-sd:text:2008', scheme: '1.3.6.1.4.1.19376.1.2.3', display: 'Texte structuré' }, data: cda('Lettre', PATIENT.ins), creationTime: new Date('2026-12-05T10:20:00Z') },
-    ],
-    sourceOid: '1.2.250.1.999.1', uniqueSuffix: '20261205101500', submissionTime: new Date('2026-12-05T10:30:00Z'), software: 'Teletrans/Teletrans/0.1.0',
-    ...over,
-  };
-}
 
 function code(f: () => unknown): string {
   try {
