@@ -7,7 +7,7 @@ import type { Browser, Page } from 'playwright-core';
 import { launchChromium, openModulePage } from '../browser/harness.js';
 import { useNodeXml } from '../../src/lib/server/mss/node-xml.js';
 import { whitelistXml } from '../../src/lib/server/mss/whitelist-signer.js';
-import { ENTRIES, makeTrust, type TrustFixture } from './fixtures.js';
+import { ENTRIES, makeTrust, type TrustFixture } from './fixtures/trust.js';
 import { template, xmlsecSign } from './xmlsec.js';
 import type { WireTrust } from './support/whitelist-entry.js';
 

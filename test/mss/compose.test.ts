@@ -12,7 +12,7 @@ import { MssError } from '../../src/lib/mss/errors.js';
 import type { Whitelist, WhitelistEntry } from '../../src/lib/mss/whitelist.js';
 import { buildXdm } from '../../src/lib/mss/xdm.js';
 import { useNodeXml } from '../../src/lib/server/mss/node-xml.js';
-import { xdmInput } from './fixtures.js';
+import { xdmInput } from './fixtures/trust.js';
 
 const LIST: Whitelist = {
   generatedAt: '2026-12-05T02:00:00Z',

@@ -12,7 +12,7 @@ import { assertInTrustSpace, domainRefusals, isStale, readWhitelist, updateWhite
 import type { SignerTrust } from '../../src/lib/mss/xmldsig.js';
 import { useNodeXml } from '../../src/lib/server/mss/node-xml.js';
 import { signXml, whitelistXml } from '../../src/lib/server/mss/whitelist-signer.js';
-import { AGENCY_DN, ENTRIES, makeTrust, type TrustFixture } from './fixtures.js';
+import { AGENCY_DN, ENTRIES, makeTrust, type TrustFixture } from './fixtures/trust.js';
 import { template, xmlsecSign, xmlsecVerify } from './xmlsec.js';
 
 let t: TrustFixture;

@@ -14,7 +14,7 @@ import { zipSync, type Zippable } from 'fflate';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { MssError } from '../../src/lib/mss/errors.js';
 import { buildXdm, INS_OID, readXdm } from '../../src/lib/mss/xdm.js';
-import { PATIENT, xdmInput } from './fixtures.js';
+import { PATIENT, xdmInput } from './fixtures/trust.js';
 import { readZip, writeZip } from '../../src/lib/mss/zip.js';
 import { useNodeXml } from '../../src/lib/server/mss/node-xml.js';
 import { mulberry32 } from '../support/prng.js';

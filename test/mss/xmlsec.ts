@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
-import type { TrustFixture } from './fixtures.js';
+import type { TrustFixture } from './fixtures/trust.js';
 import type { ForgeKey } from '../../src/lib/pki/demo/index.js';
 
 export interface TemplateOptions {

@@ -51,6 +51,11 @@ export interface SmtpClientOptions {
   socketTimeoutMs: number;
   /** EHLO name; default this machine's host name. */
   clientName?: string;
+  /**
+   * Checks the negotiated TLS session (protocol, suite, ephemeral key) once the handshake is
+   * done and before anything is sent over it; a string is the reason to refuse (ETLS).
+   */
+  checkTls?: (socket: tls.TLSSocket) => string | null;
 }
 
 export interface Envelope {
@@ -88,6 +93,11 @@ interface Prepared {
   body: Buffer[];
   /** The replies to the envelope, registered just before it is written. */
   waits: Array<Promise<Reply>>;
+}
+
+/** SASL XOAUTH2's initial response (sent with AUTH, SASL-IR), exactly as mssante.md writes it. */
+export function xoauth2InitialResponse(address: string, token: string): string {
+  return Buffer.from(`user=${address}\x01auth=Bearer ${token}\x01\x01`).toString('base64');
 }
 
 /** RFC 3461 xtext: `+XX` for '+', '=', and anything outside '!'..'~'. */
@@ -254,6 +264,13 @@ export class SmtpConnection {
       s.once('error', onError);
       s.once('secureConnect', () => {
         s.removeListener('error', onError);
+        const refusal = this.o.checkTls?.(s) ?? null;
+        if (refusal !== null) {
+          s.destroy();
+          this.failure = new SmtpError('ETLS', `TLS: ${refusal}`, 'STARTTLS');
+          reject(this.failure);
+          return;
+        }
         this.socket = s;
         this.attach(s);
         resolve();
@@ -263,7 +280,7 @@ export class SmtpConnection {
 
   private async authenticate(a: NonNullable<SmtpClientOptions['auth']>): Promise<void> {
     if (a.accessToken) {
-      const token = Buffer.from(`user=${a.user}\x01auth=Bearer ${a.accessToken}\x01\x01`).toString('base64');
+      const token = xoauth2InitialResponse(a.user, a.accessToken);
       const r = await this.command(`AUTH XOAUTH2 ${token}`, 'AUTH XOAUTH2', (c) => c === 235 || c === 334, 'EAUTH');
       if (r.code === 334) await this.command('', 'AUTH XOAUTH2', () => false, 'EAUTH'); // error details given; end the exchange
       return;
@@ -476,6 +493,12 @@ function connect(o: SmtpClientOptions): Promise<net.Socket> {
     });
     s.once(implicit ? 'secureConnect' : 'connect', () => {
       clearTimeout(timer);
+      const refusal = implicit ? (o.checkTls?.(s as tls.TLSSocket) ?? null) : null;
+      if (refusal !== null) {
+        s.destroy();
+        reject(new SmtpError('ETLS', `TLS: ${refusal}`, 'CONN'));
+        return;
+      }
       // No Nagle: the last small TLS record of a body would otherwise wait for the server's
       // delayed ACK before leaving (tens of ms per message).
       s.setNoDelay(true);
