@@ -12,10 +12,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { composeMssMessage } from '../../src/lib/mss/compose.js';
 import { signInWithCard, type TokenSet } from '../../src/lib/mss/psc.js';
 import type { Whitelist, WhitelistEntry } from '../../src/lib/mss/whitelist.js';
-import { MssOperatorError, submit, type OperatorConfig } from '../../src/lib/server/mss/operator.js';
+import { ImapConnection, ImapError, parseValues } from '../../src/lib/server/mss/imap-client.js';
+import { MssOperatorError, openMailbox, submit, type OperatorConfig } from '../../src/lib/server/mss/operator.js';
+import { SmtpConnection } from '../../src/lib/server/relay/smtp-client.js';
 import { checkNegotiatedTls } from '../../src/lib/server/mss/tls-policy.js';
 import { CLIENT, makeCard, providerOptions, RPPS, type TestCard } from './fixtures/card.js';
-import { APP_BOX, APP_PASS, COLLEAGUES, DOMAINS, PATIENT_BOX, PRACTITIONER, startOperator, type Operator } from './fixtures/operator.js';
+import { APP_BOX, APP_PASS, COLLEAGUES, colleaguePass, DOMAINS, PATIENT_BOX, PRACTITIONER, startOperator, type Operator } from './fixtures/operator.js';
 
 let op: Operator;
 let card: TestCard;
@@ -129,5 +131,84 @@ describe('the TLS policy checked on what was negotiated', () => {
     expect(checkNegotiatedTls({ protocol: 'TLSv1.2', cipher: 'DHE-RSA-AES256-GCM-SHA384', ephemeral: { type: 'DH', size: 1024 } })).toMatch(/2048 au minimum/);
     expect(checkNegotiatedTls({ protocol: 'TLSv1.2', cipher: 'ECDHE-RSA-AES256-GCM-SHA384', ephemeral: { type: 'ECDH', name: 'X25519', size: 253 } })).toMatch(/256 au minimum/);
     expect(checkNegotiatedTls({ protocol: 'TLSv1.3', cipher: 'TLS_CHACHA20_POLY1305_SHA256', ephemeral: ok })).toMatch(/hors de la politique/);
+  });
+});
+
+describe('reading: IMAP STARTTLS, XOAUTH2 in one step, the six suites', () => {
+  it('a colleague reads the message sent to them; the practitioner reads their own inbox with the token', async () => {
+    const m = message(PRACTITIONER, 'Lettre pour lecture IMAP');
+    await submit(cfg, { kind: 'xoauth2', address: PRACTITIONER, accessToken: tokens.access_token }, { from: PRACTITIONER, to: m.recipients }, m.raw);
+    await op.drain();
+    const colleague = await openMailbox(cfg, { kind: 'application', address: COLLEAGUES.a, password: colleaguePass(COLLEAGUES.a), cert: '', key: '' }).catch((e: unknown) => e);
+    // Colleagues log in with a password (no certificate): PLAIN over TLS.
+    expect(colleague).toBeInstanceOf(ImapConnection);
+    const c = colleague as ImapConnection;
+    try {
+      const box = await c.select('INBOX', true);
+      expect(box.exists).toBeGreaterThanOrEqual(1);
+      const uids = await c.uidSearch('ALL');
+      const fetched = await c.uidFetch(uids.join(','), 'UID FLAGS RFC822.SIZE BODY.PEEK[]');
+      const bodies = fetched.map((f) => f.sections.get('BODY[]')!.toString('latin1'));
+      const mine = bodies.find((b) => b.includes(`Message-ID: ${m.messageId}`));
+      expect(mine).toBeDefined();
+      expect(mine).toContain('X-MSS-NIL: Teletrans/Teletrans/0.1.0');
+      expect(fetched.find((f) => f.sections.get('BODY[]')!.toString('latin1') === mine)!.size).toBe(Buffer.byteLength(mine!, 'latin1'));
+    } finally {
+      await c.logout();
+    }
+    // Mail to the practitioner from outside, read with XOAUTH2.
+    const inbound = await SmtpConnection.open({ host: '127.0.0.1', port: op.inboundPort, security: 'starttls', tls: { ca: op.pki.caPem, servername: 'localhost' }, connectionTimeoutMs: 5000, socketTimeoutMs: 10_000 });
+    const reply = composeMssMessage({ from: COLLEAGUES.b, fromKind: 'personal', to: [PRACTITIONER], subject: 'Réponse', text: 'Merci.', software: 'Autre/Logiciel/1', date: new Date() }, LIST);
+    await inbound.send({ from: COLLEAGUES.b, to: [PRACTITIONER] }, reply.raw);
+    await inbound.close();
+    await op.drain();
+    const me = await openMailbox(cfg, { kind: 'xoauth2', address: PRACTITIONER, accessToken: tokens.access_token });
+    try {
+      await me.select('INBOX');
+      const got = await me.uidFetch('1:*', 'UID BODY.PEEK[HEADER.FIELDS (MESSAGE-ID SUBJECT)]');
+      expect(got.map((g) => g.sections.get('BODY[HEADER.FIELDS (MESSAGE-ID SUBJECT)]')!.toString())).toEqual(expect.arrayContaining([expect.stringContaining(reply.messageId)]));
+      await me.uidStore(String(got[0]!.uid), '+FLAGS', ['\\Seen']);
+      const again = await me.uidFetch(String(got[0]!.uid), 'UID FLAGS');
+      expect(again[0]!.flags).toContain('\\Seen');
+    } finally {
+      await me.logout();
+    }
+    expect(op.dovecotLog()).toMatch(/imap-login: Info: Login: user=<dr\.fictif@medecin\.mssante\.fr>, method=XOAUTH2/);
+  });
+
+  it('an expired token: NO Authentication failed, in French for the practitioner', async () => {
+    clock += 10 * 60_000;
+    try {
+      const e = await refusal(openMailbox(cfg, { kind: 'xoauth2', address: PRACTITIONER, accessToken: tokens.access_token }));
+      expect(e.code).toBe('auth_failed');
+      expect(e.reply).toMatch(/NO .*Authentication failed/);
+      expect(e.message).toMatch(/NO Authentication failed.*Reconnectez-vous/);
+    } finally {
+      clock = Date.now();
+    }
+  });
+
+  it('the application mailbox over IMAP: with the structure’s certificate only', async () => {
+    const creds = { kind: 'application' as const, address: APP_BOX, password: APP_PASS, cert: op.appCert.cert, key: op.appCert.key };
+    const c = await openMailbox(cfg, creds);
+    await c.select('INBOX', true);
+    await c.logout();
+    const e = await refusal(openMailbox(cfg, { ...creds, cert: '', key: '' }));
+    expect(e.code).toBe('auth_failed');
+    expect(e.message).toMatch(/boîte applicative : le certificat de la structure/);
+  });
+});
+
+describe('IMAP responses, read as bytes', () => {
+  it('parses literals, quoted strings, NIL, nested lists and sections', () => {
+    const v = parseValues(['12 FETCH (UID 34 FLAGS (\\Seen $Label) BODY[HEADER.FIELDS (SUBJECT)] {5}', Buffer.from('ab\r\nc'), ' INTERNALDATE "06-Dec-2026 10:00:00 +0000" X NIL)']);
+    expect(v[0]).toBe('12');
+    const kv = v[2] as unknown[];
+    expect(kv.slice(0, 4)).toEqual(['UID', '34', 'FLAGS', ['\\Seen', '$Label']]);
+    expect(kv[4]).toBe('BODY[HEADER.FIELDS (SUBJECT)]');
+    expect(Buffer.isBuffer(kv[5]) && (kv[5] as Buffer).toString()).toBe('ab\r\nc');
+    expect(kv.slice(6)).toEqual(['INTERNALDATE', '06-Dec-2026 10:00:00 +0000', 'X', null]);
+    expect(() => parseValues(['(a (b)'])).toThrow(ImapError);
+    expect(() => parseValues(['"open'])).toThrow(ImapError);
   });
 });

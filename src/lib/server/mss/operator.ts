@@ -10,6 +10,7 @@
 import { SmtpConnection, SmtpError, type Envelope, type SendResult } from '../relay/smtp-client.js';
 
 export { xoauth2InitialResponse } from '../relay/smtp-client.js';
+import { ImapConnection, ImapError } from './imap-client.js';
 import { checkTlsSocket, mssTlsOptions, type MssTlsOptions } from './tls-policy.js';
 
 export interface OperatorEndpoint {
@@ -44,13 +45,16 @@ export class MssOperatorError extends Error {
   }
 }
 
+const APPLICATION_REFUSED = 'L’opérateur MSSanté a refusé la boîte applicative : le certificat de la structure ou son mot de passe n’est pas accepté.';
+
 /** SMTP failures → what the practitioner reads. */
-export function fromSmtpError(e: unknown): MssOperatorError {
+export function fromSmtpError(e: unknown, kind: MailboxCredentials['kind'] = 'xoauth2'): MssOperatorError {
   if (e instanceof MssOperatorError) return e;
   if (!(e instanceof SmtpError)) return new MssOperatorError('protocol', 'Erreur inattendue avec le serveur de l’opérateur MSSanté.');
   const reply = e.response?.split('\n').pop();
   switch (e.code) {
     case 'EAUTH':
+      if (kind === 'application') return new MssOperatorError('auth_failed', APPLICATION_REFUSED, reply);
       return new MssOperatorError('auth_failed', e.responseCode === 535
         ? 'L’opérateur MSSanté a refusé l’authentification (535 5.7.8) : la session PRO Santé Connect a expiré ou n’est plus valide. Reconnectez-vous avec votre carte.'
         : `L’opérateur MSSanté a refusé l’authentification (${e.responseCode ?? '?'}).`, reply);
@@ -79,7 +83,7 @@ export async function openSubmission(cfg: OperatorConfig, creds: MailboxCredenti
       connectionTimeoutMs: cfg.connectionTimeoutMs ?? 15_000, socketTimeoutMs: cfg.socketTimeoutMs ?? 60_000,
     });
   } catch (e) {
-    throw fromSmtpError(e);
+    throw fromSmtpError(e, creds.kind);
   }
 }
 
@@ -89,8 +93,42 @@ export async function submit(cfg: OperatorConfig, creds: MailboxCredentials, env
   try {
     return await c.send(env, raw);
   } catch (e) {
-    throw fromSmtpError(e);
+    throw fromSmtpError(e, creds.kind);
   } finally {
     await c.close().catch(() => undefined);
+  }
+}
+
+/** IMAP failures → what the practitioner reads. */
+export function fromImapError(e: unknown, kind: MailboxCredentials['kind'] = 'xoauth2'): MssOperatorError {
+  if (e instanceof MssOperatorError) return e;
+  if (!(e instanceof ImapError)) return new MssOperatorError('protocol', 'Erreur inattendue avec le serveur de l’opérateur MSSanté.');
+  switch (e.code) {
+    case 'EAUTH':
+      if (kind === 'application') return new MssOperatorError('auth_failed', APPLICATION_REFUSED, e.response);
+      return new MssOperatorError('auth_failed', /Authentication failed/i.test(e.response ?? '')
+        ? 'L’opérateur MSSanté a refusé l’authentification (NO Authentication failed) : la session PRO Santé Connect a expiré ou n’est plus valide. Reconnectez-vous avec votre carte.'
+        : `L’opérateur MSSanté a refusé l’authentification (${e.response ?? e.message}).`, e.response);
+    case 'ETLS':
+      return new MssOperatorError('tls_refused', `Connexion refusée : le serveur de l’opérateur ne respecte pas la politique TLS de MSSanté (${e.message.replace(/^TLS: /, '')}).`, e.response);
+    case 'ETIMEDOUT':
+      return new MssOperatorError('timeout', 'Le serveur de l’opérateur MSSanté ne répond pas.', e.response);
+    case 'ECONNECTION':
+      return new MssOperatorError('unreachable', 'Le serveur de l’opérateur MSSanté est injoignable.', e.response);
+    default:
+      return new MssOperatorError('protocol', `Dialogue IMAP inattendu avec l’opérateur (${e.command}).`, e.response);
+  }
+}
+
+/** Opens an authenticated IMAP session (STARTTLS on 143, policy checked, XOAUTH2 or certificate + PLAIN). */
+export async function openMailbox(cfg: OperatorConfig, creds: MailboxCredentials): Promise<ImapConnection> {
+  try {
+    return await ImapConnection.open(
+      { host: cfg.imap.host, port: cfg.imap.port, tls: { ...cfg.tls, ...(creds.kind === 'application' ? { cert: creds.cert, key: creds.key } : {}) },
+        connectionTimeoutMs: cfg.connectionTimeoutMs, socketTimeoutMs: cfg.socketTimeoutMs },
+      creds.kind === 'xoauth2' ? { kind: 'xoauth2', user: creds.address, accessToken: creds.accessToken } : { kind: 'plain', user: creds.address, password: creds.password },
+    );
+  } catch (e) {
+    throw fromImapError(e, creds.kind);
   }
 }
