@@ -4,7 +4,7 @@
 set -euo pipefail
 
 # Debian 12 packages. Later features add to this list.
-PACKAGES=(chromium openssl xmlsec1 slapd ldap-utils pcscd vsmartcard-vpcd libpcsclite-dev postfix dovecot-imapd dovecot-pop3d dovecot-lmtpd postgresql-15 python3)
+PACKAGES=(chromium openssl xmlsec1 dnsmasq-base slapd ldap-utils pcscd vsmartcard-vpcd libpcsclite-dev postfix dovecot-imapd dovecot-pop3d dovecot-lmtpd postgresql-15 python3)
 
 missing=()
 for package in "${PACKAGES[@]}"; do
