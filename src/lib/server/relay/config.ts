@@ -1,4 +1,5 @@
 /** Relay configuration: who may use it, what they may send, and how to reach the mail servers. */
+import { mssTlsOptions } from '../mss/tls-policy.js';
 
 export interface TlsPolicyConfig {
   /** `mssante`: TLS ≥ 1.2 restricted to the MSSanté suites (docs/domain/mssante.md); `default`: TLS ≥ 1.2, Node's suites. */
@@ -189,12 +190,6 @@ export const DEFAULTS = {
   auditRetentionMs: 396 * 24 * 3600_000,
 } as const;
 
-/** MSSanté cipher list (IANA 0xC030, 0xC02F, 0xC028, 0xC027, 0x009F, 0x009E) in OpenSSL names. */
-export const MSSANTE_CIPHERS = [
-  'ECDHE-RSA-AES256-GCM-SHA384', 'ECDHE-RSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES256-SHA384',
-  'ECDHE-RSA-AES128-SHA256', 'DHE-RSA-AES256-GCM-SHA384', 'DHE-RSA-AES128-GCM-SHA256',
-].join(':');
-
 /** Node TLS options for a policy: always TLS ≥ 1.2 with the server certificate checked. */
 export function tlsOptions(t: TlsPolicyConfig | undefined, host: string): import('node:tls').ConnectionOptions {
   const o: import('node:tls').ConnectionOptions = {
@@ -207,8 +202,10 @@ export function tlsOptions(t: TlsPolicyConfig | undefined, host: string): import
   if (t?.cert) o.cert = t.cert;
   if (t?.key) o.key = t.key;
   if (t?.policy === 'mssante') {
-    o.ciphers = MSSANTE_CIPHERS;
-    o.ecdhCurve = 'P-256:P-384:P-521:X25519';
+    // One policy, the MSSanté module's (suites, curves ≥ 256 bits, TLS 1.3 AES-GCM).
+    const m = mssTlsOptions(host, { tls13: true });
+    o.ciphers = m.ciphers;
+    o.ecdhCurve = m.ecdhCurve;
   }
   return o;
 }
