@@ -96,7 +96,8 @@ export interface RunningApp {
 
 /** Starts `node <serverDir>` (with `env` added, e.g. the relay's) and waits until it answers. */
 export async function startApp(serverDir: string, env: NodeJS.ProcessEnv = {}): Promise<RunningApp> {
-  const port = await freePort();
+  // A port chosen by the caller (PORT): when the app's URL must be known before it starts.
+  const port = env.PORT ? Number(env.PORT) : await freePort();
   const url = `http://127.0.0.1:${port}`;
   // The directory door's trail without a relay: a file of this server's own, not ./data.
   const trail = mkdtempSync(join(tmpdir(), 'teletrans-e2e-trail-'));

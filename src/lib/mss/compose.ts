@@ -206,7 +206,7 @@ export function composeMssMessage(input: MssComposeInput, whitelist: Whitelist |
     parts.push(`Content-Type: application/pdf; name="${p.name}"\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename="${p.name}"\r\n\r\n${b64(p.data)}`);
   }
   const head = top.map(([k, v]) => `${k}: ${v}`).join('\r\n');
-  const body = parts.map((p) => `--${boundary}\r\n${p.replace(/\r\n$/, '')}\r\n`).join('') + `--${boundary}--\r\n`;
+  const body = parts.map((p) => `--${boundary}\r\n${p}\r\n`).join('') + `--${boundary}--\r\n`;
   const text = `${head}\r\n\r\n${body}`;
   if (text.length > MAX_MESSAGE_BYTES) {
     throw new MssError('message_too_large', `Message de ${text.length} octets une fois encodé : ${MAX_MESSAGE_BYTES} au plus, pièces jointes comprises.`);

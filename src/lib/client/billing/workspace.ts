@@ -78,6 +78,8 @@ export interface BillingWorkspace {
   /** Real, test or demonstration flows (what the insurers' mailboxes and subjects say). */
   readonly mode: FlowMode;
   vault: Readable<VaultState>;
+  /** The at-rest key while the vault is open (other sealed stores of the page: the MSSanté copies); null when locked. */
+  atRestKey(): DataKey | null;
   /** Who the open session's card makes on this device (access/roles.ts); null while locked. */
   actor: Readable<Actor | null>;
   /** This card's invoices, newest first; empty while locked. */
@@ -632,6 +634,7 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
   return {
     mode: o.mode ?? 'test',
     vault,
+    atRestKey: () => key,
     actor: actorStore,
     directory,
     prepared,

@@ -11,7 +11,7 @@
  * outcome — never a body, never a subject (subjects can be health data).
  */
 import { MAX_MESSAGE_BYTES, MAX_RECIPIENTS, PATIENT_DOMAIN, isPatientAddress } from '../../mss/compose.js';
-import { domainRefusals, type Whitelist } from '../../mss/whitelist.js';
+import { domainRefusals, isStale, type Whitelist } from '../../mss/whitelist.js';
 import { authorizeUrl, codeFromRedirect, pkcePair, randomToken, refreshRequestBody, tokenRequestBody, type Discovery, type TokenSet } from '../../mss/psc.js';
 import { addresses, header, headersAll, splitHeaders } from '../relay/mime.js';
 import type { SendResult } from '../relay/smtp-client.js';
@@ -180,6 +180,21 @@ export class MssService {
     }
   }
 
+  /** Signed in: an access token held or a refresh token kept. */
+  signedIn(practitioner: string): boolean {
+    const a = this.access.get(practitioner);
+    if (a && a.expiresAt > this.now()) return true;
+    const g = this.cfg.vault.get(practitioner);
+    return g !== null && g.refreshExpiresAt > this.now();
+  }
+
+  /** The trust space in use, for the page: domains, date, staleness. */
+  whitelistStatus(): { available: boolean; generatedAt?: string; stale?: boolean; domains?: string[] } {
+    const l = this.cfg.whitelist();
+    if (!l) return { available: false };
+    return { available: true, generatedAt: l.generatedAt, stale: isStale(l, this.now()), domains: [...l.domains.keys()] };
+  }
+
   /** Sign-out: tokens revoked at the provider, forgotten here, the IMAP session closed. */
   async signOut(practitioner: string): Promise<void> {
     const g = this.cfg.vault.get(practitioner);
@@ -248,7 +263,7 @@ export class MssService {
     let last: unknown;
     for (const op of await this.operator(m)) {
       try {
-        const r = await submit(op, creds, { from: m.address, to }, raw);
+        const r = await submit(op, creds, { from: m.address, to, notifySuccess: true }, raw);
         this.trace('mss.send', practitioner, { messageId, recipients: to.length, accepted: r.accepted.length, size: raw.byteLength });
         return { ...r, messageId };
       } catch (e) {

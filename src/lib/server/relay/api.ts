@@ -13,6 +13,7 @@ import { ProfileError, checkOutboundProfile } from './profile.js';
 import { AnchorService, RECEIPT_CONTEXT, parseAnchorRequest } from './anchor.js';
 import { RateLimiter } from './rate-limit.js';
 import type { MessageRecord, RelayStore } from './store/types.js';
+import { MssServiceError, type MssService } from '../mss/service.js';
 
 const json = (status: number, body: unknown, headers: Record<string, string> = {}): Response =>
   new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers } });
@@ -68,6 +69,8 @@ export class RelayApi {
   readonly auth: Auth;
   private readonly authLimiter: RateLimiter;
   private readonly anchors: AnchorService;
+  /** The MSSanté service, when the deployment configures one (routes under /mss). */
+  mss?: MssService;
   constructor(readonly store: RelayStore, readonly config: RelayConfig, readonly worker?: DeliveryWorker, loadedCrls?: () => Uint8Array[]) {
     this.auth = new Auth(store, config, loadedCrls);
     this.anchors = new AnchorService(store);
@@ -112,6 +115,7 @@ export class RelayApi {
       }
       const p = await this.auth.session(req.headers.get('authorization'));
       if (req.method === 'POST' && path === '/messages') return await this.intake(req, p);
+      if (path.startsWith('/mss/')) return await this.mssRoute(req, path, p);
       if (req.method === 'POST' && path === '/audit/anchor') {
         const raw = await readCapped(req, 1024);
         if (raw === null) return problem(413, 'too-large', 'anchor request larger than 1024 bytes');
@@ -157,6 +161,7 @@ export class RelayApi {
       }
       return problem(404, 'not-found', `${req.method} ${path}`);
     } catch (e) {
+      if (e instanceof MssServiceError) return problem(e.status, e.reason ?? e.code, e.message, { code: e.code });
       if (e instanceof AuthError) {
         // SA2: refused access attempts are part of the access history (no token, no signature kept).
         if (path.startsWith('/auth/')) {
@@ -214,6 +219,44 @@ export class RelayApi {
       detail: { id: message.id, messageId, to, size: raw.byteLength } });
     this.worker?.poke();
     return json(202, publicMessage(message), { location: `/api/relay/messages/${message.id}` });
+  }
+
+  /** MSSanté, for the practitioner of the session (docs/adr/0031): sign-in, send, inbox. */
+  private async mssRoute(req: Request, path: string, p: PractitionerConfig): Promise<Response> {
+    const mss = this.mss;
+    if (!mss) return problem(404, 'mss-not-configured', 'no MSSanté service on this relay');
+    if (req.method === 'GET' && path === '/mss/status') {
+      const m = mss.mailbox(p.id);
+      return json(200, { address: m.address, kind: m.kind, signedIn: mss.signedIn(p.id), whitelist: mss.whitelistStatus() });
+    }
+    if (req.method === 'POST' && path === '/mss/signin/start') return json(200, await mss.signInStart(p.id));
+    if (req.method === 'POST' && path === '/mss/signin/finish') {
+      const raw = await readCapped(req, 64 * 1024);
+      if (raw === null) return problem(413, 'too-large', 'sign-in request too large');
+      const b = parseJson(raw) as { certificate?: unknown; signature?: unknown; algorithm?: unknown; intermediates?: unknown } | null;
+      if (!b || typeof b.certificate !== 'string' || typeof b.signature !== 'string') return problem(400, 'malformed', 'certificate and signature (base64) are required');
+      const inter = Array.isArray(b.intermediates) ? b.intermediates.filter((x): x is string => typeof x === 'string') : [];
+      return json(200, await mss.signInFinish(p.id, { certificate: b.certificate, signature: b.signature, algorithm: typeof b.algorithm === 'string' ? b.algorithm : 'RS256', intermediates: inter }));
+    }
+    if (req.method === 'POST' && path === '/mss/signout') {
+      await mss.signOut(p.id);
+      return json(200, { signedOut: true });
+    }
+    if (req.method === 'POST' && path === '/mss/messages') {
+      const ct = (req.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+      if (ct !== 'message/rfc822') return problem(415, 'content-type', 'message/rfc822 expected');
+      const raw = await readCapped(req, 10_000_000);
+      if (raw === null) return problem(422, 'message_too_large', 'message larger than 10 MB');
+      return json(200, await mss.send(p.id, raw));
+    }
+    if (req.method === 'GET' && path === '/mss/inbox') return json(200, { messages: await mss.inbox(p.id) });
+    const m = /^\/mss\/messages\/(\d{1,10})$/.exec(path);
+    if (req.method === 'GET' && m) {
+      const raw = await mss.message(p.id, Number(m[1]));
+      if (!raw) return problem(404, 'not-found', 'no such message');
+      return new Response(Buffer.from(raw), { status: 200, headers: { 'content-type': 'message/rfc822', 'cache-control': 'no-store' } });
+    }
+    return problem(404, 'not-found', `${req.method} ${path}`);
   }
 
   private replay(prior: MessageRecord, digest: string): Response {

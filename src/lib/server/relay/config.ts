@@ -1,5 +1,6 @@
 /** Relay configuration: who may use it, what they may send, and how to reach the mail servers. */
 import { mssTlsOptions } from '../mss/tls-policy.js';
+import type { MssMailboxConfig } from '../mss/service.js';
 
 export interface TlsPolicyConfig {
   /** `mssante`: TLS ≥ 1.2 restricted to the MSSanté suites (docs/domain/mssante.md); `default`: TLS ≥ 1.2, Node's suites. */
@@ -118,6 +119,33 @@ export interface RelayConfig {
     pollMs?: number;
   };
   pickup?: { intervalMs?: number };
+  /** MSSanté (issue 18): the relay holds the operator connections; absent, no /mss routes. */
+  mss?: MssRelayConfig;
+}
+
+/** MSSanté on this relay (docs/adr/0031). Certificates as DER (base64 in the JSON file). */
+export interface MssRelayConfig {
+  /** PRO Santé Connect: the real provider's issuer and our client, or the local test provider. */
+  psc: { issuer: string; clientId: string; redirectUri: string };
+  /** Trust for the operators' servers (PEM); default Node's roots. */
+  tls?: { ca?: string | string[]; servername?: string };
+  /** DNS servers for the SRV autoconfiguration (default the system's). */
+  dnsServers?: string[];
+  whitelist: {
+    url: string;
+    /** Where the last valid signed list is kept (default beside the store). */
+    file?: string;
+    refreshMs?: number;
+    anchors: Uint8Array[];
+    intermediates?: Uint8Array[];
+    crls?: Uint8Array[];
+    /** The agency's SERV_S/MIME certificate as the serv-smime profile describes it. */
+    signer: { issuers: Uint8Array[]; policies: string[]; subject: string };
+  };
+  mailboxes: MssMailboxConfig[];
+  /** Folder of the encrypted refresh tokens, and their key (32 bytes base64; default a 0600 file beside it). */
+  tokenDir: string;
+  tokenKey?: string;
 }
 
 /** Normal form of a certificate serial for comparisons: the number in lowercase hex, no leading zeros. */

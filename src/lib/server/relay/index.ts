@@ -7,7 +7,10 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { RelayApi } from './api.js';
-import { DEFAULTS, type RelayConfig, type SmtpConfig } from './config.js';
+import { DEFAULTS, type MssRelayConfig, type RelayConfig, type SmtpConfig } from './config.js';
+import { MssService } from '../mss/service.js';
+import { FileTokenVault } from '../mss/token-vault.js';
+import { WhitelistKeeper } from '../mss/whitelist-keeper.js';
 import { CrlSources } from './crl-sources.js';
 import type { DemoRelay } from './demo.js';
 import { DeliveryWorker } from './delivery.js';
@@ -35,15 +38,21 @@ export interface Relay {
   stop(): Promise<void>;
 }
 
-type RawConfig = Omit<RelayConfig, 'anchors' | 'intermediates' | 'crls' | 'cardAuthentication'> &
-  { anchors: string[]; intermediates?: string[]; crls?: string[]; cardAuthentication?: { issuers?: string[]; policies?: string[] } };
+type RawMss = Omit<MssRelayConfig, 'whitelist'> & { whitelist: Omit<MssRelayConfig['whitelist'], 'anchors' | 'intermediates' | 'crls' | 'signer'> &
+  { anchors: string[]; intermediates?: string[]; crls?: string[]; signer: { issuers: string[]; policies: string[]; subject: string } } };
+type RawConfig = Omit<RelayConfig, 'anchors' | 'intermediates' | 'crls' | 'cardAuthentication' | 'mss'> &
+  { anchors: string[]; intermediates?: string[]; crls?: string[]; cardAuthentication?: { issuers?: string[]; policies?: string[] }; mss?: RawMss };
 
 export function configFromJson(text: string): RelayConfig {
   const c = JSON.parse(text) as RawConfig;
   const b = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'base64'));
   const card = c.cardAuthentication;
-  return { ...c, anchors: c.anchors.map(b), intermediates: c.intermediates?.map(b), crls: c.crls?.map(b),
-    cardAuthentication: { issuers: (card?.issuers ?? []).map(b), policies: card?.policies ?? [] } };
+  const { mss: raw, ...rest } = c;
+  const w = raw?.whitelist;
+  const mss: MssRelayConfig | undefined = raw && w ? { ...raw, whitelist: { ...w, anchors: w.anchors.map(b), intermediates: w.intermediates?.map(b), crls: w.crls?.map(b),
+    signer: { ...w.signer, issuers: w.signer.issuers.map(b) } } } : undefined;
+  return { ...rest, anchors: c.anchors.map(b), intermediates: c.intermediates?.map(b), crls: c.crls?.map(b),
+    cardAuthentication: { issuers: (card?.issuers ?? []).map(b), policies: card?.policies ?? [] }, ...(mss ? { mss } : {}) };
 }
 
 export async function startRelay(config: RelayConfig, store: RelayStore, opts: { deliver?: boolean; pickupSchedule?: boolean } = {}): Promise<Relay> {
@@ -67,7 +76,30 @@ export async function startRelay(config: RelayConfig, store: RelayStore, opts: {
   prune();
   const pruneTimer = setInterval(prune, 24 * 3600_000);
   pruneTimer.unref();
-  return { api, store, worker, async stop() { if (timer) clearInterval(timer); clearInterval(pruneTimer); crls?.stop(); await worker.stop(); await store.close(); } };
+  const mss = config.mss ? await startMss(config.mss, store, crls ? () => crls.list() : () => []) : null;
+  if (mss) api.mss = mss.service;
+  return { api, store, worker, async stop() { if (timer) clearInterval(timer); clearInterval(pruneTimer); crls?.stop(); if (mss) await mss.stop(); await worker.stop(); await store.close(); } };
+}
+
+/** MSSanté: the trust space kept fresh, the service with its token vault; traces into the relay's audit (no subject, no body). */
+async function startMss(c: MssRelayConfig, store: RelayStore, loadedCrls: () => Uint8Array[]): Promise<{ service: MssService; stop(): Promise<void> }> {
+  const w = c.whitelist;
+  const keeper = new WhitelistKeeper({
+    url: w.url, file: w.file ?? join(c.tokenDir, '..', 'liste-blanche.xml'),
+    trust: () => ({ anchors: w.anchors, intermediates: w.intermediates, crls: [...(w.crls ?? []), ...loadedCrls()], servSmime: w.signer }),
+    report: (u) => {
+      if (u.status === 'kept_last_valid' || u.status === 'unavailable') process.stderr.write(`mss whitelist: ${u.status}: ${u.error.code}\n`);
+    },
+  });
+  await keeper.load();
+  void keeper.refresh();
+  keeper.start(w.refreshMs);
+  const service = new MssService({
+    psc: c.psc, tls: c.tls ?? {}, mailboxes: c.mailboxes, whitelist: () => keeper.current(), vault: new FileTokenVault(c.tokenDir, c.tokenKey),
+    ...(c.dnsServers ? { autoconfig: { servers: c.dnsServers } } : {}),
+    trace: (e) => void store.audit({ at: Date.now(), actor: e.practitioner, action: e.action, detail: e.detail }).catch(() => undefined),
+  });
+  return { service, async stop() { keeper.stop(); await service.close(); } };
 }
 
 /**
@@ -113,6 +145,9 @@ export function getRelay(): Promise<Relay | null> {
       mkdirSync(dirname(file), { recursive: true });
       store = new SqliteStore(file);
     }
+    // MSSanté from a file of its own (TELETRANS_RELAY_MSS_CONFIG), beside either configuration.
+    const mssFile = process.env.TELETRANS_RELAY_MSS_CONFIG;
+    if (mssFile) config = { ...config, mss: configFromJson(JSON.stringify({ anchors: [], mss: JSON.parse(readFileSync(mssFile, 'utf8')) as unknown })).mss };
     const started = await startRelay(config, store);
     const r: Relay = demo ? { ...started, demo, async stop() { await started.stop(); await demo.stop(); } } : started;
     // adapter-node's graceful shutdown (SIGTERM/SIGINT): finish in-flight work, close SMTP and the store.

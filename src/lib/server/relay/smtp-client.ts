@@ -63,6 +63,8 @@ export interface Envelope {
   to: string[];
   /** RFC 3461 ENVID, echoed in DSNs so that they match back to the message. */
   dsnId?: string;
+  /** Ask for a notification on delivery too (MSSanté: "received"), not only on failure and delay. */
+  notifySuccess?: boolean;
 }
 
 export interface SendResult {
@@ -338,7 +340,8 @@ export class SmtpConnection {
     let mail = `MAIL FROM:<${address(env.from, 'MAIL FROM')}>`;
     if (this.extensions.has('SIZE')) mail += ` SIZE=${size}`;
     if (dsn) mail += ` RET=HDRS${env.dsnId ? ` ENVID=${xtext(env.dsnId)}` : ''}`;
-    const rcpts = env.to.map((t) => `RCPT TO:<${address(t, 'RCPT TO')}>${dsn ? ' NOTIFY=FAILURE,DELAY' : ''}`);
+    const notify = env.notifySuccess ? ' NOTIFY=SUCCESS,FAILURE,DELAY' : ' NOTIFY=FAILURE,DELAY';
+    const rcpts = env.to.map((t) => `RCPT TO:<${address(t, 'RCPT TO')}>${dsn ? notify : ''}`);
     return { mail, rcpts };
   }
 
