@@ -194,7 +194,9 @@ export function composeMssMessage(input: MssComposeInput, whitelist: Whitelist |
     const refs = [...(input.replyTo.references ?? []), input.replyTo.messageId].filter((r) => /^<[\x21-\x3b\x3d\x3f-\x7e]+@[\x21-\x3d\x3f-\x7e]+>$/.test(r)).slice(-20);
     top.push(['In-Reply-To', input.replyTo.messageId], ['References', refs.join('\r\n ')]);
   }
-  top.push(['MIME-Version', '1.0'], ...headers, ['Content-Type', `multipart/mixed; boundary="${boundary}"`]);
+  const single = !input.xdm && pdfs.length === 0;
+  top.push(['MIME-Version', '1.0'], ...headers, single ? ['Content-Type', 'text/plain; charset=UTF-8'] : ['Content-Type', `multipart/mixed; boundary="${boundary}"`]);
+  if (single) top.push(['Content-Transfer-Encoding', 'quoted-printable']);
 
   const parts: string[] = [];
   parts.push(`Content-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n${quotedPrintable(input.text)}`);
@@ -206,7 +208,8 @@ export function composeMssMessage(input: MssComposeInput, whitelist: Whitelist |
     parts.push(`Content-Type: application/pdf; name="${p.name}"\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename="${p.name}"\r\n\r\n${b64(p.data)}`);
   }
   const head = top.map(([k, v]) => `${k}: ${v}`).join('\r\n');
-  const body = parts.map((p) => `--${boundary}\r\n${p}\r\n`).join('') + `--${boundary}--\r\n`;
+  // Text alone: one part, no multipart around it (readers list a message without attachments as such).
+  const body = single ? `${quotedPrintable(input.text)}\r\n` : parts.map((p) => `--${boundary}\r\n${p}\r\n`).join('') + `--${boundary}--\r\n`;
   const text = `${head}\r\n\r\n${body}`;
   if (text.length > MAX_MESSAGE_BYTES) {
     throw new MssError('message_too_large', `Message de ${text.length} octets une fois encodé : ${MAX_MESSAGE_BYTES} au plus, pièces jointes comprises.`);
