@@ -27,6 +27,7 @@ const groups: Record<string, Part[]> = {
   billing: [{ name: 'billing-day', load: async () => (await import('./billing.js')).benchBilling }],
   returns: [{ name: 'returns', load: async () => (await import('./returns.js')).benchReturns }],
   kiosk: [{ name: 'kiosk', load: async () => (await import('./kiosk.js')).benchKiosk }],
+  mssante: [{ name: 'mssante', load: async () => (await import('./mssante.js')).benchMssante }],
   app: [
     { name: 'app', load: async () => (await import('./app.js')).benchApp },
     { name: 'app-flow', load: async () => (await import('./app-flow.js')).benchAppFlow },

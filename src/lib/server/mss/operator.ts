@@ -7,7 +7,7 @@
  * Failures become MssOperatorError with a stable code and a French sentence for the
  * practitioner (the operator's reply kept for the trace, never a message body).
  */
-import { SmtpConnection, SmtpError, type Envelope, type SendResult } from '../relay/smtp-client.js';
+import { SmtpConnection, SmtpError, SmtpPool, type Envelope, type SendResult } from '../relay/smtp-client.js';
 
 export { xoauth2InitialResponse } from '../relay/smtp-client.js';
 import { ImapConnection, ImapError } from './imap-client.js';
@@ -85,6 +85,20 @@ export async function openSubmission(cfg: OperatorConfig, creds: MailboxCredenti
   } catch (e) {
     throw fromSmtpError(e, creds.kind);
   }
+}
+
+/**
+ * A few authenticated submission sessions kept open for one mailbox (messages sent in a row
+ * share them: one TLS handshake and one SASL exchange per session, not per message). Errors
+ * come back as SmtpError: map them with fromSmtpError.
+ */
+export function submissionPool(cfg: OperatorConfig, creds: MailboxCredentials, size: number): SmtpPool {
+  const tls = mssTlsOptions(cfg.submission.host, { ...cfg.tls, ...(creds.kind === 'application' ? { cert: creds.cert, key: creds.key } : {}) });
+  return new SmtpPool({
+    host: cfg.submission.host, port: cfg.submission.port, security: 'starttls', tls, checkTls: checkTlsSocket,
+    auth: creds.kind === 'xoauth2' ? { user: creds.address, accessToken: creds.accessToken } : { user: creds.address, pass: creds.password },
+    connectionTimeoutMs: cfg.connectionTimeoutMs ?? 15_000, socketTimeoutMs: cfg.socketTimeoutMs ?? 60_000,
+  }, size);
 }
 
 /** Submits one message on a new session and closes it. A partial acceptance is reported, not hidden. */

@@ -17,7 +17,8 @@ import { addresses, header, headersAll, splitHeaders } from '../relay/mime.js';
 import type { SendResult } from '../relay/smtp-client.js';
 import { discover, type AutoconfigOptions, type MailboxKind } from './autoconfig.js';
 import type { FetchedMessage, ImapConnection } from './imap-client.js';
-import { MssOperatorError, openMailbox, submit, type MailboxCredentials, type OperatorConfig, type OperatorEndpoint } from './operator.js';
+import { fromSmtpError, MssOperatorError, openMailbox, submissionPool, submit, type MailboxCredentials, type OperatorConfig, type OperatorEndpoint } from './operator.js';
+import type { SmtpPool } from '../relay/smtp-client.js';
 import type { TokenVault } from './token-vault.js';
 
 export interface MssMailboxConfig {
@@ -61,6 +62,7 @@ export class MssServiceError extends Error {
 interface Access { token: string; expiresAt: number }
 interface Pending { verifier: string; state: string; request: string; expiresAt: number; discovery: Discovery }
 interface Session { conn: ImapConnection; openedAt: number; lastUsed: number; selected: boolean }
+interface Submission { pool: SmtpPool; key: string; openedAt: number; lastUsed: number }
 
 export interface InboxEntry {
   uid: number;
@@ -77,6 +79,7 @@ export class MssService {
   private readonly access = new Map<string, Access>();
   private readonly pending = new Map<string, Pending>();
   private readonly sessions = new Map<string, Session>();
+  private readonly submissions = new Map<string, Submission>();
   private readonly now: () => number;
   private readonly fetcher: typeof fetch;
   /** Sessions opened, for the operator limits' tests and the trace. */
@@ -202,6 +205,7 @@ export class MssService {
     this.cfg.vault.delete(practitioner);
     this.access.delete(practitioner);
     await this.closeSession(practitioner);
+    await this.closePool(practitioner);
     const d = await this.discovery().catch(() => null);
     if (d?.revocation_endpoint) {
       for (const token of [g?.refreshToken, a?.token]) {
@@ -260,21 +264,53 @@ export class MssService {
       }
     }
     const creds = await this.credentials(m);
+    const ops = await this.operator(m);
+    const env = { from: m.address, to, notifySuccess: true };
     let last: unknown;
-    for (const op of await this.operator(m)) {
+    try {
+      // The first entry point through the mailbox's kept sessions.
+      const r = await this.pool(m, creds, ops[0]!).send(env, raw);
+      this.trace('mss.send', practitioner, { messageId, recipients: to.length, accepted: r.accepted.length, size: raw.byteLength });
+      return { ...r, messageId };
+    } catch (e) {
+      await this.closePool(practitioner);
+      last = fromSmtpError(e, creds.kind);
+    }
+    // The others only when that one could not be reached; a refusal is final.
+    for (const op of ops.slice(1)) {
+      if (!(last instanceof MssOperatorError) || (last.code !== 'unreachable' && last.code !== 'timeout')) break;
       try {
-        const r = await submit(op, creds, { from: m.address, to, notifySuccess: true }, raw);
+        const r = await submit(op, creds, env, raw);
         this.trace('mss.send', practitioner, { messageId, recipients: to.length, accepted: r.accepted.length, size: raw.byteLength });
         return { ...r, messageId };
       } catch (e) {
         last = e;
-        // Another entry point only when this one could not be reached; a refusal is final.
-        if (!(e instanceof MssOperatorError) || (e.code !== 'unreachable' && e.code !== 'timeout')) break;
       }
     }
     this.trace('mss.send.failed', practitioner, { messageId, code: last instanceof MssOperatorError ? last.code : 'error', reply: last instanceof MssOperatorError ? last.reply ?? null : null });
     if (last instanceof MssOperatorError) throw new MssServiceError('operator', last.message, last.code === 'auth_failed' ? 401 : 502, last.code);
     throw last;
+  }
+
+  /** The mailbox's submission sessions: kept while the same token serves and within the operators' limits. */
+  private pool(m: MssMailboxConfig, creds: MailboxCredentials, op: OperatorConfig): SmtpPool {
+    const key = `${op.submission.host}:${op.submission.port}:${creds.kind === 'xoauth2' ? creds.accessToken : creds.password}`;
+    const now = this.now();
+    const cur = this.submissions.get(m.practitioner);
+    if (cur && cur.key === key && now - cur.lastUsed < (this.cfg.idleMs ?? 14 * 60_000) && now - cur.openedAt < (this.cfg.maxSessionMs ?? 4 * 3600_000 - 60_000)) {
+      cur.lastUsed = now;
+      return cur.pool;
+    }
+    if (cur) void cur.pool.close().catch(() => undefined);
+    const pool = submissionPool(op, creds, 4);
+    this.submissions.set(m.practitioner, { pool, key, openedAt: now, lastUsed: now });
+    return pool;
+  }
+
+  private async closePool(practitioner: string): Promise<void> {
+    const s = this.submissions.get(practitioner);
+    this.submissions.delete(practitioner);
+    if (s) await s.pool.close().catch(() => undefined);
   }
 
   /** The mailbox holds a message with that Message-ID from that patient. */
@@ -367,7 +403,21 @@ export class MssService {
     });
   }
 
+  /** Several messages whole in one exchange (the page's offline copies, the bench). */
+  async messages(practitioner: string, uids: readonly number[]): Promise<Map<number, Uint8Array>> {
+    const good = [...new Set(uids)].filter((u) => Number.isSafeInteger(u) && u > 0).slice(0, 1000);
+    if (good.length === 0) return new Map();
+    return this.withSession(practitioner, async (c) => {
+      const set = good.join(',');
+      const fetched = await c.uidFetch(set, 'UID BODY.PEEK[]');
+      await c.uidStore(set, '+FLAGS', ['\\Seen']);
+      this.trace('mss.read', practitioner, { messages: fetched.length });
+      return new Map(fetched.map((f) => [f.uid, new Uint8Array(f.sections.get('BODY[]') ?? Buffer.alloc(0))]));
+    });
+  }
+
   async close(): Promise<void> {
+    await Promise.all([...this.submissions.keys()].map((p) => this.closePool(p)));
     await Promise.all([...this.sessions.keys()].map((p) => this.closeSession(p)));
   }
 }

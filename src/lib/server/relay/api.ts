@@ -250,6 +250,21 @@ export class RelayApi {
       return json(200, await mss.send(p.id, raw));
     }
     if (req.method === 'GET' && path === '/mss/inbox') return json(200, { messages: await mss.inbox(p.id) });
+    if (req.method === 'POST' && path === '/mss/fetch') {
+      // Several messages in one answer (offline copies): per message, UID and length (u32 big-endian) then the bytes.
+      const raw = await readCapped(req, 16 * 1024);
+      const b = raw ? (parseJson(raw) as { uids?: unknown } | null) : null;
+      if (!b || !Array.isArray(b.uids) || b.uids.some((u) => !Number.isSafeInteger(u))) return problem(400, 'malformed', 'uids: an array of integers');
+      const got = await mss.messages(p.id, b.uids as number[]);
+      const parts: Buffer[] = [];
+      for (const [uid, bytes] of got) {
+        const head = Buffer.alloc(8);
+        head.writeUInt32BE(uid, 0);
+        head.writeUInt32BE(bytes.byteLength, 4);
+        parts.push(head, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+      }
+      return new Response(Buffer.concat(parts), { status: 200, headers: { 'content-type': 'application/vnd.teletrans.mss-bundle', 'cache-control': 'no-store' } });
+    }
     const m = /^\/mss\/messages\/(\d{1,10})$/.exec(path);
     if (req.method === 'GET' && m) {
       const raw = await mss.message(p.id, Number(m[1]));
