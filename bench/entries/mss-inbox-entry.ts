@@ -7,7 +7,7 @@ import { get } from 'svelte/store';
 import { importDataKey } from '../../src/lib/client/store/at-rest.js';
 import { openMssCache } from '../../src/lib/client/mss/cache.js';
 import { MssClientError, type MssApi } from '../../src/lib/client/mss/api.js';
-import { createMailbox, searchLines } from '../../src/lib/client/mss/mailbox.js';
+import { createMailbox, searchLines, toLine } from '../../src/lib/client/mss/mailbox.js';
 import type { InboxEntryWire } from '../../src/lib/client/mss/types.js';
 
 const ADDRESS = 'dr.fictif@medecin.mssante.fr';
@@ -29,11 +29,12 @@ export async function prepare(n: number): Promise<void> {
   const key = await importDataKey('bench', rawKey.slice()); // importDataKey wipes what it is given
   const cache = await openMssCache('teletrans-mss-bench');
   await cache.putStatus(key, { address: ADDRESS, kind: 'personal', signedIn: true, whitelist: { available: true } });
-  await cache.putInbox(key, ADDRESS, entries(n));
+  // As the page keeps it after fetching: the lines decoded once, newest first.
+  await cache.putInbox(key, ADDRESS, entries(n).map(toLine).sort((a, b) => b.uid - a.uid).map(({ haystack: _h, ...l }) => l));
 }
 
 /** Opens the mailbox offline (a fresh page state: new key object, new cache handle) and renders the first rows; ms. */
-export async function open(rows: number): Promise<{ ms: number; lines: number }> {
+export async function open(rows: number): Promise<{ ms: number; lines: number; error: string | null; status: string | null }> {
   const t0 = performance.now();
   const key = await importDataKey('bench', rawKey!.slice());
   const offline = (): never => {

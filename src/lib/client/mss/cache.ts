@@ -7,8 +7,8 @@
  */
 import { openDB, type IDBPDatabase } from 'idb';
 import { seal, unseal, type DataKey, type Sealed } from '../store/at-rest.js';
-import type { InboxEntryWire } from './types.js';
 import type { MssStatus } from './api.js';
+import type { InboxLine } from './mailbox.js';
 
 const DB = 'teletrans-mss';
 const enc = new TextEncoder();
@@ -18,12 +18,16 @@ interface Row {
   sealed: Sealed;
 }
 
+/** An inbox line as kept (the search text is made again on opening). */
+export type StoredLine = Omit<InboxLine, 'haystack'>;
+
 export interface MssCache {
   /** The mailbox last seen with this card (address, kind): offline, the page knows which copy to open. */
   putStatus(key: DataKey, status: MssStatus): Promise<void>;
   getStatus(key: DataKey): Promise<MssStatus | null>;
-  putInbox(key: DataKey, address: string, entries: readonly InboxEntryWire[]): Promise<void>;
-  getInbox(key: DataKey, address: string): Promise<InboxEntryWire[] | null>;
+  /** The inbox as the list shows it (decoded once, when fetched: opening offline decodes nothing). */
+  putInbox(key: DataKey, address: string, lines: readonly StoredLine[]): Promise<void>;
+  getInbox(key: DataKey, address: string): Promise<StoredLine[] | null>;
   putMessage(key: DataKey, address: string, uid: number, raw: Uint8Array): Promise<void>;
   getMessage(key: DataKey, address: string, uid: number): Promise<Uint8Array | null>;
   /** Forgets a mailbox's copies (sign-out). */
@@ -49,15 +53,15 @@ export async function openMssCache(name = DB): Promise<MssCache> {
       const row = (await db.get('inbox', id)) as Row | undefined;
       return row ? unseal<MssStatus>(key, row.sealed, enc.encode(`mss-status:${id}`)) : null;
     },
-    async putInbox(key, address, entries) {
+    async putInbox(key, address, lines) {
       const id = inboxId(key, address);
-      await db.put('inbox', { id, sealed: await seal(key, { entries }, enc.encode(`mss-inbox:${id}`)) } satisfies Row);
+      await db.put('inbox', { id, sealed: await seal(key, { lines }, enc.encode(`mss-inbox:${id}`)) } satisfies Row);
     },
     async getInbox(key, address) {
       const id = inboxId(key, address);
       const row = (await db.get('inbox', id)) as Row | undefined;
       if (!row) return null;
-      return (await unseal<{ entries: InboxEntryWire[] }>(key, row.sealed, enc.encode(`mss-inbox:${id}`))).entries;
+      return (await unseal<{ lines: StoredLine[] }>(key, row.sealed, enc.encode(`mss-inbox:${id}`))).lines;
     },
     async putMessage(key, address, uid, raw) {
       const id = msgId(key, address, uid);

@@ -12,7 +12,7 @@ import { readHeaders, readMessage, type ReadMessage } from '../../mss/read.js';
 import type { Whitelist, WhitelistEntry } from '../../mss/whitelist.js';
 import type { DataKey } from '../store/at-rest.js';
 import { MssClientError, type MssApi, type MssCard, type MssStatus } from './api.js';
-import type { MssCache } from './cache.js';
+import type { MssCache, StoredLine } from './cache.js';
 import type { InboxEntryWire } from './types.js';
 
 export interface InboxLine {
@@ -52,11 +52,19 @@ export interface MailboxOptions {
 
 export function toLine(e: InboxEntryWire): InboxLine {
   const h = readHeaders(e.headers);
-  return {
+  return withHaystack({
     uid: e.uid, from: h.from, to: [...h.to, ...h.cc], subject: h.subject, ...(h.date ? { date: h.date } : {}), ...(h.messageId ? { messageId: h.messageId } : {}),
     unread: !e.flags.includes('\\Seen'), hasAttachments: h.hasAttachments, report: h.report, size: e.size,
-    haystack: `${h.from} ${h.to.join(' ')} ${h.cc.join(' ')} ${h.subject}`.toLowerCase(),
-  };
+  });
+}
+
+function withHaystack(l: StoredLine): InboxLine {
+  return { ...l, haystack: `${l.from} ${l.to.join(' ')} ${l.subject}`.toLowerCase() };
+}
+
+function stored(l: InboxLine): StoredLine {
+  const { haystack: _h, ...rest } = l;
+  return rest;
 }
 
 /** Newest first; a search keeps the lines holding every word typed. */
@@ -98,8 +106,8 @@ export function createMailbox(o: MailboxOptions): Mailbox {
     const key = o.key();
     const cache = key ? await o.cache() : null;
     if (!key || !cache) return null;
-    const entries = await cache.getInbox(key, address).catch(() => null);
-    return entries ? sorted(entries) : null;
+    const lines = await cache.getInbox(key, address).catch(() => null);
+    return lines ? lines.map(withHaystack) : null;
   }
 
   async function refresh(): Promise<void> {
@@ -129,11 +137,11 @@ export function createMailbox(o: MailboxOptions): Mailbox {
       return;
     }
     try {
-      const entries = await o.api.inbox();
+      const lines = sorted(await o.api.inbox());
       const key = o.key();
       const cache = key ? await o.cache() : null;
-      if (key && cache) await cache.putInbox(key, status.address, entries).catch(() => undefined);
-      patch({ busy: false, lines: sorted(entries) });
+      if (key && cache) await cache.putInbox(key, status.address, lines.map(stored)).catch(() => undefined);
+      patch({ busy: false, lines });
     } catch (e) {
       const lines = await fromCache(status.address);
       patch({ busy: false, error: message(e), ...(lines ? { lines } : {}) });

@@ -195,13 +195,37 @@ export class ImapConnection {
   }
 
   private literalWanted: number | null = null;
+  /** Chunks of the literal being received, joined once when whole (not re-copied at every chunk). */
+  private literalChunks: Buffer[] = [];
+  private literalHave = 0;
 
   private onData(d: Buffer): void {
+    if (this.literalWanted !== null && this.buf.length === 0) {
+      // Inside a literal: keep the chunk, join when complete.
+      const need = this.literalWanted - this.literalHave;
+      if (d.length < need) {
+        this.literalChunks.push(d);
+        this.literalHave += d.length;
+        return;
+      }
+      this.literalChunks.push(d.subarray(0, need));
+      this.parts.push(this.literalChunks.length === 1 ? Buffer.from(this.literalChunks[0]!) : Buffer.concat(this.literalChunks, this.literalWanted));
+      this.literalChunks = [];
+      this.literalHave = 0;
+      this.literalWanted = null;
+      d = d.subarray(need);
+    }
     this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d;
     for (;;) {
       if (this.literalWanted !== null) {
         const n = this.literalWanted;
-        if (this.buf.length < n) break;
+        if (this.buf.length < n) {
+          // The rest arrives in later chunks: keep what is here as the literal's first chunk.
+          this.literalChunks = [Buffer.from(this.buf)];
+          this.literalHave = this.buf.length;
+          this.buf = Buffer.alloc(0);
+          break;
+        }
         this.parts.push(Buffer.from(this.buf.subarray(0, n)));
         this.buf = this.buf.subarray(n);
         this.literalWanted = null;
