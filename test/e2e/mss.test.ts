@@ -19,6 +19,9 @@ import { startBridge, type Bridge } from '../../bridge/server.js';
 import { SimulatedTransport } from '../../bridge/transport.js';
 import { BRIDGE_URL_KEY } from '../../src/lib/client/card/bridge-instance.js';
 import { composeMssMessage } from '../../src/lib/mss/compose.js';
+import { readMessage } from '../../src/lib/mss/read.js';
+import { buildXdm, INS_OID, LOINC, readXdm } from '../../src/lib/mss/xdm.js';
+import { useNodeXml } from '../../src/lib/server/mss/node-xml.js';
 import type { Whitelist, WhitelistEntry } from '../../src/lib/mss/whitelist.js';
 import { DEMO_CPS_POLICIES } from '../../src/lib/pki/demo/index.js';
 import { DEMO_RPPS, ensureDemoPki, issueDemoCrls } from '../../src/lib/server/demo-pki.js';
@@ -36,6 +39,7 @@ const AXE_PATH = createRequire(import.meta.url).resolve('axe-core');
 const POLL = { timeout: 30_000, interval: 100 };
 const SHOTS = process.env.TELETRANS_SCREENSHOTS;
 const b64 = (u: Uint8Array): string => Buffer.from(u).toString('base64');
+const CDA = '<?xml version="1.0" encoding="UTF-8"?><ClinicalDocument xmlns="urn:hl7-org:v3"><title>Compte rendu</title><recordTarget><patientRole><id extension="279035121518989" root="1.2.250.1.213.1.4.8"/></patientRole></recordTarget></ClinicalDocument>';
 
 let build: PrivateBuild;
 let browser: Browser;
@@ -48,6 +52,7 @@ let listServer: Server;
 let dir: string;
 
 beforeAll(async () => {
+  useNodeXml();
   [build, browser] = await Promise.all([buildApp(), launchChromium()]);
   dir = mkdtempSync(join(tmpdir(), 'teletrans-e2e-mss-'));
   const demoDir = join(dir, 'demo');
@@ -131,14 +136,32 @@ describe('« Messagerie »', () => {
     await form.getByLabel('Objet').fill('Compte rendu de consultation');
     await form.getByLabel('Message').fill('Chère consœur,\nvoici le compte rendu.');
     await form.getByLabel('Documents PDF').setInputFiles({ name: 'compte-rendu.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.7\n%fictif\n%%EOF\n') });
+    // The same document structured (CDA) for one patient: the page builds the XDM archive.
+    await form.getByLabel('Documents CDA').setInputFiles({ name: 'compte-rendu.xml', mimeType: 'text/xml', buffer: Buffer.from(CDA) });
+    await form.getByLabel('Type de document').selectOption('11488-4');
+    await form.getByLabel('INS du patient').fill('279035121518989');
+    await form.getByLabel('INS qualifiée (identité vérifiée)').check();
     await form.getByRole('button', { name: 'Envoyer' }).click();
     await expect.poll(() => box.locator('p.ok').textContent(), POLL).toMatch(/remis à l’opérateur pour 3 destinataire/);
     await op.drain();
     const sent = op.messages(COLLEAGUES.a).map((b) => b.toString('latin1')).find((m) => m.includes('compte-rendu.pdf'));
     expect(sent).toMatch(/X-MSS-NIL: Teletrans\/Teletrans\/0\.1\.0/);
+    expect(sent).toMatch(/X-MSS-INS: O/);
+    expect(sent).toMatch(/X-MSS-CODECDA: 11488-4/);
+    // The colleague's software opens the archive: one document, about the patient, as sent.
+    const read = readMessage(new Uint8Array(Buffer.from(sent!, 'latin1')));
+    const zip = read.attachments.find((a) => a.kind === 'xdm')!;
+    const xdm = await readXdm(zip.data);
+    expect(xdm.patientId).toBe('279035121518989^^^&1.2.250.1.213.1.4.8&ISO');
+    expect(xdm.documents.map((d) => [d.title, d.typeCode])).toEqual([['compte-rendu', '11488-4']]);
+    expect(Buffer.from(xdm.documents[0]!.data).toString()).toBe(CDA);
 
     // The colleague answers (mail from outside the relay).
-    const answer = composeMssMessage({ from: COLLEAGUES.a, fromKind: 'personal', to: [PRACTITIONER], subject: 'Re: Compte rendu de consultation', text: 'Bien reçu, merci.', software: 'Autre/Logiciel/1', date: new Date() }, LIST);
+    const answerZip = await buildXdm({ patient: { ins: '279035121518989', oid: INS_OID.nir, qualified: true }, documents: [{ title: 'Résultats biologiques', type: { code: '11502-2', scheme: LOINC, display: 'CR biologie' },
+      format: { code: 'urn:ihe:iti:xds:2017:mimeTypeSufficient', scheme: '1.3.6.1.4.1.19376.1.2.3', display: 'MIME' }, data: Buffer.from(CDA), creationTime: new Date() }],
+    sourceOid: '1.2.250.1.999.2', uniqueSuffix: '1', submissionTime: new Date(), software: 'Autre/Logiciel/1' });
+    const answer = composeMssMessage({ from: COLLEAGUES.a, fromKind: 'personal', to: [PRACTITIONER], subject: 'Re: Compte rendu de consultation', text: 'Bien reçu, merci.', software: 'Autre/Logiciel/1', date: new Date(),
+      xdm: { zip: answerZip, typeCodes: ['11502-2'], insQualified: true }, pdfs: [{ name: 'resultats.pdf', data: Buffer.from('%PDF-1.7\n%%EOF\n') }] }, LIST);
     const c = await SmtpConnection.open({ host: '127.0.0.1', port: op.inboundPort, security: 'starttls', tls: { ca: op.pki.caPem, servername: 'localhost' }, connectionTimeoutMs: 5000, socketTimeoutMs: 10_000 });
     await c.send({ from: COLLEAGUES.a, to: [PRACTITIONER] }, answer.raw);
     await c.close();
@@ -165,6 +188,9 @@ describe('« Messagerie »', () => {
     await expect.poll(() => inbox.getByRole('button', { name: /Re: Compte rendu de consultation/ }).count(), POLL).toBe(1);
     await inbox.getByRole('button', { name: /Re: Compte rendu de consultation/ }).click();
     await expect.poll(() => reader.locator('pre.body').textContent(), POLL).toMatch(/Bien reçu, merci\./);
+    // The XDM archive's documents listed, the PDF to open.
+    await expect.poll(() => reader.getByRole('list', { name: 'Documents de l’archive XDM' }).textContent(), POLL).toMatch(/Résultats biologiques — type 11502-2/);
+    expect(await reader.getByRole('link', { name: 'Ouvrir le PDF « resultats.pdf »' }).getAttribute('href')).toMatch(/^blob:/);
     if (SHOTS) await page.screenshot({ path: join(SHOTS, 'messagerie.png'), fullPage: true });
     expect((await axe(page)).join('\n')).toBe('');
     await reader.getByRole('button', { name: 'Répondre' }).click();
