@@ -30,6 +30,8 @@ export interface MssMailboxConfig {
   operator?: { submission: OperatorEndpoint; imap: OperatorEndpoint };
   /** Application mailboxes: the structure's certificate and password. */
   application?: { password: string; cert: string; key: string };
+  /** Ask the operator for a notice on delivery too (« reçu »), not only on failure (default true). */
+  successNotices?: boolean;
 }
 
 export interface MssServiceConfig {
@@ -265,7 +267,7 @@ export class MssService {
     }
     const creds = await this.credentials(m);
     const ops = await this.operator(m);
-    const env = { from: m.address, to, notifySuccess: true };
+    const env = { from: m.address, to, notifySuccess: m.successNotices !== false };
     let last: unknown;
     try {
       // The first entry point through the mailbox's kept sessions.
@@ -395,11 +397,10 @@ export class MssService {
   async message(practitioner: string, uid: number): Promise<Uint8Array | null> {
     if (!Number.isSafeInteger(uid) || uid <= 0) return null;
     return this.withSession(practitioner, async (c) => {
-      const [f] = await c.uidFetch(String(uid), 'UID BODY.PEEK[]');
+      const [f] = await c.uidFetch(String(uid), 'UID BODY[]'); // read: the server sets \Seen
       if (!f) return null;
-      await c.uidStore(String(uid), '+FLAGS', ['\\Seen']);
       this.trace('mss.read', practitioner, { uid, size: f.sections.get('BODY[]')?.length ?? 0 });
-      return new Uint8Array(f.sections.get('BODY[]') ?? Buffer.alloc(0));
+      return asBytes(f.sections.get('BODY[]'));
     });
   }
 
@@ -408,11 +409,10 @@ export class MssService {
     const good = [...new Set(uids)].filter((u) => Number.isSafeInteger(u) && u > 0).slice(0, 1000);
     if (good.length === 0) return new Map();
     return this.withSession(practitioner, async (c) => {
-      const set = good.join(',');
-      const fetched = await c.uidFetch(set, 'UID BODY.PEEK[]');
-      await c.uidStore(set, '+FLAGS', ['\\Seen']);
+      // BODY[] (not PEEK): the server marks them read in the same exchange.
+      const fetched = await c.uidFetch(good.join(','), 'UID BODY[]');
       this.trace('mss.read', practitioner, { messages: fetched.length });
-      return new Map(fetched.map((f) => [f.uid, new Uint8Array(f.sections.get('BODY[]') ?? Buffer.alloc(0))]));
+      return new Map(fetched.map((f) => [f.uid, asBytes(f.sections.get('BODY[]'))]));
     });
   }
 
@@ -421,6 +421,9 @@ export class MssService {
     await Promise.all([...this.sessions.keys()].map((p) => this.closeSession(p)));
   }
 }
+
+/** The fetched bytes as they are (a view, not a copy: messages run to megabytes). */
+const asBytes = (b: Buffer | undefined): Uint8Array => (b ? new Uint8Array(b.buffer, b.byteOffset, b.byteLength) : new Uint8Array());
 
 function jwtClaims(token: string): Record<string, unknown> {
   try {
