@@ -17,9 +17,10 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { packageIwa, type IwaPage } from './iwa/package.js';
+import { PAGES } from '../src/lib/client/pages.js';
 
-/** The app's pages (src/routes), rendered for the bundle. */
-export const IWA_PAGES = ['/', '/facturer', '/cartes', '/certificats', '/certificats/verifier', '/certificats/journal', '/poste'] as const;
+/** The app's pages, rendered for the bundle: the service worker's list, kept equal to src/routes by a test. */
+export const IWA_PAGES = PAGES;
 
 function freePort(): Promise<number> {
   return new Promise((res, rej) => {
