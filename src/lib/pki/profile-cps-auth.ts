@@ -20,10 +20,10 @@
  * practitioners may share a name. The identifier means something only for a certificate this
  * profile accepted.
  */
-import { type Cert, KU, OID, parseCertificate } from './cert.js';
-import { EKU, extendedKeyUsage } from './eku.js';
+import { type Cert, KU, OID } from './cert.js';
+import { EKU, extendedKeyUsage, issuedByOneOf } from './profile-common.js';
 import { type IssueCode, issue } from './issues.js';
-import { nameToString, namesEqual } from './name.js';
+import { nameToString } from './name.js';
 import { rgsAlgorithmIssues } from './profile-sesam.js';
 import type { VerifyIssue } from './types.js';
 
@@ -37,11 +37,6 @@ export interface CpsAuthenticationProfile {
   policies: readonly string[];
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
 
 
 export function cpsAuthenticationIssues(path: Cert[], anchorCount: number, profile?: CpsAuthenticationProfile): VerifyIssue[] {
@@ -76,15 +71,7 @@ export function cpsAuthenticationIssues(path: Cert[], anchorCount: number, profi
     add('policy_not_authentication', `Le certificat « ${subj} » n’est pas émis sous la politique du certificat d’authentification des cartes CPS.`);
   }
   if (profile && profile.issuers.length > 0) {
-    const ca = path[1];
-    const known = ca !== undefined && profile.issuers.some((der) => {
-      try {
-        const c = parseCertificate(der);
-        return sameBytes(c.spki, ca.spki) && namesEqual(c.subject, ca.subject);
-      } catch {
-        return false;
-      }
-    });
+    const known = issuedByOneOf(path, profile.issuers);
     if (!known) {
       add('issuer_not_card_ca', `Le certificat « ${subj} » n’est pas émis par une autorité qui délivre les cartes CPS des professionnels de santé.`);
     }

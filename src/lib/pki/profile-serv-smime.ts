@@ -14,10 +14,10 @@
  * - RGS algorithms over the whole path (RSA ≥ 2048 bits, no SHA-1 signature).
  * Without a configured profile every certificate is refused.
  */
-import { type Cert, KU, OID, parseCertificate } from './cert.js';
-import { EKU, extendedKeyUsage } from './eku.js';
+import { type Cert, KU, OID } from './cert.js';
+import { EKU, extendedKeyUsage, issuedByOneOf } from './profile-common.js';
 import { type IssueCode, issue } from './issues.js';
-import { nameToString, namesEqual } from './name.js';
+import { nameToString } from './name.js';
 import { rgsAlgorithmIssues } from './profile-sesam.js';
 import type { VerifyIssue } from './types.js';
 
@@ -31,11 +31,6 @@ export interface ServSmimeProfile {
   subject: string;
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
 
 
 const normalDn = (s: string): string => s.replace(/\s*([,=])\s*/g, '$1').trim().toLowerCase();
@@ -72,15 +67,7 @@ export function servSmimeIssues(path: Cert[], anchorCount: number, profile?: Ser
     add('signer_not_expected', `Le certificat « ${subj} » n’est pas celui de « ${profile.subject} ».`);
   }
   if (profile && profile.issuers.length > 0) {
-    const ca = path[1];
-    const known = ca !== undefined && profile.issuers.some((der) => {
-      try {
-        const c = parseCertificate(der);
-        return sameBytes(c.spki, ca.spki) && namesEqual(c.subject, ca.subject);
-      } catch {
-        return false;
-      }
-    });
+    const known = issuedByOneOf(path, profile.issuers);
     if (!known) add('issuer_not_org_ca', `Le certificat « ${subj} » n’est pas émis par une autorité qui délivre les certificats des structures.`);
   }
   out.push(...rgsAlgorithmIssues(path, anchorCount));
