@@ -206,6 +206,12 @@ export class TestOidcProvider {
     return claims;
   }
 
+  /** The mailbox an active access token of ours stands for (in-process introspection: the embedded operator). */
+  mailboxOf(token: string): string | null {
+    const claims = this.active(token);
+    return claims && typeof claims.email === 'string' ? claims.email : null;
+  }
+
   private checkIntrospector(authorization: string | undefined): void {
     const m = /^Basic (.+)$/.exec(authorization ?? '');
     const [id, secret] = m ? Buffer.from(m[1]!, 'base64').toString('utf8').split(':') : [];

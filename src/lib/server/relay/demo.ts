@@ -26,6 +26,7 @@ import { DEMO_CPS_POLICIES } from '../../pki/demo/cps.js';
 import type { RelayConfig, SmtpConfig } from './config.js';
 import { startTestPeer } from './test-peer.js';
 import { demoFrontEnd, demoMailbox, parseScenario } from '../insurer/demo.js';
+import { startDemoMss } from '../mss/demo.js';
 
 /**
  * The demo practitioner: its national identifier (fictitious RPPS, the one the bridge's simulated
@@ -45,8 +46,8 @@ export const DEMO_PRACTITIONERS: readonly { id: string; rpps: string; from: stri
 
 const DAY = 86_400_000;
 
-/** The test peer's TLS certificate for localhost (self-signed, OpenSSL), made on first use. */
-function peerTls(dir: string): { cert: string; key: string } {
+/** The loopback TLS certificate for localhost (self-signed, OpenSSL), made on first use: the test peer and the local MSSanté operator. */
+export function peerTls(dir: string): { cert: string; key: string } {
   const cert = join(dir, 'peer.pem');
   const key = join(dir, 'peer.key');
   if (!existsSync(cert) || !existsSync(key)) {
@@ -70,7 +71,7 @@ export interface DemoRelay {
  * Prepares `dir` (the shared demo PKI, demo-pki.ts) and starts the test peer, unless `smtp`
  * names another server for the insurers' mail; returns the relay configuration that uses them.
  */
-export async function startDemo(dir: string, origins: string[], smtp?: SmtpConfig): Promise<DemoRelay> {
+export async function startDemo(dir: string, origins: string[], smtp?: SmtpConfig, opts: { mss?: boolean } = {}): Promise<DemoRelay> {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const pki = await ensureDemoPki(dir);
   const crlFiles = [join(dir, 'root.crl'), join(dir, 'ca.crl')];
@@ -118,6 +119,9 @@ export async function startDemo(dir: string, origins: string[], smtp?: SmtpConfi
     pickup: { intervalMs: 10_000 },
     smtp,
   };
+  // MSSanté on loopback too (../mss/demo.ts): a provider, a signed whitelist, a local operator.
+  const mss = opts.mss === false ? null : await startDemoMss({ dir, pki, origin: origins[0]!, practitioners: DEMO_PRACTITIONERS, tls: peerTls(dir) });
+  if (mss) config.mss = mss.config;
   return {
     config,
     crls: () => crls,
@@ -125,6 +129,7 @@ export async function startDemo(dir: string, origins: string[], smtp?: SmtpConfi
     async stop() {
       clearInterval(crlTimer);
       await peer?.close();
+      await mss?.stop();
     },
   };
 }

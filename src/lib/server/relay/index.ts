@@ -135,7 +135,8 @@ export function getRelay(): Promise<Relay | null> {
     else {
       const origins = (process.env.TELETRANS_RELAY_ORIGINS ?? `http://${process.env.HOST ?? '127.0.0.1'}:${process.env.PORT ?? '3000'}`).split(',');
       const { startDemo } = await import('./demo.js'); // demo PKI and test peer: only when asked for
-      demo = await startDemo(demoDir!, origins, demoSmtp());
+      // MSSanté on its own demo parts unless a configuration of its own is given.
+      demo = await startDemo(demoDir!, origins, demoSmtp(), { mss: !process.env.TELETRANS_RELAY_MSS_CONFIG });
       config = demo.config;
     }
     let store: RelayStore;
