@@ -1,6 +1,6 @@
 /**
  * Relay benchmark (`npm run bench -- relay`): intake of 100 KiB messages over HTTP into SQLite
- * (WAL, group commit fdatasynced before any answer; bodies as fsynced files), SMTP delivery vs Postfix's own
+ * (WAL, group commit fdatasynced before any answer; bodies appended to segment files, fdatasynced by group before their rows), SMTP delivery vs Postfix's own
  * smtp-source against the same private Postfix in the same run, and duplicates with two relay
  * processes sharing a private PostgreSQL cluster. `BENCH_RELAY_PARTS=intake,delivery,duplicates`
  * picks parts. The relay delivers over STARTTLS (as in production); smtp-source has no TLS, so
@@ -86,7 +86,7 @@ async function benchIntake(pki: IgcSante, mail: MailServers, dir: string): Promi
     const secs = (performance.now() - t0) / 1000;
     const relayCpu1 = pidCpuMs(relay.pid);
     const clientCpu = process.cpuUsage(clientCpu0);
-    return { bench: 'relay-intake', messages: N, concurrency: C, message_bytes: pool[0]!.byteLength, store: 'sqlite WAL, each commit fdatasynced before the answer; bodies as fsynced files',
+    return { bench: 'relay-intake', messages: N, concurrency: C, message_bytes: pool[0]!.byteLength, store: 'sqlite WAL, each commit fdatasynced before the answer; bodies appended to segments, fdatasynced by group before the row',
       intake_msgs_per_s: r2(N / secs), intake_p50_ms: r2(pct(lat, 50)), intake_p99_ms: r2(pct(lat, 99)),
       profile_check_ms_per_msg: r3(profileCheckMs(pool)),
       // Both processes share the 2 cores: what each costs per message says where the time goes.

@@ -1,13 +1,15 @@
 /**
- * The SQLite store keeps bodies in files beside the database: durable before their rows, gone
- * once the message is finished, orphans swept at start-up, older databases moved over.
+ * The SQLite store keeps bodies in segment files beside the database: durable before their rows,
+ * gone once the message is finished, orphans and torn tails dropped at start-up, bodies of older
+ * versions (a column, then one file each) moved over.
  */
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../src/lib/server/relay/index.js';
+import { BodySpool } from '../../src/lib/server/relay/store/spool.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'teletrans-relay-spool-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -17,36 +19,121 @@ const msg = (id: string, key: string) => ({ id, practitioner: 'ps1', idempotency
   envelopeTo: ['amo@example.test'], raw: enc(`raw ${key}`), messageId: `<${key}@example.test>`, subject: 'S', now: 1000 });
 
 describe('SQLite body files', () => {
-  it('writes the body as a private file, keeps one per idempotency key, and drops it once delivered', async () => {
+  it('appends the body to a private segment, keeps one per idempotency key, and removes it once delivered', async () => {
     const db = join(dir, `b${++n}.sqlite`);
-    const s = new SqliteStore(db);
+    const s = new SqliteStore(db, { bodyCacheBytes: 0 });
     const bodies = join(`${db}.bodies`, 'messages');
     await s.insertMessage(msg('m-1', 'key-1'));
     const again = await s.insertMessage(msg('m-2', 'key-1')); // a retry with a fresh id
     expect(again.created).toBe(false);
-    expect(readdirSync(bodies)).toEqual(['m-1.eml']);
-    expect(statSync(join(bodies, 'm-1.eml')).mode & 0o777).toBe(0o600);
+    expect(readdirSync(bodies)).toEqual(['00000001.seg']);
+    expect(statSync(join(bodies, '00000001.seg')).mode & 0o777).toBe(0o600);
+    expect(statSync(bodies).mode & 0o777).toBe(0o700);
     expect(new TextDecoder().decode((await s.getRaw('m-1'))!)).toBe('raw key-1');
+    expect(await s.getRaw('m-2')).toBeNull();
     const [claimed] = await s.claimDue('A', 2000, 60_000, 1);
     expect(await s.finishDelivered(claimed!.id, 'A', '250 ok', 2001)).toBe(true);
+    // The segment held nothing else: its file goes with the last body.
+    await new Promise((r) => setTimeout(r, 50));
     expect(readdirSync(bodies)).toEqual([]);
     expect(await s.getRaw('m-1')).toBeNull();
     expect((await s.getMessage('m-1'))?.status).toBe('delivered');
     await s.close();
   });
 
-  it('sweeps orphans (a crash between body and row) at start-up and keeps the bodies of queued messages', async () => {
+  it('at start-up drops orphans (a crash between body and row), torn tails and stray files, and keeps queued bodies', async () => {
     const db = join(dir, `b${++n}.sqlite`);
-    const s = new SqliteStore(db);
+    const s = new SqliteStore(db, { bodyCacheBytes: 0 });
     await s.insertMessage(msg('q-1', 'key-q'));
     await s.close();
     const bodies = join(`${db}.bodies`, 'messages');
-    writeFileSync(join(bodies, 'orphan-1.eml'), 'never committed');
+    // A body written with no row (the crash came before the commit), then half a record.
+    const orphan = new BodySpool(bodies);
+    await orphan.put('orphan-1', enc('never committed'));
+    await orphan.close();
+    const [second] = readdirSync(bodies).filter((f) => f !== '00000001.seg');
+    appendFileSync(join(bodies, second!), readFileSync(join(bodies, second!)).subarray(0, 20));
+    writeFileSync(join(bodies, 'orphan-2.eml'), 'never committed (a body file of an earlier version)');
     writeFileSync(join(bodies, 'partial.tmp'), 'junk');
-    const s2 = new SqliteStore(db);
-    expect(readdirSync(bodies)).toEqual(['q-1.eml']);
+    const s2 = new SqliteStore(db, { bodyCacheBytes: 0 });
+    expect(readdirSync(bodies)).toEqual(['00000001.seg']);
     expect(new TextDecoder().decode((await s2.getRaw('q-1'))!)).toBe('raw key-q');
+    expect(await s2.getRaw('orphan-1')).toBeNull();
+    // New bodies go to a new segment: an old one is never appended to.
+    await s2.insertMessage(msg('q-2', 'key-q2'));
+    expect(readdirSync(bodies).sort()).toEqual(['00000001.seg', '00000003.seg']);
     await s2.close();
+  });
+
+  it('reads a segment up to its last complete record and no further', async () => {
+    const d = mkdtempSync(join(dir, 'torn-'));
+    const a = new BodySpool(d);
+    await a.put('a-1', enc('first'));
+    await a.put('a-2', enc('second'));
+    await a.close();
+    const seg = join(d, '00000001.seg');
+    const whole = readFileSync(seg);
+    // Every cut of the second record: the first stays readable, the second is not there.
+    const firstEnd = whole.indexOf('first') + 5;
+    for (let cut = firstEnd; cut < whole.byteLength; cut++) {
+      writeFileSync(seg, whole.subarray(0, cut));
+      const b = new BodySpool(d);
+      expect([cut, new TextDecoder().decode((await b.get('a-1'))!), await b.get('a-2')]).toEqual([cut, 'first', null]);
+      await b.close();
+    }
+    // A flipped byte in the second header: the scan stops there.
+    const bad = Buffer.from(whole);
+    bad[firstEnd + 6]! ^= 1;
+    writeFileSync(seg, bad);
+    const c = new BodySpool(d);
+    expect(await c.get('a-2')).toBeNull();
+    expect(new TextDecoder().decode((await c.get('a-1'))!)).toBe('first');
+    await c.close();
+  });
+
+  it('moves the one-file bodies of the previous version into a segment', async () => {
+    const db = join(dir, `b${++n}.sqlite`);
+    const s = new SqliteStore(db);
+    await s.insertMessage(msg('l-1', 'key-l'));
+    await s.close();
+    // What the previous version left: the row, and its body as <id>.eml.
+    const bodies = join(`${db}.bodies`, 'messages');
+    rmSync(bodies, { recursive: true });
+    await new BodySpool(bodies).close(); // recreates the directory, nothing in it
+    writeFileSync(join(bodies, 'l-1.eml'), 'raw key-l (one file)', { mode: 0o600 });
+    const s2 = new SqliteStore(db, { bodyCacheBytes: 0 });
+    expect(readdirSync(bodies)).toEqual(['00000001.seg']);
+    expect(new TextDecoder().decode((await s2.getRaw('l-1'))!)).toBe('raw key-l (one file)');
+    await s2.close();
+  });
+
+  it('commits concurrent bodies together: one flush for many, each durable before its put resolves', async () => {
+    const d = mkdtempSync(join(dir, 'group-'));
+    const sp = new BodySpool(d);
+    const bodies = Array.from({ length: 40 }, (_, i) => enc(`body ${i} `.repeat(i + 1)));
+    await Promise.all(bodies.map((b, i) => sp.put(`g-${i}`, b)));
+    expect(sp.flushes).toBeGreaterThanOrEqual(1);
+    expect(sp.flushes).toBeLessThan(10);
+    await sp.close();
+    const again = new BodySpool(d);
+    const read = await Promise.all(bodies.map((_, i) => again.get(`g-${i}`)));
+    expect(read.map((b) => new TextDecoder().decode(b!))).toEqual(bodies.map((b) => new TextDecoder().decode(b)));
+    await again.close();
+  });
+
+  it('starts a new segment past its size and removes each segment once all its bodies are gone', async () => {
+    const d = mkdtempSync(join(dir, 'roll-'));
+    const sp = new BodySpool(d, 0, 100);
+    for (let i = 0; i < 4; i++) await sp.put(`s-${i}`, new Uint8Array(80).fill(i));
+    expect(readdirSync(d).sort()).toEqual(['00000001.seg', '00000002.seg', '00000003.seg', '00000004.seg']);
+    await sp.remove('s-1');
+    await sp.remove('s-3'); // the active segment, idle and empty: it goes too
+    await new Promise((r) => setTimeout(r, 50));
+    expect(readdirSync(d).sort()).toEqual(['00000001.seg', '00000003.seg']);
+    expect([...(await sp.get('s-2'))!]).toEqual(new Array(80).fill(2));
+    await sp.put('s-4', new Uint8Array(10).fill(4));
+    expect(readdirSync(d).sort()).toEqual(['00000001.seg', '00000003.seg', '00000005.seg']);
+    await sp.close();
   });
 
   it('moves bodies out of a database written when they were a column', async () => {
@@ -83,7 +170,7 @@ describe('SQLite body files', () => {
     const late = await s.claimDue('C', 20_000, 10_000, 10);
     expect(late.map((m) => m.id).sort()).toEqual(['c-early', 'c-late', 'c-mid']);
     expect(late.find((m) => m.id === 'c-mid')?.duplicateRisk).toBe(true);
-    expect(existsSync(join(`${db}.bodies`, 'messages', 'c-late.eml'))).toBe(true);
+    expect(new TextDecoder().decode((await s.getRaw('c-late'))!)).toBe('raw k-c-late');
     await s.close();
   });
 
@@ -93,12 +180,16 @@ describe('SQLite body files', () => {
     const s = new SqliteStore(db, { bodyCacheBytes: 40 });
     const bodies = join(`${db}.bodies`, 'messages');
     for (let i = 1; i <= 6; i++) await s.insertMessage(msg(`m-${i}`, `key-${i}`));
-    for (const f of readdirSync(bodies)) rmSync(join(bodies, f)); // only memory can answer now
+    // The disk's copies overwritten in place with zeros (the spool's open segments see it): only
+    // memory still has the bodies.
+    const zero = (): void => { for (const f of readdirSync(bodies)) writeFileSync(join(bodies, f), Buffer.alloc(statSync(join(bodies, f)).size)); };
+    zero();
     const got = await Promise.all([1, 2, 3, 4, 5, 6].map(async (i) => {
       const b = await s.getRaw(`m-${i}`);
       return b && new TextDecoder().decode(b);
     }));
-    expect(got).toEqual([null, null, 'raw key-3', 'raw key-4', 'raw key-5', 'raw key-6']);
+    const z9 = '\0'.repeat(9);
+    expect(got).toEqual([z9, z9, 'raw key-3', 'raw key-4', 'raw key-5', 'raw key-6']);
     const [claimed] = await s.claimDue('A', 2000, 60_000, 1);
     expect(claimed!.id).toBe('m-1');
     const [c3] = (await s.claimDue('A', 2000, 60_000, 2)).filter((m) => m.id === 'm-3');
@@ -107,8 +198,8 @@ describe('SQLite body files', () => {
     // A body over a quarter of the budget is not kept in memory.
     const big = { ...msg('m-big', 'key-big'), raw: enc('x'.repeat(11)) };
     await s.insertMessage(big);
-    rmSync(join(bodies, 'm-big.eml'));
-    expect(await s.getRaw('m-big')).toBeNull();
+    zero();
+    expect(new TextDecoder().decode((await s.getRaw('m-big'))!)).toBe('\0'.repeat(11));
     await s.close();
   });
 

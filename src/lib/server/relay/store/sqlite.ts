@@ -2,7 +2,7 @@
  * SQLite engine (better-sqlite3): WAL, commits made durable by an fsync of the WAL before any
  * caller hears of them. Writes are group-committed: every write requested in the same
  * event-loop turn runs in one transaction, and each caller's promise resolves only after that
- * transaction is on disk. Message and return bodies are files beside the database (spool.ts),
+ * transaction is on disk. Message and return bodies are appended to segment files beside the database (spool.ts),
  * made durable before their rows.
  *
  * Why not `synchronous = FULL`: better-sqlite3 runs on the event loop, so SQLite's own fsync at
@@ -95,7 +95,7 @@ const LAZY_COMMIT_MS = 20;
 const BODY_CACHE_BYTES = 64 * 1024 * 1024;
 
 /**
- * Bodies live in files (spool.ts says why). Stores created when bodies were a `raw` column of
+ * Bodies live in segment files (spool.ts says why). Stores created when bodies were a `raw` column of
  * messages/returns are moved over once, in the opening transaction.
  */
 function moveRawColumns(db: Database.Database, spools: Record<'messages' | 'returns', BodySpool>): void {
@@ -287,12 +287,12 @@ export class SqliteStore implements RelayStore {
   }
 
   /**
-   * Body first (file fsynced, directory entry durable), then the row; the body goes again if
-   * the row fails or a concurrent retry with the same key won.
+   * Body first (durable once `put` resolves), then the row; the body goes again if the row
+   * fails or a concurrent retry with the same key won.
    */
   private async insertWithBody<T extends { created: boolean }>(spool: BodySpool, id: string, raw: Uint8Array, insert: () => T): Promise<T> {
     await spool.put(id, raw);
-    const r = await spool.durableEntries().then(() => this.write(insert)).catch(async (e: unknown) => {
+    const r = await this.write(insert).catch(async (e: unknown) => {
       await spool.remove(id);
       throw e;
     });
@@ -525,5 +525,6 @@ export class SqliteStore implements RelayStore {
     if (this.wal) closeSync(this.wal.fd);
     this.wal = null;
     this.db.close();
+    await Promise.all([this.bodies.messages.close(), this.bodies.returns.close()]);
   }
 }
