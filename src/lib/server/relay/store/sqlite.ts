@@ -319,9 +319,12 @@ export class SqliteStore implements RelayStore {
   }
 
   async getMessageByKey(practitioner: string, key: string): Promise<MessageRecord | null> {
-    await this.durable(); // an idempotent retry is answered from it: only what is on disk
-    const r = this.sql(`SELECT ${MSG_COLS} FROM messages WHERE practitioner = ? AND idempotency_key = ?`)
-      .get(practitioner, key) as Row | undefined;
+    const q = this.sql(`SELECT ${MSG_COLS} FROM messages WHERE practitioner = ? AND idempotency_key = ?`);
+    // None committed: none on disk either, and no need to wait (the insert that follows waits
+    // for its own commit). One found answers an idempotent retry: only once it is on disk.
+    if (q.get(practitioner, key) === undefined) return null;
+    await this.durable();
+    const r = q.get(practitioner, key) as Row | undefined;
     return r ? rowToMessage(r) : null;
   }
 
