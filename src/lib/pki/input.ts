@@ -8,6 +8,7 @@ import { parseCrl } from './crl.js';
 import type { Crl } from './crl-model.js';
 import { nameToString } from './name.js';
 import type { DecodedItem } from './types.js';
+import { nextTask } from '../time/next-task.js';
 
 /** Larger inputs are refused before any parsing (a 100 000-entry CRL is about 4 MB). */
 export const MAX_INPUT_BYTES = 64 * 1024 * 1024;
@@ -92,11 +93,30 @@ export function decodeParsed(data: Uint8Array | string): Parsed[] {
   if (!isText) return [parseDer(data as Uint8Array)];
   // PEM blocks are decoded into fresh arrays: the input is not referenced past this point.
   const text = typeof data === 'string' ? data : new TextDecoder('latin1').decode(data);
-  return pemBlocks(text).map(({ label, der }) => {
-    if (CERT_LABELS.has(label)) return { kind: 'certificate', cert: parseCertificate(der) } as const;
-    if (CRL_LABELS.has(label)) return { kind: 'crl', crl: parseCrl(der) } as const;
-    throw pemError(`type de bloc « ${label} » inattendu (certificat ou LCR attendu)`);
-  });
+  return pemBlocks(text).map(parseBlock);
+}
+
+function parseBlock({ label, der }: { label: string; der: Uint8Array }): Parsed {
+  if (CERT_LABELS.has(label)) return { kind: 'certificate', cert: parseCertificate(der) };
+  if (CRL_LABELS.has(label)) return { kind: 'crl', crl: parseCrl(der) };
+  throw pemError(`type de bloc « ${label} » inattendu (certificat ou LCR attendu)`);
+}
+
+/**
+ * `decodeParsed`, one PEM block per task: a bundle of certificates and CRLs parsed at start-up
+ * does not hold the page for all of them at once. Same results, same errors.
+ */
+export async function decodeParsedStepwise(data: Uint8Array | string): Promise<Parsed[]> {
+  if (typeof data !== 'string' && !looksLikePem(data)) return decodeParsed(data);
+  const size = typeof data === 'string' ? data.length : data.byteLength;
+  if (size > MAX_INPUT_BYTES || size === 0) return decodeParsed(data); // its errors
+  const text = typeof data === 'string' ? data : new TextDecoder('latin1').decode(data);
+  const out: Parsed[] = [];
+  for (const block of pemBlocks(text)) {
+    if (out.length > 0) await nextTask();
+    out.push(parseBlock(block));
+  }
+  return out;
 }
 
 export function decodeInput(data: Uint8Array | string): DecodedItem[] {

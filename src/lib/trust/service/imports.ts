@@ -6,7 +6,8 @@
 import type { Cert } from '../../pki/cert.js';
 import type { Crl } from '../../pki/crl-model.js';
 import { isPkiError } from '../../pki/errors.js';
-import { type Parsed, decodeParsed } from '../../pki/input.js';
+import { type Parsed, decodeParsedStepwise } from '../../pki/input.js';
+import { nextTask } from '../../time/next-task.js';
 import { nameToString } from '../../pki/name.js';
 import type { TrustContext } from './context.js';
 import { prepareCa } from './import-ca.js';
@@ -23,7 +24,7 @@ export async function importFile(ctx: TrustContext, data: Uint8Array | string, o
   ctx.latch.require();
   let items: Parsed[];
   try {
-    items = decodeParsed(data);
+    items = await decodeParsedStepwise(data);
   } catch (e) {
     const code = isPkiError(e) ? e.code : 'input_unrecognised';
     const message = e instanceof Error ? e.message : String(e);
@@ -51,8 +52,14 @@ export async function importParsed(ctx: TrustContext, items: Parsed[], opts: Imp
     }
     return d;
   };
-  for (const c of [...cas].sort((a, b) => depthOf(a, new Set()) - depthOf(b, new Set()))) reports.push(await importCa(ctx, c, opts));
-  for (const crl of crls) reports.push(await importCrl(ctx, crl, opts));
+  // One item per task: a bundle imported at start-up (npm start's demonstration data) leaves
+  // the page free to paint and answer between them.
+  const step = async <T>(work: () => Promise<T>): Promise<T> => {
+    if (reports.length > 0) await nextTask();
+    return work();
+  };
+  for (const c of [...cas].sort((a, b) => depthOf(a, new Set()) - depthOf(b, new Set()))) reports.push(await step(() => importCa(ctx, c, opts)));
+  for (const crl of crls) reports.push(await step(() => importCrl(ctx, crl, opts)));
   // Leaves grouped by recipient: several certificates of one recipient are one update.
   const groups = new Map<string, Cert[]>();
   for (const c of leaves) {
@@ -70,7 +77,7 @@ export async function importParsed(ctx: TrustContext, items: Parsed[], opts: Imp
       }
       continue;
     }
-    reports.push(await importRecipient(ctx, certs, { ...opts, recipient: who }));
+    reports.push(await step(() => importRecipient(ctx, certs, { ...opts, recipient: who })));
   }
   return reports;
 }
