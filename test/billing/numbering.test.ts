@@ -14,7 +14,7 @@ const fails = async (p: Promise<unknown>): Promise<string> => {
 
 /** A store whose every answer comes from `value` (by key): for the numbering's own checks. */
 function fake(value: (key: string) => Promise<number>): CounterStore {
-  return { next: value, reserve: value, reserveMany: (rs) => Promise.all(rs.map((r) => value(r.key))) };
+  return { next: value, reserve: value, reserveMany: (rs) => Promise.all(rs.map((r) => value(r.key))), raise: async () => undefined };
 }
 
 describe('BillingNumbering', () => {
@@ -77,5 +77,28 @@ describe('BillingNumbering', () => {
     expect(await n.lotAndFileNumbers('751234567', 3, 2)).toEqual({ lots: ['000002', '000003', '000004'], files: ['000001', '000002'] });
     expect(await n.fileNumber('751234567')).toBe('000003');
     expect(await fails(n.lotAndFileNumbers('751234567', 0, 1))).toBe('counter_invalid');
+  });
+
+  it('keeps past the numbers records used (a restore), never moving a counter back, in memory and in files', async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { FileCounterStore } = await import('../../src/lib/server/counter-file.js');
+    const dir = mkdtempSync(join(tmpdir(), 'teletrans-raise-'));
+    try {
+      for (const store of [new MemoryCounterStore(), new FileCounterStore(dir)]) {
+        const n = new BillingNumbering(store);
+        expect(await n.invoiceNumber('751234567')).toBe('000000001');
+        await n.keepPast(new Map([['invoice:751234567', 41], ['lot:751234567', 6], ['file:751234567', 6]]));
+        expect(await n.invoiceNumber('751234567')).toBe('000000042');
+        expect(await n.lotNumber('751234567')).toBe('000007');
+        await n.keepPast(new Map([['invoice:751234567', 3]])); // lower than where it stands: left alone
+        expect(await n.invoiceNumber('751234567')).toBe('000000043');
+        expect(await fails(n.keepPast(new Map([['invoice:../x', 3]])))).toBe('counter_invalid');
+        expect(await fails(n.keepPast(new Map([['invoice:751234567', -1]])))).toBe('counter_invalid');
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

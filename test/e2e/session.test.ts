@@ -544,4 +544,61 @@ describe('the practitioner session (npm start’s embedded defaults)', () => {
     expect(await page.locator('.list tbody tr[data-status="sent"]').getByRole('button', { name: /^Modifier/ }).count()).toBe(0);
     if (SHOTS) await page.screenshot({ path: join(SHOTS, 'facturer-corrected.png'), fullPage: true });
   }, 120_000);
+
+  it('« Restaurer une sauvegarde »: the workstation’s records deleted, the file brings every invoice back under the card; the next number follows the restored ones', async () => {
+    const list = page.getByRole('region', { name: 'Factures' });
+    const rows = list.locator('tbody tr');
+    await expect.poll(() => rows.count(), POLL).toBeGreaterThan(0);
+    const shape = (): Promise<string[]> => rows.evaluateAll((trs) => trs.map((t) => `${t.getAttribute('data-status')} ${t.querySelector('td.num')?.textContent ?? ''}`).sort());
+    const before = await shape();
+    const numbers = before.map((r) => Number(/(\d{9})/.exec(r)?.[1] ?? 0));
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Exporter une sauvegarde' }).click()]);
+    const file = (await download.path())!;
+
+    // The workstation loses them: the records, the card's key slot, the counters, the hand-offs.
+    await page.evaluate(async () => {
+      for (const name of ['teletrans-billing', 'teletrans-keys', 'teletrans-counters', 'teletrans-handoffs']) {
+        await new Promise((resolve, reject) => {
+          const r = indexedDB.deleteDatabase(name);
+          r.onsuccess = () => resolve(undefined);
+          r.onerror = () => reject(r.error);
+        });
+      }
+    });
+    await page.reload();
+    const lockPin = page.getByRole('dialog', { name: 'Session verrouillée' }).getByLabel('Code porteur de la CPS');
+    await expect.poll(() => lockPin.isVisible(), POLL).toBe(true);
+    await lockPin.fill('1234');
+    await lockPin.press('Enter');
+    await expect.poll(() => page.locator('main').getAttribute('data-vault'), POLL).toBe('open');
+    await expect.poll(() => list.textContent(), POLL).toContain('Aucune facture enregistrée');
+
+    // The file, through the page: opened with the card, every invoice back as it was.
+    await list.getByLabel('Fichier de sauvegarde à restaurer').setInputFiles(file);
+    await expect.poll(() => list.locator('.message').textContent(), POLL).toMatch(new RegExp(`^Sauvegarde rétablie : ${before.length} factures ajoutées, \\d+ lots? ajoutés?\\.$`));
+    await expect.poll(() => shape(), POLL).toEqual(before);
+    // The card's last situation came back with its preferences (this workstation had none left).
+    await expect.poll(() => bar().getByLabel('Situation de facturation').inputValue(), POLL).toBe('999000002');
+    await page.addScriptTag({ path: AXE_PATH });
+    const results = await page.evaluate(() => (window as unknown as { axe: { run(c: Document, o: object): Promise<AxeResults> } }).axe.run(document, { resultTypes: ['violations'] }));
+    expect(results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)).toEqual([]);
+    if (SHOTS) await page.screenshot({ path: join(SHOTS, 'facturer-restored.png'), fullPage: true });
+    // Again: nothing more (everything here is as far along as the file).
+    await list.getByLabel('Fichier de sauvegarde à restaurer').setInputFiles(file);
+    await expect.poll(() => list.locator('.message').textContent(), POLL).toMatch(/^Sauvegarde rétablie : 0 facture ajoutée, \d+ déjà à jour sur ce poste\.$/);
+
+    // The counters were deleted too: the next invoice still takes a number never used.
+    const group = page.getByRole('group', { name: /^Bénéficiaire/ });
+    await expect.poll(() => group.getByRole('radio').count(), POLL).toBe(3);
+    await group.getByRole('radio').nth(2).check();
+    const search = page.getByLabel('Ajouter un acte (code ou mots du libellé)');
+    await search.fill('G');
+    await search.press('Enter');
+    await page.getByLabel('Heure de l’acte G').fill('05:40');
+    await page.getByRole('button', { name: 'Garder à signer' }).click();
+    const outcome = page.locator('.invoice .outcome');
+    await expect.poll(() => outcome.textContent(), POLL).toMatch(/^Facture n° \d+ enregistrée, à signer\.$/);
+    const next = Number(/n° (\d+)/.exec((await outcome.textContent())!)![1]);
+    expect(next).toBeGreaterThan(Math.max(...numbers));
+  }, 180_000);
 });

@@ -24,6 +24,19 @@ export interface CounterStore {
   reserve(key: string, count: number): Promise<number>;
   /** Several reservations in one durable step where the store can (IndexedDB: one transaction); the firsts, in order. */
   reserveMany(requests: readonly { key: string; count: number }[]): Promise<number[]>;
+  /**
+   * Moves each counter up to at least its floor, in one durable step; a counter already there
+   * or past it is left alone (a counter never moves back). What a restore needs (numbers-in-use.ts).
+   */
+  raise(floors: ReadonlyMap<string, number>): Promise<void>;
+}
+
+/** Every key and floor of a raise, before anything is written. */
+export function checkFloors(floors: ReadonlyMap<string, number>): void {
+  for (const [key, value] of floors) {
+    checkCounterKey(key);
+    if (!Number.isSafeInteger(value) || value < 0) fail('counter_invalid', 'floor', 'Valeur de compteur invalide.');
+  }
 }
 
 export const MAX_RESERVATION = 10_000;
@@ -57,6 +70,10 @@ export class MemoryCounterStore implements CounterStore {
       this.values.set(key, first + count - 1);
       return first;
     });
+  }
+  async raise(floors: ReadonlyMap<string, number>): Promise<void> {
+    checkFloors(floors);
+    for (const [key, value] of floors) if ((this.values.get(key) ?? 0) < value) this.values.set(key, value);
   }
 }
 
@@ -135,6 +152,11 @@ export class BillingNumbering {
     const first = await this.store.reserve(key, count);
     format(first + count - 1, digits, what);
     return Array.from({ length: count }, (_, i) => format(first + i, digits, what));
+  }
+
+  /** Raises the counters past the numbers some records used (a restore: numbers-in-use.ts). */
+  keepPast(floors: ReadonlyMap<string, number>): Promise<void> {
+    return this.store.raise(floors);
   }
 
   async lotNumber(sender: string): Promise<string> {

@@ -84,12 +84,25 @@ export class FileCompostageStore implements CompostageStore {
     return run;
   }
 
-  private async increment(count: number): Promise<number> {
+  /** Moves the counter up to at least `floor` under the lock (never down); resolves to its value. */
+  raise(floor: number): Promise<number> {
+    if (!Number.isSafeInteger(floor) || floor < 0) return Promise.reject(new RangeError('raise: a whole floor ≥ 0'));
+    const run = this.queue.then(() => this.update((v) => Math.max(v, floor)));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private increment(count: number): Promise<number> {
+    return this.update((v) => v + count);
+  }
+
+  private async update(next: (value: number) => number): Promise<number> {
     await mkdir(dirname(this.path), { recursive: true });
     const token = await this.acquire();
     try {
-      const value = (await this.read()) + count;
-      await this.write(value);
+      const current = await this.read();
+      const value = next(current);
+      if (value !== current) await this.write(value);
       return value;
     } finally {
       await this.release(token);

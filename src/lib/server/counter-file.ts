@@ -5,7 +5,7 @@
  * several processes share them and a value is never handed out twice.
  */
 import { join } from 'node:path';
-import { checkCounterKey, checkReservation, type CounterStore } from '../billing/numbering.js';
+import { checkCounterKey, checkFloors, checkReservation, type CounterStore } from '../billing/numbering.js';
 import { FileCompostageStore, type FileCompostageOptions } from './compostage-file.js';
 
 export class FileCounterStore implements CounterStore {
@@ -30,6 +30,12 @@ export class FileCounterStore implements CounterStore {
     const out: number[] = [];
     for (const r of requests) out.push(await this.reserve(r.key, r.count));
     return out;
+  }
+
+  /** One file per counter: each raised on its own, under its lock. */
+  async raise(floors: ReadonlyMap<string, number>): Promise<void> {
+    checkFloors(floors);
+    for (const [key, value] of floors) await this.counter(key).raise(value);
   }
 
   private counter(key: string): FileCompostageStore {

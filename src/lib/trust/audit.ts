@@ -51,6 +51,7 @@ export const AUDIT_EVENTS = [
   'audit.export',
   'audit.reset',
   'billing.purge',
+  'billing.restore',
   'trust.seal',
   'access.refused',
   'key.recovery',
@@ -75,6 +76,7 @@ export const AUDIT_EVENT_LABELS: Record<AuditEvent, string> = {
   'audit.export': 'Journal exporté',
   'audit.reset': 'Journal réinitialisé (le précédent était altéré)',
   'billing.purge': 'Copies de factures purgées (3 mois)',
+  'billing.restore': 'Factures rétablies depuis une sauvegarde',
   'trust.seal': 'Enregistrement du magasin scellé',
   'access.refused': 'Action refusée (rôle de la carte)',
   'key.recovery': 'Factures d’une carte renouvelée rétablies',
@@ -158,7 +160,7 @@ export interface AuditDetails {
   notAfter?: number;
   /** Counts: CRL entries, purged records… */
   count?: number;
-  /** billing.purge: how many invoice copies, lots and sent messages went (never which). */
+  /** billing.purge / billing.restore: how many invoice copies, lots and sent messages went or came back (never which). */
   invoices?: number;
   lots?: number;
   messages?: number;

@@ -63,3 +63,28 @@ export function draftRecords(ids: readonly string[], context: 'none' | 'amo', cl
 export function bareLot(number: string, state: LotRecord['state']): LotRecord {
   return { id: `751234567:FSE:${number}`, kind: 'FSE', number, sender: '751234567', destination: { way: 'direct' }, fileName: 'F', documents: [], state, transmissions: [], history: [{ seq: 1, at: '2025-03-10T17:00:00.000Z', type: 'lot_built' }] } as unknown as LotRecord;
 }
+
+export { backupOf } from '../../../src/lib/client/store/backup.js';
+export { readBackup } from '../../../src/lib/client/store/backup-read.js';
+export { openSlot } from '../../../src/lib/client/store/at-rest.js';
+export { IdbCounterStore } from '../../../src/lib/client/store/counters.js';
+export { numbersInUse } from '../../../src/lib/billing/numbers-in-use.js';
+
+/** The card's secret for a salt (what `card.deriveKey` gives), for a card kept by `keepTestCard`. */
+export async function testCardSecret(name: string): Promise<(salt: Uint8Array) => Promise<Uint8Array>> {
+  const saved = JSON.parse(localStorage.getItem(`card-${name}`)!) as { pkcs8: string; cert: string };
+  const privateKey = await crypto.subtle.importKey('pkcs8', bytes(saved.pkcs8).slice().buffer as ArrayBuffer, { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, false, ['sign']);
+  return cardSecretOf(privateKey, location.origin);
+}
+
+/** Deletes IndexedDB databases, as a cleared profile (or another workstation) has none. */
+export async function deleteDatabases(names: readonly string[]): Promise<void> {
+  for (const name of names) {
+    await new Promise<void>((resolve, reject) => {
+      const r = indexedDB.deleteDatabase(name);
+      r.onsuccess = () => resolve();
+      r.onerror = () => reject(r.error);
+      r.onblocked = () => reject(new Error(`${name}: still open`));
+    });
+  }
+}

@@ -36,6 +36,10 @@ export function billingWorkspace(): BillingWorkspace {
       const svc = await trust.open();
       await svc?.log({ event: 'billing.purge', outcome: 'success', details: { ...counts } });
     },
+    auditRestore: async (counts) => {
+      const svc = await trust.open();
+      await svc?.log({ event: 'billing.restore', outcome: 'success', details: { ...counts } });
+    },
     bridge: cardBridge(),
     store: new IdbBillingStore(),
     slots: new IdbKeySlotStore(),

@@ -27,8 +27,8 @@ import { signBatch } from '../../billing/signing.js';
 import { prepareInvoice } from '../../billing/ssv/pipeline.js';
 import type { InvoiceSigner, Securing, SignedDocument, SsvAdapter } from '../../billing/ssv/types.js';
 import type { Catalogue } from '../../billing/catalogue.js';
-import { AtRestError, importDataKey, keyIdOf, openDataKey, type DataKey, type KeySlotStore } from '../store/at-rest.js';
-import { BillingStoreError, type IdbBillingStore, type PractitionerProfile } from '../store/billing.js';
+import { AtRestError, importDataKey, keyIdOf, openDataKey, openSlot, type DataKey, type KeySlotStore } from '../store/at-rest.js';
+import { BillingStoreError, type IdbBillingStore, type PractitionerProfile, type RestoreReport } from '../store/billing.js';
 import type { CardBridge } from '../card/stores.js';
 import { bridgeSigner } from './bridge-signer.js';
 import type { CompostageStore } from '../../sesam/compostage.js';
@@ -44,6 +44,8 @@ import type { ReturnReading } from '../../sesam/returns/read.js';
 import { resendFile } from '../../billing/transmit.js';
 import type { PackagedMessage } from '../../sesam/package.js';
 import { backupOf, type BackupFile } from '../store/backup.js';
+import { readBackup } from '../store/backup-read.js';
+import { numbersInUse } from '../../billing/numbers-in-use.js';
 import { byCodeUnits } from '../../text/compare.js';
 import { DIRECT, octOf } from './transmission-setting.js';
 import { AccessError, actorOf, authorize, type AccessTarget, type Actor, type Permission } from '../../access/roles.js';
@@ -157,6 +159,12 @@ export interface BillingWorkspace {
   recovery: Readable<RecoveryState>;
   /** For an administrator: the renewed cards waiting for their holder's records. */
   recoveryRequests: Readable<readonly RecoveryRequest[]>;
+  /**
+   * Brings back a backup file of this card (« Restaurer une sauvegarde »): opened with the card,
+   * sealed under this workstation's key, nothing newer here overwritten, and the numbering
+   * raised past every number the file's records used before any of them is written.
+   */
+  restoreBackup(text: string): Promise<Outcome<RestoreReport>>;
   /** An administrator gives a renewed card its holder's records (from the escrow it holds). */
   grantRecovery(id: string): Promise<Outcome<undefined>>;
   stop(): void;
@@ -167,9 +175,11 @@ export type ReturnListing = Omit<StoredReturn, 'sealed' | 'keyId'>;
 
 export interface WorkspaceOptions {
   bridge: Pick<CardBridge, 'session' | 'call'>;
-  store: Pick<IdbBillingStore, 'rekey' | 'commit' | 'listInvoices' | 'getInvoice' | 'listLots' | 'getProfile' | 'putProfile' | 'purge' | 'getFile' | 'getReturn' | 'listReturnSummaries' | 'listSent' | 'listSummaries'>;
+  store: Pick<IdbBillingStore, 'rekey' | 'restore' | 'commit' | 'listInvoices' | 'getInvoice' | 'listLots' | 'getProfile' | 'putProfile' | 'purge' | 'getFile' | 'getReturn' | 'listReturnSummaries' | 'listSent' | 'listSummaries'>;
   /** Records a purge in the workstation's audit journal (counts only: never a number or a name). */
   auditPurge?: (counts: { invoices: number; lots: number; messages: number }) => Promise<void>;
+  /** Records a restore from a backup in the audit journal (counts only). */
+  auditRestore?: (counts: { invoices: number; lots: number; messages: number }) => Promise<void>;
   slots: KeySlotStore;
   numbering: BillingNumbering;
   adapter: SsvAdapter;
@@ -870,6 +880,26 @@ export function createBillingWorkspace(o: WorkspaceOptions): BillingWorkspace {
         const slot = await o.slots.get(k.keyId);
         if (!slot) throw new AtRestError('slot_invalid', 'Clé des factures de ce poste introuvable.');
         return { ok: true, value: await backupOf(k.keyId, slot, { origin: globalThis.location?.origin ?? 'null', now: clock }) };
+      } catch (e) {
+        return failure(e);
+      }
+    },
+    async restoreBackup(text) {
+      try {
+        const k = await allowed('invoice.sign');
+        const r = reader;
+        if (!r) throw new AtRestError('locked', 'Session verrouillée : saisissez votre code porteur pour retrouver vos factures.');
+        const contents = readBackup(text, { keyId: k.keyId, origin: globalThis.location?.origin ?? 'null' });
+        const from = await openSlot(contents.slot, async (salt) => unb64u((await o.bridge.call<{ secret: string }>('card.deriveKey', { reader: r, salt: b64u(salt) })).secret));
+        const report = await o.store.restore(contents, from, k, { beforeWrite: (opened) => o.numbering.keepPast(numbersInUse(opened.invoices, opened.lots)) });
+        const a = report.added;
+        await o.auditRestore?.({ invoices: a.invoices, lots: a.lots, messages: a.messages }).catch(() => undefined);
+        if (k === key) {
+          await refresh();
+          await refreshReturns(k);
+          if (report.profile) profile.set((await o.store.getProfile(k)) ?? {});
+        }
+        return { ok: true, value: report };
       } catch (e) {
         return failure(e);
       }

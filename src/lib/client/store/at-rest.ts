@@ -110,6 +110,14 @@ async function unwrap(slot: KeySlot, card: CardSecret): Promise<CryptoKey> {
 }
 
 /**
+ * Opens the data key of a slot this workstation does not keep (a backup file's): with the card,
+ * which derives the slot's key for its salt and this origin. Nothing is stored.
+ */
+export async function openSlot(slot: KeySlot, card: CardSecret): Promise<DataKey> {
+  return { keyId: slot.keyId, key: await unwrap(slot, card) };
+}
+
+/**
  * Opens this card's data key on this workstation, creating its slot the first time. Two tabs
  * creating it at once: one slot wins (`add`), the other tab opens that one. A slot that exists
  * and does not open is an error, never replaced: replacing it would lose every record under it.

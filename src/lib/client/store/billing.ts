@@ -55,6 +55,35 @@ export interface KeptReturn {
   readonly raw: Uint8Array;
 }
 
+/** What a restore did, by kind of record: counts and ids only (never a name or an amount). */
+export interface RestoreReport {
+  /** Records this workstation did not have, written. */
+  readonly added: { readonly invoices: number; readonly lots: number; readonly files: number; readonly returns: number; readonly messages: number };
+  /** Invoices and lots the backup holds further along than this workstation: brought up to date. */
+  readonly updated: number;
+  /** Records this workstation holds as they are in the backup, or further along: left as they are. */
+  readonly kept: number;
+  /** Invoices and lots whose history here and in the backup differ: this workstation's copy is kept. */
+  readonly diverged: readonly string[];
+  /** Preferences came back from the file (all of them, or what this workstation lacked). */
+  readonly profile: boolean;
+}
+
+/** The rows of a backup file (backup-read.ts), as stored. */
+export interface BackupRows {
+  readonly profile: { readonly keyId: string; readonly sealed: StoredProfileSealed } | null;
+  readonly invoices: readonly StoredInvoice[];
+  readonly lots: readonly StoredLot[];
+  readonly outbox: readonly OutboxEntry[];
+  readonly files: readonly StoredFile[];
+  readonly returns: readonly StoredReturn[];
+}
+type StoredProfileSealed = import('./at-rest.js').Sealed;
+
+/** `a` is `b` or the start of it, event for event. */
+const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+const isPrefix = (a: readonly BillingEvent[], b: readonly BillingEvent[]): boolean => a.length <= b.length && a.every((e, i) => sameEvent(e, b[i]!));
+
 export type BillingStoreErrorCode =
   | 'history_conflict'
   | 'record_invalid'
@@ -398,6 +427,108 @@ export class IdbBillingStore {
     }
     await tx.done;
     return invoiceRows.length;
+  }
+
+  /**
+   * Brings back a backup's rows (backup-read.ts) sealed under `from` (the file's key, opened by
+   * the card) into this workstation under `to` (its own key for the same card). Every row is
+   * opened first — one that does not open (altered, another key) refuses the whole restore,
+   * nothing written. Then, in one transaction, nothing newer is ever overwritten: a record
+   * absent here is added; an invoice or lot whose history here is the start of the backup's is
+   * brought up to date; one as far along here, or further, is kept; one whose histories differ
+   * is kept as it is here and named in `diverged`. Files, returns and outbox messages are added
+   * when absent. `beforeWrite` gets every record opened, before anything is written (the
+   * numbering raised past their numbers first: a crash between leaves a gap, never a repeat).
+   */
+  async restore(rows: BackupRows, from: DataKey, to: DataKey, o: { beforeWrite?: (opened: { invoices: readonly InvoiceRecord[]; lots: readonly LotRecord[] }) => Promise<void> } = {}): Promise<RestoreReport> {
+    const invoices = await Promise.all(rows.invoices.map((r) => openInvoice(r, from)));
+    const lots = await Promise.all(rows.lots.map((r) => openLot(r, from)));
+    const files = await Promise.all(rows.files.map((r) => openFile(r, from)));
+    const returns = await Promise.all(rows.returns.map((r) => openReturn(r, from)));
+    for (const m of rows.outbox) checkOwner('lot', m.id, m, from);
+    let profile: PractitionerProfile | undefined;
+    if (rows.profile) {
+      checkOwner('facture', rows.profile.keyId, rows.profile, from);
+      try {
+        profile = await unseal<PractitionerProfile>(from, rows.profile.sealed, enc.encode(`teletrans-profile-v1\0${from.keyId}`));
+      } catch {
+        throw new BillingStoreError('record_unreadable', from.keyId, 'préférences de la sauvegarde illisibles ou modifiées.');
+      }
+    }
+    // Sealed under this workstation's key before the transaction: it cannot wait for WebCrypto.
+    const [invoiceRows, lotRows, fileRows, returnRows] = await Promise.all([
+      Promise.all(invoices.map((r) => sealInvoice(r, to))),
+      Promise.all(lots.map((l) => tagLot(l, to))),
+      Promise.all(files.map((f) => sealFile(f, to))),
+      Promise.all(returns.map((r) => sealReturn(r, to))),
+    ]);
+    // The preferences: this workstation's win; what it lacks (the last situation, the way of
+    // transmitting) comes from the file. Written only if the row read here is still the one.
+    const profileAad = enc.encode(`teletrans-profile-v1\0${to.keyId}`);
+    const hereProfileRow = await (await this.open()).get('profiles', to.keyId);
+    let hereProfile: PractitionerProfile | undefined;
+    if (hereProfileRow) {
+      try {
+        hereProfile = await unseal<PractitionerProfile>(to, hereProfileRow.sealed, profileAad);
+      } catch {
+        throw new BillingStoreError('record_unreadable', to.keyId, 'préférences de la carte illisibles ou modifiées.');
+      }
+    }
+    const mergedProfile = profile ? { ...profile, ...hereProfile } : undefined;
+    const profileChanged = mergedProfile !== undefined && Object.keys(mergedProfile).length > Object.keys(hereProfile ?? {}).length;
+    const profileSealed = profileChanged ? await seal(to, mergedProfile, profileAad) : undefined;
+    await o.beforeWrite?.({ invoices, lots });
+    const added = { invoices: 0, lots: 0, files: 0, returns: 0, messages: 0 };
+    let updated = 0;
+    let kept = 0;
+    const diverged: string[] = [];
+    let profileBack = false;
+    const db = await this.open();
+    const tx = db.transaction(['invoices', 'lots', 'outbox', 'files', 'returns', 'profiles'], 'readwrite', { durability: 'strict' });
+    try {
+      // The history a row here has: an invoice's beside it, a lot's inside it.
+      const historyOf = (store: 'invoices' | 'lots', row: unknown): readonly BillingEvent[] =>
+        store === 'lots' ? (row as StoredLot).lot.history : (row as StoredInvoice).history;
+      const merge = async (store: 'invoices' | 'lots', row: StoredInvoice | StoredLot): Promise<void> => {
+        const here = (await tx.objectStore(store).get(row.id)) as StoredInvoice | StoredLot | undefined;
+        if (here && here.keyId !== to.keyId) throw new BillingStoreError('record_foreign', row.id, `${row.id} : enregistré ici avec une autre carte.`);
+        const theirs = historyOf(store, row);
+        if (!here) {
+          await tx.objectStore(store).put(row as never);
+          added[store]++;
+        } else if (isPrefix(theirs, historyOf(store, here))) kept++;
+        else if (isPrefix(historyOf(store, here), theirs)) {
+          await tx.objectStore(store).put(row as never);
+          updated++;
+        } else diverged.push(row.id);
+      };
+      for (const r of invoiceRows) await merge('invoices', r);
+      for (const r of lotRows) await merge('lots', r);
+      const addAbsent = async (store: 'files' | 'returns' | 'outbox', row: { id: string; keyId: string }, kind: 'files' | 'returns' | 'messages'): Promise<void> => {
+        const here = (await tx.objectStore(store).get(row.id)) as { keyId: string } | undefined;
+        if (here && here.keyId !== to.keyId) throw new BillingStoreError('record_foreign', row.id, `${row.id} : enregistré ici avec une autre carte.`);
+        if (here) kept++;
+        else {
+          await tx.objectStore(store).put(row as never);
+          added[kind]++;
+        }
+      };
+      for (const r of fileRows) await addAbsent('files', r, 'files');
+      for (const r of returnRows) await addAbsent('returns', r, 'returns');
+      for (const m of rows.outbox) await addAbsent('outbox', { ...m, keyId: to.keyId }, 'messages');
+      const nowRow = await tx.objectStore('profiles').get(to.keyId);
+      const unchanged = nowRow === undefined ? hereProfileRow === undefined : hereProfileRow !== undefined && sameBytes(nowRow.sealed.iv, hereProfileRow.sealed.iv);
+      if (profileSealed && unchanged) {
+        await tx.objectStore('profiles').put({ keyId: to.keyId, sealed: profileSealed });
+        profileBack = true;
+      }
+    } catch (e) {
+      tx.abort();
+      await tx.done.catch(() => undefined);
+      throw e;
+    }
+    await tx.done;
+    return { added, updated, kept, diverged, profile: profileBack };
   }
 
   /** Closes the connection (tests, page teardown). */

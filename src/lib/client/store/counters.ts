@@ -11,7 +11,7 @@
  */
 import type { DBSchema } from 'idb';
 import { Connection } from './connection.js';
-import { checkCounterKey, checkReservations, type CounterStore } from '../../billing/numbering.js';
+import { checkCounterKey, checkFloors, checkReservations, type CounterStore } from '../../billing/numbering.js';
 
 interface CounterSchema extends DBSchema {
   counters: { key: string; value: number };
@@ -66,6 +66,24 @@ export class IdbCounters {
     return values;
   }
 
+  /** Moves each counter up to its floor in ONE durable transaction; never down. */
+  async raise(floors: ReadonlyMap<string, number>): Promise<void> {
+    if (floors.size === 0) return;
+    const db = await this.connection.get();
+    const tx = db.transaction(STORE, 'readwrite', { durability: 'strict' });
+    const store = tx.objectStore(STORE);
+    for (const [key, value] of floors) {
+      const current = (await store.get(key)) ?? 0;
+      if (!Number.isSafeInteger(current) || current < 0) {
+        tx.abort();
+        tx.done.catch(() => undefined);
+        throw new CounterDamagedError(key, current);
+      }
+      if (current < value) await store.put(value, key);
+    }
+    await tx.done;
+  }
+
   /** Closes the connection (tests, page teardown). */
   close(): Promise<void> {
     return this.connection.close();
@@ -91,6 +109,10 @@ export class IdbCounterStore implements CounterStore {
     checkReservations(requests);
     const last = await this.counters.advance(requests);
     return last.map((v, i) => v - requests[i]!.count + 1);
+  }
+  raise(floors: ReadonlyMap<string, number>): Promise<void> {
+    checkFloors(floors);
+    return this.counters.raise(floors);
   }
   close(): Promise<void> {
     return this.counters.close();
