@@ -93,4 +93,41 @@ describe('card stores over an in-page reader', () => {
       cb.stop();
     }
   }, 30_000);
+
+  it('the connection lost while the practitioner was away past the idle period: the lock says why — 15 minutes without activity', async () => {
+    const pki = await makeTestPki();
+    const cps = await makeCps(pki, { pin: '1234' });
+    let dev = new EmulatedCcidDevice();
+    dev.insert(0, cps.card);
+    let plugged = true;
+    const api: BrowserCardApis = { secure: true, usb: { getDevices: async () => (plugged ? [dev] : []), requestDevice: async () => dev } };
+    const keys = new MemoryKeyStore();
+    // The page's clock, moved by hand; no activity is heard (no target), the idle timer is a real
+    // one of 15 minutes that never fires here: only the check on the reconnection can say it.
+    let now = Date.UTC(2026, 11, 7, 8, 0);
+    const cb = createCardBridge({
+      url: 'ws://127.0.0.1:9/', origin: ORIGIN, keys, minDelay: 20, maxDelay: 50, lockStorage: null, sharedLockStorage: null,
+      inactivity: { now: () => now, storage: null, target: null },
+      client: () => new AutoCardClient({ url: 'ws://127.0.0.1:9/', origin: ORIGIN, keys, api, choice: () => 'auto' }),
+    });
+    cb.start();
+    try {
+      await until(() => get(cb.status) === 'connecté');
+      expect((await cb.verifyPin(new TextEncoder().encode('1234'))).ok).toBe(true);
+      expect(get(cb.session).state).toBe('unlocked');
+      // Away 16 minutes; meanwhile the reader went away and came back (a new session with it).
+      now += 16 * 60_000;
+      plugged = false;
+      await dev.close();
+      await until(() => get(cb.status) === 'injoignable');
+      dev = new EmulatedCcidDevice();
+      dev.insert(0, cps.card);
+      plugged = true;
+      await until(() => get(cb.status) === 'connecté');
+      await until(() => get(cb.session).state === 'locked');
+      expect(get(cb.session)).toEqual({ state: 'locked', reason: 'idle' });
+    } finally {
+      cb.stop();
+    }
+  }, 30_000);
 });

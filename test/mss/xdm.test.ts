@@ -148,7 +148,10 @@ describe('a hostile zip is refused with its reason', () => {
     new DataView(bzip.buffer).setUint16(cens[0]! + 10, 12, true);
     expect(code(() => readZip(bzip))).toBe('zip_unsupported');
     const crc = base.slice();
-    const data = crc.indexOf(0x68); // 'h' of hello
+    // The stored data "hello", found whole: a lone 0x68 may sit in a header first (the DOS time
+    // or the CRC itself, which change with the moment the archive is made).
+    const data = Buffer.from(crc).indexOf('hello');
+    expect(data).toBeGreaterThan(0);
     crc[data] = 0x48;
     expect(code(() => readZip(crc))).toBe('zip_malformed');
   });

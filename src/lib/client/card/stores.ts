@@ -131,7 +131,15 @@ export function createCardBridge(o: CardBridgeOptions = {}): CardBridge {
   const lockStorage = o.lockStorage === undefined ? defaultLockStorage() : o.lockStorage;
   const sharedStorage = o.sharedLockStorage === undefined ? defaultSharedStorage() : o.sharedLockStorage;
   const session = writable<SessionLock>(applyShared(restoreLock(lockStorage), readShared(sharedStorage), false));
-  const feed = (e: LockEvent): void =>
+  // Set once the inactivity watch runs (below): a lock for another cause, arriving after the idle
+  // period (the connection dropped while the practitioner was away), says the idle lock first —
+  // the cause that tells them what happened.
+  let idleCheck: (() => void) | null = null;
+  const feed = (e: LockEvent): void => {
+    if (e.type !== 'idle' && e.type !== 'pin-verified' && get(session).state === 'unlocked') idleCheck?.();
+    apply(e);
+  };
+  const apply = (e: LockEvent): void =>
     session.update((s) => {
       const n = nextLock(s, e);
       if (n !== s) {
@@ -166,7 +174,7 @@ export function createCardBridge(o: CardBridgeOptions = {}): CardBridge {
   });
   // Inactivity locks the session like a removed card does (and so the bridge's session too).
   const inactivity = o.inactivity === undefined ? (globalThis.document ? {} : null) : o.inactivity;
-  if (inactivity) watchInactivity({ ...inactivity, onIdle: () => feed({ type: 'idle' }) });
+  if (inactivity) idleCheck = watchInactivity({ ...inactivity, onIdle: () => apply({ type: 'idle' }) }).check;
   let running = false;
   let delay = o.minDelay ?? 500;
   let timer: ReturnType<typeof setTimeout> | null = null;
