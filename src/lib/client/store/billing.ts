@@ -80,8 +80,8 @@ export interface BackupRows {
 }
 type StoredProfileSealed = import('./at-rest.js').Sealed;
 
-/** `a` is `b` or the start of it, event for event. */
 const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+/** `a` is `b` or the start of it, event for event. */
 const isPrefix = (a: readonly BillingEvent[], b: readonly BillingEvent[]): boolean => a.length <= b.length && a.every((e, i) => sameEvent(e, b[i]!));
 
 export type BillingStoreErrorCode =
@@ -116,7 +116,7 @@ function checkExtends(kind: 'facture' | 'lot', id: string, stored: { history: re
   }
 }
 
-function checkOwner(kind: 'facture' | 'lot' | 'retour' | 'fichier', id: string, stored: { keyId: string } | undefined, key: DataKey): void {
+function checkOwner(kind: 'facture' | 'lot' | 'retour' | 'fichier' | 'message' | 'préférences', id: string, stored: { keyId: string } | undefined, key: DataKey): void {
   if (stored && stored.keyId !== key.keyId) throw new BillingStoreError('record_foreign', id, `${kind} ${id} : enregistré avec une autre carte.`);
 }
 
@@ -130,6 +130,9 @@ function frozen<T>(value: T): T {
 }
 
 const enc = new TextEncoder();
+
+/** Associated data of a card's sealed preferences. */
+const profileAad = (keyId: string): Uint8Array => enc.encode(`teletrans-profile-v1\0${keyId}`);
 
 /** Associated data: what the sealed value is, and the clear part it goes with. */
 async function aad(kind: 'invoice' | 'lot' | 'file' | 'return', keyId: string, id: string, clear: unknown): Promise<Uint8Array> {
@@ -380,14 +383,14 @@ export class IdbBillingStore {
     const row = await (await this.open()).get('profiles', key.keyId);
     if (!row) return undefined;
     try {
-      return frozen(await unseal<PractitionerProfile>(key, row.sealed, enc.encode(`teletrans-profile-v1\0${key.keyId}`)));
+      return frozen(await unseal<PractitionerProfile>(key, row.sealed, profileAad(key.keyId)));
     } catch {
       throw new BillingStoreError('record_unreadable', key.keyId, 'préférences de la carte illisibles ou modifiées.');
     }
   }
 
   async putProfile(key: DataKey, profile: PractitionerProfile): Promise<void> {
-    const sealed = await seal(key, profile, enc.encode(`teletrans-profile-v1\0${key.keyId}`));
+    const sealed = await seal(key, profile, profileAad(key.keyId));
     const db = await this.open();
     const tx = db.transaction('profiles', 'readwrite', { durability: 'strict' });
     await tx.store.put({ keyId: key.keyId, sealed });
@@ -445,12 +448,12 @@ export class IdbBillingStore {
     const lots = await Promise.all(rows.lots.map((r) => openLot(r, from)));
     const files = await Promise.all(rows.files.map((r) => openFile(r, from)));
     const returns = await Promise.all(rows.returns.map((r) => openReturn(r, from)));
-    for (const m of rows.outbox) checkOwner('lot', m.id, m, from);
+    for (const m of rows.outbox) checkOwner('message', m.id, m, from);
     let profile: PractitionerProfile | undefined;
     if (rows.profile) {
-      checkOwner('facture', rows.profile.keyId, rows.profile, from);
+      checkOwner('préférences', rows.profile.keyId, rows.profile, from);
       try {
-        profile = await unseal<PractitionerProfile>(from, rows.profile.sealed, enc.encode(`teletrans-profile-v1\0${from.keyId}`));
+        profile = await unseal<PractitionerProfile>(from, rows.profile.sealed, profileAad(from.keyId));
       } catch {
         throw new BillingStoreError('record_unreadable', from.keyId, 'préférences de la sauvegarde illisibles ou modifiées.');
       }
@@ -464,19 +467,18 @@ export class IdbBillingStore {
     ]);
     // The preferences: this workstation's win; what it lacks (the last situation, the way of
     // transmitting) comes from the file. Written only if the row read here is still the one.
-    const profileAad = enc.encode(`teletrans-profile-v1\0${to.keyId}`);
     const hereProfileRow = await (await this.open()).get('profiles', to.keyId);
     let hereProfile: PractitionerProfile | undefined;
     if (hereProfileRow) {
       try {
-        hereProfile = await unseal<PractitionerProfile>(to, hereProfileRow.sealed, profileAad);
+        hereProfile = await unseal<PractitionerProfile>(to, hereProfileRow.sealed, profileAad(to.keyId));
       } catch {
         throw new BillingStoreError('record_unreadable', to.keyId, 'préférences de la carte illisibles ou modifiées.');
       }
     }
     const mergedProfile = profile ? { ...profile, ...hereProfile } : undefined;
     const profileChanged = mergedProfile !== undefined && Object.keys(mergedProfile).length > Object.keys(hereProfile ?? {}).length;
-    const profileSealed = profileChanged ? await seal(to, mergedProfile, profileAad) : undefined;
+    const profileSealed = profileChanged ? await seal(to, mergedProfile, profileAad(to.keyId)) : undefined;
     await o.beforeWrite?.({ invoices, lots });
     const added = { invoices: 0, lots: 0, files: 0, returns: 0, messages: 0 };
     let updated = 0;
