@@ -121,6 +121,20 @@ describe('SQLite body files', () => {
     await again.close();
   });
 
+  it('writes thousands of bodies in one flush (more buffers than one writev call takes), every one read back', async () => {
+    const d = mkdtempSync(join(dir, 'wide-'));
+    const sp = new BodySpool(d);
+    // While the first flush runs, 3000 more gather for the next: 6000 buffers in one writev.
+    const bodies = Array.from({ length: 3000 }, (_, i) => new Uint8Array(100).fill(i & 255));
+    await Promise.all([sp.put('first', enc('x')), ...bodies.map((b, i) => sp.put(`w-${i}`, b))]);
+    expect(sp.flushes).toBe(2);
+    await sp.close();
+    const again = new BodySpool(d);
+    const back = await Promise.all(bodies.map((_, i) => again.get(`w-${i}`)));
+    expect(back.filter((b, i) => b?.length === 100 && b.every((x) => x === (i & 255))).length).toBe(3000);
+    await again.close();
+  });
+
   it('starts a new segment past its size and removes each segment once all its bodies are gone', async () => {
     const d = mkdtempSync(join(dir, 'roll-'));
     const sp = new BodySpool(d, 0, 100);
